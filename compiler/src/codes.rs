@@ -1,0 +1,84 @@
+//! Stable diagnostic codes. A code never changes meaning once released; a retired code
+//! is never reused. `svcmodel explain CODE` prints the long text in [`crate::explain`].
+
+use std::fmt;
+
+macro_rules! codes {
+    ($($variant:ident = $code:literal: $title:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            /// One line saying what the code is about.
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $title,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    UnexpectedCharacter = "E0101": "a character that is not part of the language",
+    UnterminatedString = "E0102": "a string without its closing quote",
+    InvalidEscape = "E0103": "an unknown escape sequence in a string",
+    UnexpectedToken = "E0104": "something other than what the grammar expects here",
+    UnclosedDelimiter = "E0105": "a `{`, `[` or `(` that is never closed",
+    NestingTooDeep = "E0106": "blocks or expressions nested too deeply",
+    InvalidNumber = "E0107": "a malformed number",
+    InvalidInterpolation = "E0108": "a `${...}` that is not a reference",
+    FileTooLarge = "E0109": "a model file larger than the limit",
+    CannotRead = "E0201": "a model file or import that cannot be read",
+    ImportOutsideRoot = "E0202": "an import that leaves the project",
+    ImportCycle = "E0203": "files that import each other in a cycle",
+    NotUtf8 = "E0204": "a model file that is not UTF-8 text",
+    UnknownKey = "E0301": "a key or block the enclosing block does not have",
+    DuplicateKey = "E0302": "a key given twice in one block",
+    DuplicateDeclaration = "E0303": "two declarations with the same name",
+    MissingKey = "E0304": "a required key that is missing",
+    WrongForm = "E0305": "an attribute written as a block, or the other way round",
+    ConflictingKeys = "E0306": "keys that cannot be used together",
+    TypeMismatch = "E0401": "a value of the wrong type",
+    InvalidQuantity = "E0402": "a quantity with a wrong or missing unit",
+    OutOfRange = "E0403": "a value outside its allowed range",
+    UnknownChoice = "E0404": "a value that is not one of the allowed choices",
+    InvalidVersion = "E0405": "a malformed version or version requirement",
+    InvalidPattern = "E0406": "a malformed pattern, or a value that does not match it",
+    SecretLiteral = "E0407": "a secret given a literal value in the model",
+    InvalidParamType = "E0408": "an unknown parameter type",
+    UnknownService = "E0501": "a reference to a service that is not declared",
+    UnknownPort = "E0502": "a reference to a port the service does not provide",
+    UnknownParam = "E0503": "a reference to a parameter that is not declared",
+    InvalidReference = "E0504": "a reference of the wrong shape",
+    ServiceNotRequired = "E0505": "a reference to a service that is not required",
+    UnknownEnvironment = "E0506": "a reference to an environment that is not declared",
+    UnknownAttribute = "E0507": "a policy condition on an attribute that does not exist",
+    UnknownTarget = "E0508": "an environment with an unknown target",
+}
+
+impl Code {
+    pub fn parse(text: &str) -> Option<Code> {
+        let text = text.trim();
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

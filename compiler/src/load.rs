@@ -1,0 +1,463 @@
+//! Loading: the files named on the command line and everything they import.
+//!
+//! Input: entry paths and a project root. Output: a [`SourceMap`] and one parsed
+//! [`ast::File`] per model file, each file once. Imports are relative to the importing
+//! file; a folder import takes every `.svc` file below it, in path order. An import that
+//! leaves the project root (by `..`, an absolute path or a symlink), a missing file and an
+//! import cycle are diagnostics on the `import` line.
+//!
+//! The compiler never touches the file system itself: a [`Loader`] does, so tests and
+//! fuzzing run from memory ([`MemoryLoader`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use svcmodel_model::Span;
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::source::{SourceFile, SourceMap};
+use crate::suggest;
+use crate::syntax::{self, ast};
+
+/// The largest model file read; a larger one is reported, not read.
+pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Model files end in this extension; a folder import takes only these.
+pub const EXTENSION: &str = "svc";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Folder,
+}
+
+/// The compiler's window on the file system.
+pub trait Loader {
+    /// The path with `..` and symlinks resolved; an error if it does not exist.
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    fn kind(&self, path: &Path) -> io::Result<EntryKind>;
+    fn size(&self, path: &Path) -> io::Result<u64>;
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The entries of a folder, files and folders, in any order.
+    fn list(&self, path: &Path) -> io::Result<Vec<PathBuf>>;
+}
+
+/// Files held in memory, for tests and fuzzing. Paths are normalised lexically; there
+/// are no symlinks.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryLoader {
+    files: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+impl MemoryLoader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_file(mut self, path: impl AsRef<Path>, text: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(normalize(path.as_ref()), text.into());
+        self
+    }
+}
+
+impl Loader for MemoryLoader {
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        let path = normalize(path);
+        self.kind(&path)?;
+        Ok(path)
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<EntryKind> {
+        let path = normalize(path);
+        if self.files.contains_key(&path) {
+            Ok(EntryKind::File)
+        } else if self.files.keys().any(|f| f.starts_with(&path)) {
+            Ok(EntryKind::Folder)
+        } else {
+            Err(io::ErrorKind::NotFound.into())
+        }
+    }
+
+    fn size(&self, path: &Path) -> io::Result<u64> {
+        self.read(path).map(|b| b.len() as u64)
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.files
+            .get(&normalize(path))
+            .cloned()
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let path = normalize(path);
+        let mut entries: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter_map(|f| {
+                let rest = f.strip_prefix(&path).ok()?;
+                let first = rest.components().next()?;
+                Some(path.join(first))
+            })
+            .collect();
+        entries.dedup();
+        Ok(entries)
+    }
+}
+
+/// `a/./b/../c` to `a/c`, without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// What loading produced: every file read, parsed, in load order.
+pub struct Loaded {
+    pub sources: SourceMap,
+    pub files: Vec<ast::File>,
+}
+
+/// Loads `entries` (files or folders) and their imports, all inside `root`.
+/// `display_base` is the folder file names are shown relative to.
+pub fn load(
+    loader: &dyn Loader,
+    entries: &[PathBuf],
+    root: &Path,
+    display_base: &Path,
+    diagnostics: &mut Diagnostics,
+) -> Loaded {
+    let root = loader.canonicalize(root).unwrap_or_else(|_| normalize(root));
+    let mut state = LoadState {
+        loader,
+        root,
+        display_base: loader
+            .canonicalize(display_base)
+            .unwrap_or_else(|_| normalize(display_base)),
+        sources: SourceMap::new(),
+        files: Vec::new(),
+        by_path: HashMap::new(),
+        stack: Vec::new(),
+        diagnostics,
+    };
+    for entry in entries {
+        state.load_entry(entry, None);
+    }
+    Loaded {
+        sources: state.sources,
+        files: state.files,
+    }
+}
+
+/// Where a path was named: an `import` item, or the command line (no span).
+#[derive(Clone, Copy)]
+struct ImportSite {
+    span: Span,
+}
+
+enum FileState {
+    /// Being loaded: on the import stack.
+    InProgress,
+    Done,
+}
+
+struct LoadState<'a> {
+    loader: &'a dyn Loader,
+    root: PathBuf,
+    display_base: PathBuf,
+    sources: SourceMap,
+    files: Vec<ast::File>,
+    by_path: HashMap<PathBuf, FileState>,
+    /// The chain of files being loaded, with the import that led to the next one.
+    stack: Vec<(PathBuf, Option<ImportSite>)>,
+    diagnostics: &'a mut Diagnostics,
+}
+
+impl LoadState<'_> {
+    fn display(&self, path: &Path) -> String {
+        path.strip_prefix(&self.display_base)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    fn report(&mut self, site: Option<ImportSite>, diagnostic: Diagnostic, label: &str) {
+        let diagnostic = match site {
+            Some(site) => diagnostic.label(site.span, label),
+            None => diagnostic,
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Loads a file or folder named by `path` (already joined to its base).
+    fn load_entry(&mut self, path: &Path, site: Option<ImportSite>) {
+        let lexical = normalize(path);
+        if !lexical.starts_with(&self.root) {
+            self.report_outside_root(&lexical, "it leaves the project", site);
+            return;
+        }
+        let canonical = match self.loader.canonicalize(&lexical) {
+            Ok(canonical) => canonical,
+            Err(error) => {
+                let shown = self.display(&lexical);
+                let help = self.suggest_path(&lexical).map_or_else(
+                    || "check the path; imports are relative to the importing file".to_string(),
+                    |s| format!("did you mean `{s}`?"),
+                );
+                let diagnostic = Diagnostic::error(
+                    Code::CannotRead,
+                    format!("cannot read `{shown}`: {}", io_reason(&error)),
+                )
+                .help(help);
+                self.report(site, diagnostic, "imported here");
+                return;
+            }
+        };
+        if !canonical.starts_with(&self.root) {
+            self.report_outside_root(&lexical, "it is a symlink pointing out of the project", site);
+            return;
+        }
+        match self.loader.kind(&canonical) {
+            Ok(EntryKind::Folder) => {
+                let files = self.svc_files_below(&canonical, site);
+                if files.is_empty() {
+                    let diagnostic = Diagnostic::error(
+                        Code::CannotRead,
+                        format!("`{}` holds no `.{EXTENSION}` files", self.display(&lexical)),
+                    )
+                    .help("import a folder that holds model files, or remove this import");
+                    self.report(site, diagnostic, "imported here");
+                }
+                for file in files {
+                    self.load_file(&file, site);
+                }
+            }
+            Ok(EntryKind::File) => self.load_file(&canonical, site),
+            Err(error) => {
+                let diagnostic = Diagnostic::error(
+                    Code::CannotRead,
+                    format!("cannot read `{}`: {}", self.display(&lexical), io_reason(&error)),
+                )
+                .help("check that the path exists and can be read");
+                self.report(site, diagnostic, "imported here");
+            }
+        }
+    }
+
+    fn report_outside_root(&mut self, path: &Path, why: &str, site: Option<ImportSite>) {
+        let diagnostic = Diagnostic::error(
+            Code::ImportOutsideRoot,
+            format!("`{}` is outside the project root: {why}", self.display(path)),
+        )
+        .help(format!(
+            "keep model files inside `{}`, or pass `--root` with a folder that holds them all",
+            self.display(&self.root)
+        ));
+        self.report(site, diagnostic, "imported here");
+    }
+
+    /// Every `.svc` file below `folder`, sorted, each checked against the root.
+    fn svc_files_below(&mut self, folder: &Path, site: Option<ImportSite>) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![folder.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = self.loader.list(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let Ok(canonical) = self.loader.canonicalize(&entry) else {
+                    continue;
+                };
+                if !canonical.starts_with(&self.root) {
+                    let diagnostic = Diagnostic::error(
+                        Code::ImportOutsideRoot,
+                        format!(
+                            "`{}` is outside the project root: it is a symlink pointing out of the project",
+                            self.display(&entry)
+                        ),
+                    )
+                    .help("replace the symlink with the files themselves, or remove it");
+                    self.report(site, diagnostic, "imported here");
+                    continue;
+                }
+                match self.loader.kind(&canonical) {
+                    // A symlinked folder inside the root could loop; only follow real ones.
+                    Ok(EntryKind::Folder) if canonical.starts_with(folder) && canonical != *folder => {
+                        pending.push(canonical)
+                    }
+                    Ok(EntryKind::File)
+                        if entry.extension().is_some_and(|e| e == EXTENSION) =>
+                    {
+                        found.push(canonical)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    fn load_file(&mut self, path: &Path, site: Option<ImportSite>) {
+        match self.by_path.get(path) {
+            Some(FileState::Done) => return,
+            Some(FileState::InProgress) => {
+                self.report_cycle(path, site);
+                return;
+            }
+            None => {}
+        }
+        let shown = self.display(path);
+        match self.loader.size(path) {
+            Ok(size) if size > MAX_FILE_SIZE => {
+                let diagnostic = Diagnostic::error(
+                    Code::FileTooLarge,
+                    format!(
+                        "`{shown}` is {} MiB, more than the {} MiB a model file may have",
+                        size / (1024 * 1024),
+                        MAX_FILE_SIZE / (1024 * 1024)
+                    ),
+                )
+                .help("split the model into several files and import their folder");
+                self.report(site, diagnostic, "imported here");
+                return;
+            }
+            _ => {}
+        }
+        let bytes = match self.loader.read(path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let diagnostic = Diagnostic::error(
+                    Code::CannotRead,
+                    format!("cannot read `{shown}`: {}", io_reason(&error)),
+                )
+                .help("check that the file exists and can be read");
+                self.report(site, diagnostic, "imported here");
+                return;
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                let valid_up_to = error.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+                let offset = text
+                    .char_indices()
+                    .nth(String::from_utf8_lossy(&error.as_bytes()[..valid_up_to]).chars().count())
+                    .map_or(text.len(), |(i, _)| i);
+                let id = self.sources.add(SourceFile::new(shown.clone(), text));
+                let span = Span::new(id, offset as u32, (offset + '\u{fffd}'.len_utf8()) as u32);
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NotUtf8, format!("`{shown}` is not UTF-8 text"))
+                        .label(span, "this byte is not valid UTF-8")
+                        .help("save the file as UTF-8"),
+                );
+                self.by_path.insert(path.to_path_buf(), FileState::Done);
+                return;
+            }
+        };
+        let id = self.sources.add(SourceFile::new(shown, text));
+        let file = syntax::parse(&self.sources.get(id).text, id, self.diagnostics);
+        self.by_path.insert(path.to_path_buf(), FileState::InProgress);
+        self.stack.push((path.to_path_buf(), site));
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (import, span) in imports(&file) {
+            let site = Some(ImportSite { span });
+            if Path::new(&import).is_absolute() {
+                let diagnostic = Diagnostic::error(
+                    Code::ImportOutsideRoot,
+                    format!("`{import}` is an absolute path"),
+                )
+                .help("write imports relative to the importing file, e.g. `import \"../catalog\"`");
+                self.report(site, diagnostic, "imported here");
+                continue;
+            }
+            self.load_entry(&dir.join(&import), site);
+        }
+        self.stack.pop();
+        self.by_path.insert(path.to_path_buf(), FileState::Done);
+        self.files.push(file);
+    }
+
+    fn report_cycle(&mut self, path: &Path, site: Option<ImportSite>) {
+        let Some(start) = self.stack.iter().position(|(p, _)| p == path) else {
+            return;
+        };
+        let chain: Vec<String> = self.stack[start..]
+            .iter()
+            .map(|(p, _)| self.display(p))
+            .chain(std::iter::once(self.display(path)))
+            .collect();
+        let mut diagnostic = Diagnostic::error(
+            Code::ImportCycle,
+            format!("import cycle: {}", chain.join(" -> ")),
+        );
+        // Label every import on the cycle, ending with the one that closes it.
+        let sites = self.stack[start + 1..]
+            .iter()
+            .filter_map(|(_, s)| *s)
+            .chain(site);
+        let mut labels: Vec<Span> = sites.map(|s| s.span).collect();
+        // The closing import first: it is the primary label.
+        labels.rotate_right(1);
+        for (i, span) in labels.into_iter().enumerate() {
+            let text = if i == 0 {
+                "this import closes the cycle"
+            } else {
+                "imported here"
+            };
+            diagnostic = diagnostic.label(span, text);
+        }
+        self.diagnostics.push(diagnostic.help(
+            "move what both files need into a third file that imports neither, and import that",
+        ));
+    }
+
+    fn suggest_path(&self, missing: &Path) -> Option<String> {
+        let parent = missing.parent()?;
+        let name = missing.file_name()?.to_str()?;
+        let entries = self.loader.list(parent).ok()?;
+        let names: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.file_name()?.to_str().map(str::to_string))
+            .collect();
+        let best = suggest::closest(name, names.iter().map(String::as_str))?;
+        Some(self.display(&parent.join(best)))
+    }
+}
+
+fn io_reason(error: &io::Error) -> &'static str {
+    match error.kind() {
+        io::ErrorKind::NotFound => "no such file or folder",
+        io::ErrorKind::PermissionDenied => "permission denied",
+        _ => "the file system refused",
+    }
+}
+
+/// The `import "path"` items at the top of a file, with their spans.
+pub fn imports(file: &ast::File) -> Vec<(String, Span)> {
+    file.body
+        .items
+        .iter()
+        .filter(|item| item.key.name == "import")
+        .filter_map(|item| match (&item.kind, item.labels.as_slice()) {
+            (ast::ItemKind::Bare, [ast::Label::String(path)]) => {
+                Some((path.as_plain()?, item.label_span()))
+            }
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,296 @@
+//! Lowering: syntax trees to the [`Model`], with every check that needs no resolution.
+//!
+//! Input: the parsed files. Output: a [`Model`] and diagnostics. Algorithm: two passes.
+//! The first lowers each declaration on its own (keys, types, units, ranges, names inside
+//! one service); the second checks what crosses declarations (required services, ports
+//! of other services, links, policy targets, duplicates across files).
+
+mod fields;
+mod policy;
+mod references;
+mod service;
+pub mod values;
+
+use std::collections::HashMap;
+
+use svcmodel_model::{
+    Capacity, CostRates, Environment, FailureDomainKind, Link, Model, QuantityKind, ServiceLevel,
+    Span, Spanned, System,
+};
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::suggest;
+use crate::syntax::ast::{self, Expr, Item};
+use fields::{Fields, attr, block, body_of, label_text, labeled_bare, labeled_block};
+
+/// The built-in deployment targets an environment may name.
+pub const TARGETS: &[&str] = &["kubernetes", "compose", "swarm", "nomad", "systemd", "local"];
+
+const TOP_LEVEL: &[fields::Field] = &[
+    labeled_bare("import"),
+    labeled_block("system"),
+    labeled_block("environment"),
+    labeled_block("service"),
+    labeled_block("policy"),
+];
+
+pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
+    let mut model = Model::default();
+    for file in files {
+        // Top-level keys repeat across a file (many services), so only unknown keys and
+        // wrong forms are checked here; duplicates are checked by name below.
+        for item in &file.body.items {
+            let Some(field) = TOP_LEVEL.iter().find(|f| f.key == item.key.name) else {
+                let help = suggest::did_you_mean(&item.key.name, TOP_LEVEL.iter().map(|f| f.key))
+                    .unwrap_or_else(|| "start a declaration with `system`, `environment`, `service`, `policy` or `import`".to_string());
+                diagnostics.push(
+                    Diagnostic::error(Code::UnknownKey, format!("unknown key `{}` at the top of a file", item.key.name))
+                        .label(item.key.span, "not a declaration")
+                        .help(help),
+                );
+                continue;
+            };
+            if !fields::form_ok(item, field, diagnostics) {
+                continue;
+            }
+            let name = match item.labels.first() {
+                Some(ast::Label::String(s)) => match s.as_plain() {
+                    Some(text) if !text.trim().is_empty() => Spanned::new(text, s.span),
+                    _ => {
+                        diagnostics.push(
+                            Diagnostic::error(Code::TypeMismatch, format!("a {} needs a plain, non-empty name", item.key.name))
+                                .label(s.span, "not a usable name")
+                                .help(format!("name it with a plain string: `{} \"orders\" {{ ... }}`", item.key.name)),
+                        );
+                        continue;
+                    }
+                },
+                Some(ast::Label::Ident(i)) => Spanned::new(i.name.clone(), i.span),
+                None => continue,
+            };
+            match item.key.name.as_str() {
+                "import" => {}
+                "system" => model.systems.extend(system(item, name, diagnostics)),
+                "environment" => model.environments.extend(environment(item, name, diagnostics)),
+                "service" => model.services.extend(service::lower(item, name, diagnostics)),
+                "policy" => model.policies.extend(policy::lower(item, name, diagnostics)),
+                _ => {}
+            }
+        }
+    }
+    check_duplicates(&model, diagnostics);
+    references::check(&model, diagnostics);
+    model
+}
+
+fn check_duplicates(model: &Model, d: &mut Diagnostics) {
+    fn report(kind: &str, name: &str, first: Span, again: Span, d: &mut Diagnostics) {
+        d.push(
+            Diagnostic::error(Code::DuplicateDeclaration, format!("{kind} `{name}` is declared twice"))
+                .label(again, "declared again here")
+                .label(first, "first declared here")
+                .help(format!("rename or remove one of them; each {kind} needs its own name")),
+        );
+    }
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for e in &model.environments {
+        if let Some(first) = seen.insert(e.name.value.clone(), e.name.span) {
+            report("environment", &e.name.value, first, e.name.span, d);
+        }
+    }
+    seen.clear();
+    for p in &model.policies {
+        if let Some(first) = seen.insert(p.name.value.clone(), p.name.span) {
+            report("policy", &p.name.value, first, p.name.span, d);
+        }
+    }
+    if let [first, rest @ ..] = model.systems.as_slice() {
+        for again in rest {
+            d.push(
+                Diagnostic::error(Code::DuplicateDeclaration, format!("a second system `{}` is declared", again.name.value))
+                    .label(again.name.span, "declared again here")
+                    .label(first.name.span, "the model's system is declared here")
+                    .help("declare one `system` per model; split unrelated systems into separate projects"),
+            );
+        }
+    }
+    seen.clear();
+    for s in &model.services {
+        let identity = format!("{}@{}", s.name.value, s.version.value);
+        if let Some(first) = seen.insert(identity, s.name.span) {
+            d.push(
+                Diagnostic::error(
+                    Code::DuplicateDeclaration,
+                    format!("service `{}` version {} is declared twice", s.name.value, s.version.value),
+                )
+                .label(s.name.span, "declared again here")
+                .label(first, "first declared here")
+                .help("remove one of them, or give them different versions if the catalog is meant to hold both"),
+            );
+        }
+    }
+}
+
+fn system(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<System> {
+    const SCHEMA: &[fields::Field] = &[attr("description"), attr("entrypoints"), block("slo")];
+    let context = format!("system `{}`", name.value);
+    let f = Fields::check(body_of(item)?, SCHEMA, &context, d);
+    let slo = f.item("slo").and_then(body_of).map(|body| {
+        const SLO: &[fields::Field] = &[attr("availability"), attr("latency")];
+        let s = Fields::check(body, SLO, "`slo`", d);
+        ServiceLevel {
+            availability: s.attr("availability").and_then(|e| values::percent(e, "availability", d)),
+            latency_ns: s.attr("latency").and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
+        }
+    });
+    Some(System {
+        description: f.attr("description").and_then(|e| values::string(e, "description", d)).map(|s| s.value),
+        entrypoints: f.attr("entrypoints").map(|e| values::strings(e, "entrypoints", d)).unwrap_or_default(),
+        slo,
+        name,
+        span: item.span,
+    })
+}
+
+fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Environment> {
+    const SCHEMA: &[fields::Field] = &[
+        attr("description"),
+        attr("target"),
+        attr("provider"),
+        attr("jurisdiction"),
+        attr("region"),
+        attr("tier"),
+        attr("failure_domains"),
+        attr("capacity"),
+        attr("cost"),
+        attr("labels"),
+        labeled_block("link"),
+    ];
+    let context = format!("environment `{}`", name.value);
+    let f = Fields::check(body_of(item)?, SCHEMA, &context, d);
+    let text = |key: &str, d: &mut Diagnostics| f.attr(key).and_then(|e| values::string(e, key, d));
+    let target = match f.attr("target") {
+        Some(expr) => values::string(expr, "target", d).and_then(|t| {
+            if TARGETS.contains(&t.value.as_str()) {
+                return Some(t);
+            }
+            let help = suggest::did_you_mean(&t.value, TARGETS.iter().copied())
+                .unwrap_or_else(|| format!("use one of {}", TARGETS.iter().map(|t| format!("`\"{t}\"`")).collect::<Vec<_>>().join(", ")));
+            d.push(
+                Diagnostic::error(Code::UnknownTarget, format!("unknown target `{}`", t.value))
+                    .label(t.span, "not a target svcmodel can deploy to")
+                    .help(help),
+            );
+            None
+        }),
+        None => {
+            d.push(missing(item, &context, "target", "target = \"kubernetes\""));
+            None
+        }
+    };
+    let mut failure_domains = std::collections::BTreeMap::new();
+    if let Some(Expr::Map(body)) = f.attr("failure_domains") {
+        const KINDS: &[fields::Field] = &[attr("zone"), attr("rack"), attr("hypervisor")];
+        let kinds = Fields::check(body, KINDS, "`failure_domains`", d);
+        for kind in FailureDomainKind::ALL {
+            if let Some(expr) = kinds.attr(kind.as_str()) {
+                let names = values::strings(expr, kind.as_str(), d);
+                report_repeated_names(&names, kind.as_str(), d);
+                failure_domains.insert(kind, names);
+            }
+        }
+    } else if let Some(other) = f.attr("failure_domains") {
+        d.push(map_expected(other, "failure_domains", "failure_domains = { zone = [\"a\", \"b\"] }"));
+    }
+    let capacity = f.attr("capacity").and_then(|expr| {
+        let Expr::Map(body) = expr else {
+            d.push(map_expected(expr, "capacity", "capacity = { cpu = 48, memory = 192Gi }"));
+            return None;
+        };
+        let c = Fields::check(body, &[attr("cpu"), attr("memory")], "`capacity`", d);
+        Some(Capacity {
+            millicpu: c.attr("cpu").and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d)).map(|v| v.value),
+            memory_bytes: c.attr("memory").and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d)).map(|v| v.value),
+            span: Some(body.span),
+        })
+    });
+    let cost = f.attr("cost").and_then(|expr| {
+        let Expr::Map(body) = expr else {
+            d.push(map_expected(expr, "cost", "cost = { cpu_hour = 0.04, memory_gib_hour = 0.005 }"));
+            return None;
+        };
+        let c = Fields::check(body, &[attr("cpu_hour"), attr("memory_gib_hour")], "`cost`", d);
+        let rate = |key: &str, d: &mut Diagnostics| {
+            let value = c.attr(key).and_then(|e| values::float(e, key, d))?;
+            if value.value < 0.0 {
+                d.push(
+                    Diagnostic::error(Code::OutOfRange, format!("`{key}` cannot be negative"))
+                        .label(value.span, "a negative cost")
+                        .help("write a cost of zero or more"),
+                );
+                return None;
+            }
+            Some(value.value)
+        };
+        Some(CostRates {
+            cpu_hour: rate("cpu_hour", d),
+            memory_gib_hour: rate("memory_gib_hour", d),
+            span: Some(body.span),
+        })
+    });
+    let links = f
+        .all("link")
+        .filter_map(|link| {
+            let to = link.labels.first()?;
+            let l = Fields::check(body_of(link)?, &[attr("latency"), attr("bandwidth")], &format!("link `{}`", label_text(to)), d);
+            Some(Link {
+                to: Spanned::new(label_text(to), to.span()),
+                latency_ns: l.attr("latency").and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)).map(|v| v.value),
+                bandwidth_bps: l.attr("bandwidth").and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d)).map(|v| v.value),
+                span: link.span,
+            })
+        })
+        .collect();
+    Some(Environment {
+        target: target.unwrap_or_else(|| Spanned::new(String::new(), item.key.span)),
+        provider: text("provider", d),
+        jurisdiction: text("jurisdiction", d),
+        region: text("region", d),
+        tier: text("tier", d),
+        failure_domains,
+        capacity,
+        cost,
+        links,
+        labels: f.attr("labels").map(|e| values::string_map(e, "labels", d)).unwrap_or_default(),
+        name,
+        span: item.span,
+    })
+}
+
+fn report_repeated_names(names: &[Spanned<String>], what: &str, d: &mut Diagnostics) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for name in names {
+        if let Some(first) = seen.insert(&name.value, name.span) {
+            d.push(
+                Diagnostic::error(Code::DuplicateKey, format!("`{}` is listed twice in `{what}`", name.value))
+                    .label(name.span, "listed again here")
+                    .label(first, "first listed here")
+                    .help("list each name once"),
+            );
+        }
+    }
+}
+
+fn map_expected(expr: &Expr, key: &str, example: &str) -> Diagnostic {
+    Diagnostic::error(Code::TypeMismatch, format!("expected a map, found {}", expr.describe()))
+        .label(expr.span(), format!("`{key}` needs a map"))
+        .help(format!("write `{example}`"))
+}
+
+fn missing(item: &Item, context: &str, key: &str, example: &str) -> Diagnostic {
+    Diagnostic::error(Code::MissingKey, format!("{context} has no `{key}`"))
+        .label(item.label_span(), format!("`{key}` is required here"))
+        .help(format!("add `{example}`"))
+}
+

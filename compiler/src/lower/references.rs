@@ -1,0 +1,181 @@
+//! The second pass: references that cross declarations. Required, nearby, spread and
+//! versioned services must exist; ports of other services must be provided and the
+//! service required; links and entry points must name what the model declares.
+
+use std::collections::{BTreeSet, HashSet};
+
+use svcmodel_model::{Model, PolicyRule, Reference, Span, TemplatePart};
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::suggest;
+
+pub fn check(model: &Model, d: &mut Diagnostics) {
+    let service_names: BTreeSet<&str> = model.services.iter().map(|s| s.name.value.as_str()).collect();
+    let unknown_service = |name: &str, span: Span, what: &str, d: &mut Diagnostics| {
+        if service_names.contains(name) {
+            return false;
+        }
+        let help = suggest::did_you_mean(name, service_names.iter().copied())
+            .unwrap_or_else(|| format!("declare `service \"{name}\"`, or import the catalog that holds it"));
+        d.push(
+            Diagnostic::error(Code::UnknownService, format!("{what} unknown service `{name}`"))
+                .label(span, "no service has this name")
+                .help(help),
+        );
+        true
+    };
+    for service in &model.services {
+        let what = format!("service `{}` requires", service.name.value);
+        let mut required = HashSet::new();
+        for requirement in &service.requires {
+            let name = requirement.service.value.as_str();
+            if name == service.name.value {
+                d.push(
+                    Diagnostic::error(Code::UnknownService, format!("service `{name}` requires itself"))
+                        .label(requirement.service.span, "a service cannot depend on itself")
+                        .help("remove this requirement"),
+                );
+                continue;
+            }
+            if !required.insert(name) {
+                d.push(
+                    Diagnostic::error(Code::DuplicateKey, format!("`requires \"{name}\"` is given twice in service `{}`", service.name.value))
+                        .label(requirement.service.span, "required again here")
+                        .help("merge the two requirements into one"),
+                );
+                continue;
+            }
+            if unknown_service(name, requirement.service.span, &what, d) {
+                continue;
+            }
+            if let Some(via) = &requirement.via {
+                check_port(model, name, &via.value, via.span, d);
+            }
+        }
+        for near in &service.near {
+            unknown_service(&near.value, near.span, &format!("service `{}` is near", service.name.value), d);
+        }
+        for reference in references(service) {
+            let Reference::Port { service: target, port, span, .. } = reference else {
+                continue;
+            };
+            if !service_names.contains(target.as_str()) {
+                unknown_service(target, *span, &format!("service `{}` refers to", service.name.value), d);
+            } else if !required.contains(target.as_str()) {
+                d.push(
+                    Diagnostic::error(
+                        Code::ServiceNotRequired,
+                        format!("service `{}` refers to `{target}` but does not require it", service.name.value),
+                    )
+                    .label(*span, "a reference to a service that is not required")
+                    .help(format!("add `requires \"{target}\"` to service `{}`", service.name.value)),
+                );
+            } else {
+                check_port(model, target, port, *span, d);
+            }
+        }
+    }
+    for policy in &model.policies {
+        let what = format!("policy `{}` names", policy.name.value);
+        match &policy.rule {
+            PolicyRule::Spread { services, .. } => {
+                for s in services {
+                    unknown_service(&s.value, s.span, &what, d);
+                }
+            }
+            PolicyRule::Use { versions } => {
+                for (s, _) in versions {
+                    unknown_service(&s.value, s.span, &what, d);
+                }
+            }
+            _ => {}
+        }
+    }
+    for system in &model.systems {
+        for entry in &system.entrypoints {
+            unknown_service(&entry.value, entry.span, &format!("system `{}` enters through", system.name.value), d);
+        }
+    }
+    let environment_names: Vec<&str> = model.environments.iter().map(|e| e.name.value.as_str()).collect();
+    for environment in &model.environments {
+        for link in &environment.links {
+            if !environment_names.contains(&link.to.value.as_str()) {
+                let help = suggest::did_you_mean(&link.to.value, environment_names.iter().copied())
+                    .unwrap_or_else(|| format!("declare `environment \"{}\"`", link.to.value));
+                d.push(
+                    Diagnostic::error(Code::UnknownEnvironment, format!("environment `{}` links to unknown environment `{}`", environment.name.value, link.to.value))
+                        .label(link.to.span, "no environment has this name")
+                        .help(help),
+                );
+            } else if link.to.value == environment.name.value {
+                d.push(
+                    Diagnostic::error(Code::UnknownEnvironment, format!("environment `{}` links to itself", environment.name.value))
+                        .label(link.to.span, "a link joins two different environments")
+                        .help("remove this link"),
+                );
+            }
+        }
+    }
+}
+
+/// Checks that some version of `service` provides `port`.
+fn check_port(model: &Model, service: &str, port: &str, span: Span, d: &mut Diagnostics) {
+    let ports: BTreeSet<&str> = model
+        .service_versions(service)
+        .flat_map(|s| s.provides.iter().map(|p| p.name.value.as_str()))
+        .collect();
+    if ports.contains(port) {
+        return;
+    }
+    let help = suggest::did_you_mean(port, ports.iter().copied()).unwrap_or_else(|| {
+        if ports.is_empty() {
+            format!("service `{service}` provides no ports; add `provides \"{port}\" {{ port = ... }}` to it")
+        } else {
+            format!("use one of its ports: {}", ports.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))
+        }
+    });
+    d.push(
+        Diagnostic::error(Code::UnknownPort, format!("service `{service}` provides no port `{port}`"))
+            .label(span, "no such port")
+            .help(help),
+    );
+}
+
+/// Every reference a service's strings hold.
+fn references(service: &svcmodel_model::Service) -> Vec<&Reference> {
+    use svcmodel_model::ConfigValue;
+    let mut templates: Vec<&svcmodel_model::Template> = Vec::new();
+    templates.extend(service.image.as_ref().map(|i| &i.value));
+    if let Some(run) = &service.run_local {
+        templates.extend(run.command.iter().map(|c| &c.value));
+        templates.extend(run.workdir.as_ref().map(|w| &w.value));
+    }
+    let values = service
+        .config
+        .env
+        .iter()
+        .chain(&service.config.files)
+        .map(|e| &e.value)
+        .chain(&service.config.args);
+    for value in values {
+        if let ConfigValue::Text { template } = &value.value {
+            templates.push(template);
+        }
+    }
+    if let Some(svcmodel_model::Health {
+        check: svcmodel_model::HealthCheck::Command { command },
+        ..
+    }) = &service.health
+    {
+        templates.extend(command.iter().map(|c| &c.value));
+    }
+    templates
+        .into_iter()
+        .flat_map(|t| &t.parts)
+        .filter_map(|p| match p {
+            TemplatePart::Reference(r) => Some(r),
+            TemplatePart::Literal(_) => None,
+        })
+        .collect()
+}

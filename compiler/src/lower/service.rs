@@ -1,0 +1,741 @@
+//! Lowering one `service` block: its parameters, configurator, ports, requirements and
+//! operational settings. References inside the service (`param.x`, `self.http.port`) are
+//! checked here; references to other services are checked in [`super::references`].
+
+use svcmodel_model::{
+    Config, ConfigEntry, ConfigValue, Criticality, Data, Health, HealthCheck, Instancing, Param,
+    ParamType, Port, PortField, Protocol, QuantityKind, Reference, Requirement, Resources,
+    RestartPolicy, RunLocal, Service, Span, Spanned, Template, TemplatePart,
+};
+
+use super::fields::{Field, Fields, Form, attr, block, body_of, label_text, labeled_attr, labeled_block};
+use super::values;
+use super::missing;
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::suggest;
+use crate::syntax::ast::{Expr, Ident, Item, ItemKind, StrPart, StringLit};
+
+const SCHEMA: &[Field] = &[
+    attr("version"),
+    attr("description"),
+    attr("image"),
+    labeled_block("run"),
+    labeled_block("param"),
+    block("config"),
+    labeled_block("provides"),
+    Field {
+        key: "requires",
+        forms: &[Form::LabeledBlock, Form::LabeledBare],
+    },
+    super::fields::labeled_bare("near"),
+    block("resources"),
+    attr("replicas"),
+    attr("criticality"),
+    attr("availability"),
+    block("data"),
+    block("health"),
+    attr("instancing"),
+    attr("restart"),
+    attr("labels"),
+];
+
+/// What names a reference inside this service may use.
+pub(super) struct Scope<'a> {
+    pub params: &'a [Param],
+    pub ports: &'a [Port],
+}
+
+pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Service> {
+    let context = format!("service `{}`", name.value);
+    let f = Fields::check(body_of(item)?, SCHEMA, &context, d);
+    let version = match f.attr("version") {
+        Some(expr) => values::version(expr, d),
+        None => {
+            d.push(missing(item, &context, "version", "version = \"1.0.0\""));
+            None
+        }
+    };
+    let params: Vec<Param> = f.all("param").filter_map(|p| param(p, d)).collect();
+    let provides: Vec<Port> = f.all("provides").filter_map(|p| port(p, d)).collect();
+    let scope = Scope {
+        params: &params,
+        ports: &provides,
+    };
+    let image = f.attr("image").and_then(|e| template(e, "image", &scope, d));
+    let run_local = f.item("run").and_then(|r| run(r, &scope, d));
+    if image.is_none() && run_local.is_none() && f.attr("image").is_none() && f.item("run").is_none() {
+        d.push(
+            Diagnostic::error(Code::MissingKey, format!("{context} has nothing to run"))
+                .label(item.label_span(), "neither `image` nor `run local` is given")
+                .help("add `image = \"name:tag\"` for containers, or `run local { command = [...] }` for a process"),
+        );
+    }
+    let config = f
+        .item("config")
+        .and_then(body_of)
+        .map(|body| config(body, &scope, d))
+        .unwrap_or_default();
+    let requires = f.all("requires").filter_map(|r| requirement(r, d)).collect();
+    let near = f
+        .all("near")
+        .filter_map(|n| n.labels.first().map(|l| Spanned::new(label_text(l), l.span())))
+        .collect();
+    let resources = f
+        .item("resources")
+        .and_then(body_of)
+        .map(|body| {
+            let r = Fields::check(body, &[attr("cpu"), attr("memory")], "`resources`", d);
+            Resources {
+                millicpu: r.attr("cpu").and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d)),
+                memory_bytes: r.attr("memory").and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d)),
+            }
+        })
+        .unwrap_or_default();
+    let default_span = item.key.span;
+    let replicas = f
+        .attr("replicas")
+        .and_then(|e| values::int(e, "replicas", 1, 10_000, d))
+        .map_or(Spanned::new(1, default_span), |v| Spanned::new(v.value as u32, v.span));
+    let criticality = f
+        .attr("criticality")
+        .and_then(|e| values::choice(e, &Criticality::ALL, "criticality", d))
+        .unwrap_or(Spanned::new(Criticality::Medium, default_span));
+    let instancing = f
+        .attr("instancing")
+        .and_then(|e| values::choice(e, &Instancing::ALL, "instancing", d))
+        .unwrap_or(Spanned::new(Instancing::Shared, default_span));
+    let restart = f
+        .attr("restart")
+        .and_then(|e| values::choice(e, &RestartPolicy::ALL, "restart", d))
+        .unwrap_or(Spanned::new(RestartPolicy::OnFailure, default_span));
+    let data = f.item("data").and_then(|item| {
+        let body = body_of(item)?;
+        let data = Fields::check(body, &[attr("classification"), attr("size")], "`data`", d);
+        Some(Data {
+            classification: data.attr("classification").and_then(|e| values::string(e, "classification", d)),
+            size_bytes: data.attr("size").and_then(|e| values::quantity(e, QuantityKind::Size, "size", d)),
+            span: item.span,
+        })
+    });
+    let health = f.item("health").and_then(|h| health(h, &scope, d));
+    let version = version?;
+    Some(Service {
+        description: f.attr("description").and_then(|e| values::string(e, "description", d)).map(|s| s.value),
+        availability: f.attr("availability").and_then(|e| values::percent(e, "availability", d)),
+        labels: f.attr("labels").map(|e| values::string_map(e, "labels", d)).unwrap_or_default(),
+        name,
+        version,
+        image,
+        run_local,
+        params,
+        config,
+        provides,
+        requires,
+        near,
+        resources,
+        replicas,
+        criticality,
+        data,
+        health,
+        instancing,
+        restart,
+        span: item.span,
+    })
+}
+
+fn param(item: &Item, d: &mut Diagnostics) -> Option<Param> {
+    const PARAM: &[Field] = &[attr("type"), attr("default"), attr("range"), attr("pattern"), attr("doc")];
+    let label = item.labels.first()?;
+    let name = Spanned::new(label_text(label), label.span());
+    let f = Fields::check(body_of(item)?, PARAM, &format!("parameter `{}`", name.value), d);
+    let ty = match f.attr("type") {
+        Some(expr) => param_type(expr, d)?,
+        None => {
+            d.push(missing(item, &format!("parameter `{}`", name.value), "type", "type = int"));
+            return None;
+        }
+    };
+    let range = f.attr("range").and_then(|expr| range(expr, &ty.value, d));
+    let pattern = f.attr("pattern").and_then(|expr| {
+        let text = values::string(expr, "pattern", d)?;
+        if ty.value != ParamType::String {
+            d.push(
+                Diagnostic::error(Code::ConflictingKeys, "`pattern` applies only to `string` parameters")
+                    .label(text.span, "a pattern on a non-string parameter")
+                    .label(ty.span, format!("the type is `{}`", ty.value))
+                    .help("remove the pattern, or make the parameter a `string`"),
+            );
+            return None;
+        }
+        match regex::Regex::new(&text.value) {
+            Ok(_) => Some(text),
+            Err(error) => {
+                let reason = error.to_string();
+                let reason = reason.lines().last().unwrap_or("invalid pattern").trim().trim_start_matches("error: ");
+                d.push(
+                    Diagnostic::error(Code::InvalidPattern, format!("`{}` is not a valid pattern", text.value))
+                        .label(text.span, reason.to_string())
+                        .help("write a regular expression in Rust's `regex` syntax, e.g. `\"^[a-z][a-z0-9-]*$\"`"),
+                );
+                None
+            }
+        }
+    });
+    let default = f.attr("default").and_then(|expr| {
+        if ty.value == ParamType::Secret {
+            d.push(
+                Diagnostic::error(Code::SecretLiteral, format!("secret parameter `{}` has a literal default", name.value))
+                    .label(expr.span(), "a secret's value never belongs in the model")
+                    .help("remove the default; supply the secret when deploying, from a secret store or the environment"),
+            );
+            return None;
+        }
+        let value = values::typed_value(expr, &ty.value, "default", d)?;
+        if let (Some(range), Some(magnitude)) = (&range, value.magnitude())
+            && (magnitude < range.value.0 || magnitude > range.value.1)
+        {
+            d.push(
+                Diagnostic::error(Code::OutOfRange, format!("the default of `{}` is outside its range", name.value))
+                    .label(expr.span(), "this default")
+                    .label(range.span, "is not within this range")
+                    .help("choose a default inside the range, or widen the range"),
+            );
+            return None;
+        }
+        if let (Some(pattern), svcmodel_model::Value::String(text)) = (&pattern, &value)
+            && regex::Regex::new(&pattern.value).is_ok_and(|re| !re.is_match(text))
+        {
+            d.push(
+                Diagnostic::error(Code::InvalidPattern, format!("the default of `{}` does not match its pattern", name.value))
+                    .label(expr.span(), "this default")
+                    .label(pattern.span, "does not match this pattern")
+                    .help("change the default so that it matches, or loosen the pattern"),
+            );
+            return None;
+        }
+        Some(Spanned::new(value, expr.span()))
+    });
+    Some(Param {
+        doc: f.attr("doc").and_then(|e| values::string(e, "doc", d)).map(|s| s.value),
+        name,
+        ty,
+        default,
+        range,
+        pattern,
+        span: item.span,
+    })
+}
+
+const SCALAR_TYPES: &[(&str, ParamType)] = &[
+    ("int", ParamType::Int),
+    ("float", ParamType::Float),
+    ("bool", ParamType::Bool),
+    ("string", ParamType::String),
+    ("duration", ParamType::Duration),
+    ("size", ParamType::Size),
+    ("bandwidth", ParamType::Bandwidth),
+    ("percent", ParamType::Percent),
+    ("cpu", ParamType::Cpu),
+    ("secret", ParamType::Secret),
+];
+
+const TYPE_NAMES: &[&str] = &[
+    "int", "float", "bool", "string", "duration", "size", "bandwidth", "percent", "cpu", "secret", "enum", "list", "map",
+];
+
+fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
+    let unknown = |name: &str, span: Span, d: &mut Diagnostics| {
+        let help = suggest::did_you_mean(name, TYPE_NAMES.iter().copied()).unwrap_or_else(|| {
+            "use `int`, `float`, `bool`, `string`, `duration`, `size`, `bandwidth`, `percent`, `cpu`, `secret`, `enum(\"a\", \"b\")`, `list(T)` or `map(T)`".to_string()
+        });
+        d.push(
+            Diagnostic::error(Code::InvalidParamType, format!("unknown parameter type `{name}`"))
+                .label(span, "not a type")
+                .help(help),
+        );
+    };
+    match expr {
+        Expr::Path(path) if path.len() == 1 => {
+            let name = &path[0].name;
+            match SCALAR_TYPES.iter().find(|(n, _)| n == name) {
+                Some((_, ty)) => Some(Spanned::new(ty.clone(), path[0].span)),
+                None => {
+                    unknown(name, path[0].span, d);
+                    None
+                }
+            }
+        }
+        Expr::String(s) => {
+            let name = s.as_plain().unwrap_or_default();
+            let help = if SCALAR_TYPES.iter().any(|(n, _)| *n == name) {
+                format!("write the type without quotes: `type = {name}`")
+            } else {
+                "write a type name without quotes, e.g. `type = int`".to_string()
+            };
+            d.push(
+                Diagnostic::error(Code::InvalidParamType, "a parameter type is a name, not a string")
+                    .label(s.span, "a string")
+                    .help(help),
+            );
+            None
+        }
+        Expr::Call { callee, args, span } => match (callee.name.as_str(), args.as_slice()) {
+            ("enum", choices) if !choices.is_empty() => {
+                let mut names = Vec::new();
+                for choice in choices {
+                    let text = values::string(choice, "enum", d)?;
+                    if names.contains(&text.value) {
+                        d.push(
+                            Diagnostic::error(Code::DuplicateKey, format!("`{}` is listed twice in the enum", text.value))
+                                .label(text.span, "listed again here")
+                                .help("list each choice once"),
+                        );
+                        return None;
+                    }
+                    names.push(text.value);
+                }
+                Some(Spanned::new(ParamType::Enum(names), *span))
+            }
+            ("list" | "map", [inner]) => {
+                let inner = param_type(inner, d)?;
+                let ty = if callee.name == "list" {
+                    ParamType::List(Box::new(inner.value))
+                } else {
+                    ParamType::Map(Box::new(inner.value))
+                };
+                Some(Spanned::new(ty, *span))
+            }
+            ("enum" | "list" | "map", _) => {
+                d.push(
+                    Diagnostic::error(Code::InvalidParamType, format!("`{}` takes other arguments", callee.name))
+                        .label(*span, "wrong number of arguments")
+                        .help("write `enum(\"a\", \"b\")`, `list(string)` or `map(int)`"),
+                );
+                None
+            }
+            (other, _) => {
+                unknown(other, callee.span, d);
+                None
+            }
+        },
+        Expr::Error(_) => None,
+        other => {
+            d.push(
+                Diagnostic::error(Code::InvalidParamType, format!("expected a type, found {}", other.describe()))
+                    .label(other.span(), "not a type")
+                    .help("write a type such as `int`, `size` or `enum(\"a\", \"b\")`"),
+            );
+            None
+        }
+    }
+}
+
+/// `low..high` for a numeric parameter type, in the type's base unit.
+fn range(expr: &Expr, ty: &ParamType, d: &mut Diagnostics) -> Option<Spanned<(f64, f64)>> {
+    let Expr::Range { low, high, span } = expr else {
+        d.push(
+            Diagnostic::error(Code::TypeMismatch, format!("expected a range, found {}", expr.describe()))
+                .label(expr.span(), "`range` needs `low..high`")
+                .help("write `range = 1..64`"),
+        );
+        return None;
+    };
+    if values::typed_value(low, ty, "range", &mut Diagnostics::default())
+        .and_then(|v| v.magnitude())
+        .is_none()
+        && !matches!(ty, ParamType::Int | ParamType::Float | ParamType::Percent)
+        && values::quantity_kind(ty).is_none()
+    {
+        d.push(
+            Diagnostic::error(Code::ConflictingKeys, format!("`range` does not apply to `{ty}` parameters"))
+                .label(*span, "a range on a non-numeric parameter")
+                .help("remove the range; ranges apply to numbers and quantities"),
+        );
+        return None;
+    }
+    let low_value = values::typed_value(low, ty, "range", d)?.magnitude()?;
+    let high_value = values::typed_value(high, ty, "range", d)?.magnitude()?;
+    if low_value > high_value {
+        d.push(
+            Diagnostic::error(Code::OutOfRange, "the range is empty: its low end is above its high end")
+                .label(*span, "an empty range")
+                .help("write the low end first, e.g. `range = 1..64`"),
+        );
+        return None;
+    }
+    Some(Spanned::new((low_value, high_value), *span))
+}
+
+fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
+    let label = item.labels.first()?;
+    let name = Spanned::new(label_text(label), label.span());
+    let f = Fields::check(body_of(item)?, &[attr("port"), attr("protocol")], &format!("port `{}`", name.value), d);
+    let number = match f.attr("port") {
+        Some(expr) => values::int(expr, "port", 1, 65535, d)?,
+        None => {
+            d.push(missing(item, &format!("port `{}`", name.value), "port", "port = 8080"));
+            return None;
+        }
+    };
+    let protocol = f
+        .attr("protocol")
+        .and_then(|e| values::choice(e, &Protocol::ALL, "protocol", d))
+        .unwrap_or(Spanned::new(Protocol::Tcp, item.key.span));
+    Some(Port {
+        name,
+        port: Spanned::new(number.value as u16, number.span),
+        protocol,
+        span: item.span,
+    })
+}
+
+fn requirement(item: &Item, d: &mut Diagnostics) -> Option<Requirement> {
+    const REQUIRES: &[Field] = &[attr("version"), attr("via"), attr("latency"), attr("bandwidth"), attr("ordering")];
+    let label = item.labels.first()?;
+    let service = Spanned::new(label_text(label), label.span());
+    let any_version = || semver::VersionReq::STAR;
+    let Some(body) = body_of(item) else {
+        return Some(Requirement {
+            version: Spanned::new(any_version(), service.span),
+            service,
+            via: None,
+            latency_ns: None,
+            bandwidth_bps: None,
+            ordering: true,
+            span: item.span,
+        });
+    };
+    let f = Fields::check(body, REQUIRES, &format!("`requires \"{}\"`", service.value), d);
+    Some(Requirement {
+        version: f
+            .attr("version")
+            .and_then(|e| values::version_req(e, "version", d))
+            .unwrap_or(Spanned::new(any_version(), service.span)),
+        via: f.attr("via").and_then(|e| values::string(e, "via", d)),
+        latency_ns: f.attr("latency").and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
+        bandwidth_bps: f.attr("bandwidth").and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d)),
+        ordering: f.attr("ordering").and_then(|e| values::bool(e, "ordering", d)).unwrap_or(true),
+        service,
+        span: item.span,
+    })
+}
+
+fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
+    let label = item.labels.first()?;
+    let kind = label_text(label);
+    if kind != "local" {
+        let help = suggest::did_you_mean(&kind, ["local"]).unwrap_or_else(|| "write `run local { command = [...] }`; containers are given by `image`".to_string());
+        d.push(
+            Diagnostic::error(Code::UnknownChoice, format!("unknown runner `{kind}`"))
+                .label(label.span(), "expected `local`")
+                .help(help),
+        );
+        return None;
+    }
+    let f = Fields::check(body_of(item)?, &[attr("command"), attr("workdir")], "`run local`", d);
+    let command = match f.attr("command") {
+        Some(Expr::List(list)) if !list.elements.is_empty() => list
+            .elements
+            .iter()
+            .filter_map(|e| template(&e.expr, "command", scope, d))
+            .collect(),
+        Some(Expr::Error(_)) => Vec::new(),
+        Some(other) => {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("expected a non-empty list of strings, found {}", other.describe()))
+                    .label(other.span(), "`command` needs the program and its arguments")
+                    .help("write `command = [\"bin/server\", \"--port\", \"${self.http.port}\"]`"),
+            );
+            Vec::new()
+        }
+        None => {
+            d.push(missing(item, "`run local`", "command", "command = [\"bin/server\"]"));
+            Vec::new()
+        }
+    };
+    Some(RunLocal {
+        command,
+        workdir: f.attr("workdir").and_then(|e| template(e, "workdir", scope, d)),
+        span: item.span,
+    })
+}
+
+fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
+    const HEALTH: &[Field] = &[attr("tcp"), attr("http"), attr("path"), attr("command"), attr("interval"), attr("timeout")];
+    let f = Fields::check(body_of(item)?, HEALTH, "`health`", d);
+    let kinds: Vec<&Item> = ["tcp", "http", "command"].iter().filter_map(|k| f.item(k)).collect();
+    let check = match kinds.as_slice() {
+        [] => {
+            d.push(missing(item, "`health`", "tcp", "tcp = \"http\"` (a port name), `http = \"http\"` or `command = [...]"));
+            return None;
+        }
+        [one] => {
+            let port_of = |key: &str, d: &mut Diagnostics| {
+                let name = f.attr(key).and_then(|e| values::string(e, key, d))?;
+                own_port(&name.value, name.span, scope, d)?;
+                Some(name)
+            };
+            match one.key.name.as_str() {
+                "tcp" => HealthCheck::Tcp { port: port_of("tcp", d)? },
+                "http" => HealthCheck::Http {
+                    port: port_of("http", d)?,
+                    path: f.attr("path").and_then(|e| values::string(e, "path", d)).map_or_else(|| "/".to_string(), |p| p.value),
+                },
+                _ => {
+                    let command = match f.attr("command") {
+                        Some(Expr::List(list)) if !list.elements.is_empty() => list
+                            .elements
+                            .iter()
+                            .filter_map(|e| template(&e.expr, "command", scope, d))
+                            .collect(),
+                        Some(other) => {
+                            d.push(
+                                Diagnostic::error(Code::TypeMismatch, format!("expected a non-empty list of strings, found {}", other.describe()))
+                                    .label(other.span(), "`command` needs the program and its arguments")
+                                    .help("write `command = [\"pg_isready\"]`"),
+                            );
+                            return None;
+                        }
+                        None => return None,
+                    };
+                    HealthCheck::Command { command }
+                }
+            }
+        }
+        [first, second, ..] => {
+            d.push(
+                Diagnostic::error(Code::ConflictingKeys, format!("`health` has both `{}` and `{}`", first.key.name, second.key.name))
+                    .label(second.key.span, "a second kind of check")
+                    .label(first.key.span, "the first kind of check")
+                    .help("keep one check: `tcp`, `http` or `command`"),
+            );
+            return None;
+        }
+    };
+    if let Some(path) = f.item("path")
+        && !matches!(check, HealthCheck::Http { .. })
+    {
+        d.push(
+            Diagnostic::error(Code::ConflictingKeys, "`path` applies only to `http` checks")
+                .label(path.key.span, "a path without an `http` check")
+                .help("remove `path`, or check over `http`"),
+        );
+    }
+    Some(Health {
+        check,
+        interval_ns: f.attr("interval").and_then(|e| values::quantity(e, QuantityKind::Duration, "interval", d)).map(|v| v.value),
+        timeout_ns: f.attr("timeout").and_then(|e| values::quantity(e, QuantityKind::Duration, "timeout", d)).map(|v| v.value),
+        span: item.span,
+    })
+}
+
+fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -> Config {
+    let f = Fields::check(body, &[labeled_attr("env"), labeled_attr("file"), attr("args")], "`config`", d);
+    let entry = |item: &Item, d: &mut Diagnostics| {
+        let label = item.labels.first()?;
+        let ItemKind::Attribute(expr) = &item.kind else {
+            return None;
+        };
+        let key = Spanned::new(label_text(label), label.span());
+        let value = config_value(expr, &key.value, scope, d)?;
+        Some(ConfigEntry { key, value })
+    };
+    let env = f.all("env").filter_map(|item| entry(item, d)).collect();
+    let files = f.all("file").filter_map(|item| entry(item, d)).collect();
+    let args = match f.attr("args") {
+        Some(Expr::List(list)) => list.elements.iter().filter_map(|e| config_value(&e.expr, "args", scope, d)).collect(),
+        Some(Expr::Error(_)) | None => Vec::new(),
+        Some(other) => {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("expected a list, found {}", other.describe()))
+                    .label(other.span(), "`args` needs a list")
+                    .help("write `args = [\"--workers\", param.workers]`"),
+            );
+            Vec::new()
+        }
+    };
+    Config { env, files, args }
+}
+
+fn config_value(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostics) -> Option<Spanned<ConfigValue>> {
+    let span = expr.span();
+    let value = match expr {
+        Expr::String(_) => ConfigValue::Text {
+            template: template(expr, key, scope, d)?.value,
+        },
+        Expr::Number(_) | Expr::Bool(..) | Expr::Unary { .. } => {
+            let value = match expr {
+                Expr::Bool(b, _) => svcmodel_model::Value::Bool(*b),
+                _ => {
+                    let n = values::float(expr, key, d)?;
+                    if n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
+                        svcmodel_model::Value::Int(n.value as i64)
+                    } else {
+                        svcmodel_model::Value::Float(n.value)
+                    }
+                }
+            };
+            ConfigValue::Value { value }
+        }
+        Expr::Path(path) => match reference(path, span, scope, d)? {
+            Reference::Param { name, .. } => ConfigValue::Param { name },
+            other => ConfigValue::Text {
+                template: Template {
+                    parts: vec![TemplatePart::Reference(other)],
+                },
+            },
+        },
+        Expr::Call { callee, args, span } if callee.name == "template" => match args.as_slice() {
+            [arg] => ConfigValue::TemplateFile {
+                path: values::string(arg, "template", d)?.value,
+            },
+            _ => {
+                d.push(
+                    Diagnostic::error(Code::TypeMismatch, "`template` takes one file name")
+                        .label(*span, "wrong number of arguments")
+                        .help("write `template(\"app.conf.hbs\")`, a file next to this one"),
+                );
+                return None;
+            }
+        },
+        Expr::Call { callee, .. } => {
+            let help = suggest::did_you_mean(&callee.name, ["template"]).unwrap_or_else(|| "the only function here is `template(\"file.hbs\")`".to_string());
+            d.push(
+                Diagnostic::error(Code::UnknownKey, format!("unknown function `{}`", callee.name))
+                    .label(callee.span, "not a function")
+                    .help(help),
+            );
+            return None;
+        }
+        Expr::Error(_) => return None,
+        other => {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("expected a string, number or reference, found {}", other.describe()))
+                    .label(other.span(), format!("`{key}` cannot take this"))
+                    .help("write a string, a number, `param.NAME` or `template(\"file.hbs\")`"),
+            );
+            return None;
+        }
+    };
+    Some(Spanned::new(value, span))
+}
+
+/// A string whose `${...}` references are checked.
+pub(super) fn template(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostics) -> Option<Spanned<Template>> {
+    let Expr::String(StringLit { parts, span, .. }) = expr else {
+        if !matches!(expr, Expr::Error(_)) {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("expected a string, found {}", expr.describe()))
+                    .label(expr.span(), format!("`{key}` needs a string"))
+                    .help("put the value in double quotes; write references inside it as `${param.name}`"),
+            );
+        }
+        return None;
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for part in parts {
+        match part {
+            StrPart::Text(text) => out.push(TemplatePart::Literal(text.clone())),
+            StrPart::Interpolation { path, span } => match reference(path, *span, scope, d) {
+                Some(r) => out.push(TemplatePart::Reference(r)),
+                None => ok = false,
+            },
+        }
+    }
+    ok.then(|| Spanned::new(Template { parts: out }, *span))
+}
+
+fn own_port<'a>(name: &str, span: Span, scope: &'a Scope, d: &mut Diagnostics) -> Option<&'a Port> {
+    let found = scope.ports.iter().find(|p| p.name.value == name);
+    if found.is_none() {
+        let help = suggest::did_you_mean(name, scope.ports.iter().map(|p| p.name.value.as_str())).unwrap_or_else(|| {
+            if scope.ports.is_empty() {
+                format!("declare the port: `provides \"{name}\" {{ port = 8080 }}`")
+            } else {
+                let names: Vec<String> = scope.ports.iter().map(|p| format!("`{}`", p.name.value)).collect();
+                format!("use one of this service's ports: {}", names.join(", "))
+            }
+        });
+        d.push(
+            Diagnostic::error(Code::UnknownPort, format!("this service provides no port `{name}`"))
+                .label(span, "no such port")
+                .help(help),
+        );
+    }
+    found
+}
+
+fn port_field(ident: &Ident, d: &mut Diagnostics) -> Option<PortField> {
+    let found = PortField::ALL.into_iter().find(|f| f.as_str() == ident.name);
+    if found.is_none() {
+        let help = suggest::did_you_mean(&ident.name, PortField::ALL.iter().map(|f| f.as_str()))
+            .unwrap_or_else(|| "use `host`, `port` or `url`".to_string());
+        d.push(
+            Diagnostic::error(Code::InvalidReference, format!("a port has no `{}`", ident.name))
+                .label(ident.span, "expected `host`, `port` or `url`")
+                .help(help),
+        );
+    }
+    found
+}
+
+/// Resolves a dotted path used as a reference inside a service.
+pub(super) fn reference(path: &[Ident], span: Span, scope: &Scope, d: &mut Diagnostics) -> Option<Reference> {
+    let names: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
+    match names.as_slice() {
+        ["param", name] | ["self", "param", name] => {
+            let ident = path.last()?;
+            if scope.params.iter().any(|p| p.name.value == *name) {
+                return Some(Reference::Param { name: name.to_string(), span });
+            }
+            let help = suggest::did_you_mean(name, scope.params.iter().map(|p| p.name.value.as_str()))
+                .unwrap_or_else(|| format!("declare it: `param \"{name}\" {{ type = string }}`"));
+            d.push(
+                Diagnostic::error(Code::UnknownParam, format!("this service has no parameter `{name}`"))
+                    .label(ident.span, "no such parameter")
+                    .help(help),
+            );
+            None
+        }
+        ["version"] | ["self", "version"] => Some(Reference::OwnVersion { span }),
+        ["self", "name"] => Some(Reference::OwnName { span }),
+        ["self", "dir"] => Some(Reference::OwnDir { span }),
+        ["self", port, _] => {
+            own_port(port, path[1].span, scope, d)?;
+            let field = port_field(&path[2], d)?;
+            Some(Reference::OwnPort {
+                port: port.to_string(),
+                field,
+                span,
+            })
+        }
+        [service, port, _] => {
+            let field = port_field(&path[2], d)?;
+            Some(Reference::Port {
+                service: service.to_string(),
+                port: port.to_string(),
+                field,
+                span,
+            })
+        }
+        _ => {
+            let shown = names.join(".");
+            let help = match names.as_slice() {
+                [service] | [service, _] if !matches!(*service, "self" | "param") => {
+                    format!("name a port and what of it: `{}.PORT.host`, `.port` or `.url`", service)
+                }
+                ["param"] => "name the parameter: `param.NAME`".to_string(),
+                _ => "write `param.NAME`, `self.PORT.port`, `SERVICE.PORT.host` or `version`".to_string(),
+            };
+            d.push(
+                Diagnostic::error(Code::InvalidReference, format!("`{shown}` is not a reference svcmodel knows"))
+                    .label(span, "an incomplete or unknown reference")
+                    .help(help),
+            );
+            None
+        }
+    }
+}
+

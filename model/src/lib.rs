@@ -1,0 +1,615 @@
+//! The resolved model: what a set of `.svc` files declares, with names checked, values
+//! typed and units normalised, and every declaration keeping the span that declared it.
+//!
+//! Input: nothing; the compiler builds these types and every later stage (graph, place,
+//! render, deploy, reconcile) reads them.
+//!
+//! Architecture invariant: this crate knows nothing of syntax. It never sees source text
+//! or the AST; a [`Span`] is only a file id and a byte range, which the compiler's source
+//! map turns back into a file name and a line.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub mod quantity;
+pub use quantity::{QuantityError, QuantityKind};
+
+/// Index of a loaded source file in the compiler's source map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FileId(pub u32);
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, start: u32, end: u32) -> Self {
+        Span { file, start, end }
+    }
+
+    pub fn len(&self) -> u32 {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The smallest span covering both; both must be in the same file.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// A value together with the span of the source that gave it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// Everything a set of model files declares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Model {
+    pub systems: Vec<System>,
+    pub environments: Vec<Environment>,
+    /// Every service definition; a catalog may hold one name at several versions.
+    pub services: Vec<Service>,
+    pub policies: Vec<Policy>,
+}
+
+impl Model {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name.value == name)
+    }
+
+    /// Every definition of the service `name`, in declaration order.
+    pub fn service_versions<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Service> {
+        self.services.iter().filter(move |s| s.name.value == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct System {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    /// Services through which users enter the system; service levels are checked on them.
+    pub entrypoints: Vec<Spanned<String>>,
+    pub slo: Option<ServiceLevel>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceLevel {
+    /// Availability target in percent, e.g. 99.95.
+    pub availability: Option<Spanned<f64>>,
+    /// End-to-end latency target in nanoseconds.
+    pub latency_ns: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Environment {
+    pub name: Spanned<String>,
+    pub target: Spanned<String>,
+    pub provider: Option<Spanned<String>>,
+    pub jurisdiction: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub tier: Option<Spanned<String>>,
+    /// Failure domains by kind (`zone`, `hypervisor`, `rack`), each a list of names.
+    pub failure_domains: BTreeMap<FailureDomainKind, Vec<Spanned<String>>>,
+    pub capacity: Option<Capacity>,
+    pub cost: Option<CostRates>,
+    pub links: Vec<Link>,
+    pub labels: BTreeMap<String, String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureDomainKind {
+    Zone,
+    Rack,
+    Hypervisor,
+}
+
+impl FailureDomainKind {
+    pub const ALL: [FailureDomainKind; 3] = [
+        FailureDomainKind::Zone,
+        FailureDomainKind::Rack,
+        FailureDomainKind::Hypervisor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureDomainKind::Zone => "zone",
+            FailureDomainKind::Rack => "rack",
+            FailureDomainKind::Hypervisor => "hypervisor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Capacity {
+    pub millicpu: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CostRates {
+    /// Currency units per CPU core per hour.
+    pub cpu_hour: Option<f64>,
+    /// Currency units per GiB of memory per hour.
+    pub memory_gib_hour: Option<f64>,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    pub to: Spanned<String>,
+    pub latency_ns: Option<u64>,
+    pub bandwidth_bps: Option<u64>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub name: Spanned<String>,
+    pub version: Spanned<semver::Version>,
+    pub description: Option<String>,
+    pub image: Option<Spanned<Template>>,
+    pub run_local: Option<RunLocal>,
+    pub params: Vec<Param>,
+    pub config: Config,
+    pub provides: Vec<Port>,
+    pub requires: Vec<Requirement>,
+    pub near: Vec<Spanned<String>>,
+    pub resources: Resources,
+    pub replicas: Spanned<u32>,
+    pub criticality: Spanned<Criticality>,
+    /// Availability of one replica, in percent.
+    pub availability: Option<Spanned<f64>>,
+    pub data: Option<Data>,
+    pub health: Option<Health>,
+    pub instancing: Spanned<Instancing>,
+    pub restart: Spanned<RestartPolicy>,
+    pub labels: BTreeMap<String, String>,
+    pub span: Span,
+}
+
+impl Service {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name.value == name)
+    }
+
+    pub fn port(&self, name: &str) -> Option<&Port> {
+        self.provides.iter().find(|p| p.name.value == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunLocal {
+    pub command: Vec<Spanned<Template>>,
+    pub workdir: Option<Spanned<Template>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Param {
+    pub name: Spanned<String>,
+    pub ty: Spanned<ParamType>,
+    pub default: Option<Spanned<Value>>,
+    /// Inclusive bounds, in the type's own unit (see [`Value`]).
+    pub range: Option<Spanned<(f64, f64)>>,
+    pub pattern: Option<Spanned<String>>,
+    pub doc: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
+pub enum ParamType {
+    Int,
+    Float,
+    Bool,
+    String,
+    Duration,
+    Size,
+    Bandwidth,
+    Percent,
+    Cpu,
+    Secret,
+    Enum(Vec<String>),
+    List(Box<ParamType>),
+    Map(Box<ParamType>),
+}
+
+impl std::fmt::Display for ParamType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamType::Int => f.write_str("int"),
+            ParamType::Float => f.write_str("float"),
+            ParamType::Bool => f.write_str("bool"),
+            ParamType::String => f.write_str("string"),
+            ParamType::Duration => f.write_str("duration"),
+            ParamType::Size => f.write_str("size"),
+            ParamType::Bandwidth => f.write_str("bandwidth"),
+            ParamType::Percent => f.write_str("percent"),
+            ParamType::Cpu => f.write_str("cpu"),
+            ParamType::Secret => f.write_str("secret"),
+            ParamType::Enum(values) => {
+                f.write_str("enum(")?;
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v:?}")?;
+                }
+                f.write_str(")")
+            }
+            ParamType::List(inner) => write!(f, "list({inner})"),
+            ParamType::Map(inner) => write!(f, "map({inner})"),
+        }
+    }
+}
+
+/// A typed value. Quantities are held in their base unit: durations in nanoseconds,
+/// sizes in bytes, bandwidth in bits per second, cpu in millicores, percent as written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    String(String),
+    Duration(u64),
+    Size(u64),
+    Bandwidth(u64),
+    Percent(f64),
+    Cpu(u64),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    /// The number a range is checked against, for the types that have one.
+    pub fn magnitude(&self) -> Option<f64> {
+        match *self {
+            Value::Int(v) => Some(v as f64),
+            Value::Float(v) | Value::Percent(v) => Some(v),
+            Value::Duration(v) | Value::Size(v) | Value::Bandwidth(v) | Value::Cpu(v) => {
+                Some(v as f64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A string that may hold `${...}` references, kept symbolic until a target renders it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Template {
+    pub parts: Vec<TemplatePart>,
+}
+
+impl Template {
+    pub fn literal(text: impl Into<String>) -> Self {
+        Template {
+            parts: vec![TemplatePart::Literal(text.into())],
+        }
+    }
+
+    /// The text when the template holds no reference.
+    pub fn as_literal(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                TemplatePart::Literal(text) => out.push_str(text),
+                TemplatePart::Reference(_) => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplatePart {
+    Literal(String),
+    Reference(Reference),
+}
+
+/// A checked reference such as `${postgres.sql.host}` or `param.workers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reference {
+    /// `param.NAME` (or `self.param.NAME`): a parameter of the declaring service.
+    Param { name: String, span: Span },
+    /// `self.PORT.FIELD`: the declaring service's own port.
+    OwnPort {
+        port: String,
+        field: PortField,
+        span: Span,
+    },
+    /// `SERVICE.PORT.FIELD`: a port of a required service.
+    Port {
+        service: String,
+        port: String,
+        field: PortField,
+        span: Span,
+    },
+    /// `version` or `self.version`.
+    OwnVersion { span: Span },
+    /// `self.name`.
+    OwnName { span: Span },
+    /// `self.dir`: the folder of the file that declares the service.
+    OwnDir { span: Span },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortField {
+    Host,
+    Port,
+    Url,
+}
+
+impl PortField {
+    pub const ALL: [PortField; 3] = [PortField::Host, PortField::Port, PortField::Url];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortField::Host => "host",
+            PortField::Port => "port",
+            PortField::Url => "url",
+        }
+    }
+}
+
+/// The configurator: how parameters reach the running service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    pub env: Vec<ConfigEntry>,
+    pub files: Vec<ConfigEntry>,
+    pub args: Vec<Spanned<ConfigValue>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigEntry {
+    /// The variable name or the file path.
+    pub key: Spanned<String>,
+    pub value: Spanned<ConfigValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConfigValue {
+    /// A literal or interpolated string.
+    Text { template: Template },
+    /// A typed literal (number, quantity, bool).
+    Value { value: Value },
+    /// A parameter's value: `param.NAME`.
+    Param { name: String },
+    /// A template file next to the declaring file: `template("pg.conf.hbs")`.
+    TemplateFile { path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Port {
+    pub name: Spanned<String>,
+    pub port: Spanned<u16>,
+    pub protocol: Spanned<Protocol>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Http,
+    Https,
+    Grpc,
+}
+
+impl Protocol {
+    pub const ALL: [(&'static str, Protocol); 5] = [
+        ("tcp", Protocol::Tcp),
+        ("udp", Protocol::Udp),
+        ("http", Protocol::Http),
+        ("https", Protocol::Https),
+        ("grpc", Protocol::Grpc),
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Requirement {
+    pub service: Spanned<String>,
+    pub version: Spanned<semver::VersionReq>,
+    /// The port of the required service that is used; the only one if omitted.
+    pub via: Option<Spanned<String>>,
+    /// The most latency this dependency may add, in nanoseconds.
+    pub latency_ns: Option<Spanned<u64>>,
+    /// Bandwidth this dependency needs, in bits per second.
+    pub bandwidth_bps: Option<Spanned<u64>>,
+    /// Whether the dependency must be healthy before this service starts.
+    pub ordering: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Resources {
+    pub millicpu: Option<Spanned<u64>>,
+    pub memory_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criticality {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Criticality {
+    pub const ALL: [(&'static str, Criticality); 4] = [
+        ("low", Criticality::Low),
+        ("medium", Criticality::Medium),
+        ("high", Criticality::High),
+        ("critical", Criticality::Critical),
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Instancing {
+    /// One instance serves every consumer.
+    Shared,
+    /// One instance per consumer.
+    PerConsumer,
+}
+
+impl Instancing {
+    pub const ALL: [(&'static str, Instancing); 2] = [
+        ("shared", Instancing::Shared),
+        ("per_consumer", Instancing::PerConsumer),
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartPolicy {
+    pub const ALL: [(&'static str, RestartPolicy); 3] = [
+        ("always", RestartPolicy::Always),
+        ("on_failure", RestartPolicy::OnFailure),
+        ("never", RestartPolicy::Never),
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Data {
+    pub classification: Option<Spanned<String>>,
+    pub size_bytes: Option<Spanned<u64>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub check: HealthCheck,
+    pub interval_ns: Option<u64>,
+    pub timeout_ns: Option<u64>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HealthCheck {
+    Tcp { port: Spanned<String> },
+    Http { port: Spanned<String>, path: String },
+    Command { command: Vec<Spanned<Template>> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    pub name: Spanned<String>,
+    /// The condition under which the rule applies; always when absent.
+    pub when: Option<Spanned<Expr>>,
+    pub rule: PolicyRule,
+    /// What users see when the rule decides something.
+    pub because: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PolicyRule {
+    Require {
+        condition: Spanned<Expr>,
+    },
+    Forbid {
+        condition: Spanned<Expr>,
+    },
+    Prefer {
+        condition: Spanned<Expr>,
+        weight: f64,
+    },
+    /// Spread the named services (or those matching `when`) over failure domains.
+    Spread {
+        services: Vec<Spanned<String>>,
+        over: Spanned<FailureDomainKind>,
+    },
+    /// Version rules: which version of a service to use where `when` holds.
+    Use {
+        versions: Vec<(Spanned<String>, Spanned<semver::VersionReq>)>,
+    },
+}
+
+/// A checked policy expression over `service.*` and `environment.*` attributes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Expr {
+    Literal {
+        value: Value,
+    },
+    Attribute {
+        subject: Subject,
+        path: Vec<String>,
+    },
+    List {
+        items: Vec<Expr>,
+    },
+    Not {
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    Service,
+    Environment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    And,
+    Or,
+}

@@ -1,0 +1,103 @@
+//! The clap types: every command, its flags and its help with examples.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "svcmodel",
+    version,
+    about = "Model a system of services, place it by business rules, deploy it and reconcile it",
+    after_help = "Examples:
+  svcmodel check examples/shop            check a model and everything it imports
+  svcmodel check --format json model/     diagnostics as JSON, for editors and pipelines
+  svcmodel fmt examples/                  format every .svc file below a folder
+  svcmodel fmt --check .                  fail (exit 3) if a file is not formatted
+  svcmodel explain E0301                  what a diagnostic means, with examples
+
+Exit codes: 0 success, 1 model errors, 2 usage error, 3 files need formatting,
+4 a file could not be read or written. See docs/commands.md."
+)]
+pub struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Diagnostics as a compiler prints them.
+    Human,
+    /// One JSON document on stdout (schema in docs/diagnostics.md).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, lower and check a model and everything it imports.
+    #[command(after_help = "Examples:
+  svcmodel check                          the model in the current folder
+  svcmodel check examples/shop            a folder: every .svc file below it, and their imports
+  svcmodel check bank.svc catalog/        several files and folders as one model
+  svcmodel check --format json .          machine-readable diagnostics
+
+The project root (imports may not leave it) is the nearest folder holding
+`svcmodel.toml`, else the current folder; `--root` sets it.")]
+    Check {
+        /// Model files or folders (default: the current folder).
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Format model files in the one canonical layout, keeping every comment.
+    #[command(after_help = "Examples:
+  svcmodel fmt examples/                  rewrite every .svc file below a folder
+  svcmodel fmt --check .                  list unformatted files, exit 3 if any
+  svcmodel fmt --stdin < a.svc            format standard input to standard output
+
+Files with syntax errors are left untouched and reported (exit 1).")]
+    Fmt {
+        /// Files or folders (default: the current folder). Imports are not followed.
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and exit 3 if any.
+        #[arg(long)]
+        check: bool,
+        /// Read a model from standard input and write it formatted to standard output.
+        #[arg(long, conflicts_with_all = ["paths", "check"])]
+        stdin: bool,
+    },
+    /// Explain a diagnostic code, with a wrong and a right example.
+    #[command(after_help = "Examples:
+  svcmodel explain E0301                  the long explanation of one code
+  svcmodel explain --list                 every code with its one-line summary")]
+    Explain {
+        /// A diagnostic code such as E0301.
+        #[arg(required_unless_present = "list")]
+        code: Option<String>,
+        /// List every code.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// The project root: no model file may lie outside it.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}

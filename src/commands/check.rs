@@ -1,0 +1,68 @@
+//! `svcmodel check`: parse, lower and check; print diagnostics and a summary.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use svcmodel_compiler::diagnostic::JsonDiagnostic;
+
+use crate::cli::{Color, Format};
+use crate::exit::Exit;
+use crate::fs_loader::FsLoader;
+use crate::output::{self, DiagnosticsReport, plural};
+
+#[derive(Serialize)]
+struct Summary {
+    files: usize,
+    systems: usize,
+    environments: usize,
+    services: usize,
+    policies: usize,
+}
+
+pub fn run(paths: &[PathBuf], root: Option<&Path>, format: Format, color: Color) -> Exit {
+    let cwd = super::current_dir();
+    let entries = super::entries(paths, &cwd);
+    let root = super::project_root(root, &entries, &cwd);
+    let compilation = svcmodel_compiler::compile(&FsLoader, &entries, &root, &cwd);
+    let model = &compilation.model;
+    let summary = Summary {
+        files: compilation.sources.len(),
+        systems: model.systems.len(),
+        environments: model.environments.len(),
+        services: model.services.len(),
+        policies: model.policies.len(),
+    };
+    let (errors, warnings) = output::count(&compilation.diagnostics);
+    match format {
+        Format::Json => output::print_json(&DiagnosticsReport {
+            ok: errors == 0,
+            errors,
+            warnings,
+            diagnostics: compilation
+                .diagnostics
+                .iter()
+                .map(|d| JsonDiagnostic::new(d, &compilation.sources))
+                .collect(),
+            summary: &summary,
+        }),
+        Format::Human => {
+            output::print_human(&compilation.diagnostics, &compilation.sources, color);
+            if errors > 0 {
+                eprintln!(
+                    "error: the model has {} in {}",
+                    plural(errors, "error"),
+                    plural(summary.files, "file")
+                );
+            } else {
+                println!(
+                    "ok: {}, {}, {}, {}",
+                    plural(summary.files, "file"),
+                    plural(summary.services, "service"),
+                    plural(summary.environments, "environment"),
+                    plural(summary.policies, "policy").replace("policys", "policies")
+                );
+            }
+        }
+    }
+    if errors > 0 { Exit::ModelErrors } else { Exit::Success }
+}

@@ -1,0 +1,53 @@
+//! Printing diagnostics: human (miette) on stderr, or JSON on stdout.
+
+use std::io::IsTerminal;
+
+use serde::Serialize;
+use svcmodel_compiler::diagnostic::{self, Diagnostic, JsonDiagnostic, RenderOptions, Severity};
+use svcmodel_compiler::source::SourceMap;
+
+use crate::cli::Color;
+
+pub fn render_options(color: Color) -> RenderOptions {
+    let color = match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    RenderOptions { color, width }
+}
+
+pub fn print_human(diagnostics: &[Diagnostic], sources: &SourceMap, color: Color) {
+    eprint!("{}", diagnostic::render_all(diagnostics, sources, render_options(color)));
+}
+
+pub fn count(diagnostics: &[Diagnostic]) -> (usize, usize) {
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    (errors, diagnostics.len() - errors)
+}
+
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// The JSON report of `check` (and of any command that only reports diagnostics).
+#[derive(Serialize)]
+pub struct DiagnosticsReport<'a, S: Serialize> {
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub diagnostics: Vec<JsonDiagnostic>,
+    #[serde(flatten)]
+    pub summary: &'a S,
+}
+
+pub fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("error: cannot write JSON: {error}"),
+    }
+}

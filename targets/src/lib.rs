@@ -1,0 +1,1 @@
+//! Targets: render, deploy and observe, one module per target. Empty until the render issue.
