@@ -126,6 +126,9 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(options.width)
         .with_links(false);
+    if let Some(plain) = render_without_snippet(diagnostic, sources) {
+        return plain;
+    }
     let report = MietteReport::new(diagnostic, sources);
     let mut out = String::new();
     if handler.render_report(&mut out, &report).is_err() {
@@ -133,6 +136,34 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
         out = format!("error[{}]: {}\n", diagnostic.code, diagnostic.message);
     }
     out
+}
+
+/// Lines longer than this are not shown as a snippet: the renderer's column arithmetic
+/// has limits, and nobody reads a 100,000-character line anyway.
+const MAX_SNIPPET_LINE: usize = 2000;
+
+/// A diagnostic whose labels sit on huge lines, rendered as locations only.
+fn render_without_snippet(diagnostic: &Diagnostic, sources: &SourceMap) -> Option<String> {
+    let long_line = diagnostic.labels.iter().any(|label| {
+        let text = &sources.get(label.span.file).text;
+        let start = (label.span.start as usize).min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        line_end - line_start > MAX_SNIPPET_LINE
+    });
+    if !long_line {
+        return None;
+    }
+    let mut out = format!("  × error[{}]: {}\n", diagnostic.code, diagnostic.message);
+    for label in &diagnostic.labels {
+        let file = sources.get(label.span.file);
+        let (line, column) = file.line_col(label.span.start);
+        out.push_str(&format!("   --> {}:{line}:{column}: {}\n", file.name, label.message));
+    }
+    if let Some(help) = &diagnostic.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
+    Some(out)
 }
 
 /// Renders every diagnostic and a closing count.

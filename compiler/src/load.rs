@@ -187,10 +187,7 @@ struct LoadState<'a> {
 
 impl LoadState<'_> {
     fn display(&self, path: &Path) -> String {
-        path.strip_prefix(&self.display_base)
-            .unwrap_or(path)
-            .display()
-            .to_string()
+        relative(path, &self.display_base).display().to_string()
     }
 
     fn report(&mut self, site: Option<ImportSite>, diagnostic: Diagnostic, label: &str) {
@@ -437,6 +434,28 @@ impl LoadState<'_> {
         let best = suggest::closest(name, names.iter().map(String::as_str))?;
         Some(self.display(&parent.join(best)))
     }
+}
+
+/// `path` relative to `base` (`../x` where needed); `.` for the base itself.
+fn relative(path: &Path, base: &Path) -> PathBuf {
+    let path_parts: Vec<Component> = path.components().collect();
+    let base_parts: Vec<Component> = base.components().collect();
+    let common = path_parts.iter().zip(&base_parts).take_while(|(a, b)| a == b).count();
+    // Sharing only `/` is no relation: show the absolute path.
+    if common <= 1 && path.has_root() {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..base_parts.len() {
+        out.push("..");
+    }
+    for part in &path_parts[common..] {
+        out.push(part);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn io_reason(error: &io::Error) -> &'static str {

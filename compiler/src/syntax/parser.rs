@@ -442,7 +442,8 @@ impl Parser<'_> {
             while matches!(self.kind(), TokenKind::Bang | TokenKind::Minus) {
                 self.bump();
             }
-            return Expr::Error(token.span);
+            let operand = self.primary();
+            return Expr::Error(token.span.to(operand.span()));
         }
         self.depth += 1;
         let operand = self.unary();

@@ -1,0 +1,95 @@
+//! Running the real `svcmodel` binary the way users meet it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Exit code, stdout and stderr in one text, for snapshots.
+    pub fn transcript(&self) -> String {
+        let mut out = format!("exit: {}\n", self.code);
+        if !self.stdout.is_empty() {
+            out.push_str("--- stdout\n");
+            out.push_str(&self.stdout);
+        }
+        if !self.stderr.is_empty() {
+            out.push_str("--- stderr\n");
+            out.push_str(&self.stderr);
+        }
+        out
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn svcmodel(dir: &Path, args: &[&str]) -> Output {
+    svcmodel_with_stdin(dir, args, None)
+}
+
+pub fn svcmodel_with_stdin(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcmodel"))
+        .args(["--color", "never"])
+        .args(args)
+        .current_dir(dir)
+        .env("COLUMNS", "80")
+        .env_remove("NO_COLOR")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the svcmodel binary runs");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(text.as_bytes()).expect("stdin accepts the model");
+    }
+    let output = child.wait_with_output().expect("svcmodel finishes");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A temporary project folder with files.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str, text: impl AsRef<[u8]>) -> &Self {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("folders can be made");
+        }
+        std::fs::write(path, text).expect("files can be written");
+        self
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).expect("the file exists")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        svcmodel(self.path(), args)
+    }
+}
