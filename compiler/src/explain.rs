@@ -18,4 +18,973 @@ pub fn explain(code: Code) -> Option<&'static Explanation> {
     EXPLANATIONS.iter().find(|e| e.code == code)
 }
 
-pub static EXPLANATIONS: &[Explanation] = &[];
+/// One explanation per code, in the order of [`Code::ALL`].
+pub static EXPLANATIONS: &[Explanation] = &[
+    Explanation {
+        code: Code::UnexpectedCharacter,
+        text: r#"
+The file holds a character that means nothing in the model language, outside a string
+or a comment. svcmodel reports it and skips it, so the rest of the file is still checked.
+
+Most such characters are habits from other formats: a `;` at the end of a line, `:`
+instead of `=`, single quotes around a string, or a single `&` or `|` in a condition.
+End items with a new line (or a `,` between items on one line), assign with `=`, write
+strings in double quotes and write `&&` and `||`. If the character belongs to a value,
+put the whole value inside a double-quoted string.
+"#,
+        wrong: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 3;
+}
+"#,
+        right: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 3
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnterminatedString,
+        text: r#"
+A string opens with `"` but its closing `"` is missing. A string ends on the line where
+it starts: the model language has no multi-line strings, so the string is cut off at the
+end of the line.
+
+Add the closing `"` on the same line. Write a line break inside a string as `\n` and a
+quote as `\"`. A `${` that is never closed with `}` also swallows the closing quote:
+close the reference, or write `\${` for a literal `${`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidEscape,
+        text: r#"
+A backslash in a string starts an escape, and this one is not an escape the language
+knows. The escapes are `\n`, `\t`, `\r`, `\0`, `\\`, `\"`, `\$` and `\u{1F600}`. Any
+other backslash is an error rather than being kept as it is, so that a regular
+expression or a Windows path never silently means something else.
+
+Write a literal backslash as `\\`: the regular expression `\d` is written `"\\d"` and
+the path `C:\srv` is written `"C:\\srv"`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "region" {
+    type    = string
+    pattern = "^[a-z]+-\d$"
+  }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "region" {
+    type    = string
+    pattern = "^[a-z]+-\\d$"
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnexpectedToken,
+        text: r#"
+The parser expected one thing and found another; the message says what it expected.
+Common causes: two items on one line without a `,` between them, a key followed by
+neither `=` nor `{`, nothing after `=`, a list whose items are not separated by `,`, or
+a `}` that closes no block.
+
+Put each item on its own line or separate items on one line with `,`, and write items
+as `key = value` or `key "label" { ... }`. The parser skips to the next line and goes
+on, so later mistakes are reported in the same run; fix the first one on a line first,
+as what follows it on that line may only be a consequence.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080 protocol = "http" }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnclosedDelimiter,
+        text: r#"
+A `{`, `[` or `(` is never closed. The diagnostic points at the opening bracket. When a
+`system`, `environment`, `service`, `policy` or `import` starts a line inside a block,
+svcmodel takes it that the block before it is missing its `}` and says so there, instead
+of reading the next declaration as part of the previous one.
+
+Add the missing `}`, `]` or `)` where the block, list or group ends. Formatting the file
+with `svcmodel fmt` once it parses makes the nesting easy to see.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080 }
+
+service "payments" {
+  version = "1.4.0"
+  image   = "shop/payments:1.4.0"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080 }
+}
+
+service "payments" {
+  version = "1.4.0"
+  image   = "shop/payments:1.4.0"
+}
+"#,
+    },
+    Explanation {
+        code: Code::NestingTooDeep,
+        text: r#"
+Blocks, lists, maps, parentheses and `!` or `-` operators are nested more than 64 levels
+deep. svcmodel stops there and skips the deeper part, so that no input can exhaust the
+checker's stack. Hand-written models never come close; the usual cause is a generator or
+a template that wraps a value again on every run.
+
+Flatten the model: remove redundant parentheses and split deep structures into separate
+top-level declarations.
+"#,
+        wrong: r#"policy "eu-only" {
+  require = ((((((((((((((((((((((((((((((((
+            ((((((((((((((((((((((((((((((((
+            environment.jurisdiction == "EU"
+            ))))))))))))))))))))))))))))))))
+            ))))))))))))))))))))))))))))))))
+}
+"#,
+        right: r#"policy "eu-only" {
+  require = environment.jurisdiction == "EU"
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidNumber,
+        text: r#"
+A number cannot be represented: it is too large (beyond about 1.8 × 10^308), usually
+because digits were pasted or repeated by mistake.
+
+Write a number in decimal, with an optional fraction, `_` between digits and a unit:
+`8080`, `0.5`, `1_000_000`, `4Gi`. Hexadecimal (`0x10`) and exponents (`1e6`) are not
+part of the language: svcmodel reads their letters as a unit and reports that instead.
+"#,
+        wrong: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+}
+"#,
+        right: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 10
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidInterpolation,
+        text: r#"
+A string holds `${...}`, and what is inside the braces is not a reference, or the `${`
+is never closed. Inside a string, `${...}` always holds a dotted name that svcmodel
+resolves: `${param.NAME}`, `${self.PORT.port}`, `${SERVICE.PORT.host}` or `${version}`.
+Shell syntax such as `${PORT:-8080}` is not a reference.
+
+Write a reference the model knows, such as the service's own port. If the text is meant
+for a shell or another tool and should stay as it is, escape the dollar: `\${PORT}`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080 }
+
+  run local {
+    command = ["bin/orders", "--port", "${PORT:-8080}"]
+  }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080 }
+
+  run local {
+    command = ["bin/orders", "--port", "${self.http.port}"]
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::FileTooLarge,
+        text: r#"
+A model file is larger than 16 MiB, so svcmodel does not read it at all. A model that
+large is almost always generated, or the path names something that is not a model (a
+log, a dump, an archive).
+
+Check that the path names the model you meant. If the model really is that large, split
+it into several files in a folder and import the folder: `import "services"` reads every
+`.svc` file below it.
+"#,
+        wrong: r#"# main.svc: 40 MiB of generated services, written into one file
+service "orders-000001" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+
+# ... 250 000 more services ...
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::CannotRead,
+        text: r#"
+A file named on the command line or in an `import` cannot be read: it does not exist,
+permission is denied, or the import names a folder that holds no `.svc` files. Imports
+are relative to the file that holds them, not to the current folder; the help suggests
+the name you probably meant.
+
+Correct the path, create the file, or remove the import.
+"#,
+        wrong: r#"import "catalgo"
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::ImportOutsideRoot,
+        text: r#"
+An import leaves the project: it climbs above the project root with `..`, is an absolute
+path, or goes through a symlink that points out of the project. The root is the folder
+given with `--root`, else the nearest folder holding `svcmodel.toml`, else the current
+folder. Keeping every file inside the root makes a model the same wherever it is checked
+out and stops a model from reading arbitrary files.
+
+Move or copy the shared files into the project and import them with a relative path, or
+pass `--root` with a folder that holds all of them.
+"#,
+        wrong: r#"import "../../shared/postgres.svc"
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::ImportCycle,
+        text: r#"
+Files import each other in a cycle: `a.svc` imports `b.svc` and `b.svc` imports `a.svc`,
+directly or through other files. A file can also import itself, for example by
+importing the folder it lies in. The message lists the files on the cycle, and the label
+points at the import that closes it.
+
+A model has no order between files, so a cycle is never needed. Move what both files
+need into a third file that imports neither, and import that file from both; or let the
+entry file import the others, and no file import the entry file.
+"#,
+        wrong: r#"# main.svc imports the folder it lies in, and with it itself
+import "."
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::NotUtf8,
+        text: r#"
+A model file is not UTF-8 text. This usually means an editor saved it in another
+encoding, such as Latin-1 or Windows-1252, where a character like `é` is one byte that
+UTF-8 does not accept. The label points at the first such byte; the file is not checked
+further.
+
+Save the file as UTF-8 (every editor offers it), or convert it, e.g.
+`iconv -f latin1 -t utf-8 main.svc`.
+"#,
+        wrong: r#"# saved as Latin-1: the "é" below is the single byte 0xE9
+service "orders" {
+  version     = "2.3.1"
+  image       = "shop/orders:2.3.1"
+  description = "Commandes du café"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::UnknownKey,
+        text: r#"
+A block holds a key it does not have. Each block has a fixed set of keys, and svcmodel
+reports any other rather than ignoring it, because an ignored, misspelt key would
+silently drop the setting it was meant to make. The same code reports an unknown
+declaration at the top of a file and an unknown function in `config`.
+
+Correct the spelling (the help suggests the closest key) or remove the key. The message
+names the block, and the help lists the keys it accepts.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  replica = 3
+}
+"#,
+        right: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 3
+}
+"#,
+    },
+    Explanation {
+        code: Code::DuplicateKey,
+        text: r#"
+The same key is given twice in one block, or the same name is listed twice where names
+must be unique: two `provides "http"`, two `requires "postgres"`, a choice repeated in
+`enum(...)`, a map key or a failure domain given twice. svcmodel never lets the later
+one silently win: two values for one setting are almost always a mistake, and which one
+was meant is for you to say.
+
+Keep one of them and remove the other; merge two requirements of the same service into
+one block.
+"#,
+        wrong: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 2
+  replicas = 3
+}
+"#,
+        right: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 3
+}
+"#,
+    },
+    Explanation {
+        code: Code::DuplicateDeclaration,
+        text: r#"
+Two declarations have the same name. Environments and policies are known by their name,
+services by their name and version, and a model has one `system`. Duplicates are errors
+wherever they are, in one file or in two: neither declaration silently replaces the
+other.
+
+Rename or remove one of them. If a catalog is meant to hold two versions of a service,
+give each its own `version`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.4.0"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+
+service "orders" {
+  version = "2.4.0"
+  image   = "shop/orders:2.4.0"
+}
+"#,
+    },
+    Explanation {
+        code: Code::MissingKey,
+        text: r#"
+A required key is missing. A service needs a `version`, and `image` or `run local` to
+say what runs; an environment needs a `target`; a parameter needs a `type`; a port needs
+a `port`; a policy needs one rule; a `health` block needs `tcp`, `http` or `command`;
+`run local` needs a `command`.
+
+Add the key; the help shows an example of it.
+"#,
+        wrong: r#"service "orders" {
+  image = "shop/orders:2.3.1"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+    },
+    Explanation {
+        code: Code::WrongForm,
+        text: r#"
+A key is written in the wrong form: an attribute written as a block, a block written as
+an attribute, or a label missing or added. Each key has one form: `key = value` for an
+attribute, `key { ... }` for a block, `key "label" { ... }` for a labelled block such
+as `service`, `provides` or `param`.
+
+Write the key in the form the message shows. For a block, drop the `=`; for an
+attribute, add it.
+"#,
+        wrong: r#"service "orders" {
+  version   = "2.3.1"
+  image     = "shop/orders:2.3.1"
+  resources = { cpu = 500m, memory = 512Mi }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  resources { cpu = 500m, memory = 512Mi }
+}
+"#,
+    },
+    Explanation {
+        code: Code::ConflictingKeys,
+        text: r#"
+Two keys are given that cannot be used together, or a key is given where it does not
+apply: a `health` block with more than one kind of check, `path` without an `http`
+check, a policy with two rules, `weight` outside a `prefer` rule, `services` outside a
+`spread` rule, or a `pattern` or `range` on a parameter whose type does not take one.
+
+Keep the one you meant and remove the other. A policy holds one rule, so that each rule
+has its own `because`: split two rules into two policies.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+
+  health {
+    tcp  = "http"
+    http = "http"
+    path = "/healthz"
+  }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+
+  health {
+    http = "http"
+    path = "/healthz"
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::TypeMismatch,
+        text: r#"
+A value has the wrong type: a string where a number is needed, a number where a string
+is needed, a map where a list is needed, and so on. svcmodel does not convert values
+for you: `"3"` is a string, and `3` is a number. In a policy, both sides of a comparison
+must have the same type.
+
+Write the value in the type the message names: numbers and `true`/`false` without
+quotes, text in double quotes, lists in `[...]` and maps in `{ ... }`.
+"#,
+        wrong: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = "3"
+}
+"#,
+        right: r#"service "orders" {
+  version  = "2.3.1"
+  image    = "shop/orders:2.3.1"
+  replicas = 3
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidQuantity,
+        text: r#"
+A quantity has a unit its kind does not accept, or has no unit where one is needed. A
+bare `512` could mean bytes or megabytes, so sizes, durations and bandwidths always take
+a unit (only `0` may stand alone). The units are:
+
+sizes `B`, `k`, `M`, `G`, `T`, `P` (powers of 1000) and `Ki`, `Mi`, `Gi`, `Ti`, `Pi`
+(powers of 1024); durations `ns`, `us`, `ms`, `s`, `m`, `h`, `d`; bandwidths `bps`,
+`Kbps`, `Mbps`, `Gbps`, `Tbps`; cpu in cores (`2`, `0.5`) or millicores (`250m`);
+percentages with `%`. Keys that take a plain number take no unit at all.
+
+Write the unit svcmodel knows; the help suggests the one you probably meant, e.g. `Gi`
+or `G` for `GB`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  resources { cpu = 500m, memory = 512MB }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  resources { cpu = 500m, memory = 512Mi }
+}
+"#,
+    },
+    Explanation {
+        code: Code::OutOfRange,
+        text: r#"
+A value lies outside the range its key allows: a port outside 1 to 65535, `replicas`
+outside 1 to 10000, a percentage outside 0% to 100%, a negative size, duration or cost,
+a quantity finer than its smallest unit (half a nanosecond), a parameter default outside
+its `range`, or a `range` whose low end is above its high end.
+
+Choose a value inside the range; the message states the limits.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 80800 }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080 }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownChoice,
+        text: r#"
+A key that takes one of a fixed set of values was given another. The choices are:
+`criticality` "low", "medium", "high" or "critical"; `instancing` "shared" or
+"per_consumer"; `restart` "always", "on_failure" or "never"; a port's `protocol` "tcp",
+"udp", "http", "https" or "grpc"; `spread` "zone", "rack" or "hypervisor"; `run` takes
+the label `local`; and an `enum(...)` parameter takes the values it lists.
+
+Use one of the choices the message lists; the help suggests the closest one.
+"#,
+        wrong: r#"service "orders" {
+  version     = "2.3.1"
+  image       = "shop/orders:2.3.1"
+  criticality = "urgent"
+}
+"#,
+        right: r#"service "orders" {
+  version     = "2.3.1"
+  image       = "shop/orders:2.3.1"
+  criticality = "high"
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidVersion,
+        text: r#"
+A version is not a semantic version, or a version requirement cannot be parsed. A
+service's `version` is a full `MAJOR.MINOR.PATCH`, such as `"16.2.0"`: svcmodel compares
+versions to match requirements, and `"16.2"` or `"latest"` cannot be compared. The tag of
+the container image may differ; it goes in `image`.
+
+Write the full version, e.g. `"16.2.0"`. Write requirements (in `requires` and `use`)
+as semver requirements such as `"^16"`, `">=1.2, <2"` or `"*"`.
+"#,
+        wrong: r#"service "postgres" {
+  version = "16.2"
+  image   = "postgres:16.2"
+}
+"#,
+        right: r#"service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidPattern,
+        text: r#"
+A parameter's `pattern` is not a valid regular expression, or its `default` does not
+match the pattern. Patterns use the syntax of Rust's `regex` crate, and a pattern
+matches anywhere in the value unless anchored with `^` and `$`.
+
+Fix the expression (the label says what is wrong with it), or change the default so
+that it matches. Remember that a backslash in a string is written `\\`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "region" {
+    type    = string
+    pattern = "^[a-z]+-[a-z]+$"
+    default = "EU-West"
+  }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "region" {
+    type    = string
+    pattern = "^[a-z]+-[a-z]+$"
+    default = "eu-west"
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::SecretLiteral,
+        text: r#"
+A `secret` parameter is given a value in the model. Secrets never belong in the model:
+model files are committed, shared, reviewed and printed in plans, and a secret written
+in one leaks to everyone who can read them.
+
+Remove the value, and supply the secret when deploying, from a secret store or the
+environment. If a real secret was ever committed, treat it as leaked and rotate it.
+"#,
+        wrong: r#"service "payments" {
+  version = "1.4.0"
+  image   = "shop/payments:1.4.0"
+
+  param "api_key" {
+    type    = secret
+    default = "hunter2"
+  }
+}
+"#,
+        right: r#"service "payments" {
+  version = "1.4.0"
+  image   = "shop/payments:1.4.0"
+
+  param "api_key" {
+    type = secret
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidParamType,
+        text: r#"
+A parameter's `type` is not a type svcmodel knows. The types are `int`, `float`, `bool`,
+`string`, `duration`, `size`, `bandwidth`, `percent`, `cpu`, `secret`,
+`enum("a", "b")`, `list(T)` and `map(T)`. A type is a name, not a string: write
+`type = int`, not `type = "int"`.
+
+Use one of these types; the help suggests the closest one.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "workers" {
+    type    = integer
+    default = 4
+  }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "workers" {
+    type    = int
+    default = 4
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownService,
+        text: r#"
+A service is named that the model does not declare: in `requires`, `near`, a reference
+such as `${postgres.sql.host}`, a policy's `services` or `use`, or a system's
+`entrypoints`. A service that requires itself is reported here too.
+
+Correct the name (the help suggests the closest declared service), declare the service,
+or import the file or catalog that declares it.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgress"
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres"
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownPort,
+        text: r#"
+A port is named that the service does not provide: in a reference such as
+`${postgres.sql.host}`, a requirement's `via`, or a health check's `tcp` or `http`. A
+service's ports are the names of its `provides` blocks.
+
+Use a port the service provides (the help lists them), or add a `provides` block for the
+port to the service.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres"
+
+  config {
+    env "DATABASE_HOST" = "${postgres.postgresql.host}"
+  }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres"
+
+  config {
+    env "DATABASE_HOST" = "${postgres.sql.host}"
+  }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownParam,
+        text: r#"
+A reference names a parameter the service does not declare, as `param.NAME` or
+`${param.NAME}`. A service sees only its own parameters, declared with
+`param "NAME" { ... }`.
+
+Correct the name (the help suggests the closest parameter) or declare the parameter.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "workers" {
+    type    = int
+    default = 4
+  }
+
+  config {
+    env "WORKERS" = param.worker
+  }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  param "workers" {
+    type    = int
+    default = 4
+  }
+
+  config {
+    env "WORKERS" = param.workers
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::InvalidReference,
+        text: r#"
+A reference has the wrong shape, or stands where references are not allowed. The
+references are `param.NAME`, `version`, `self.name`, `self.dir`, `self.PORT.FIELD` and
+`SERVICE.PORT.FIELD`, where FIELD is `host`, `port` or `url`. References are resolved
+only in `config`, `image`, `run` and `health` commands; a key that takes a plain string,
+such as `description`, cannot hold `${...}`.
+
+Complete the reference, e.g. `${postgres.sql}` to `${postgres.sql.url}`, or write the
+value itself where a plain string is needed.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres"
+
+  config {
+    env "DATABASE_URL" = "${postgres.sql}"
+  }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres"
+
+  config {
+    env "DATABASE_URL" = "${postgres.sql.url}"
+  }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+"#,
+    },
+    Explanation {
+        code: Code::ServiceNotRequired,
+        text: r#"
+A service refers to another service's port, as in `${postgres.sql.host}`, without
+requiring that service. svcmodel derives the order of deployment and the connections it
+must allow from `requires`, so a service may only use what it requires; an unrequired
+reference would be a dependency nothing knows about.
+
+Add `requires "SERVICE"` to the service that holds the reference.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+
+  config {
+    env "DATABASE_URL" = "${postgres.sql.url}"
+  }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres"
+
+  config {
+    env "DATABASE_URL" = "${postgres.sql.url}"
+  }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownEnvironment,
+        text: r#"
+An environment's `link` names an environment that the model does not declare, or the
+environment itself. A link joins two different declared environments.
+
+Correct the name (the help suggests the closest declared environment), declare the
+environment, or remove the link.
+"#,
+        wrong: r#"environment "eu-west" {
+  target = "kubernetes"
+  link "us-east1" { latency = 80ms }
+}
+
+environment "us-east" {
+  target = "kubernetes"
+}
+"#,
+        right: r#"environment "eu-west" {
+  target = "kubernetes"
+  link "us-east" { latency = 80ms }
+}
+
+environment "us-east" {
+  target = "kubernetes"
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownAttribute,
+        text: r#"
+A policy condition reads an attribute that does not exist. A condition starts with
+`service.` or `environment.`. A service has `name`, `version`, `criticality`,
+`instancing`, `replicas`, `availability`, `data.classification`, `data.size`,
+`resources.cpu`, `resources.memory` and `labels.NAME`; an environment has `name`,
+`target`, `provider`, `jurisdiction`, `region`, `tier`, `capacity.cpu`,
+`capacity.memory` and `labels.NAME`. svcmodel rejects other names instead of treating
+them as empty, so that a misspelt attribute never makes a rule silently pass or fail.
+
+Use one of these attributes; the help suggests the closest one. Write text to compare
+with in double quotes.
+"#,
+        wrong: r#"policy "pii-stays-in-eu" {
+  when    = service.classification == "pii"
+  require = environment.jurisdiction == "EU"
+  because = "personal data stays in the EU"
+}
+"#,
+        right: r#"policy "pii-stays-in-eu" {
+  when    = service.data.classification == "pii"
+  require = environment.jurisdiction == "EU"
+  because = "personal data stays in the EU"
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownTarget,
+        text: r#"
+An environment's `target` is not a platform svcmodel can deploy to. The targets are
+"kubernetes", "compose", "swarm", "nomad", "systemd" and "local".
+
+Use one of these names, spelt out in full.
+"#,
+        wrong: r#"environment "production" {
+  target = "k8s"
+}
+"#,
+        right: r#"environment "production" {
+  target = "kubernetes"
+}
+"#,
+    },
+];
