@@ -22,16 +22,26 @@ pub fn render_options(color: Color) -> RenderOptions {
 }
 
 pub fn print_human(diagnostics: &[Diagnostic], sources: &SourceMap, color: Color) {
-    eprint!("{}", diagnostic::render_all(diagnostics, sources, render_options(color)));
+    eprint!(
+        "{}",
+        diagnostic::render_all(diagnostics, sources, render_options(color))
+    );
 }
 
 pub fn count(diagnostics: &[Diagnostic]) -> (usize, usize) {
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     (errors, diagnostics.len() - errors)
 }
 
 pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// The JSON report of `check` (and of any command that only reports diagnostics).

@@ -23,7 +23,11 @@ fn cases() {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 10, "expected the case folders, found {}", dirs.len());
+    assert!(
+        dirs.len() >= 10,
+        "expected the case folders, found {}",
+        dirs.len()
+    );
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let args = args_of(&dir);

@@ -65,6 +65,7 @@ codes! {
     UnknownEnvironment = "E0506": "a reference to an environment that is not declared",
     UnknownAttribute = "E0507": "a policy condition on an attribute that does not exist",
     UnknownTarget = "E0508": "an environment with an unknown target",
+    SelfRequirement = "E0509": "a service that requires itself",
 }
 
 impl Code {

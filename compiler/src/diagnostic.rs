@@ -158,7 +158,10 @@ fn render_without_snippet(diagnostic: &Diagnostic, sources: &SourceMap) -> Optio
     for label in &diagnostic.labels {
         let file = sources.get(label.span.file);
         let (line, column) = file.line_col(label.span.start);
-        out.push_str(&format!("   --> {}:{line}:{column}: {}\n", file.name, label.message));
+        out.push_str(&format!(
+            "   --> {}:{line}:{column}: {}\n",
+            file.name, label.message
+        ));
     }
     if let Some(help) = &diagnostic.help {
         out.push_str(&format!("  help: {help}\n"));
@@ -167,7 +170,11 @@ fn render_without_snippet(diagnostic: &Diagnostic, sources: &SourceMap) -> Optio
 }
 
 /// Renders every diagnostic and a closing count.
-pub fn render_all(diagnostics: &[Diagnostic], sources: &SourceMap, options: RenderOptions) -> String {
+pub fn render_all(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    options: RenderOptions,
+) -> String {
     let mut out = String::new();
     for (i, diagnostic) in diagnostics.iter().enumerate() {
         if i > 0 {

@@ -185,23 +185,23 @@ top-level declarations.
     Explanation {
         code: Code::InvalidNumber,
         text: r#"
-A number cannot be represented: it is too large (beyond about 1.8 × 10^308), usually
-because digits were pasted or repeated by mistake.
+A number is malformed: it has two decimal points (`1.2.3`), digits inside its unit
+(`0x10`, `1e3`), or it is too large to represent.
 
 Write a number in decimal, with an optional fraction, `_` between digits and a unit:
-`8080`, `0.5`, `1_000_000`, `4Gi`. Hexadecimal (`0x10`) and exponents (`1e6`) are not
-part of the language: svcmodel reads their letters as a unit and reports that instead.
+`8080`, `0.5`, `1_000_000`, `4Gi`. Hexadecimal and exponents are not part of the
+language: write the number out in full. A version is a string: `version = "1.2.3"`.
 "#,
         wrong: r#"service "orders" {
   version  = "2.3.1"
   image    = "shop/orders:2.3.1"
-  replicas = 1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+  replicas = 1e3
 }
 "#,
         right: r#"service "orders" {
   version  = "2.3.1"
   image    = "shop/orders:2.3.1"
-  replicas = 10
+  replicas = 1000
 }
 "#,
     },
@@ -246,13 +246,13 @@ Check that the path names the model you meant. If the model really is that large
 it into several files in a folder and import the folder: `import "services"` reads every
 `.svc` file below it.
 "#,
-        wrong: r#"# main.svc: 40 MiB of generated services, written into one file
+        wrong: r#"# main.svc: about 30 MiB of generated services in one file
 service "orders-000001" {
   version = "2.3.1"
   image   = "shop/orders:2.3.1"
 }
 
-# ... 250 000 more services ...
+# ... and 300 000 more services like it
 "#,
         right: "",
     },
@@ -329,7 +329,7 @@ further.
 Save the file as UTF-8 (every editor offers it), or convert it, e.g.
 `iconv -f latin1 -t utf-8 main.svc`.
 "#,
-        wrong: r#"# saved as Latin-1: the "é" below is the single byte 0xE9
+        wrong: r#"# saved as Latin-1 (ISO-8859-1), not as UTF-8
 service "orders" {
   version     = "2.3.1"
   image       = "shop/orders:2.3.1"
@@ -719,7 +719,7 @@ Use one of these types; the help suggests the closest one.
         text: r#"
 A service is named that the model does not declare: in `requires`, `near`, a reference
 such as `${postgres.sql.host}`, a policy's `services` or `use`, or a system's
-`entrypoints`. A service that requires itself is reported here too.
+`entrypoints`.
 
 Correct the name (the help suggests the closest declared service), declare the service,
 or import the file or catalog that declares it.
@@ -984,6 +984,29 @@ Use one of these names, spelt out in full.
 "#,
         right: r#"environment "production" {
   target = "kubernetes"
+}
+"#,
+    },
+    Explanation {
+        code: Code::SelfRequirement,
+        text: r#"
+A service lists itself under `requires`. A service cannot wait for itself to become
+healthy, and a dependency on itself says nothing about where it must run.
+
+Remove the requirement. If the service talks to its own replicas, that needs no
+`requires`; if it needs another service with a similar name, name that one.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080 }
+  requires "orders" { via = "http" }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  provides "http" { port = 8080 }
 }
 "#,
     },

@@ -14,8 +14,8 @@ const INDENT: &str = "  ";
 
 pub fn format_file(file: &crate::syntax::ast::File) -> String {
     let mut out = String::new();
+    // `items` prints the body's trailing comments too.
     items(&mut out, &file.body, 0);
-    comments(&mut out, &file.body.trailing_comments, 0, !file.body.items.is_empty());
     while out.ends_with("\n\n") {
         out.pop();
     }
@@ -68,7 +68,9 @@ fn items(out: &mut String, body: &Body, indent: usize) {
         .map(|item| {
             let head = head(item);
             let value = match &item.kind {
-                ItemKind::Attribute(expr) => Some(expr_text(expr, indent, head.len() + 3 + indent * 2)),
+                ItemKind::Attribute(expr) => {
+                    Some(expr_text(expr, indent, head.len() + 3 + indent * 2))
+                }
                 _ => None,
             };
             (head, value)
@@ -79,16 +81,24 @@ fn items(out: &mut String, body: &Body, indent: usize) {
     let mut run_start = 0;
     for i in 0..=body.items.len() {
         let aligned = |i: usize| {
-            i < body.items.len()
-                && rendered[i].1.as_ref().is_some_and(|v| !v.contains('\n'))
+            i < body.items.len() && rendered[i].1.as_ref().is_some_and(|v| !v.contains('\n'))
         };
-        let breaks = i == body.items.len() || !aligned(i) || (i > run_start && body.items[i].blank_line_before);
+        let breaks = i == body.items.len()
+            || !aligned(i)
+            || (i > run_start && body.items[i].blank_line_before);
         if breaks {
-            let width = (run_start..i).map(|j| rendered[j].0.len()).max().unwrap_or(0);
+            let width = (run_start..i)
+                .map(|j| rendered[j].0.len())
+                .max()
+                .unwrap_or(0);
             for w in &mut widths[run_start..i] {
                 *w = width;
             }
-            run_start = if i < body.items.len() && aligned(i) { i } else { i + 1 };
+            run_start = if i < body.items.len() && aligned(i) {
+                i
+            } else {
+                i + 1
+            };
         }
     }
     for (i, item) in body.items.iter().enumerate() {
@@ -144,7 +154,9 @@ fn expr_has_comments(expr: &Expr) -> bool {
         Expr::List(list) => {
             !list.trailing_comments.is_empty()
                 || list.elements.iter().any(|e| {
-                    !e.leading_comments.is_empty() || e.trailing_comment.is_some() || expr_has_comments(&e.expr)
+                    !e.leading_comments.is_empty()
+                        || e.trailing_comment.is_some()
+                        || expr_has_comments(&e.expr)
                 })
         }
         Expr::Map(body) => has_comments(body),
@@ -166,7 +178,9 @@ fn body_text(body: &Body, indent: usize, column: usize) -> String {
             .items
             .iter()
             .map(|item| match &item.kind {
-                ItemKind::Attribute(expr) => format!("{} = {}", head(item), expr_text(expr, indent, column)),
+                ItemKind::Attribute(expr) => {
+                    format!("{} = {}", head(item), expr_text(expr, indent, column))
+                }
                 ItemKind::Block(b) => format!("{} {}", head(item), body_text(b, indent, column)),
                 ItemKind::Bare => head(item),
             })
@@ -186,7 +200,11 @@ fn body_text(body: &Body, indent: usize, column: usize) -> String {
 fn list_text(list: &List, indent: usize, column: usize) -> String {
     let commented = expr_has_comments(&Expr::List(list.clone()));
     if !list.multiline && !commented {
-        let parts: Vec<String> = list.elements.iter().map(|e| expr_text(&e.expr, indent, column)).collect();
+        let parts: Vec<String> = list
+            .elements
+            .iter()
+            .map(|e| expr_text(&e.expr, indent, column))
+            .collect();
         let line = format!("[{}]", parts.join(", "));
         if !line.contains('\n') && column + line.len() <= WIDTH {
             return line;
@@ -223,7 +241,11 @@ pub fn expr_text(expr: &Expr, indent: usize, column: usize) -> String {
         Expr::String(s) => s.raw.clone(),
         Expr::Number(n) => n.raw.clone(),
         Expr::Bool(b, _) => b.to_string(),
-        Expr::Path(path) => path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("."),
+        Expr::Path(path) => path
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join("."),
         Expr::List(list) => list_text(list, indent, column),
         Expr::Map(body) => body_text(body, indent, column),
         Expr::Call { callee, args, .. } => {
@@ -231,7 +253,11 @@ pub fn expr_text(expr: &Expr, indent: usize, column: usize) -> String {
             format!("{}({})", callee.name, args.join(", "))
         }
         Expr::Range { low, high, .. } => {
-            format!("{}..{}", expr_text(low, indent, column), expr_text(high, indent, column))
+            format!(
+                "{}..{}",
+                expr_text(low, indent, column),
+                expr_text(high, indent, column)
+            )
         }
         Expr::Unary { op, operand, .. } => {
             let op = match op {
@@ -240,7 +266,9 @@ pub fn expr_text(expr: &Expr, indent: usize, column: usize) -> String {
             };
             format!("{op}{}", expr_text(operand, indent, column + 1))
         }
-        Expr::Binary { op, left, right, .. } => format!(
+        Expr::Binary {
+            op, left, right, ..
+        } => format!(
             "{} {} {}",
             expr_text(left, indent, column),
             op.as_str(),

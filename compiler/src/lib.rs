@@ -11,13 +11,13 @@
 
 pub mod codes;
 pub mod diagnostic;
-pub mod source;
-pub mod syntax;
-pub mod load;
-pub mod suggest;
-pub mod lower;
-pub mod fmt;
 pub mod explain;
+pub mod fmt;
+pub mod load;
+pub mod lower;
+pub mod source;
+pub mod suggest;
+pub mod syntax;
 
 use std::path::{Path, PathBuf};
 
@@ -35,12 +35,19 @@ pub struct Compilation {
 
 impl Compilation {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
 /// Loads `entries` and their imports through `loader`, parses, lowers and checks them.
-pub fn compile(loader: &dyn load::Loader, entries: &[PathBuf], root: &Path, display_base: &Path) -> Compilation {
+pub fn compile(
+    loader: &dyn load::Loader,
+    entries: &[PathBuf],
+    root: &Path,
+    display_base: &Path,
+) -> Compilation {
     let mut diagnostics = Diagnostics::default();
     let loaded = load::load(loader, entries, root, display_base, &mut diagnostics);
     let model = lower::lower(&loaded.files, &mut diagnostics);

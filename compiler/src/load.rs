@@ -114,7 +114,10 @@ pub fn normalize(path: &Path) -> PathBuf {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
-                if !out.pop() {
+                // `/..` is `/`, as the operating system reads it.
+                if out.parent().is_some() && !out.ends_with("..") {
+                    out.pop();
+                } else if !out.has_root() {
                     out.push("..");
                 }
             }
@@ -139,7 +142,9 @@ pub fn load(
     display_base: &Path,
     diagnostics: &mut Diagnostics,
 ) -> Loaded {
-    let root = loader.canonicalize(root).unwrap_or_else(|_| normalize(root));
+    let root = loader
+        .canonicalize(root)
+        .unwrap_or_else(|_| normalize(root));
     let mut state = LoadState {
         loader,
         root,
@@ -223,7 +228,11 @@ impl LoadState<'_> {
             }
         };
         if !canonical.starts_with(&self.root) {
-            self.report_outside_root(&lexical, "it is a symlink pointing out of the project", site);
+            self.report_outside_root(
+                &lexical,
+                "it is a symlink pointing out of the project",
+                site,
+            );
             return;
         }
         match self.loader.kind(&canonical) {
@@ -245,7 +254,11 @@ impl LoadState<'_> {
             Err(error) => {
                 let diagnostic = Diagnostic::error(
                     Code::CannotRead,
-                    format!("cannot read `{}`: {}", self.display(&lexical), io_reason(&error)),
+                    format!(
+                        "cannot read `{}`: {}",
+                        self.display(&lexical),
+                        io_reason(&error)
+                    ),
                 )
                 .help("check that the path exists and can be read");
                 self.report(site, diagnostic, "imported here");
@@ -256,7 +269,10 @@ impl LoadState<'_> {
     fn report_outside_root(&mut self, path: &Path, why: &str, site: Option<ImportSite>) {
         let diagnostic = Diagnostic::error(
             Code::ImportOutsideRoot,
-            format!("`{}` is outside the project root: {why}", self.display(path)),
+            format!(
+                "`{}` is outside the project root: {why}",
+                self.display(path)
+            ),
         )
         .help(format!(
             "keep model files inside `{}`, or pass `--root` with a folder that holds them all",
@@ -291,12 +307,12 @@ impl LoadState<'_> {
                 }
                 match self.loader.kind(&canonical) {
                     // A symlinked folder inside the root could loop; only follow real ones.
-                    Ok(EntryKind::Folder) if canonical.starts_with(folder) && canonical != *folder => {
+                    Ok(EntryKind::Folder)
+                        if canonical.starts_with(folder) && canonical != *folder =>
+                    {
                         pending.push(canonical)
                     }
-                    Ok(EntryKind::File)
-                        if entry.extension().is_some_and(|e| e == EXTENSION) =>
-                    {
+                    Ok(EntryKind::File) if entry.extension().is_some_and(|e| e == EXTENSION) => {
                         found.push(canonical)
                     }
                     _ => {}
@@ -353,7 +369,11 @@ impl LoadState<'_> {
                 let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
                 let offset = text
                     .char_indices()
-                    .nth(String::from_utf8_lossy(&error.as_bytes()[..valid_up_to]).chars().count())
+                    .nth(
+                        String::from_utf8_lossy(&error.as_bytes()[..valid_up_to])
+                            .chars()
+                            .count(),
+                    )
                     .map_or(text.len(), |(i, _)| i);
                 let id = self.sources.add(SourceFile::new(shown.clone(), text));
                 let span = Span::new(id, offset as u32, (offset + '\u{fffd}'.len_utf8()) as u32);
@@ -368,7 +388,8 @@ impl LoadState<'_> {
         };
         let id = self.sources.add(SourceFile::new(shown, text));
         let file = syntax::parse(&self.sources.get(id).text, id, self.diagnostics);
-        self.by_path.insert(path.to_path_buf(), FileState::InProgress);
+        self.by_path
+            .insert(path.to_path_buf(), FileState::InProgress);
         self.stack.push((path.to_path_buf(), site));
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for (import, span) in imports(&file) {
@@ -440,7 +461,11 @@ impl LoadState<'_> {
 fn relative(path: &Path, base: &Path) -> PathBuf {
     let path_parts: Vec<Component> = path.components().collect();
     let base_parts: Vec<Component> = base.components().collect();
-    let common = path_parts.iter().zip(&base_parts).take_while(|(a, b)| a == b).count();
+    let common = path_parts
+        .iter()
+        .zip(&base_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
     // Sharing only `/` is no relation: show the absolute path.
     if common <= 1 && path.has_root() {
         return path.to_path_buf();

@@ -109,15 +109,35 @@ fn token_soup() -> impl Strategy<Value = String> {
 }
 
 const ATOMS: &[&str] = &[
-    "1", "4Gi", "250m", "99.9%", "\"x\"", "\"${a.b.c}\"", "true", "a.b", "service.replicas", "[1, 2]", "[\n1, # c\n2\n]",
-    "{ a = 1, b = \"x\" }", "{\n a = 1 # c\n}", "template(\"t\")", "(1)", "-2", "1..64", "[]", "{}",
+    "1",
+    "4Gi",
+    "250m",
+    "99.9%",
+    "\"x\"",
+    "\"${a.b.c}\"",
+    "true",
+    "a.b",
+    "service.replicas",
+    "[1, 2]",
+    "[\n1, # c\n2\n]",
+    "{ a = 1, b = \"x\" }",
+    "{\n a = 1 # c\n}",
+    "template(\"t\")",
+    "(1)",
+    "-2",
+    "[]",
+    "{}",
 ];
 const OPS: &[&str] = &[" == ", " && ", " || ", " in ", " < "];
 
 /// Lines shaped like items (`key label = expr`, `key { ... }`), to reach the formatter.
 fn item_soup() -> impl Strategy<Value = String> {
-    let expr = (0..ATOMS.len(), prop::option::of((0..OPS.len(), 0..ATOMS.len())), prop::bool::ANY).prop_map(
-        |(a, op, negate)| {
+    let expr = (
+        0..ATOMS.len(),
+        prop::option::of((0..OPS.len(), 0..ATOMS.len())),
+        prop::bool::ANY,
+    )
+        .prop_map(|(a, op, negate)| {
             let mut out = String::new();
             if negate {
                 out.push('!');
@@ -128,9 +148,8 @@ fn item_soup() -> impl Strategy<Value = String> {
                 out.push_str(ATOMS[b]);
             }
             out
-        },
-    );
-    let item = (0u8..5, expr, prop::bool::ANY, 0u8..3);
+        });
+    let item = (0u8..6, expr, prop::bool::ANY, 0u8..3);
     prop::collection::vec(item, 0..12).prop_map(|items| {
         let mut out = String::new();
         let mut open = 0;
@@ -147,7 +166,8 @@ fn item_soup() -> impl Strategy<Value = String> {
                     out.push('}');
                     open -= 1;
                 }
-                _ => out.push_str("near \"x\""),
+                4 => out.push_str("near \"x\""),
+                _ => out.push_str("range = 1..64"),
             }
             if comment {
                 out.push_str(" # c");
@@ -239,7 +259,9 @@ fn layout_model() -> impl Strategy<Value = String> {
 }
 
 fn comments(text: &str) -> usize {
-    text.matches("# note").count() + text.matches("// between").count() + text.matches("# two").count()
+    text.matches("# note").count()
+        + text.matches("// between").count()
+        + text.matches("# two").count()
 }
 
 proptest! {

@@ -170,10 +170,7 @@ mod tests {
             to_whole_base_unit(1.5, "Gi", QuantityKind::Size),
             Ok(3 << 29)
         );
-        assert_eq!(
-            to_whole_base_unit(250.0, "m", QuantityKind::Cpu),
-            Ok(250)
-        );
+        assert_eq!(to_whole_base_unit(250.0, "m", QuantityKind::Cpu), Ok(250));
         assert_eq!(to_whole_base_unit(2.0, "", QuantityKind::Cpu), Ok(2000));
         assert_eq!(
             to_whole_base_unit(5.0, "ms", QuantityKind::Duration),

@@ -64,5 +64,9 @@ pub fn run(paths: &[PathBuf], root: Option<&Path>, format: Format, color: Color)
             }
         }
     }
-    if errors > 0 { Exit::ModelErrors } else { Exit::Success }
+    if errors > 0 {
+        Exit::ModelErrors
+    } else {
+        Exit::Success
+    }
 }

@@ -41,6 +41,12 @@ pub fn render(code: Code) -> String {
 fn indent(text: &str) -> String {
     text.trim_end()
         .lines()
-        .map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") })
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("    {l}\n")
+            }
+        })
         .collect()
 }

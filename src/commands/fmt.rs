@@ -29,7 +29,9 @@ fn format_text(name: &str, text: &str, color: Color) -> Result<String, Exit> {
     let mut again = Diagnostics::default();
     let reparsed = syntax::parse(&formatted, id, &mut again);
     if again.has_errors() || fmt::format_file(&reparsed) != formatted {
-        eprintln!("error: svcmodel's formatter produced unstable output for `{name}`; the file is left unchanged");
+        eprintln!(
+            "error: svcmodel's formatter produced unstable output for `{name}`; the file is left unchanged"
+        );
         eprintln!("help: this is a bug in svcmodel; please report it with the file");
         return Err(Exit::Failure);
     }
@@ -64,7 +66,11 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: Color) -> Exit {
     let mut worst = Exit::Success;
     let mut unformatted = 0;
     for path in &files {
-        let name = path.strip_prefix(&cwd).unwrap_or(path).display().to_string();
+        let name = path
+            .strip_prefix(&cwd)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
@@ -99,7 +105,10 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: Color) -> Exit {
         return worst;
     }
     if check && unformatted > 0 {
-        eprintln!("error: {} not formatted; run `svcmodel fmt` to fix", output::plural(unformatted, "file"));
+        eprintln!(
+            "error: {} not formatted; run `svcmodel fmt` to fix",
+            output::plural(unformatted, "file")
+        );
         return Exit::NeedsFormatting;
     }
     Exit::Success
@@ -125,7 +134,10 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{file_name}.svcmodel-fmt.{}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;

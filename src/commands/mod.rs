@@ -11,8 +11,16 @@ use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> Exit {
     match cli.command {
-        Command::Check { paths, model, format } => check::run(&paths, model.root.as_deref(), format, cli.color),
-        Command::Fmt { paths, check, stdin } => fmt::run(&paths, check, stdin, cli.color),
+        Command::Check {
+            paths,
+            model,
+            format,
+        } => check::run(&paths, model.root.as_deref(), format, cli.color),
+        Command::Fmt {
+            paths,
+            check,
+            stdin,
+        } => fmt::run(&paths, check, stdin, cli.color),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
     }
 }
@@ -31,9 +39,15 @@ pub fn project_root(root: Option<&Path>, entries: &[PathBuf], cwd: &Path) -> Pat
     if let Some(root) = root {
         return cwd.join(root);
     }
-    let first = entries.first().map(|e| std::fs::canonicalize(e).unwrap_or_else(|_| e.clone()));
+    let first = entries
+        .first()
+        .map(|e| std::fs::canonicalize(e).unwrap_or_else(|_| e.clone()));
     if let Some(first) = &first {
-        let start = if first.is_dir() { Some(first.as_path()) } else { first.parent() };
+        let start = if first.is_dir() {
+            Some(first.as_path())
+        } else {
+            first.parent()
+        };
         let mut dir = start;
         while let Some(d) = dir {
             if d.join("svcmodel.toml").is_file() {
@@ -45,7 +59,11 @@ pub fn project_root(root: Option<&Path>, entries: &[PathBuf], cwd: &Path) -> Pat
     let cwd_canonical = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
     match first {
         Some(first) if !first.starts_with(&cwd_canonical) => {
-            if first.is_dir() { first } else { first.parent().map(Path::to_path_buf).unwrap_or(first) }
+            if first.is_dir() {
+                first
+            } else {
+                first.parent().map(Path::to_path_buf).unwrap_or(first)
+            }
         }
         _ => cwd_canonical,
     }

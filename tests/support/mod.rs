@@ -43,14 +43,19 @@ pub fn svcmodel_with_stdin(dir: &Path, args: &[&str], stdin: Option<&str>) -> Ou
         .current_dir(dir)
         .env("COLUMNS", "80")
         .env_remove("NO_COLOR")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the svcmodel binary runs");
     if let Some(text) = stdin {
         let mut pipe = child.stdin.take().expect("stdin is piped");
-        pipe.write_all(text.as_bytes()).expect("stdin accepts the model");
+        pipe.write_all(text.as_bytes())
+            .expect("stdin accepts the model");
     }
     let output = child.wait_with_output().expect("svcmodel finishes");
     Output {

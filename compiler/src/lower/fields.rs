@@ -57,9 +57,12 @@ pub struct Field {
 impl Field {
     /// Whether the key may appear more than once (labelled keys, each label once).
     fn repeats(&self) -> bool {
-        self.forms
-            .iter()
-            .any(|f| matches!(f, Form::LabeledBlock | Form::LabeledAttr | Form::LabeledBare))
+        self.forms.iter().any(|f| {
+            matches!(
+                f,
+                Form::LabeledBlock | Form::LabeledAttr | Form::LabeledBare
+            )
+        })
     }
 }
 
@@ -106,20 +109,30 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Checks `body` against `schema`; `context` names the block in messages
     /// (e.g. "service `orders`").
-    pub fn check(body: &'a Body, schema: &[Field], context: &str, diagnostics: &mut Diagnostics) -> Self {
+    pub fn check(
+        body: &'a Body,
+        schema: &[Field],
+        context: &str,
+        diagnostics: &mut Diagnostics,
+    ) -> Self {
         let mut items = Vec::new();
         let mut seen: HashMap<(String, String), &Item> = HashMap::new();
         for item in &body.items {
             let key = item.key.name.as_str();
             let Some(field) = schema.iter().find(|f| f.key == key) else {
-                let help = suggest::did_you_mean(key, schema.iter().map(|f| f.key)).unwrap_or_else(|| {
-                    let keys: Vec<String> = schema.iter().map(|f| format!("`{}`", f.key)).collect();
-                    format!("use one of {}", keys.join(", "))
-                });
+                let help =
+                    suggest::did_you_mean(key, schema.iter().map(|f| f.key)).unwrap_or_else(|| {
+                        let keys: Vec<String> =
+                            schema.iter().map(|f| format!("`{}`", f.key)).collect();
+                        format!("use one of {}", keys.join(", "))
+                    });
                 diagnostics.push(
-                    Diagnostic::error(Code::UnknownKey, format!("unknown key `{key}` in {context}"))
-                        .label(item.key.span, format!("{context} has no `{key}`"))
-                        .help(help),
+                    Diagnostic::error(
+                        Code::UnknownKey,
+                        format!("unknown key `{key}` in {context}"),
+                    )
+                    .label(item.key.span, format!("{context} has no `{key}`"))
+                    .help(help),
                 );
                 continue;
             };
@@ -135,10 +148,13 @@ impl<'a> Fields<'a> {
                     format!("`{key}`")
                 };
                 diagnostics.push(
-                    Diagnostic::error(Code::DuplicateKey, format!("{shown} is given twice in {context}"))
-                        .label(item.label_span(), "given again here")
-                        .label(first.label_span(), "first given here")
-                        .help("remove one of them; a later one never silently wins"),
+                    Diagnostic::error(
+                        Code::DuplicateKey,
+                        format!("{shown} is given twice in {context}"),
+                    )
+                    .label(item.label_span(), "given again here")
+                    .label(first.label_span(), "first given here")
+                    .help("remove one of them; a later one never silently wins"),
                 );
                 continue;
             }
@@ -160,7 +176,10 @@ impl<'a> Fields<'a> {
     }
 
     pub fn all(&self, key: &'a str) -> impl Iterator<Item = &'a Item> + '_ {
-        self.items.iter().copied().filter(move |item| item.key.name == key)
+        self.items
+            .iter()
+            .copied()
+            .filter(move |item| item.key.name == key)
     }
 }
 
@@ -170,10 +189,17 @@ pub fn form_ok(item: &Item, field: &Field, diagnostics: &mut Diagnostics) -> boo
     if Form::of(item).is_some_and(|f| field.forms.contains(&f)) {
         return true;
     }
-    let expected: Vec<String> = field.forms.iter().map(|f| format!("`{}`", f.example(key))).collect();
+    let expected: Vec<String> = field
+        .forms
+        .iter()
+        .map(|f| format!("`{}`", f.example(key)))
+        .collect();
     diagnostics.push(
         Diagnostic::error(Code::WrongForm, format!("`{key}` is written the wrong way"))
-            .label(item.label_span(), format!("expected {}", expected.join(" or ")))
+            .label(
+                item.label_span(),
+                format!("expected {}", expected.join(" or ")),
+            )
             .help(format!("write it as {}", expected.join(" or "))),
     );
     false

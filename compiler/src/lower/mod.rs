@@ -25,7 +25,14 @@ use crate::syntax::ast::{self, Expr, Item};
 use fields::{Fields, attr, block, body_of, label_text, labeled_bare, labeled_block};
 
 /// The built-in deployment targets an environment may name.
-pub const TARGETS: &[&str] = &["kubernetes", "compose", "swarm", "nomad", "systemd", "local"];
+pub const TARGETS: &[&str] = &[
+    "kubernetes",
+    "compose",
+    "swarm",
+    "nomad",
+    "systemd",
+    "local",
+];
 
 const TOP_LEVEL: &[fields::Field] = &[
     labeled_bare("import"),
@@ -45,9 +52,12 @@ pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
                 let help = suggest::did_you_mean(&item.key.name, TOP_LEVEL.iter().map(|f| f.key))
                     .unwrap_or_else(|| "start a declaration with `system`, `environment`, `service`, `policy` or `import`".to_string());
                 diagnostics.push(
-                    Diagnostic::error(Code::UnknownKey, format!("unknown key `{}` at the top of a file", item.key.name))
-                        .label(item.key.span, "not a declaration")
-                        .help(help),
+                    Diagnostic::error(
+                        Code::UnknownKey,
+                        format!("unknown key `{}` at the top of a file", item.key.name),
+                    )
+                    .label(item.key.span, "not a declaration")
+                    .help(help),
                 );
                 continue;
             };
@@ -59,9 +69,15 @@ pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
                     Some(text) if !text.trim().is_empty() => Spanned::new(text, s.span),
                     _ => {
                         diagnostics.push(
-                            Diagnostic::error(Code::TypeMismatch, format!("a {} needs a plain, non-empty name", item.key.name))
-                                .label(s.span, "not a usable name")
-                                .help(format!("name it with a plain string: `{} \"orders\" {{ ... }}`", item.key.name)),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("a {} needs a plain, non-empty name", item.key.name),
+                            )
+                            .label(s.span, "not a usable name")
+                            .help(format!(
+                                "name it with a plain string: `{} \"orders\" {{ ... }}`",
+                                item.key.name
+                            )),
                         );
                         continue;
                     }
@@ -72,9 +88,15 @@ pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
             match item.key.name.as_str() {
                 "import" => {}
                 "system" => model.systems.extend(system(item, name, diagnostics)),
-                "environment" => model.environments.extend(environment(item, name, diagnostics)),
-                "service" => model.services.extend(service::lower(item, name, diagnostics)),
-                "policy" => model.policies.extend(policy::lower(item, name, diagnostics)),
+                "environment" => model
+                    .environments
+                    .extend(environment(item, name, diagnostics)),
+                "service" => model
+                    .services
+                    .extend(service::lower(item, name, diagnostics)),
+                "policy" => model
+                    .policies
+                    .extend(policy::lower(item, name, diagnostics)),
                 _ => {}
             }
         }
@@ -87,10 +109,15 @@ pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
 fn check_duplicates(model: &Model, d: &mut Diagnostics) {
     fn report(kind: &str, name: &str, first: Span, again: Span, d: &mut Diagnostics) {
         d.push(
-            Diagnostic::error(Code::DuplicateDeclaration, format!("{kind} `{name}` is declared twice"))
-                .label(again, "declared again here")
-                .label(first, "first declared here")
-                .help(format!("rename or remove one of them; each {kind} needs its own name")),
+            Diagnostic::error(
+                Code::DuplicateDeclaration,
+                format!("{kind} `{name}` is declared twice"),
+            )
+            .label(again, "declared again here")
+            .label(first, "first declared here")
+            .help(format!(
+                "rename or remove one of them; each {kind} needs its own name"
+            )),
         );
     }
     let mut seen: HashMap<String, Span> = HashMap::new();
@@ -140,13 +167,23 @@ fn system(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Sys
         const SLO: &[fields::Field] = &[attr("availability"), attr("latency")];
         let s = Fields::check(body, SLO, "`slo`", d);
         ServiceLevel {
-            availability: s.attr("availability").and_then(|e| values::percent(e, "availability", d)),
-            latency_ns: s.attr("latency").and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
+            availability: s
+                .attr("availability")
+                .and_then(|e| values::percent(e, "availability", d)),
+            latency_ns: s
+                .attr("latency")
+                .and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
         }
     });
     Some(System {
-        description: f.attr("description").and_then(|e| values::string(e, "description", d)).map(|s| s.value),
-        entrypoints: f.attr("entrypoints").map(|e| values::strings(e, "entrypoints", d)).unwrap_or_default(),
+        description: f
+            .attr("description")
+            .and_then(|e| values::string(e, "description", d))
+            .map(|s| s.value),
+        entrypoints: f
+            .attr("entrypoints")
+            .map(|e| values::strings(e, "entrypoints", d))
+            .unwrap_or_default(),
         slo,
         name,
         span: item.span,
@@ -175,8 +212,17 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             if TARGETS.contains(&t.value.as_str()) {
                 return Some(t);
             }
-            let help = suggest::did_you_mean(&t.value, TARGETS.iter().copied())
-                .unwrap_or_else(|| format!("use one of {}", TARGETS.iter().map(|t| format!("`\"{t}\"`")).collect::<Vec<_>>().join(", ")));
+            let help =
+                suggest::did_you_mean(&t.value, TARGETS.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "use one of {}",
+                        TARGETS
+                            .iter()
+                            .map(|t| format!("`\"{t}\"`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
             d.push(
                 Diagnostic::error(Code::UnknownTarget, format!("unknown target `{}`", t.value))
                     .label(t.span, "not a target svcmodel can deploy to")
@@ -201,26 +247,49 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             }
         }
     } else if let Some(other) = f.attr("failure_domains") {
-        d.push(map_expected(other, "failure_domains", "failure_domains = { zone = [\"a\", \"b\"] }"));
+        d.push(map_expected(
+            other,
+            "failure_domains",
+            "failure_domains = { zone = [\"a\", \"b\"] }",
+        ));
     }
     let capacity = f.attr("capacity").and_then(|expr| {
         let Expr::Map(body) = expr else {
-            d.push(map_expected(expr, "capacity", "capacity = { cpu = 48, memory = 192Gi }"));
+            d.push(map_expected(
+                expr,
+                "capacity",
+                "capacity = { cpu = 48, memory = 192Gi }",
+            ));
             return None;
         };
         let c = Fields::check(body, &[attr("cpu"), attr("memory")], "`capacity`", d);
         Some(Capacity {
-            millicpu: c.attr("cpu").and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d)).map(|v| v.value),
-            memory_bytes: c.attr("memory").and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d)).map(|v| v.value),
+            millicpu: c
+                .attr("cpu")
+                .and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d))
+                .map(|v| v.value),
+            memory_bytes: c
+                .attr("memory")
+                .and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d))
+                .map(|v| v.value),
             span: Some(body.span),
         })
     });
     let cost = f.attr("cost").and_then(|expr| {
         let Expr::Map(body) = expr else {
-            d.push(map_expected(expr, "cost", "cost = { cpu_hour = 0.04, memory_gib_hour = 0.005 }"));
+            d.push(map_expected(
+                expr,
+                "cost",
+                "cost = { cpu_hour = 0.04, memory_gib_hour = 0.005 }",
+            ));
             return None;
         };
-        let c = Fields::check(body, &[attr("cpu_hour"), attr("memory_gib_hour")], "`cost`", d);
+        let c = Fields::check(
+            body,
+            &[attr("cpu_hour"), attr("memory_gib_hour")],
+            "`cost`",
+            d,
+        );
         let rate = |key: &str, d: &mut Diagnostics| {
             let value = c.attr(key).and_then(|e| values::float(e, key, d))?;
             if value.value < 0.0 {
@@ -243,11 +312,22 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         .all("link")
         .filter_map(|link| {
             let to = link.labels.first()?;
-            let l = Fields::check(body_of(link)?, &[attr("latency"), attr("bandwidth")], &format!("link `{}`", label_text(to)), d);
+            let l = Fields::check(
+                body_of(link)?,
+                &[attr("latency"), attr("bandwidth")],
+                &format!("link `{}`", label_text(to)),
+                d,
+            );
             Some(Link {
                 to: Spanned::new(label_text(to), to.span()),
-                latency_ns: l.attr("latency").and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)).map(|v| v.value),
-                bandwidth_bps: l.attr("bandwidth").and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d)).map(|v| v.value),
+                latency_ns: l
+                    .attr("latency")
+                    .and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d))
+                    .map(|v| v.value),
+                bandwidth_bps: l
+                    .attr("bandwidth")
+                    .and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d))
+                    .map(|v| v.value),
                 span: link.span,
             })
         })
@@ -262,7 +342,10 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         capacity,
         cost,
         links,
-        labels: f.attr("labels").map(|e| values::string_map(e, "labels", d)).unwrap_or_default(),
+        labels: f
+            .attr("labels")
+            .map(|e| values::string_map(e, "labels", d))
+            .unwrap_or_default(),
         name,
         span: item.span,
     })
@@ -273,19 +356,25 @@ fn report_repeated_names(names: &[Spanned<String>], what: &str, d: &mut Diagnost
     for name in names {
         if let Some(first) = seen.insert(&name.value, name.span) {
             d.push(
-                Diagnostic::error(Code::DuplicateKey, format!("`{}` is listed twice in `{what}`", name.value))
-                    .label(name.span, "listed again here")
-                    .label(first, "first listed here")
-                    .help("list each name once"),
+                Diagnostic::error(
+                    Code::DuplicateKey,
+                    format!("`{}` is listed twice in `{what}`", name.value),
+                )
+                .label(name.span, "listed again here")
+                .label(first, "first listed here")
+                .help("list each name once"),
             );
         }
     }
 }
 
 fn map_expected(expr: &Expr, key: &str, example: &str) -> Diagnostic {
-    Diagnostic::error(Code::TypeMismatch, format!("expected a map, found {}", expr.describe()))
-        .label(expr.span(), format!("`{key}` needs a map"))
-        .help(format!("write `{example}`"))
+    Diagnostic::error(
+        Code::TypeMismatch,
+        format!("expected a map, found {}", expr.describe()),
+    )
+    .label(expr.span(), format!("`{key}` needs a map"))
+    .help(format!("write `{example}`"))
 }
 
 fn missing(item: &Item, context: &str, key: &str, example: &str) -> Diagnostic {
@@ -293,4 +382,3 @@ fn missing(item: &Item, context: &str, key: &str, example: &str) -> Diagnostic {
         .label(item.label_span(), format!("`{key}` is required here"))
         .help(format!("add `{example}`"))
 }
-

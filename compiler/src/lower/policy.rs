@@ -37,7 +37,10 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         [] => {
             d.push(
                 Diagnostic::error(Code::MissingKey, format!("{context} has no rule"))
-                    .label(item.label_span(), "a policy without `require`, `forbid`, `prefer`, `spread` or `use`")
+                    .label(
+                        item.label_span(),
+                        "a policy without `require`, `forbid`, `prefer`, `spread` or `use`",
+                    )
                     .help("add one rule, e.g. `require = environment.jurisdiction == \"EU\"`"),
             );
             return None;
@@ -45,10 +48,16 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         [one] => *one,
         [first, second, ..] => {
             d.push(
-                Diagnostic::error(Code::ConflictingKeys, format!("{context} has both `{}` and `{}`", first.key.name, second.key.name))
-                    .label(second.key.span, "a second rule")
-                    .label(first.key.span, "the first rule")
-                    .help("give each rule its own policy, so each has its own `because`"),
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!(
+                        "{context} has both `{}` and `{}`",
+                        first.key.name, second.key.name
+                    ),
+                )
+                .label(second.key.span, "a second rule")
+                .label(first.key.span, "the first rule")
+                .help("give each rule its own policy, so each has its own `because`"),
             );
             return None;
         }
@@ -58,10 +67,16 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             && rule_item.key.name != rule
         {
             d.push(
-                Diagnostic::error(Code::ConflictingKeys, format!("`{key}` applies only to `{rule}` rules"))
-                    .label(extra.key.span, format!("`{key}` without `{rule}`"))
-                    .label(rule_item.key.span, format!("this is a `{}` rule", rule_item.key.name))
-                    .help(format!("remove `{key}`")),
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!("`{key}` applies only to `{rule}` rules"),
+                )
+                .label(extra.key.span, format!("`{key}` without `{rule}`"))
+                .label(
+                    rule_item.key.span,
+                    format!("this is a `{}` rule", rule_item.key.name),
+                )
+                .help(format!("remove `{key}`")),
             );
         }
     };
@@ -84,7 +99,9 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
                 d.push(
                     Diagnostic::error(Code::OutOfRange, "`weight` must be above zero")
                         .label(w.span, "not a positive weight")
-                        .help("give a positive weight; a larger weight makes the preference stronger"),
+                        .help(
+                            "give a positive weight; a larger weight makes the preference stronger",
+                        ),
                 );
             }
             PolicyRule::Prefer {
@@ -95,16 +112,30 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         "spread" => {
             let over_text = values::string(expr, "spread", d)?;
             let Some(over) = FailureDomainKind::parse(&over_text.value) else {
-                let help = suggest::did_you_mean(&over_text.value, FailureDomainKind::ALL.iter().map(|k| k.as_str()))
-                    .unwrap_or_else(|| "spread over `\"zone\"`, `\"rack\"` or `\"hypervisor\"`".to_string());
+                let help = suggest::did_you_mean(
+                    &over_text.value,
+                    FailureDomainKind::ALL.iter().map(|k| k.as_str()),
+                )
+                .unwrap_or_else(|| {
+                    "spread over `\"zone\"`, `\"rack\"` or `\"hypervisor\"`".to_string()
+                });
                 d.push(
-                    Diagnostic::error(Code::UnknownChoice, format!("`{}` is not a kind of failure domain", over_text.value))
-                        .label(over_text.span, "expected `\"zone\"`, `\"rack\"` or `\"hypervisor\"`")
-                        .help(help),
+                    Diagnostic::error(
+                        Code::UnknownChoice,
+                        format!("`{}` is not a kind of failure domain", over_text.value),
+                    )
+                    .label(
+                        over_text.span,
+                        "expected `\"zone\"`, `\"rack\"` or `\"hypervisor\"`",
+                    )
+                    .help(help),
                 );
                 return None;
             };
-            let services = f.attr("services").map(|e| values::strings(e, "services", d)).unwrap_or_default();
+            let services = f
+                .attr("services")
+                .map(|e| values::strings(e, "services", d))
+                .unwrap_or_default();
             if services.is_empty() && when.is_none() {
                 d.push(
                     Diagnostic::error(Code::MissingKey, format!("{context} does not say which services to spread"))
@@ -121,9 +152,15 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         _ => {
             let Expr::Map(body) = expr else {
                 d.push(
-                    Diagnostic::error(Code::TypeMismatch, format!("expected a map, found {}", expr.describe()))
-                        .label(expr.span(), "`use` needs a map of services to version requirements")
-                        .help("write `use = { postgres = \"^16\" }`"),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("expected a map, found {}", expr.describe()),
+                    )
+                    .label(
+                        expr.span(),
+                        "`use` needs a map of services to version requirements",
+                    )
+                    .help("write `use = { postgres = \"^16\" }`"),
                 );
                 return None;
             };
@@ -131,9 +168,12 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             for entry in &body.items {
                 let ast::ItemKind::Attribute(value) = &entry.kind else {
                     d.push(
-                        Diagnostic::error(Code::WrongForm, format!("`{}` is written the wrong way", entry.key.name))
-                            .label(entry.label_span(), "expected `service = \"requirement\"`")
-                            .help("write `use = { postgres = \"^16\" }`"),
+                        Diagnostic::error(
+                            Code::WrongForm,
+                            format!("`{}` is written the wrong way", entry.key.name),
+                        )
+                        .label(entry.label_span(), "expected `service = \"requirement\"`")
+                        .help("write `use = { postgres = \"^16\" }`"),
                     );
                     continue;
                 };
@@ -147,7 +187,9 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
     Some(Policy {
         when,
         rule,
-        because: f.attr("because").and_then(|e| values::string(e, "because", d)),
+        because: f
+            .attr("because")
+            .and_then(|e| values::string(e, "because", d)),
         name,
         span: item.span,
     })
@@ -185,7 +227,10 @@ fn attribute(subject: Subject, path: &[&str]) -> Option<Ty> {
         (Subject::Service, ["data", "size"]) => Ty::Num(Some(Size)),
         (Subject::Service, ["resources", "cpu"]) => Ty::Num(Some(Cpu)),
         (Subject::Service, ["resources", "memory"]) => Ty::Num(Some(Size)),
-        (Subject::Environment, ["name" | "target" | "provider" | "jurisdiction" | "region" | "tier"]) => Ty::Str,
+        (
+            Subject::Environment,
+            ["name" | "target" | "provider" | "jurisdiction" | "region" | "tier"],
+        ) => Ty::Str,
         (Subject::Environment, ["capacity", "cpu"]) => Ty::Num(Some(Cpu)),
         (Subject::Environment, ["capacity", "memory"]) => Ty::Num(Some(Size)),
         _ => return None,
@@ -193,20 +238,43 @@ fn attribute(subject: Subject, path: &[&str]) -> Option<Ty> {
 }
 
 const SERVICE_ATTRIBUTES: &[&str] = &[
-    "name", "version", "criticality", "instancing", "replicas", "availability", "data.classification", "data.size",
-    "resources.cpu", "resources.memory", "labels.NAME",
+    "name",
+    "version",
+    "criticality",
+    "instancing",
+    "replicas",
+    "availability",
+    "data.classification",
+    "data.size",
+    "resources.cpu",
+    "resources.memory",
+    "labels.NAME",
 ];
 const ENVIRONMENT_ATTRIBUTES: &[&str] = &[
-    "name", "target", "provider", "jurisdiction", "region", "tier", "capacity.cpu", "capacity.memory", "labels.NAME",
+    "name",
+    "target",
+    "provider",
+    "jurisdiction",
+    "region",
+    "tier",
+    "capacity.cpu",
+    "capacity.memory",
+    "labels.NAME",
 ];
 
 fn condition(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<model::Expr>> {
     let (lowered, ty) = lower_expr(expr, d)?;
     if ty != Ty::Bool {
         d.push(
-            Diagnostic::error(Code::TypeMismatch, format!("expected a condition, found {}", ty.describe()))
-                .label(expr.span(), format!("`{key}` needs something true or false"))
-                .help("compare it: e.g. `environment.jurisdiction == \"EU\"`"),
+            Diagnostic::error(
+                Code::TypeMismatch,
+                format!("expected a condition, found {}", ty.describe()),
+            )
+            .label(
+                expr.span(),
+                format!("`{key}` needs something true or false"),
+            )
+            .help("compare it: e.g. `environment.jurisdiction == \"EU\"`"),
         );
         return None;
     }
@@ -219,27 +287,55 @@ fn path_attribute(path: &[Ident], d: &mut Diagnostics) -> Option<(model::Expr, T
         "service" => Subject::Service,
         "environment" => Subject::Environment,
         other => {
-            let help = suggest::did_you_mean(other, ["service", "environment"])
-                .unwrap_or_else(|| "start with `service.` or `environment.`, or quote a string: `\"text\"`".to_string());
+            let help =
+                suggest::did_you_mean(other, ["service", "environment"]).unwrap_or_else(|| {
+                    "start with `service.` or `environment.`, or quote a string: `\"text\"`"
+                        .to_string()
+                });
             d.push(
-                Diagnostic::error(Code::UnknownAttribute, format!("`{other}` is not something a policy can look at"))
-                    .label(path[0].span, "expected `service` or `environment`")
-                    .help(help),
+                Diagnostic::error(
+                    Code::UnknownAttribute,
+                    format!("`{other}` is not something a policy can look at"),
+                )
+                .label(path[0].span, "expected `service` or `environment`")
+                .help(help),
             );
             return None;
         }
     };
     let rest: Vec<&str> = path[1..].iter().map(|i| i.name.as_str()).collect();
     let Some(ty) = attribute(subject, &rest) else {
-        let known = if subject == Subject::Service { SERVICE_ATTRIBUTES } else { ENVIRONMENT_ATTRIBUTES };
+        let known = if subject == Subject::Service {
+            SERVICE_ATTRIBUTES
+        } else {
+            ENVIRONMENT_ATTRIBUTES
+        };
         let written = rest.join(".");
         let help = suggest::did_you_mean(&written, known.iter().copied())
-            .map(|s| s.replace('`', "`").replacen("did you mean `", &format!("did you mean `{}.", path[0].name), 1))
-            .unwrap_or_else(|| format!("use one of: {}", known.iter().map(|k| format!("`{}.{k}`", path[0].name)).collect::<Vec<_>>().join(", ")));
+            .map(|s| {
+                s.replace('`', "`").replacen(
+                    "did you mean `",
+                    &format!("did you mean `{}.", path[0].name),
+                    1,
+                )
+            })
+            .unwrap_or_else(|| {
+                format!(
+                    "use one of: {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{}.{k}`", path[0].name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
         d.push(
-            Diagnostic::error(Code::UnknownAttribute, format!("{} has no attribute `{written}`", path[0].name))
-                .label(span, "unknown attribute")
-                .help(help),
+            Diagnostic::error(
+                Code::UnknownAttribute,
+                format!("{} has no attribute `{written}`", path[0].name),
+            )
+            .label(span, "unknown attribute")
+            .help(help),
         );
         return None;
     };
@@ -253,7 +349,11 @@ fn path_attribute(path: &[Ident], d: &mut Diagnostics) -> Option<(model::Expr, T
 }
 
 /// A literal number as the quantity kind `kind` (or a plain number).
-fn number(expr: &Expr, kind: Option<QuantityKind>, d: &mut Diagnostics) -> Option<(model::Expr, Ty)> {
+fn number(
+    expr: &Expr,
+    kind: Option<QuantityKind>,
+    d: &mut Diagnostics,
+) -> Option<(model::Expr, Ty)> {
     let value = match kind {
         None => Value::Float(values::float(expr, "condition", d)?.value),
         Some(QuantityKind::Percent) => Value::Percent(values::percent(expr, "condition", d)?.value),
@@ -274,9 +374,19 @@ fn lower_expr(expr: &Expr, d: &mut Diagnostics) -> Option<(model::Expr, Ty)> {
     match expr {
         Expr::String(_) => {
             let text = values::string(expr, "condition", d)?;
-            Some((model::Expr::Literal { value: Value::String(text.value) }, Ty::Str))
+            Some((
+                model::Expr::Literal {
+                    value: Value::String(text.value),
+                },
+                Ty::Str,
+            ))
         }
-        Expr::Bool(b, _) => Some((model::Expr::Literal { value: Value::Bool(*b) }, Ty::Bool)),
+        Expr::Bool(b, _) => Some((
+            model::Expr::Literal {
+                value: Value::Bool(*b),
+            },
+            Ty::Bool,
+        )),
         Expr::Number(_) => number(expr, None, d),
         Expr::Path(path) => path_attribute(path, d),
         Expr::Paren(inner, _) => lower_expr(inner, d),
@@ -288,19 +398,35 @@ fn lower_expr(expr: &Expr, d: &mut Diagnostics) -> Option<(model::Expr, Ty)> {
                 .collect::<Option<Vec<_>>>()?;
             Some((model::Expr::List { items }, Ty::List))
         }
-        Expr::Unary { op: UnaryOp::Not, operand, .. } => {
+        Expr::Unary {
+            op: UnaryOp::Not,
+            operand,
+            ..
+        } => {
             let (inner, ty) = lower_expr(operand, d)?;
             expect(ty, Ty::Bool, operand.span(), "`!`", d)?;
-            Some((model::Expr::Not { operand: Box::new(inner) }, Ty::Bool))
+            Some((
+                model::Expr::Not {
+                    operand: Box::new(inner),
+                },
+                Ty::Bool,
+            ))
         }
-        Expr::Unary { op: UnaryOp::Neg, .. } => number(expr, None, d),
-        Expr::Binary { op, left, right, .. } => binary(*op, left, right, d),
+        Expr::Unary {
+            op: UnaryOp::Neg, ..
+        } => number(expr, None, d),
+        Expr::Binary {
+            op, left, right, ..
+        } => binary(*op, left, right, d),
         Expr::Error(_) => None,
         other => {
             d.push(
-                Diagnostic::error(Code::TypeMismatch, format!("{} cannot be used in a condition", other.describe()))
-                    .label(other.span(), "not allowed here")
-                    .help("write a comparison such as `service.data.classification == \"pii\"`"),
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("{} cannot be used in a condition", other.describe()),
+                )
+                .label(other.span(), "not allowed here")
+                .help("write a comparison such as `service.data.classification == \"pii\"`"),
             );
             None
         }
@@ -308,18 +434,31 @@ fn lower_expr(expr: &Expr, d: &mut Diagnostics) -> Option<(model::Expr, Ty)> {
 }
 
 fn expect(found: Ty, wanted: Ty, span: Span, context: &str, d: &mut Diagnostics) -> Option<()> {
-    if found == wanted || matches!((found, wanted), (Ty::Num(_), Ty::Num(None)) | (Ty::Num(None), Ty::Num(_))) {
+    if found == wanted
+        || matches!(
+            (found, wanted),
+            (Ty::Num(_), Ty::Num(None)) | (Ty::Num(None), Ty::Num(_))
+        )
+    {
         return Some(());
     }
     d.push(
-        Diagnostic::error(Code::TypeMismatch, format!("expected {}, found {}", wanted.describe(), found.describe()))
-            .label(span, format!("{context} needs {}", wanted.describe()))
-            .help("compare values of the same kind: strings with strings, sizes with sizes"),
+        Diagnostic::error(
+            Code::TypeMismatch,
+            format!("expected {}, found {}", wanted.describe(), found.describe()),
+        )
+        .label(span, format!("{context} needs {}", wanted.describe()))
+        .help("compare values of the same kind: strings with strings, sizes with sizes"),
     );
     None
 }
 
-fn binary(op: ast::BinaryOp, left: &Expr, right: &Expr, d: &mut Diagnostics) -> Option<(model::Expr, Ty)> {
+fn binary(
+    op: ast::BinaryOp,
+    left: &Expr,
+    right: &Expr,
+    d: &mut Diagnostics,
+) -> Option<(model::Expr, Ty)> {
     let model_op = match op {
         ast::BinaryOp::Eq => BinaryOp::Eq,
         ast::BinaryOp::Ne => BinaryOp::Ne,
@@ -335,7 +474,13 @@ fn binary(op: ast::BinaryOp, left: &Expr, right: &Expr, d: &mut Diagnostics) -> 
     let (l, lt) = lower_expr(left, d)?;
     // A literal number on the right takes the unit kind of the attribute on the left.
     let (r, rt) = match (lt, right) {
-        (Ty::Num(kind), Expr::Number(_) | Expr::Unary { op: UnaryOp::Neg, .. }) => number(right, kind, d)?,
+        (
+            Ty::Num(kind),
+            Expr::Number(_)
+            | Expr::Unary {
+                op: UnaryOp::Neg, ..
+            },
+        ) => number(right, kind, d)?,
         _ => lower_expr(right, d)?,
     };
     match op {

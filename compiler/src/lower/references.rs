@@ -11,17 +11,26 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 
 pub fn check(model: &Model, d: &mut Diagnostics) {
-    let service_names: BTreeSet<&str> = model.services.iter().map(|s| s.name.value.as_str()).collect();
+    let service_names: BTreeSet<&str> = model
+        .services
+        .iter()
+        .map(|s| s.name.value.as_str())
+        .collect();
     let unknown_service = |name: &str, span: Span, what: &str, d: &mut Diagnostics| {
         if service_names.contains(name) {
             return false;
         }
-        let help = suggest::did_you_mean(name, service_names.iter().copied())
-            .unwrap_or_else(|| format!("declare `service \"{name}\"`, or import the catalog that holds it"));
+        let help =
+            suggest::did_you_mean(name, service_names.iter().copied()).unwrap_or_else(|| {
+                format!("declare `service \"{name}\"`, or import the catalog that holds it")
+            });
         d.push(
-            Diagnostic::error(Code::UnknownService, format!("{what} unknown service `{name}`"))
-                .label(span, "no service has this name")
-                .help(help),
+            Diagnostic::error(
+                Code::UnknownService,
+                format!("{what} unknown service `{name}`"),
+            )
+            .label(span, "no service has this name")
+            .help(help),
         );
         true
     };
@@ -32,17 +41,29 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             let name = requirement.service.value.as_str();
             if name == service.name.value {
                 d.push(
-                    Diagnostic::error(Code::UnknownService, format!("service `{name}` requires itself"))
-                        .label(requirement.service.span, "a service cannot depend on itself")
-                        .help("remove this requirement"),
+                    Diagnostic::error(
+                        Code::SelfRequirement,
+                        format!("service `{name}` requires itself"),
+                    )
+                    .label(
+                        requirement.service.span,
+                        "a service cannot depend on itself",
+                    )
+                    .help("remove this requirement"),
                 );
                 continue;
             }
             if !required.insert(name) {
                 d.push(
-                    Diagnostic::error(Code::DuplicateKey, format!("`requires \"{name}\"` is given twice in service `{}`", service.name.value))
-                        .label(requirement.service.span, "required again here")
-                        .help("merge the two requirements into one"),
+                    Diagnostic::error(
+                        Code::DuplicateKey,
+                        format!(
+                            "`requires \"{name}\"` is given twice in service `{}`",
+                            service.name.value
+                        ),
+                    )
+                    .label(requirement.service.span, "required again here")
+                    .help("merge the two requirements into one"),
                 );
                 continue;
             }
@@ -54,22 +75,44 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             }
         }
         for near in &service.near {
-            unknown_service(&near.value, near.span, &format!("service `{}` is near", service.name.value), d);
+            unknown_service(
+                &near.value,
+                near.span,
+                &format!("service `{}` is near", service.name.value),
+                d,
+            );
         }
         for reference in references(service) {
-            let Reference::Port { service: target, port, span, .. } = reference else {
+            let Reference::Port {
+                service: target,
+                port,
+                span,
+                ..
+            } = reference
+            else {
                 continue;
             };
             if !service_names.contains(target.as_str()) {
-                unknown_service(target, *span, &format!("service `{}` refers to", service.name.value), d);
+                unknown_service(
+                    target,
+                    *span,
+                    &format!("service `{}` refers to", service.name.value),
+                    d,
+                );
             } else if !required.contains(target.as_str()) {
                 d.push(
                     Diagnostic::error(
                         Code::ServiceNotRequired,
-                        format!("service `{}` refers to `{target}` but does not require it", service.name.value),
+                        format!(
+                            "service `{}` refers to `{target}` but does not require it",
+                            service.name.value
+                        ),
                     )
                     .label(*span, "a reference to a service that is not required")
-                    .help(format!("add `requires \"{target}\"` to service `{}`", service.name.value)),
+                    .help(format!(
+                        "add `requires \"{target}\"` to service `{}`",
+                        service.name.value
+                    )),
                 );
             } else {
                 check_port(model, target, port, *span, d);
@@ -94,25 +137,43 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
     }
     for system in &model.systems {
         for entry in &system.entrypoints {
-            unknown_service(&entry.value, entry.span, &format!("system `{}` enters through", system.name.value), d);
+            unknown_service(
+                &entry.value,
+                entry.span,
+                &format!("system `{}` enters through", system.name.value),
+                d,
+            );
         }
     }
-    let environment_names: Vec<&str> = model.environments.iter().map(|e| e.name.value.as_str()).collect();
+    let environment_names: Vec<&str> = model
+        .environments
+        .iter()
+        .map(|e| e.name.value.as_str())
+        .collect();
     for environment in &model.environments {
         for link in &environment.links {
             if !environment_names.contains(&link.to.value.as_str()) {
                 let help = suggest::did_you_mean(&link.to.value, environment_names.iter().copied())
                     .unwrap_or_else(|| format!("declare `environment \"{}\"`", link.to.value));
                 d.push(
-                    Diagnostic::error(Code::UnknownEnvironment, format!("environment `{}` links to unknown environment `{}`", environment.name.value, link.to.value))
-                        .label(link.to.span, "no environment has this name")
-                        .help(help),
+                    Diagnostic::error(
+                        Code::UnknownEnvironment,
+                        format!(
+                            "environment `{}` links to unknown environment `{}`",
+                            environment.name.value, link.to.value
+                        ),
+                    )
+                    .label(link.to.span, "no environment has this name")
+                    .help(help),
                 );
             } else if link.to.value == environment.name.value {
                 d.push(
-                    Diagnostic::error(Code::UnknownEnvironment, format!("environment `{}` links to itself", environment.name.value))
-                        .label(link.to.span, "a link joins two different environments")
-                        .help("remove this link"),
+                    Diagnostic::error(
+                        Code::UnknownEnvironment,
+                        format!("environment `{}` links to itself", environment.name.value),
+                    )
+                    .label(link.to.span, "a link joins two different environments")
+                    .help("remove this link"),
                 );
             }
         }
@@ -136,9 +197,12 @@ fn check_port(model: &Model, service: &str, port: &str, span: Span, d: &mut Diag
         }
     });
     d.push(
-        Diagnostic::error(Code::UnknownPort, format!("service `{service}` provides no port `{port}`"))
-            .label(span, "no such port")
-            .help(help),
+        Diagnostic::error(
+            Code::UnknownPort,
+            format!("service `{service}` provides no port `{port}`"),
+        )
+        .label(span, "no such port")
+        .help(help),
     );
 }
 

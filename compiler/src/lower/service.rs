@@ -8,9 +8,11 @@ use svcmodel_model::{
     RestartPolicy, RunLocal, Service, Span, Spanned, Template, TemplatePart,
 };
 
-use super::fields::{Field, Fields, Form, attr, block, body_of, label_text, labeled_attr, labeled_block};
-use super::values;
+use super::fields::{
+    Field, Fields, Form, attr, block, body_of, label_text, labeled_attr, labeled_block,
+};
 use super::missing;
+use super::values;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
@@ -62,9 +64,15 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         params: &params,
         ports: &provides,
     };
-    let image = f.attr("image").and_then(|e| template(e, "image", &scope, d));
+    let image = f
+        .attr("image")
+        .and_then(|e| template(e, "image", &scope, d));
     let run_local = f.item("run").and_then(|r| run(r, &scope, d));
-    if image.is_none() && run_local.is_none() && f.attr("image").is_none() && f.item("run").is_none() {
+    if image.is_none()
+        && run_local.is_none()
+        && f.attr("image").is_none()
+        && f.item("run").is_none()
+    {
         d.push(
             Diagnostic::error(Code::MissingKey, format!("{context} has nothing to run"))
                 .label(item.label_span(), "neither `image` nor `run local` is given")
@@ -76,10 +84,17 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         .and_then(body_of)
         .map(|body| config(body, &scope, d))
         .unwrap_or_default();
-    let requires = f.all("requires").filter_map(|r| requirement(r, d)).collect();
+    let requires = f
+        .all("requires")
+        .filter_map(|r| requirement(r, d))
+        .collect();
     let near = f
         .all("near")
-        .filter_map(|n| n.labels.first().map(|l| Spanned::new(label_text(l), l.span())))
+        .filter_map(|n| {
+            n.labels
+                .first()
+                .map(|l| Spanned::new(label_text(l), l.span()))
+        })
         .collect();
     let resources = f
         .item("resources")
@@ -87,8 +102,12 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         .map(|body| {
             let r = Fields::check(body, &[attr("cpu"), attr("memory")], "`resources`", d);
             Resources {
-                millicpu: r.attr("cpu").and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d)),
-                memory_bytes: r.attr("memory").and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d)),
+                millicpu: r
+                    .attr("cpu")
+                    .and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d)),
+                memory_bytes: r
+                    .attr("memory")
+                    .and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d)),
             }
         })
         .unwrap_or_default();
@@ -96,7 +115,9 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
     let replicas = f
         .attr("replicas")
         .and_then(|e| values::int(e, "replicas", 1, 10_000, d))
-        .map_or(Spanned::new(1, default_span), |v| Spanned::new(v.value as u32, v.span));
+        .map_or(Spanned::new(1, default_span), |v| {
+            Spanned::new(v.value as u32, v.span)
+        });
     let criticality = f
         .attr("criticality")
         .and_then(|e| values::choice(e, &Criticality::ALL, "criticality", d))
@@ -113,17 +134,29 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         let body = body_of(item)?;
         let data = Fields::check(body, &[attr("classification"), attr("size")], "`data`", d);
         Some(Data {
-            classification: data.attr("classification").and_then(|e| values::string(e, "classification", d)),
-            size_bytes: data.attr("size").and_then(|e| values::quantity(e, QuantityKind::Size, "size", d)),
+            classification: data
+                .attr("classification")
+                .and_then(|e| values::string(e, "classification", d)),
+            size_bytes: data
+                .attr("size")
+                .and_then(|e| values::quantity(e, QuantityKind::Size, "size", d)),
             span: item.span,
         })
     });
     let health = f.item("health").and_then(|h| health(h, &scope, d));
     let version = version?;
     Some(Service {
-        description: f.attr("description").and_then(|e| values::string(e, "description", d)).map(|s| s.value),
-        availability: f.attr("availability").and_then(|e| values::percent(e, "availability", d)),
-        labels: f.attr("labels").map(|e| values::string_map(e, "labels", d)).unwrap_or_default(),
+        description: f
+            .attr("description")
+            .and_then(|e| values::string(e, "description", d))
+            .map(|s| s.value),
+        availability: f
+            .attr("availability")
+            .and_then(|e| values::percent(e, "availability", d)),
+        labels: f
+            .attr("labels")
+            .map(|e| values::string_map(e, "labels", d))
+            .unwrap_or_default(),
         name,
         version,
         image,
@@ -145,14 +178,30 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
 }
 
 fn param(item: &Item, d: &mut Diagnostics) -> Option<Param> {
-    const PARAM: &[Field] = &[attr("type"), attr("default"), attr("range"), attr("pattern"), attr("doc")];
+    const PARAM: &[Field] = &[
+        attr("type"),
+        attr("default"),
+        attr("range"),
+        attr("pattern"),
+        attr("doc"),
+    ];
     let label = item.labels.first()?;
     let name = Spanned::new(label_text(label), label.span());
-    let f = Fields::check(body_of(item)?, PARAM, &format!("parameter `{}`", name.value), d);
+    let f = Fields::check(
+        body_of(item)?,
+        PARAM,
+        &format!("parameter `{}`", name.value),
+        d,
+    );
     let ty = match f.attr("type") {
         Some(expr) => param_type(expr, d)?,
         None => {
-            d.push(missing(item, &format!("parameter `{}`", name.value), "type", "type = int"));
+            d.push(missing(
+                item,
+                &format!("parameter `{}`", name.value),
+                "type",
+                "type = int",
+            ));
             return None;
         }
     };
@@ -217,7 +266,10 @@ fn param(item: &Item, d: &mut Diagnostics) -> Option<Param> {
         Some(Spanned::new(value, expr.span()))
     });
     Some(Param {
-        doc: f.attr("doc").and_then(|e| values::string(e, "doc", d)).map(|s| s.value),
+        doc: f
+            .attr("doc")
+            .and_then(|e| values::string(e, "doc", d))
+            .map(|s| s.value),
         name,
         ty,
         default,
@@ -241,7 +293,19 @@ const SCALAR_TYPES: &[(&str, ParamType)] = &[
 ];
 
 const TYPE_NAMES: &[&str] = &[
-    "int", "float", "bool", "string", "duration", "size", "bandwidth", "percent", "cpu", "secret", "enum", "list", "map",
+    "int",
+    "float",
+    "bool",
+    "string",
+    "duration",
+    "size",
+    "bandwidth",
+    "percent",
+    "cpu",
+    "secret",
+    "enum",
+    "list",
+    "map",
 ];
 
 fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
@@ -250,9 +314,12 @@ fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
             "use `int`, `float`, `bool`, `string`, `duration`, `size`, `bandwidth`, `percent`, `cpu`, `secret`, `enum(\"a\", \"b\")`, `list(T)` or `map(T)`".to_string()
         });
         d.push(
-            Diagnostic::error(Code::InvalidParamType, format!("unknown parameter type `{name}`"))
-                .label(span, "not a type")
-                .help(help),
+            Diagnostic::error(
+                Code::InvalidParamType,
+                format!("unknown parameter type `{name}`"),
+            )
+            .label(span, "not a type")
+            .help(help),
         );
     };
     match expr {
@@ -274,9 +341,12 @@ fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
                 "write a type name without quotes, e.g. `type = int`".to_string()
             };
             d.push(
-                Diagnostic::error(Code::InvalidParamType, "a parameter type is a name, not a string")
-                    .label(s.span, "a string")
-                    .help(help),
+                Diagnostic::error(
+                    Code::InvalidParamType,
+                    "a parameter type is a name, not a string",
+                )
+                .label(s.span, "a string")
+                .help(help),
             );
             None
         }
@@ -287,9 +357,12 @@ fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
                     let text = values::string(choice, "enum", d)?;
                     if names.contains(&text.value) {
                         d.push(
-                            Diagnostic::error(Code::DuplicateKey, format!("`{}` is listed twice in the enum", text.value))
-                                .label(text.span, "listed again here")
-                                .help("list each choice once"),
+                            Diagnostic::error(
+                                Code::DuplicateKey,
+                                format!("`{}` is listed twice in the enum", text.value),
+                            )
+                            .label(text.span, "listed again here")
+                            .help("list each choice once"),
                         );
                         return None;
                     }
@@ -308,9 +381,12 @@ fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
             }
             ("enum" | "list" | "map", _) => {
                 d.push(
-                    Diagnostic::error(Code::InvalidParamType, format!("`{}` takes other arguments", callee.name))
-                        .label(*span, "wrong number of arguments")
-                        .help("write `enum(\"a\", \"b\")`, `list(string)` or `map(int)`"),
+                    Diagnostic::error(
+                        Code::InvalidParamType,
+                        format!("`{}` takes other arguments", callee.name),
+                    )
+                    .label(*span, "wrong number of arguments")
+                    .help("write `enum(\"a\", \"b\")`, `list(string)` or `map(int)`"),
                 );
                 None
             }
@@ -322,9 +398,12 @@ fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
         Expr::Error(_) => None,
         other => {
             d.push(
-                Diagnostic::error(Code::InvalidParamType, format!("expected a type, found {}", other.describe()))
-                    .label(other.span(), "not a type")
-                    .help("write a type such as `int`, `size` or `enum(\"a\", \"b\")`"),
+                Diagnostic::error(
+                    Code::InvalidParamType,
+                    format!("expected a type, found {}", other.describe()),
+                )
+                .label(other.span(), "not a type")
+                .help("write a type such as `int`, `size` or `enum(\"a\", \"b\")`"),
             );
             None
         }
@@ -335,9 +414,12 @@ fn param_type(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<ParamType>> {
 fn range(expr: &Expr, ty: &ParamType, d: &mut Diagnostics) -> Option<Spanned<(f64, f64)>> {
     let Expr::Range { low, high, span } = expr else {
         d.push(
-            Diagnostic::error(Code::TypeMismatch, format!("expected a range, found {}", expr.describe()))
-                .label(expr.span(), "`range` needs `low..high`")
-                .help("write `range = 1..64`"),
+            Diagnostic::error(
+                Code::TypeMismatch,
+                format!("expected a range, found {}", expr.describe()),
+            )
+            .label(expr.span(), "`range` needs `low..high`")
+            .help("write `range = 1..64`"),
         );
         return None;
     };
@@ -348,9 +430,12 @@ fn range(expr: &Expr, ty: &ParamType, d: &mut Diagnostics) -> Option<Spanned<(f6
         && values::quantity_kind(ty).is_none()
     {
         d.push(
-            Diagnostic::error(Code::ConflictingKeys, format!("`range` does not apply to `{ty}` parameters"))
-                .label(*span, "a range on a non-numeric parameter")
-                .help("remove the range; ranges apply to numbers and quantities"),
+            Diagnostic::error(
+                Code::ConflictingKeys,
+                format!("`range` does not apply to `{ty}` parameters"),
+            )
+            .label(*span, "a range on a non-numeric parameter")
+            .help("remove the range; ranges apply to numbers and quantities"),
         );
         return None;
     }
@@ -358,9 +443,12 @@ fn range(expr: &Expr, ty: &ParamType, d: &mut Diagnostics) -> Option<Spanned<(f6
     let high_value = values::typed_value(high, ty, "range", d)?.magnitude()?;
     if low_value > high_value {
         d.push(
-            Diagnostic::error(Code::OutOfRange, "the range is empty: its low end is above its high end")
-                .label(*span, "an empty range")
-                .help("write the low end first, e.g. `range = 1..64`"),
+            Diagnostic::error(
+                Code::OutOfRange,
+                "the range is empty: its low end is above its high end",
+            )
+            .label(*span, "an empty range")
+            .help("write the low end first, e.g. `range = 1..64`"),
         );
         return None;
     }
@@ -370,11 +458,21 @@ fn range(expr: &Expr, ty: &ParamType, d: &mut Diagnostics) -> Option<Spanned<(f6
 fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
     let label = item.labels.first()?;
     let name = Spanned::new(label_text(label), label.span());
-    let f = Fields::check(body_of(item)?, &[attr("port"), attr("protocol")], &format!("port `{}`", name.value), d);
+    let f = Fields::check(
+        body_of(item)?,
+        &[attr("port"), attr("protocol")],
+        &format!("port `{}`", name.value),
+        d,
+    );
     let number = match f.attr("port") {
         Some(expr) => values::int(expr, "port", 1, 65535, d)?,
         None => {
-            d.push(missing(item, &format!("port `{}`", name.value), "port", "port = 8080"));
+            d.push(missing(
+                item,
+                &format!("port `{}`", name.value),
+                "port",
+                "port = 8080",
+            ));
             return None;
         }
     };
@@ -391,7 +489,13 @@ fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
 }
 
 fn requirement(item: &Item, d: &mut Diagnostics) -> Option<Requirement> {
-    const REQUIRES: &[Field] = &[attr("version"), attr("via"), attr("latency"), attr("bandwidth"), attr("ordering")];
+    const REQUIRES: &[Field] = &[
+        attr("version"),
+        attr("via"),
+        attr("latency"),
+        attr("bandwidth"),
+        attr("ordering"),
+    ];
     let label = item.labels.first()?;
     let service = Spanned::new(label_text(label), label.span());
     let any_version = || semver::VersionReq::STAR;
@@ -406,16 +510,28 @@ fn requirement(item: &Item, d: &mut Diagnostics) -> Option<Requirement> {
             span: item.span,
         });
     };
-    let f = Fields::check(body, REQUIRES, &format!("`requires \"{}\"`", service.value), d);
+    let f = Fields::check(
+        body,
+        REQUIRES,
+        &format!("`requires \"{}\"`", service.value),
+        d,
+    );
     Some(Requirement {
         version: f
             .attr("version")
             .and_then(|e| values::version_req(e, "version", d))
             .unwrap_or(Spanned::new(any_version(), service.span)),
         via: f.attr("via").and_then(|e| values::string(e, "via", d)),
-        latency_ns: f.attr("latency").and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
-        bandwidth_bps: f.attr("bandwidth").and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d)),
-        ordering: f.attr("ordering").and_then(|e| values::bool(e, "ordering", d)).unwrap_or(true),
+        latency_ns: f
+            .attr("latency")
+            .and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
+        bandwidth_bps: f
+            .attr("bandwidth")
+            .and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d)),
+        ordering: f
+            .attr("ordering")
+            .and_then(|e| values::bool(e, "ordering", d))
+            .unwrap_or(true),
         service,
         span: item.span,
     })
@@ -425,7 +541,9 @@ fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
     let label = item.labels.first()?;
     let kind = label_text(label);
     if kind != "local" {
-        let help = suggest::did_you_mean(&kind, ["local"]).unwrap_or_else(|| "write `run local { command = [...] }`; containers are given by `image`".to_string());
+        let help = suggest::did_you_mean(&kind, ["local"]).unwrap_or_else(|| {
+            "write `run local { command = [...] }`; containers are given by `image`".to_string()
+        });
         d.push(
             Diagnostic::error(Code::UnknownChoice, format!("unknown runner `{kind}`"))
                 .label(label.span(), "expected `local`")
@@ -433,7 +551,12 @@ fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
         );
         return None;
     }
-    let f = Fields::check(body_of(item)?, &[attr("command"), attr("workdir")], "`run local`", d);
+    let f = Fields::check(
+        body_of(item)?,
+        &[attr("command"), attr("workdir")],
+        "`run local`",
+        d,
+    );
     let command = match f.attr("command") {
         Some(Expr::List(list)) if !list.elements.is_empty() => list
             .elements
@@ -443,31 +566,62 @@ fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
         Some(Expr::Error(_)) => Vec::new(),
         Some(other) => {
             d.push(
-                Diagnostic::error(Code::TypeMismatch, format!("expected a non-empty list of strings, found {}", other.describe()))
-                    .label(other.span(), "`command` needs the program and its arguments")
-                    .help("write `command = [\"bin/server\", \"--port\", \"${self.http.port}\"]`"),
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!(
+                        "expected a non-empty list of strings, found {}",
+                        other.describe()
+                    ),
+                )
+                .label(
+                    other.span(),
+                    "`command` needs the program and its arguments",
+                )
+                .help("write `command = [\"bin/server\", \"--port\", \"${self.http.port}\"]`"),
             );
             Vec::new()
         }
         None => {
-            d.push(missing(item, "`run local`", "command", "command = [\"bin/server\"]"));
+            d.push(missing(
+                item,
+                "`run local`",
+                "command",
+                "command = [\"bin/server\"]",
+            ));
             Vec::new()
         }
     };
     Some(RunLocal {
         command,
-        workdir: f.attr("workdir").and_then(|e| template(e, "workdir", scope, d)),
+        workdir: f
+            .attr("workdir")
+            .and_then(|e| template(e, "workdir", scope, d)),
         span: item.span,
     })
 }
 
 fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
-    const HEALTH: &[Field] = &[attr("tcp"), attr("http"), attr("path"), attr("command"), attr("interval"), attr("timeout")];
+    const HEALTH: &[Field] = &[
+        attr("tcp"),
+        attr("http"),
+        attr("path"),
+        attr("command"),
+        attr("interval"),
+        attr("timeout"),
+    ];
     let f = Fields::check(body_of(item)?, HEALTH, "`health`", d);
-    let kinds: Vec<&Item> = ["tcp", "http", "command"].iter().filter_map(|k| f.item(k)).collect();
+    let kinds: Vec<&Item> = ["tcp", "http", "command"]
+        .iter()
+        .filter_map(|k| f.item(k))
+        .collect();
     let check = match kinds.as_slice() {
         [] => {
-            d.push(missing(item, "`health`", "tcp", "tcp = \"http\"` (a port name), `http = \"http\"` or `command = [...]"));
+            d.push(missing(
+                item,
+                "`health`",
+                "tcp",
+                "tcp = \"http\"` (a port name), `http = \"http\"` or `command = [...]",
+            ));
             return None;
         }
         [one] => {
@@ -477,10 +631,15 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
                 Some(name)
             };
             match one.key.name.as_str() {
-                "tcp" => HealthCheck::Tcp { port: port_of("tcp", d)? },
+                "tcp" => HealthCheck::Tcp {
+                    port: port_of("tcp", d)?,
+                },
                 "http" => HealthCheck::Http {
                     port: port_of("http", d)?,
-                    path: f.attr("path").and_then(|e| values::string(e, "path", d)).map_or_else(|| "/".to_string(), |p| p.value),
+                    path: f
+                        .attr("path")
+                        .and_then(|e| values::string(e, "path", d))
+                        .map_or_else(|| "/".to_string(), |p| p.value),
                 },
                 _ => {
                     let command = match f.attr("command") {
@@ -491,9 +650,18 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
                             .collect(),
                         Some(other) => {
                             d.push(
-                                Diagnostic::error(Code::TypeMismatch, format!("expected a non-empty list of strings, found {}", other.describe()))
-                                    .label(other.span(), "`command` needs the program and its arguments")
-                                    .help("write `command = [\"pg_isready\"]`"),
+                                Diagnostic::error(
+                                    Code::TypeMismatch,
+                                    format!(
+                                        "expected a non-empty list of strings, found {}",
+                                        other.describe()
+                                    ),
+                                )
+                                .label(
+                                    other.span(),
+                                    "`command` needs the program and its arguments",
+                                )
+                                .help("write `command = [\"pg_isready\"]`"),
                             );
                             return None;
                         }
@@ -505,10 +673,16 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
         }
         [first, second, ..] => {
             d.push(
-                Diagnostic::error(Code::ConflictingKeys, format!("`health` has both `{}` and `{}`", first.key.name, second.key.name))
-                    .label(second.key.span, "a second kind of check")
-                    .label(first.key.span, "the first kind of check")
-                    .help("keep one check: `tcp`, `http` or `command`"),
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!(
+                        "`health` has both `{}` and `{}`",
+                        first.key.name, second.key.name
+                    ),
+                )
+                .label(second.key.span, "a second kind of check")
+                .label(first.key.span, "the first kind of check")
+                .help("keep one check: `tcp`, `http` or `command`"),
             );
             return None;
         }
@@ -517,21 +691,35 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
         && !matches!(check, HealthCheck::Http { .. })
     {
         d.push(
-            Diagnostic::error(Code::ConflictingKeys, "`path` applies only to `http` checks")
-                .label(path.key.span, "a path without an `http` check")
-                .help("remove `path`, or check over `http`"),
+            Diagnostic::error(
+                Code::ConflictingKeys,
+                "`path` applies only to `http` checks",
+            )
+            .label(path.key.span, "a path without an `http` check")
+            .help("remove `path`, or check over `http`"),
         );
     }
     Some(Health {
         check,
-        interval_ns: f.attr("interval").and_then(|e| values::quantity(e, QuantityKind::Duration, "interval", d)).map(|v| v.value),
-        timeout_ns: f.attr("timeout").and_then(|e| values::quantity(e, QuantityKind::Duration, "timeout", d)).map(|v| v.value),
+        interval_ns: f
+            .attr("interval")
+            .and_then(|e| values::quantity(e, QuantityKind::Duration, "interval", d))
+            .map(|v| v.value),
+        timeout_ns: f
+            .attr("timeout")
+            .and_then(|e| values::quantity(e, QuantityKind::Duration, "timeout", d))
+            .map(|v| v.value),
         span: item.span,
     })
 }
 
 fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -> Config {
-    let f = Fields::check(body, &[labeled_attr("env"), labeled_attr("file"), attr("args")], "`config`", d);
+    let f = Fields::check(
+        body,
+        &[labeled_attr("env"), labeled_attr("file"), attr("args")],
+        "`config`",
+        d,
+    );
     let entry = |item: &Item, d: &mut Diagnostics| {
         let label = item.labels.first()?;
         let ItemKind::Attribute(expr) = &item.kind else {
@@ -544,13 +732,20 @@ fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -
     let env = f.all("env").filter_map(|item| entry(item, d)).collect();
     let files = f.all("file").filter_map(|item| entry(item, d)).collect();
     let args = match f.attr("args") {
-        Some(Expr::List(list)) => list.elements.iter().filter_map(|e| config_value(&e.expr, "args", scope, d)).collect(),
+        Some(Expr::List(list)) => list
+            .elements
+            .iter()
+            .filter_map(|e| config_value(&e.expr, "args", scope, d))
+            .collect(),
         Some(Expr::Error(_)) | None => Vec::new(),
         Some(other) => {
             d.push(
-                Diagnostic::error(Code::TypeMismatch, format!("expected a list, found {}", other.describe()))
-                    .label(other.span(), "`args` needs a list")
-                    .help("write `args = [\"--workers\", param.workers]`"),
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("expected a list, found {}", other.describe()),
+                )
+                .label(other.span(), "`args` needs a list")
+                .help("write `args = [\"--workers\", param.workers]`"),
             );
             Vec::new()
         }
@@ -558,7 +753,12 @@ fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -
     Config { env, files, args }
 }
 
-fn config_value(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostics) -> Option<Spanned<ConfigValue>> {
+fn config_value(
+    expr: &Expr,
+    key: &str,
+    scope: &Scope,
+    d: &mut Diagnostics,
+) -> Option<Spanned<ConfigValue>> {
     let span = expr.span();
     let value = match expr {
         Expr::String(_) => ConfigValue::Text {
@@ -600,20 +800,31 @@ fn config_value(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostics) -> O
             }
         },
         Expr::Call { callee, .. } => {
-            let help = suggest::did_you_mean(&callee.name, ["template"]).unwrap_or_else(|| "the only function here is `template(\"file.hbs\")`".to_string());
+            let help = suggest::did_you_mean(&callee.name, ["template"]).unwrap_or_else(|| {
+                "the only function here is `template(\"file.hbs\")`".to_string()
+            });
             d.push(
-                Diagnostic::error(Code::UnknownKey, format!("unknown function `{}`", callee.name))
-                    .label(callee.span, "not a function")
-                    .help(help),
+                Diagnostic::error(
+                    Code::UnknownKey,
+                    format!("unknown function `{}`", callee.name),
+                )
+                .label(callee.span, "not a function")
+                .help(help),
             );
             return None;
         }
         Expr::Error(_) => return None,
         other => {
             d.push(
-                Diagnostic::error(Code::TypeMismatch, format!("expected a string, number or reference, found {}", other.describe()))
-                    .label(other.span(), format!("`{key}` cannot take this"))
-                    .help("write a string, a number, `param.NAME` or `template(\"file.hbs\")`"),
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!(
+                        "expected a string, number or reference, found {}",
+                        other.describe()
+                    ),
+                )
+                .label(other.span(), format!("`{key}` cannot take this"))
+                .help("write a string, a number, `param.NAME` or `template(\"file.hbs\")`"),
             );
             return None;
         }
@@ -622,13 +833,23 @@ fn config_value(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostics) -> O
 }
 
 /// A string whose `${...}` references are checked.
-pub(super) fn template(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostics) -> Option<Spanned<Template>> {
+pub(super) fn template(
+    expr: &Expr,
+    key: &str,
+    scope: &Scope,
+    d: &mut Diagnostics,
+) -> Option<Spanned<Template>> {
     let Expr::String(StringLit { parts, span, .. }) = expr else {
         if !matches!(expr, Expr::Error(_)) {
             d.push(
-                Diagnostic::error(Code::TypeMismatch, format!("expected a string, found {}", expr.describe()))
-                    .label(expr.span(), format!("`{key}` needs a string"))
-                    .help("put the value in double quotes; write references inside it as `${param.name}`"),
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("expected a string, found {}", expr.describe()),
+                )
+                .label(expr.span(), format!("`{key}` needs a string"))
+                .help(
+                    "put the value in double quotes; write references inside it as `${param.name}`",
+                ),
             );
         }
         return None;
@@ -650,52 +871,79 @@ pub(super) fn template(expr: &Expr, key: &str, scope: &Scope, d: &mut Diagnostic
 fn own_port<'a>(name: &str, span: Span, scope: &'a Scope, d: &mut Diagnostics) -> Option<&'a Port> {
     let found = scope.ports.iter().find(|p| p.name.value == name);
     if found.is_none() {
-        let help = suggest::did_you_mean(name, scope.ports.iter().map(|p| p.name.value.as_str())).unwrap_or_else(|| {
-            if scope.ports.is_empty() {
-                format!("declare the port: `provides \"{name}\" {{ port = 8080 }}`")
-            } else {
-                let names: Vec<String> = scope.ports.iter().map(|p| format!("`{}`", p.name.value)).collect();
-                format!("use one of this service's ports: {}", names.join(", "))
-            }
-        });
+        let help = suggest::did_you_mean(name, scope.ports.iter().map(|p| p.name.value.as_str()))
+            .unwrap_or_else(|| {
+                if scope.ports.is_empty() {
+                    format!("declare the port: `provides \"{name}\" {{ port = 8080 }}`")
+                } else {
+                    let names: Vec<String> = scope
+                        .ports
+                        .iter()
+                        .map(|p| format!("`{}`", p.name.value))
+                        .collect();
+                    format!("use one of this service's ports: {}", names.join(", "))
+                }
+            });
         d.push(
-            Diagnostic::error(Code::UnknownPort, format!("this service provides no port `{name}`"))
-                .label(span, "no such port")
-                .help(help),
+            Diagnostic::error(
+                Code::UnknownPort,
+                format!("this service provides no port `{name}`"),
+            )
+            .label(span, "no such port")
+            .help(help),
         );
     }
     found
 }
 
 fn port_field(ident: &Ident, d: &mut Diagnostics) -> Option<PortField> {
-    let found = PortField::ALL.into_iter().find(|f| f.as_str() == ident.name);
+    let found = PortField::ALL
+        .into_iter()
+        .find(|f| f.as_str() == ident.name);
     if found.is_none() {
         let help = suggest::did_you_mean(&ident.name, PortField::ALL.iter().map(|f| f.as_str()))
             .unwrap_or_else(|| "use `host`, `port` or `url`".to_string());
         d.push(
-            Diagnostic::error(Code::InvalidReference, format!("a port has no `{}`", ident.name))
-                .label(ident.span, "expected `host`, `port` or `url`")
-                .help(help),
+            Diagnostic::error(
+                Code::InvalidReference,
+                format!("a port has no `{}`", ident.name),
+            )
+            .label(ident.span, "expected `host`, `port` or `url`")
+            .help(help),
         );
     }
     found
 }
 
 /// Resolves a dotted path used as a reference inside a service.
-pub(super) fn reference(path: &[Ident], span: Span, scope: &Scope, d: &mut Diagnostics) -> Option<Reference> {
+pub(super) fn reference(
+    path: &[Ident],
+    span: Span,
+    scope: &Scope,
+    d: &mut Diagnostics,
+) -> Option<Reference> {
     let names: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
     match names.as_slice() {
         ["param", name] | ["self", "param", name] => {
             let ident = path.last()?;
             if scope.params.iter().any(|p| p.name.value == *name) {
-                return Some(Reference::Param { name: name.to_string(), span });
+                return Some(Reference::Param {
+                    name: name.to_string(),
+                    span,
+                });
             }
-            let help = suggest::did_you_mean(name, scope.params.iter().map(|p| p.name.value.as_str()))
-                .unwrap_or_else(|| format!("declare it: `param \"{name}\" {{ type = string }}`"));
+            let help =
+                suggest::did_you_mean(name, scope.params.iter().map(|p| p.name.value.as_str()))
+                    .unwrap_or_else(|| {
+                        format!("declare it: `param \"{name}\" {{ type = string }}`")
+                    });
             d.push(
-                Diagnostic::error(Code::UnknownParam, format!("this service has no parameter `{name}`"))
-                    .label(ident.span, "no such parameter")
-                    .help(help),
+                Diagnostic::error(
+                    Code::UnknownParam,
+                    format!("this service has no parameter `{name}`"),
+                )
+                .label(ident.span, "no such parameter")
+                .help(help),
             );
             None
         }
@@ -724,18 +972,24 @@ pub(super) fn reference(path: &[Ident], span: Span, scope: &Scope, d: &mut Diagn
             let shown = names.join(".");
             let help = match names.as_slice() {
                 [service] | [service, _] if !matches!(*service, "self" | "param") => {
-                    format!("name a port and what of it: `{}.PORT.host`, `.port` or `.url`", service)
+                    format!(
+                        "name a port and what of it: `{}.PORT.host`, `.port` or `.url`",
+                        service
+                    )
                 }
                 ["param"] => "name the parameter: `param.NAME`".to_string(),
-                _ => "write `param.NAME`, `self.PORT.port`, `SERVICE.PORT.host` or `version`".to_string(),
+                _ => "write `param.NAME`, `self.PORT.port`, `SERVICE.PORT.host` or `version`"
+                    .to_string(),
             };
             d.push(
-                Diagnostic::error(Code::InvalidReference, format!("`{shown}` is not a reference svcmodel knows"))
-                    .label(span, "an incomplete or unknown reference")
-                    .help(help),
+                Diagnostic::error(
+                    Code::InvalidReference,
+                    format!("`{shown}` is not a reference svcmodel knows"),
+                )
+                .label(span, "an incomplete or unknown reference")
+                .help(help),
             );
             None
         }
     }
 }
-

@@ -38,7 +38,10 @@ pub fn string(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<Str
         },
         Expr::Error(_) => None,
         other => {
-            d.push(mismatch(other, "a string", key).help(format!("put the value in double quotes: `{key} = \"...\"`")));
+            d.push(
+                mismatch(other, "a string", key)
+                    .help(format!("put the value in double quotes: `{key} = \"...\"`")),
+            );
             None
         }
     }
@@ -53,7 +56,10 @@ pub fn strings(expr: &Expr, key: &str, d: &mut Diagnostics) -> Vec<Spanned<Strin
             .collect(),
         Expr::Error(_) => Vec::new(),
         other => {
-            d.push(mismatch(other, "a list of strings", key).help(format!("write a list: `{key} = [\"a\", \"b\"]`")));
+            d.push(
+                mismatch(other, "a list of strings", key)
+                    .help(format!("write a list: `{key} = [\"a\", \"b\"]`")),
+            );
             Vec::new()
         }
     }
@@ -80,7 +86,10 @@ pub fn bool(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<bool> {
         Expr::Bool(b, _) => Some(*b),
         Expr::Error(_) => None,
         other => {
-            d.push(mismatch(other, "`true` or `false`", key).help(format!("write `{key} = true` or `{key} = false`")));
+            d.push(
+                mismatch(other, "`true` or `false`", key)
+                    .help(format!("write `{key} = true` or `{key} = false`")),
+            );
             None
         }
     }
@@ -92,64 +101,111 @@ pub fn float(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<f64>
         Some((value, n, span)) if n.unit.is_empty() => Some(Spanned::new(value, span)),
         Some((_, n, _)) => {
             d.push(
-                Diagnostic::error(Code::InvalidQuantity, format!("`{key}` takes a plain number, not one with the unit `{}`", n.unit))
-                    .label(n.unit_span, "remove this unit")
-                    .help(format!("write the number alone, e.g. `{key} = {}`", n.value)),
+                Diagnostic::error(
+                    Code::InvalidQuantity,
+                    format!(
+                        "`{key}` takes a plain number, not one with the unit `{}`",
+                        n.unit
+                    ),
+                )
+                .label(n.unit_span, "remove this unit")
+                .help(format!(
+                    "write the number alone, e.g. `{key} = {}`",
+                    n.value
+                )),
             );
             None
         }
         None if matches!(expr, Expr::Error(_)) => None,
         None => {
-            d.push(mismatch(expr, "a number", key).help(format!("write a number, e.g. `{key} = 1.5`")));
+            d.push(
+                mismatch(expr, "a number", key).help(format!("write a number, e.g. `{key} = 1.5`")),
+            );
             None
         }
     }
 }
 
 /// A whole number within `min..=max`.
-pub fn int(expr: &Expr, key: &str, min: i64, max: i64, d: &mut Diagnostics) -> Option<Spanned<i64>> {
+pub fn int(
+    expr: &Expr,
+    key: &str,
+    min: i64,
+    max: i64,
+    d: &mut Diagnostics,
+) -> Option<Spanned<i64>> {
     let value = float(expr, key, d)?;
     let is_integer = signed_number(expr).is_some_and(|(_, n, _)| n.is_integer);
     if !is_integer {
-        d.push(mismatch(expr, "a whole number", key).help(format!("write a whole number, e.g. `{key} = {}`", value.value.round())));
+        d.push(mismatch(expr, "a whole number", key).help(format!(
+            "write a whole number, e.g. `{key} = {}`",
+            value.value.round()
+        )));
         return None;
     }
     if value.value < min as f64 || value.value > max as f64 {
         d.push(
-            Diagnostic::error(Code::OutOfRange, format!("`{key}` must be between {min} and {max}"))
-                .label(value.span, format!("{} is out of range", value.value))
-                .help(format!("choose a value from {min} to {max}")),
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("`{key}` must be between {min} and {max}"),
+            )
+            .label(value.span, format!("{} is out of range", value.value))
+            .help(format!("choose a value from {min} to {max}")),
         );
         return None;
     }
     Some(Spanned::new(value.value as i64, value.span))
 }
 
-fn quantity_error(n: &NumberLit, kind: QuantityKind, key: &str, error: QuantityError) -> Diagnostic {
+fn quantity_error(
+    n: &NumberLit,
+    kind: QuantityKind,
+    key: &str,
+    error: QuantityError,
+) -> Diagnostic {
     match error {
         QuantityError::UnknownUnit { unit, suggestion } => {
             let help = match suggestion {
-                Some(s) if kind == QuantityKind::Size && unit.ends_with('B') && s.ends_with('i') => format!(
-                    "write `{}{s}` for {} × 1024^{} bytes, or `{}{}` for the decimal unit",
-                    n.raw.trim_end_matches(unit.as_str()),
-                    n.raw.trim_end_matches(unit.as_str()),
-                    power_of(&s),
-                    n.raw.trim_end_matches(unit.as_str()),
-                    &s[..1]
-                ),
+                Some(s)
+                    if kind == QuantityKind::Size && unit.ends_with('B') && s.ends_with('i') =>
+                {
+                    format!(
+                        "write `{}{s}` for {} × 1024^{} bytes, or `{}{}` for the decimal unit",
+                        n.raw.trim_end_matches(unit.as_str()),
+                        n.raw.trim_end_matches(unit.as_str()),
+                        power_of(&s),
+                        n.raw.trim_end_matches(unit.as_str()),
+                        &s[..1]
+                    )
+                }
                 Some(s) => format!("write `{}{s}`", n.raw.trim_end_matches(unit.as_str())),
                 None => format!("use a {} unit: {}", kind.name(), kind.example()),
             };
-            Diagnostic::error(Code::InvalidQuantity, format!("unknown {} unit `{unit}`", kind.name()))
-                .label(n.unit_span, format!("not a unit of {}", kind.name()))
-                .help(help)
+            Diagnostic::error(
+                Code::InvalidQuantity,
+                format!("unknown {} unit `{unit}`", kind.name()),
+            )
+            .label(n.unit_span, format!("not a unit of {}", kind.name()))
+            .help(help)
         }
-        QuantityError::MissingUnit => Diagnostic::error(Code::InvalidQuantity, format!("`{key}` needs a unit"))
-            .label(n.span, format!("a {} without a unit", kind.name()))
-            .help(format!("add a unit: {}", kind.example())),
-        QuantityError::OutOfRange => Diagnostic::error(Code::OutOfRange, format!("`{}` is not a valid {}", n.raw, kind.name()))
-            .label(n.span, "too large, negative, or finer than the smallest unit")
-            .help(format!("write a {} such as {}", kind.name(), kind.example())),
+        QuantityError::MissingUnit => {
+            Diagnostic::error(Code::InvalidQuantity, format!("`{key}` needs a unit"))
+                .label(n.span, format!("a {} without a unit", kind.name()))
+                .help(format!("add a unit: {}", kind.example()))
+        }
+        QuantityError::OutOfRange => Diagnostic::error(
+            Code::OutOfRange,
+            format!("`{}` is not a valid {}", n.raw, kind.name()),
+        )
+        .label(
+            n.span,
+            "too large, negative, or finer than the smallest unit",
+        )
+        .help(format!(
+            "write a {} such as {}",
+            kind.name(),
+            kind.example()
+        )),
     }
 }
 
@@ -165,14 +221,23 @@ fn power_of(unit: &str) -> u32 {
 }
 
 /// A quantity in whole base units (bytes, nanoseconds, bits per second, millicores).
-pub fn quantity(expr: &Expr, kind: QuantityKind, key: &str, d: &mut Diagnostics) -> Option<Spanned<u64>> {
+pub fn quantity(
+    expr: &Expr,
+    kind: QuantityKind,
+    key: &str,
+    d: &mut Diagnostics,
+) -> Option<Spanned<u64>> {
     match signed_number(expr) {
         Some((value, n, span)) => {
             if value < 0.0 {
                 d.push(
                     Diagnostic::error(Code::OutOfRange, format!("`{key}` cannot be negative"))
                         .label(span, "a negative quantity")
-                        .help(format!("write a positive {}, e.g. {}", kind.name(), kind.example())),
+                        .help(format!(
+                            "write a positive {}, e.g. {}",
+                            kind.name(),
+                            kind.example()
+                        )),
                 );
                 return None;
             }
@@ -186,7 +251,13 @@ pub fn quantity(expr: &Expr, kind: QuantityKind, key: &str, d: &mut Diagnostics)
         }
         None if matches!(expr, Expr::Error(_)) => None,
         None => {
-            d.push(mismatch(expr, &format!("a {}", kind.name()), key).help(format!("write a {} such as {}", kind.name(), kind.example())));
+            d.push(
+                mismatch(expr, &format!("a {}", kind.name()), key).help(format!(
+                    "write a {} such as {}",
+                    kind.name(),
+                    kind.example()
+                )),
+            );
             None
         }
     }
@@ -198,7 +269,10 @@ pub fn percent(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<f6
         Some(found) => found,
         None if matches!(expr, Expr::Error(_)) => return None,
         None => {
-            d.push(mismatch(expr, "a percentage", key).help(format!("write a percentage, e.g. `{key} = 99.9%`")));
+            d.push(
+                mismatch(expr, "a percentage", key)
+                    .help(format!("write a percentage, e.g. `{key} = 99.9%`")),
+            );
             return None;
         }
     };
@@ -206,9 +280,12 @@ pub fn percent(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<f6
         Ok(v) if n.unit == "%" && (0.0..=100.0).contains(&v) => Some(Spanned::new(v, span)),
         Ok(_) if n.unit == "%" => {
             d.push(
-                Diagnostic::error(Code::OutOfRange, format!("`{key}` must be between 0% and 100%"))
-                    .label(span, "not a percentage")
-                    .help("write a percentage from 0% to 100%, e.g. `99.9%`"),
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("`{key}` must be between 0% and 100%"),
+                )
+                .label(span, "not a percentage")
+                .help("write a percentage from 0% to 100%, e.g. `99.9%`"),
             );
             None
         }
@@ -228,7 +305,12 @@ pub fn percent(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<f6
 }
 
 /// One of a fixed set of strings.
-pub fn choice<T: Copy>(expr: &Expr, choices: &[(&str, T)], key: &str, d: &mut Diagnostics) -> Option<Spanned<T>> {
+pub fn choice<T: Copy>(
+    expr: &Expr,
+    choices: &[(&str, T)],
+    key: &str,
+    d: &mut Diagnostics,
+) -> Option<Spanned<T>> {
     let text = string(expr, key, d)?;
     if let Some((_, value)) = choices.iter().find(|(name, _)| *name == text.value) {
         return Some(Spanned::new(*value, text.span));
@@ -237,9 +319,12 @@ pub fn choice<T: Copy>(expr: &Expr, choices: &[(&str, T)], key: &str, d: &mut Di
     let help = suggest::did_you_mean(&text.value, choices.iter().map(|(n, _)| *n))
         .unwrap_or_else(|| format!("use one of {}", names.join(", ")));
     d.push(
-        Diagnostic::error(Code::UnknownChoice, format!("`{}` is not a valid `{key}`", text.value))
-            .label(text.span, format!("expected one of {}", names.join(", ")))
-            .help(help),
+        Diagnostic::error(
+            Code::UnknownChoice,
+            format!("`{}` is not a valid `{key}`", text.value),
+        )
+        .label(text.span, format!("expected one of {}", names.join(", ")))
+        .help(help),
     );
     None
 }
@@ -250,30 +335,47 @@ pub fn version(expr: &Expr, d: &mut Diagnostics) -> Option<Spanned<semver::Versi
         Ok(v) => Some(Spanned::new(v, text.span)),
         Err(error) => {
             let dots = text.value.matches('.').count();
-            let help = if dots < 2 && text.value.chars().all(|c| c.is_ascii_digit() || c == '.') && !text.value.is_empty() {
-                format!("write a full version: `\"{}{}\"`", text.value, ".0".repeat(2 - dots))
+            let help = if dots < 2
+                && text.value.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && !text.value.is_empty()
+            {
+                format!(
+                    "write a full version: `\"{}{}\"`",
+                    text.value,
+                    ".0".repeat(2 - dots)
+                )
             } else {
                 "write a semantic version: `MAJOR.MINOR.PATCH`, e.g. `\"15.4.0\"`".to_string()
             };
             d.push(
-                Diagnostic::error(Code::InvalidVersion, format!("`{}` is not a semantic version", text.value))
-                    .label(text.span, error.to_string())
-                    .help(help),
+                Diagnostic::error(
+                    Code::InvalidVersion,
+                    format!("`{}` is not a semantic version", text.value),
+                )
+                .label(text.span, error.to_string())
+                .help(help),
             );
             None
         }
     }
 }
 
-pub fn version_req(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<semver::VersionReq>> {
+pub fn version_req(
+    expr: &Expr,
+    key: &str,
+    d: &mut Diagnostics,
+) -> Option<Spanned<semver::VersionReq>> {
     let text = string(expr, key, d)?;
     match semver::VersionReq::parse(text.value.trim()) {
         Ok(v) => Some(Spanned::new(v, text.span)),
         Err(error) => {
             d.push(
-                Diagnostic::error(Code::InvalidVersion, format!("`{}` is not a version requirement", text.value))
-                    .label(text.span, error.to_string())
-                    .help("write a semver requirement such as `\"^15\"`, `\">=1.2, <2\"` or `\"*\"`"),
+                Diagnostic::error(
+                    Code::InvalidVersion,
+                    format!("`{}` is not a version requirement", text.value),
+                )
+                .label(text.span, error.to_string())
+                .help("write a semver requirement such as `\"^15\"`, `\">=1.2, <2\"` or `\"*\"`"),
             );
             None
         }
@@ -298,11 +400,17 @@ pub fn typed_value(expr: &Expr, ty: &ParamType, key: &str, d: &mut Diagnostics) 
         ParamType::Int => int(expr, key, i64::MIN, i64::MAX, d).map(|v| Value::Int(v.value)),
         ParamType::Float => float(expr, key, d).map(|v| Value::Float(v.value)),
         ParamType::Bool => bool(expr, key, d).map(Value::Bool),
-        ParamType::String | ParamType::Secret => string(expr, key, d).map(|v| Value::String(v.value)),
+        ParamType::String | ParamType::Secret => {
+            string(expr, key, d).map(|v| Value::String(v.value))
+        }
         ParamType::Percent => percent(expr, key, d).map(|v| Value::Percent(v.value)),
-        ParamType::Duration => quantity(expr, QuantityKind::Duration, key, d).map(|v| Value::Duration(v.value)),
+        ParamType::Duration => {
+            quantity(expr, QuantityKind::Duration, key, d).map(|v| Value::Duration(v.value))
+        }
         ParamType::Size => quantity(expr, QuantityKind::Size, key, d).map(|v| Value::Size(v.value)),
-        ParamType::Bandwidth => quantity(expr, QuantityKind::Bandwidth, key, d).map(|v| Value::Bandwidth(v.value)),
+        ParamType::Bandwidth => {
+            quantity(expr, QuantityKind::Bandwidth, key, d).map(|v| Value::Bandwidth(v.value))
+        }
         ParamType::Cpu => quantity(expr, QuantityKind::Cpu, key, d).map(|v| Value::Cpu(v.value)),
         ParamType::Enum(choices) => {
             let text = string(expr, key, d)?;
@@ -313,20 +421,33 @@ pub fn typed_value(expr: &Expr, ty: &ParamType, key: &str, d: &mut Diagnostics) 
             let help = suggest::did_you_mean(&text.value, choices.iter().map(String::as_str))
                 .unwrap_or_else(|| format!("use one of {}", names.join(", ")));
             d.push(
-                Diagnostic::error(Code::UnknownChoice, format!("`{}` is not one of the values of `{key}`", text.value))
-                    .label(text.span, format!("expected one of {}", names.join(", ")))
-                    .help(help),
+                Diagnostic::error(
+                    Code::UnknownChoice,
+                    format!("`{}` is not one of the values of `{key}`", text.value),
+                )
+                .label(text.span, format!("expected one of {}", names.join(", ")))
+                .help(help),
             );
             None
         }
         ParamType::List(inner) => match expr {
             Expr::List(list) => {
-                let values: Vec<Option<Value>> = list.elements.iter().map(|e| typed_value(&e.expr, inner, key, d)).collect();
-                values.into_iter().collect::<Option<Vec<_>>>().map(Value::List)
+                let values: Vec<Option<Value>> = list
+                    .elements
+                    .iter()
+                    .map(|e| typed_value(&e.expr, inner, key, d))
+                    .collect();
+                values
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(Value::List)
             }
             Expr::Error(_) => None,
             other => {
-                d.push(mismatch(other, &format!("a list of {inner}"), key).help(format!("write a list: `{key} = [...]`")));
+                d.push(
+                    mismatch(other, &format!("a list of {inner}"), key)
+                        .help(format!("write a list: `{key} = [...]`")),
+                );
                 None
             }
         },
@@ -339,9 +460,12 @@ pub fn typed_value(expr: &Expr, ty: &ParamType, key: &str, d: &mut Diagnostics) 
                         (ItemKind::Attribute(value), true) => {
                             if map.contains_key(&item.key.name) {
                                 d.push(
-                                    Diagnostic::error(Code::DuplicateKey, format!("`{}` is given twice in `{key}`", item.key.name))
-                                        .label(item.key.span, "given again here")
-                                        .help("remove one of them; a later one never silently wins"),
+                                    Diagnostic::error(
+                                        Code::DuplicateKey,
+                                        format!("`{}` is given twice in `{key}`", item.key.name),
+                                    )
+                                    .label(item.key.span, "given again here")
+                                    .help("remove one of them; a later one never silently wins"),
                                 );
                                 ok = false;
                                 continue;
@@ -355,9 +479,12 @@ pub fn typed_value(expr: &Expr, ty: &ParamType, key: &str, d: &mut Diagnostics) 
                         }
                         _ => {
                             d.push(
-                                Diagnostic::error(Code::WrongForm, format!("`{}` is written the wrong way", item.key.name))
-                                    .label(item.label_span(), "expected `name = value`")
-                                    .help("write each entry of a map as `name = value`"),
+                                Diagnostic::error(
+                                    Code::WrongForm,
+                                    format!("`{}` is written the wrong way", item.key.name),
+                                )
+                                .label(item.label_span(), "expected `name = value`")
+                                .help("write each entry of a map as `name = value`"),
                             );
                             ok = false;
                         }
@@ -367,7 +494,10 @@ pub fn typed_value(expr: &Expr, ty: &ParamType, key: &str, d: &mut Diagnostics) 
             }
             Expr::Error(_) => None,
             other => {
-                d.push(mismatch(other, &format!("a map of {inner}"), key).help(format!("write a map: `{key} = {{ name = value }}`")));
+                d.push(
+                    mismatch(other, &format!("a map of {inner}"), key)
+                        .help(format!("write a map: `{key} = {{ name = value }}`")),
+                );
                 None
             }
         },

@@ -102,7 +102,10 @@ impl StringLit {
 pub enum StrPart {
     Text(String),
     /// `${a.b.c}`: a dotted path.
-    Interpolation { path: Vec<Ident>, span: Span },
+    Interpolation {
+        path: Vec<Ident>,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -204,9 +204,12 @@ fn unexpected_character(ch: char, span: Span) -> Diagnostic {
     } else {
         format!("`{ch}`")
     };
-    Diagnostic::error(Code::UnexpectedCharacter, format!("unexpected character {shown}"))
-        .label(span, "not part of the language")
-        .help(help)
+    Diagnostic::error(
+        Code::UnexpectedCharacter,
+        format!("unexpected character {shown}"),
+    )
+    .label(span, "not part of the language")
+    .help(help)
 }
 
 fn line_end(bytes: &[u8], mut i: usize) -> usize {
@@ -240,7 +243,10 @@ fn string_end(bytes: &[u8], start: usize, file: FileId, diagnostics: &mut Diagno
     let end = i;
     diagnostics.push(
         Diagnostic::error(Code::UnterminatedString, "unterminated string")
-            .label(Span::new(file, start as u32, end as u32), "this string is never closed")
+            .label(
+                Span::new(file, start as u32, end as u32),
+                "this string is never closed",
+            )
             .help("close the string with `\"` on the same line; write a line break as `\\n`"),
     );
     end
@@ -257,13 +263,15 @@ fn number_end(text: &str, start: usize) -> usize {
         i
     };
     i = digits(i);
-    if bytes.get(i) == Some(&b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+    // Every `.digits` run belongs to the number, so `1.2.3` is one (malformed) token.
+    while bytes.get(i) == Some(&b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
         i = digits(i + 1);
     }
-    // The unit: letters, `%`, or `µ` (two bytes in UTF-8).
+    // The unit: letters, `%`, or `µ` (two bytes in UTF-8), and digits after a letter,
+    // so `0x10` and `1e3` stay one token and are reported as one malformed number.
     loop {
         match bytes.get(i) {
-            Some(b) if b.is_ascii_alphabetic() || *b == b'%' || *b == b'_' => i += 1,
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'%' || *b == b'_' => i += 1,
             Some(_) if text[i..].starts_with('µ') => i += 'µ'.len_utf8(),
             _ => break,
         }
@@ -288,7 +296,10 @@ mod tests {
     fn a_range_is_not_a_decimal_point() {
         use TokenKind::*;
         assert_eq!(kinds("1..64"), vec![Number, DotDot, Number, Eof]);
-        assert_eq!(kinds("0.5 250m 4Gi 99.9%"), vec![Number, Number, Number, Number, Eof]);
+        assert_eq!(
+            kinds("0.5 250m 4Gi 99.9%"),
+            vec![Number, Number, Number, Number, Eof]
+        );
     }
 
     #[test]

@@ -112,7 +112,11 @@ impl Parser<'_> {
         let between = self.text.get(end as usize..comment.span.start as usize)?;
         // Only what directly follows (spaces, a comma) is trailing; after a `}` or `]`
         // the comment belongs to the enclosing item.
-        if comment.span.start >= end && between.chars().all(|c| c == ' ' || c == '\t' || c == ',' || c == '\r') {
+        if comment.span.start >= end
+            && between
+                .chars()
+                .all(|c| c == ' ' || c == '\t' || c == ',' || c == '\r')
+        {
             self.next_comment += 1;
             return Some(comment.clone());
         }
@@ -135,8 +139,11 @@ impl Parser<'_> {
         } else {
             found.kind.describe().to_string()
         };
-        Diagnostic::error(Code::UnexpectedToken, format!("expected {what}, found {found_text}"))
-            .label(found.span, format!("expected {what} here"))
+        Diagnostic::error(
+            Code::UnexpectedToken,
+            format!("expected {what}, found {found_text}"),
+        )
+        .label(found.span, format!("expected {what} here"))
     }
 
     /// Skips to the end of the line (or an unmatched `}`), stepping over nested brackets.
@@ -236,8 +243,14 @@ impl Parser<'_> {
                             format!("`{}` is never closed", opener.owner),
                         )
                         .label(opener.brace, "this `{` has no matching `}`")
-                        .label(token.span, format!("`{name}` starts a new top-level block here"))
-                        .help(format!("add `}}` to close `{}` before this line", opener.owner));
+                        .label(
+                            token.span,
+                            format!("`{name}` starts a new top-level block here"),
+                        )
+                        .help(format!(
+                            "add `}}` to close `{}` before this line",
+                            opener.owner
+                        ));
                         self.error(diagnostic);
                         end = self.previous_end();
                         break;
@@ -246,11 +259,17 @@ impl Parser<'_> {
                     items.push(item);
                     let next = self.peek();
                     match next.kind {
-                        TokenKind::Newline | TokenKind::Comma | TokenKind::RBrace | TokenKind::Eof => {}
+                        TokenKind::Newline
+                        | TokenKind::Comma
+                        | TokenKind::RBrace
+                        | TokenKind::Eof => {}
                         // A nested block that stopped at a top-level keyword (a `}` is missing).
                         _ if self.starts_line(next.span) => {}
                         _ => {
-                            let key = items.last().map(|i: &Item| i.key.name.clone()).unwrap_or_default();
+                            let key = items
+                                .last()
+                                .map(|i: &Item| i.key.name.clone())
+                                .unwrap_or_default();
                             let diagnostic = self
                                 .expected("a new line", next)
                                 .help(format!("end `{key}` here: put the next item on its own line, or separate them with `,`"));
@@ -262,9 +281,14 @@ impl Parser<'_> {
                 _ => {
                     let diagnostic = self
                         .expected("a key such as `service` or `version`", token)
-                        .help("start each item with a name: `key = value` or `key \"label\" { ... }`");
+                        .help(
+                            "start each item with a name: `key = value` or `key \"label\" { ... }`",
+                        );
                     self.error(diagnostic);
-                    if matches!(token.kind, TokenKind::LBrace | TokenKind::LBracket | TokenKind::LParen) {
+                    if matches!(
+                        token.kind,
+                        TokenKind::LBrace | TokenKind::LBracket | TokenKind::LParen
+                    ) {
                         self.skip_group();
                     } else {
                         self.bump();
@@ -291,7 +315,9 @@ impl Parser<'_> {
             span: key_token.span,
         };
         let leading_comments = self.leading_comments(key.span.start);
-        let first = leading_comments.first().map_or(key.span.start, |c| c.span.start);
+        let first = leading_comments
+            .first()
+            .map_or(key.span.start, |c| c.span.start);
         let blank_line_before = self.blank_line_before(first);
         let mut labels = Vec::new();
         loop {
@@ -300,7 +326,11 @@ impl Parser<'_> {
                 TokenKind::String => {
                     self.bump();
                     let raw = self.slice(token.span).to_string();
-                    labels.push(Label::String(string::decode(&raw, token.span, self.diagnostics)));
+                    labels.push(Label::String(string::decode(
+                        &raw,
+                        token.span,
+                        self.diagnostics,
+                    )));
                 }
                 TokenKind::Ident => {
                     self.bump();
@@ -319,7 +349,9 @@ impl Parser<'_> {
                 ItemKind::Attribute(self.value())
             }
             TokenKind::LBrace => ItemKind::Block(self.block_body(&key, &labels)),
-            TokenKind::Newline | TokenKind::Comma | TokenKind::RBrace | TokenKind::Eof => ItemKind::Bare,
+            TokenKind::Newline | TokenKind::Comma | TokenKind::RBrace | TokenKind::Eof => {
+                ItemKind::Bare
+            }
             _ => {
                 let diagnostic = self
                     .expected(&format!("`=` or `{{` after `{}`", key.name), token)
@@ -469,7 +501,9 @@ impl Parser<'_> {
                 self.number(token.span)
             }
             TokenKind::Ident => self.path_or_call(),
-            TokenKind::LBracket | TokenKind::LBrace | TokenKind::LParen if self.depth >= MAX_DEPTH => {
+            TokenKind::LBracket | TokenKind::LBrace | TokenKind::LParen
+                if self.depth >= MAX_DEPTH =>
+            {
                 self.too_deep(token.span);
                 Expr::Error(self.skip_group())
             }
@@ -506,7 +540,12 @@ impl Parser<'_> {
                 self.error(diagnostic);
                 if !matches!(
                     token.kind,
-                    TokenKind::Newline | TokenKind::Comma | TokenKind::RBrace | TokenKind::RBracket | TokenKind::RParen | TokenKind::Eof
+                    TokenKind::Newline
+                        | TokenKind::Comma
+                        | TokenKind::RBrace
+                        | TokenKind::RBracket
+                        | TokenKind::RParen
+                        | TokenKind::Eof
                 ) {
                     self.bump();
                 }
@@ -544,8 +583,9 @@ impl Parser<'_> {
         let digits: String = raw[..digits_len].chars().filter(|&c| c != '_').collect();
         let unit = raw[digits_len..].to_string();
         let unit_span = self.span(span.start + digits_len as u32, span.end);
+        let unit_is_word = unit.chars().all(|c| !c.is_ascii_digit());
         match digits.parse::<f64>() {
-            Ok(value) if value.is_finite() => Expr::Number(NumberLit {
+            Ok(value) if value.is_finite() && unit_is_word => Expr::Number(NumberLit {
                 value,
                 is_integer: !digits.contains('.'),
                 unit,
@@ -557,7 +597,7 @@ impl Parser<'_> {
                 self.error(
                     Diagnostic::error(Code::InvalidNumber, format!("`{raw}` is not a number"))
                         .label(span, "not a valid number")
-                        .help("write a number such as `8080`, `0.5` or `4Gi`"),
+                        .help("write a decimal number such as `8080`, `0.5` or `4Gi`; exponents and hexadecimal are not supported"),
                 );
                 Expr::Error(span)
             }
@@ -660,8 +700,14 @@ impl Parser<'_> {
                     .help("separate list items with `,`");
                 self.error(diagnostic);
                 // Skip the rest of the broken list.
-                while !matches!(self.kind(), TokenKind::RBracket | TokenKind::Eof | TokenKind::RBrace) {
-                    if matches!(self.kind(), TokenKind::LBracket | TokenKind::LBrace | TokenKind::LParen) {
+                while !matches!(
+                    self.kind(),
+                    TokenKind::RBracket | TokenKind::Eof | TokenKind::RBrace
+                ) {
+                    if matches!(
+                        self.kind(),
+                        TokenKind::LBracket | TokenKind::LBrace | TokenKind::LParen
+                    ) {
                         self.skip_group();
                     } else {
                         self.bump();

@@ -8,7 +8,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// Decodes the string token `raw` (quotes included) found at `span`.
 pub fn decode(raw: &str, span: Span, diagnostics: &mut Diagnostics) -> StringLit {
-    let at = |start: usize, end: usize| Span::new(span.file, span.start + start as u32, span.start + end as u32);
+    let at = |start: usize, end: usize| {
+        Span::new(
+            span.file,
+            span.start + start as u32,
+            span.start + end as u32,
+        )
+    };
     let closed = raw.len() >= 2 && raw.ends_with('"');
     let inner_end = if closed { raw.len() - 1 } else { raw.len() };
     let mut parts = Vec::new();
@@ -36,9 +42,10 @@ pub fn decode(raw: &str, span: Span, diagnostics: &mut Diagnostics) -> StringLit
                         }
                         None => diagnostics.push(invalid_escape(at(i, i + 2), "\\u")),
                     },
-                    other => {
-                        diagnostics.push(invalid_escape(at(i, i + 1 + other.len_utf8()), &format!("\\{other}")))
-                    }
+                    other => diagnostics.push(invalid_escape(
+                        at(i, i + 1 + other.len_utf8()),
+                        &format!("\\{other}"),
+                    )),
                 }
             }
             '$' if chars.peek().map(|&(_, c)| c) == Some('{') => {
@@ -48,7 +55,9 @@ pub fn decode(raw: &str, span: Span, diagnostics: &mut Diagnostics) -> StringLit
                     diagnostics.push(
                         Diagnostic::error(Code::InvalidInterpolation, "unclosed interpolation")
                             .label(at(i, inner_end), "this `${` is never closed")
-                            .help("close the reference with `}`, or write `\\${` for a literal `${`"),
+                            .help(
+                                "close the reference with `}`, or write `\\${` for a literal `${`",
+                            ),
                     );
                     break;
                 };
@@ -113,7 +122,9 @@ fn interpolation_path(body: &str, body_start: u32, span: Span) -> Option<Vec<Ide
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return None;
         }

@@ -1,0 +1,136 @@
+//! Every diagnostic code has an explanation whose wrong example triggers it (snapshot of
+//! the rendered diagnostic: the per-code UI test) and whose right example is clean; and
+//! `docs/diagnostics.md` is generated from the same table (`UPDATE_DOCS=1` rewrites it).
+
+use svcmodel_compiler::codes::Code;
+use svcmodel_compiler::compile_str;
+use svcmodel_compiler::diagnostic::{RenderOptions, render_all};
+use svcmodel_compiler::explain::{EXPLANATIONS, explain};
+
+#[test]
+fn every_code_is_explained_once_in_order() {
+    let explained: Vec<Code> = EXPLANATIONS.iter().map(|e| e.code).collect();
+    assert_eq!(
+        explained,
+        Code::ALL,
+        "EXPLANATIONS must list every code once, in order"
+    );
+}
+
+#[test]
+fn wrong_examples_trigger_their_code_and_right_examples_are_clean() {
+    for code in Code::ALL {
+        let Some(explanation) = explain(*code) else {
+            panic!("{code} has no explanation");
+        };
+        let wrong = compile_str("main.svc", explanation.wrong);
+        let codes: Vec<Code> = wrong.diagnostics.iter().map(|d| d.code).collect();
+        if explanation.right.is_empty() {
+            // Shown only with files on disk (imports, encodings, sizes): tests/cases and
+            // tests/cli.rs cover these through the real binary.
+            continue;
+        }
+        assert_eq!(
+            codes.first(),
+            Some(code),
+            "{code}: the wrong example reports {codes:?}"
+        );
+        let rendered = render_all(&wrong.diagnostics, &wrong.sources, RenderOptions::default());
+        insta::assert_snapshot!(code.as_str(), rendered);
+        let right = compile_str("main.svc", explanation.right);
+        let found: Vec<String> = right
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "{code}: the right example is not clean: {found:?}"
+        );
+    }
+}
+
+fn markdown() -> String {
+    let mut out = String::from(
+        "# Diagnostics\n\n\
+         <!-- Generated from compiler/src/codes.rs and compiler/src/explain.rs by\n     \
+         `UPDATE_DOCS=1 cargo test -p svcmodel-compiler --test explain`. Do not edit. -->\n\n\
+         Every diagnostic has a stable code: a code never changes meaning, and a retired code\n\
+         is never reused. `svcmodel explain CODE` prints the same text as this page.\n\n\
+         | code | what it is about |\n|---|---|\n",
+    );
+    for code in Code::ALL {
+        out.push_str(&format!(
+            "| [{code}](#{}) | {} |\n",
+            code.as_str().to_lowercase(),
+            code.title()
+        ));
+    }
+    for code in Code::ALL {
+        let Some(e) = explain(*code) else { continue };
+        out.push_str(&format!(
+            "\n## {code}\n\n{}\n\n{}\n\nWrong:\n\n```\n{}\n```\n",
+            code.title(),
+            e.text.trim(),
+            e.wrong.trim_end()
+        ));
+        if !e.right.is_empty() {
+            out.push_str(&format!("\nRight:\n\n```\n{}\n```\n", e.right.trim_end()));
+        }
+    }
+    out.push_str(JSON_SECTION);
+    out
+}
+
+const JSON_SECTION: &str = r#"
+## JSON output
+
+`svcmodel check --format json` prints one JSON document on standard output:
+
+```json
+{
+  "ok": false,
+  "errors": 1,
+  "warnings": 0,
+  "diagnostics": [
+    {
+      "code": "E0501",
+      "severity": "error",
+      "message": "service `orders` requires unknown service `postgres`",
+      "help": "declare `service \"postgres\"`, or import the catalog that holds it",
+      "labels": [
+        {
+          "file": "main.svc",
+          "start": 119, "end": 129,
+          "line": 5, "column": 12, "end_line": 5, "end_column": 22,
+          "message": "no service has this name",
+          "primary": true
+        }
+      ]
+    }
+  ],
+  "files": 1, "systems": 0, "environments": 0, "services": 1, "policies": 0
+}
+```
+
+- `severity` is `error` or `warning`; `help` may be `null`.
+- `labels[0]` is the primary label. `start` and `end` are byte offsets into the file;
+  `line` and `column` are one-based, columns counted in characters.
+- `file` is the path relative to the current folder where possible.
+- A diagnostic about a path named on the command line (not found) has no labels.
+- Diagnostics are sorted by file and position.
+"#;
+
+#[test]
+fn docs_diagnostics_md_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/diagnostics.md");
+    let generated = markdown();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &generated).expect("docs/diagnostics.md can be written");
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == generated,
+        "docs/diagnostics.md is stale: run `UPDATE_DOCS=1 cargo test -p svcmodel-compiler --test explain`"
+    );
+}
