@@ -294,3 +294,17 @@ fn every_code_has_a_snapshot_showing_it() {
     // E0109 needs a file over 16 MiB: `a_file_over_the_size_limit_is_a_clean_error` covers it.
     assert_eq!(missing, ["E0109"], "codes without a UI snapshot");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_project_entered_through_a_symlink_is_inside_its_root() {
+    let project = Project::new();
+    project.file("real/svcmodel.toml", "");
+    project.file(
+        "real/main.svc",
+        "service \"a\" {\n  version = \"1.0.0\"\n  image = \"a\"\n}\n",
+    );
+    std::os::unix::fs::symlink(project.path().join("real"), project.path().join("link")).unwrap();
+    let output = project.run(&["check", "link/main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+}

@@ -34,14 +34,12 @@ fn pad(out: &mut String, indent: usize) {
     }
 }
 
-fn comments(out: &mut String, list: &[Comment], indent: usize, blank_before: bool) {
-    if list.is_empty() {
-        return;
-    }
-    if blank_before && !out.is_empty() && !out.ends_with("\n\n") && !out.ends_with("{\n") {
-        out.push('\n');
-    }
+fn comments(out: &mut String, list: &[Comment], indent: usize) {
     for comment in list {
+        let after_open = out.is_empty() || out.ends_with("{\n") || out.ends_with("[\n");
+        if comment.blank_line_before && !after_open && !out.ends_with("\n\n") {
+            out.push('\n');
+        }
         pad(out, indent);
         out.push_str(&comment.text);
         out.push('\n');
@@ -105,9 +103,15 @@ fn items(out: &mut String, body: &Body, indent: usize) {
         if i > 0 && item.blank_line_before {
             out.push('\n');
         }
-        for comment in &item.leading_comments {
+        for (j, comment) in item.leading_comments.iter().enumerate() {
+            if j > 0 && comment.blank_line_before {
+                out.push('\n');
+            }
             pad(out, indent);
             out.push_str(&comment.text);
+            out.push('\n');
+        }
+        if item.blank_line_before_key {
             out.push('\n');
         }
         pad(out, indent);
@@ -133,7 +137,7 @@ fn items(out: &mut String, body: &Body, indent: usize) {
         }
         out.push('\n');
     }
-    comments(out, &body.trailing_comments, indent, false);
+    comments(out, &body.trailing_comments, indent);
 }
 
 fn has_comments(body: &Body) -> bool {
@@ -229,7 +233,7 @@ fn list_text(list: &List, indent: usize, column: usize) -> String {
         }
         out.push('\n');
     }
-    comments(&mut out, &list.trailing_comments, indent + 1, false);
+    comments(&mut out, &list.trailing_comments, indent + 1);
     pad(&mut out, indent);
     out.push(']');
     out

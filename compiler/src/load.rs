@@ -206,12 +206,26 @@ impl LoadState<'_> {
     /// Loads a file or folder named by `path` (already joined to its base).
     fn load_entry(&mut self, path: &Path, site: Option<ImportSite>) {
         let lexical = normalize(path);
-        if !lexical.starts_with(&self.root) {
-            self.report_outside_root(&lexical, "it leaves the project", site);
-            return;
-        }
         let canonical = match self.loader.canonicalize(&lexical) {
-            Ok(canonical) => canonical,
+            Ok(canonical) if canonical.starts_with(&self.root) => canonical,
+            Ok(_) if lexical.starts_with(&self.root) => {
+                self.report_outside_root(
+                    &lexical,
+                    "it is a symlink pointing out of the project",
+                    site,
+                );
+                return;
+            }
+            // A path that reaches the root through a symlinked way in is still inside:
+            // only where a file really is counts.
+            Ok(_) => {
+                self.report_outside_root(&lexical, "it leaves the project", site);
+                return;
+            }
+            Err(_) if !lexical.starts_with(&self.root) => {
+                self.report_outside_root(&lexical, "it leaves the project", site);
+                return;
+            }
             Err(error) => {
                 let shown = self.display(&lexical);
                 let help = self.suggest_path(&lexical).map_or_else(
@@ -227,14 +241,6 @@ impl LoadState<'_> {
                 return;
             }
         };
-        if !canonical.starts_with(&self.root) {
-            self.report_outside_root(
-                &lexical,
-                "it is a symlink pointing out of the project",
-                site,
-            );
-            return;
-        }
         match self.loader.kind(&canonical) {
             Ok(EntryKind::Folder) => {
                 let files = self.svc_files_below(&canonical, site);
@@ -498,9 +504,10 @@ pub fn imports(file: &ast::File) -> Vec<(String, Span)> {
         .iter()
         .filter(|item| item.key.name == "import")
         .filter_map(|item| match (&item.kind, item.labels.as_slice()) {
-            (ast::ItemKind::Bare, [ast::Label::String(path)]) => {
-                Some((path.as_plain()?, item.label_span()))
-            }
+            (ast::ItemKind::Bare, [ast::Label::String(path)]) => path
+                .as_plain()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| (p, item.label_span())),
             _ => None,
         })
         .collect()

@@ -139,6 +139,19 @@ impl<'a> Fields<'a> {
             if !form_ok(item, field, diagnostics) {
                 continue;
             }
+            if let Some(Label::String(label)) = item.labels.first()
+                && label.as_plain().is_none()
+            {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::InvalidReference,
+                        format!("the name of `{key}` cannot hold a `${{...}}` reference"),
+                    )
+                    .label(label.span, "a name must be plain text")
+                    .help("write the name itself, e.g. `\"workers\"`"),
+                );
+                continue;
+            }
             let label = item.labels.first().map(label_text).unwrap_or_default();
             let identity = (key.to_string(), label.clone());
             if let Some(first) = seen.get(&identity) {

@@ -64,6 +64,23 @@ pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
             if !fields::form_ok(item, field, diagnostics) {
                 continue;
             }
+            if item.key.name == "import" {
+                let path = match item.labels.first() {
+                    Some(ast::Label::String(s)) => s.as_plain().filter(|p| !p.trim().is_empty()),
+                    _ => None,
+                };
+                if path.is_none() {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            "an import needs a path in double quotes",
+                        )
+                        .label(item.label_span(), "not a usable path")
+                        .help("write `import \"../catalog\"` or `import \"postgres.svc\"`"),
+                    );
+                }
+                continue;
+            }
             let name = match item.labels.first() {
                 Some(ast::Label::String(s)) => match s.as_plain() {
                     Some(text) if !text.trim().is_empty() => Spanned::new(text, s.span),

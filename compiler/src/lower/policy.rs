@@ -313,7 +313,7 @@ fn path_attribute(path: &[Ident], d: &mut Diagnostics) -> Option<(model::Expr, T
         let written = rest.join(".");
         let help = suggest::did_you_mean(&written, known.iter().copied())
             .map(|s| {
-                s.replace('`', "`").replacen(
+                s.replacen(
                     "did you mean `",
                     &format!("did you mean `{}.", path[0].name),
                     1,

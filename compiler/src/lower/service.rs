@@ -764,6 +764,10 @@ fn config_value(
         Expr::String(_) => ConfigValue::Text {
             template: template(expr, key, scope, d)?.value,
         },
+        // A quantity reaches the service as written: `30s`, `512Mi`.
+        Expr::Number(n) if !n.unit.is_empty() => ConfigValue::Text {
+            template: Template::literal(n.raw.clone()),
+        },
         Expr::Number(_) | Expr::Bool(..) | Expr::Unary { .. } => {
             let value = match expr {
                 Expr::Bool(b, _) => svcmodel_model::Value::Bool(*b),

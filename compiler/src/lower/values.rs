@@ -31,7 +31,7 @@ pub fn string(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<Spanned<Str
                         format!("`{key}` cannot hold a `${{...}}` reference"),
                     )
                     .label(s.span, "a plain string is needed here")
-                    .help("write the value itself; references are resolved only in `config`, `image` and `run`"),
+.help("write the value itself; references are resolved only in `image`, `run`, `config` and health commands"),
                 );
                 None
             }

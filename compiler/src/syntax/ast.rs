@@ -35,8 +35,10 @@ pub struct Item {
     pub span: Span,
     pub leading_comments: Vec<Comment>,
     pub trailing_comment: Option<Comment>,
-    /// Whether a blank line separated it from what came before.
+    /// Whether a blank line separated it (or its first comment) from what came before.
     pub blank_line_before: bool,
+    /// Whether a blank line separated its last leading comment from its key.
+    pub blank_line_before_key: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -83,6 +83,15 @@ pub struct Comment {
     /// The text with its marker, without the line end.
     pub text: String,
     pub span: Span,
+    /// Whether an empty line separates it from what comes before.
+    pub blank_line_before: bool,
+}
+
+/// Whether the text before `offset` ends in an empty line.
+pub fn blank_line_before(text: &str, offset: usize) -> bool {
+    let before = &text[..offset];
+    let gap = before.len() - before.trim_end().len();
+    before[before.len() - gap..].matches('\n').count() >= 2
 }
 
 pub struct Lexed {
@@ -113,6 +122,7 @@ pub fn lex(text: &str, file: FileId, diagnostics: &mut Diagnostics) -> Lexed {
                 comments.push(Comment {
                     text: text[start..i].trim_end().to_string(),
                     span: span(start, i),
+                    blank_line_before: blank_line_before(text, start),
                 });
                 continue;
             }
@@ -121,6 +131,7 @@ pub fn lex(text: &str, file: FileId, diagnostics: &mut Diagnostics) -> Lexed {
                 comments.push(Comment {
                     text: text[start..i].trim_end().to_string(),
                     span: span(start, i),
+                    blank_line_before: blank_line_before(text, start),
                 });
                 continue;
             }
@@ -133,7 +144,15 @@ pub fn lex(text: &str, file: FileId, diagnostics: &mut Diagnostics) -> Lexed {
                 TokenKind::Number
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                // Names may hold `-` between letters (`catalog-api`), as in HCL.
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || bytes[i] == b'_'
+                        || (bytes[i] == b'-'
+                            && bytes
+                                .get(i + 1)
+                                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')))
+                {
                     i += 1;
                 }
                 TokenKind::Ident

@@ -124,9 +124,7 @@ impl Parser<'_> {
     }
 
     fn blank_line_before(&self, offset: u32) -> bool {
-        let before = &self.text[..offset as usize];
-        let gap = before.len() - before.trim_end().len();
-        before[before.len() - gap..].matches('\n').count() >= 2
+        super::lexer::blank_line_before(self.text, offset as usize)
     }
 
     fn starts_line(&self, span: Span) -> bool {
@@ -319,6 +317,8 @@ impl Parser<'_> {
             .first()
             .map_or(key.span.start, |c| c.span.start);
         let blank_line_before = self.blank_line_before(first);
+        let blank_line_before_key =
+            !leading_comments.is_empty() && self.blank_line_before(key.span.start);
         let mut labels = Vec::new();
         loop {
             let token = self.peek();
@@ -371,6 +371,7 @@ impl Parser<'_> {
             leading_comments,
             trailing_comment,
             blank_line_before,
+            blank_line_before_key,
         }
     }
 

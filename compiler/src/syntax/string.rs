@@ -122,9 +122,10 @@ fn interpolation_path(body: &str, body_start: u32, span: Span) -> Option<Vec<Ide
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && !segment.ends_with('-')
             && segment
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
             return None;
         }
