@@ -105,6 +105,7 @@ pub struct ServiceLevel {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Environment {
     pub name: Spanned<String>,
+    pub description: Option<String>,
     pub target: Spanned<String>,
     pub provider: Option<Spanned<String>>,
     pub jurisdiction: Option<Spanned<String>>,
@@ -537,6 +538,7 @@ pub enum HealthCheck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Policy {
     pub name: Spanned<String>,
+    pub description: Option<String>,
     /// The condition under which the rule applies; always when absent.
     pub when: Option<Spanned<Expr>>,
     pub rule: PolicyRule,

@@ -350,6 +350,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         })
         .collect();
     Some(Environment {
+        description: text("description", d).map(|s| s.value),
         target: target.unwrap_or_else(|| Spanned::new(String::new(), item.key.span)),
         provider: text("provider", d),
         jurisdiction: text("jurisdiction", d),

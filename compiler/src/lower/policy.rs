@@ -185,6 +185,10 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         }
     };
     Some(Policy {
+        description: f
+            .attr("description")
+            .and_then(|e| values::string(e, "description", d))
+            .map(|s| s.value),
         when,
         rule,
         because: f
@@ -433,13 +437,9 @@ fn lower_expr(expr: &Expr, d: &mut Diagnostics) -> Option<(model::Expr, Ty)> {
     }
 }
 
+/// Types must agree exactly: a size is never compared with a count or a duration.
 fn expect(found: Ty, wanted: Ty, span: Span, context: &str, d: &mut Diagnostics) -> Option<()> {
-    if found == wanted
-        || matches!(
-            (found, wanted),
-            (Ty::Num(_), Ty::Num(None)) | (Ty::Num(None), Ty::Num(_))
-        )
-    {
+    if found == wanted {
         return Some(());
     }
     d.push(
@@ -471,17 +471,48 @@ fn binary(
         ast::BinaryOp::Or => BinaryOp::Or,
     };
     let context = format!("`{}`", op.as_str());
-    let (l, lt) = lower_expr(left, d)?;
-    // A literal number on the right takes the unit kind of the attribute on the left.
-    let (r, rt) = match (lt, right) {
-        (
-            Ty::Num(kind),
+    let is_number = |e: &Expr| {
+        matches!(
+            e,
             Expr::Number(_)
-            | Expr::Unary {
-                op: UnaryOp::Neg, ..
-            },
-        ) => number(right, kind, d)?,
-        _ => lower_expr(right, d)?,
+                | Expr::Unary {
+                    op: UnaryOp::Neg,
+                    ..
+                }
+        )
+    };
+    // A literal number takes the unit kind of the attribute on the other side, so
+    // `service.data.size > 100Gi` and `100Gi < service.data.size` both read as sizes.
+    let (l, lt, r, rt) = if is_number(left) && !is_number(right) {
+        let (r, rt) = lower_expr(right, d)?;
+        let kind = match rt {
+            Ty::Num(kind) => kind,
+            _ => None,
+        };
+        let (l, lt) = number(left, kind, d)?;
+        (l, lt, r, rt)
+    } else {
+        let (l, lt) = lower_expr(left, d)?;
+        let (r, rt) = match (lt, right) {
+            (Ty::Num(kind), right) if is_number(right) => number(right, kind, d)?,
+            (Ty::Str | Ty::Bool | Ty::Num(_), Expr::List(list)) if op == ast::BinaryOp::In => {
+                // The elements of `x in [...]` have the type of `x`.
+                let mut items = Vec::new();
+                for element in &list.elements {
+                    let (item, ty) = match lt {
+                        Ty::Num(kind) if is_number(&element.expr) => {
+                            number(&element.expr, kind, d)?
+                        }
+                        _ => lower_expr(&element.expr, d)?,
+                    };
+                    expect(ty, lt, element.expr.span(), "`in`", d)?;
+                    items.push(item);
+                }
+                (model::Expr::List { items }, Ty::List)
+            }
+            _ => lower_expr(right, d)?,
+        };
+        (l, lt, r, rt)
     };
     match op {
         ast::BinaryOp::And | ast::BinaryOp::Or => {
@@ -491,7 +522,9 @@ fn binary(
         ast::BinaryOp::In => expect(rt, Ty::List, right.span(), &context, d)?,
         ast::BinaryOp::Eq | ast::BinaryOp::Ne => expect(rt, lt, right.span(), &context, d)?,
         _ => {
-            expect(lt, Ty::Num(None), left.span(), &context, d)?;
+            if !matches!(lt, Ty::Num(_)) {
+                expect(lt, Ty::Num(None), left.span(), &context, d)?;
+            }
             expect(rt, lt, right.span(), &context, d)?;
         }
     }
