@@ -81,6 +81,77 @@ Files with syntax errors are left untouched and reported (exit 1).")]
         #[arg(long, conflicts_with_all = ["paths", "check"])]
         stdin: bool,
     },
+    /// Resolve the system: versions, instances, values, dependency graph.
+    #[command(after_help = "Examples:
+  svcmodel compile examples/bank                      a summary per environment
+  svcmodel compile --format json -e dc-frankfurt examples/bank
+  svcmodel compile -f values/prod.toml --set orders.workers=16 shop/
+  svcmodel compile --locked .                         fail if svcmodel.lock is stale
+
+The services of the files named are the system; services of imported files (a
+catalog) join when something requires them. Values: defaults, then each -f file
+([SERVICE] tables, then [environment.ENV.SERVICE] tables), then --set flags.")]
+    Compile {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Draw the dependency graph.
+    #[command(after_help = "Examples:
+  svcmodel graph examples/shop                        DOT, for Graphviz
+  svcmodel graph --format mermaid examples/shop       for Markdown
+  svcmodel graph --format svg examples/bank > bank.svg
+  svcmodel graph --format json -e dc-frankfurt examples/bank")]
+    Graph {
+        #[command(flatten)]
+        system: SystemArgs,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Show the chains of requirements that bring a service into the system.
+    #[command(after_help = "Examples:
+  svcmodel why postgres examples/bank
+  svcmodel why rabbitmq -e dc-frankfurt examples/bank")]
+    Why {
+        /// A service or instance name.
+        service: String,
+        #[command(flatten)]
+        system: SystemArgs,
+    },
+    /// Show everything affected, directly and transitively, if a service fails.
+    #[command(after_help = "Examples:
+  svcmodel impact postgres examples/bank
+  svcmodel impact products examples/shop")]
+    Impact {
+        /// A service or instance name.
+        service: String,
+        #[command(flatten)]
+        system: SystemArgs,
+    },
+    /// Write `svcmodel.lock`: the resolved version and definition hash of each service.
+    #[command(after_help = "Examples:
+  svcmodel lock examples/bank                         keep locked versions that still fit
+  svcmodel lock --update postgres examples/bank       re-resolve postgres, newest first
+
+The lockfile lives in the project root. `--locked` on other commands fails when
+it is missing or does not match the model.")]
+    Lock {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Ignore the locked version of this service; repeatable.
+        #[arg(long, value_name = "SERVICE")]
+        update: Vec<String>,
+    },
+    /// Print the JSON Schema of a command's JSON output.
+    #[command(after_help = "Examples:
+  svcmodel schema compile > compile.schema.json
+  svcmodel schema graph")]
+    Schema {
+        #[arg(value_enum)]
+        name: SchemaName,
+    },
     /// Explain a diagnostic code, with a wrong and a right example.
     #[command(after_help = "Examples:
   svcmodel explain E0301                  the long explanation of one code
@@ -93,6 +164,48 @@ Files with syntax errors are left untouched and reported (exit 1).")]
         #[arg(long)]
         list: bool,
     },
+}
+
+/// What selects and completes a system: the model, an environment, values, the lock.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SystemArgs {
+    /// Model files or folders (default: the current folder).
+    pub paths: Vec<PathBuf>,
+    /// The project root: no model or values file may lie outside it.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Resolve for this environment only (default: every environment).
+    #[arg(short = 'e', long = "environment", value_name = "ENV")]
+    pub environment: Option<String>,
+    /// A TOML values file; give several, the later wins.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Set one parameter, over any values file; repeatable.
+    #[arg(long = "set", value_name = "SERVICE.PARAM=VALUE")]
+    pub set: Vec<String>,
+    /// Fail if `svcmodel.lock` is missing or out of date (for pipelines).
+    #[arg(long)]
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart, for Markdown.
+    Mermaid,
+    /// Nodes, edges and waves as JSON.
+    Json,
+    /// A self-contained SVG picture, drawn by svcmodel itself.
+    Svg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaName {
+    /// The output of `svcmodel compile --format json`.
+    Compile,
+    /// The output of `svcmodel graph --format json`.
+    Graph,
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod fs_loader;
 mod output;
+mod view;
 
 use clap::Parser;
 

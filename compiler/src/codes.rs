@@ -66,6 +66,18 @@ codes! {
     UnknownAttribute = "E0507": "a policy condition on an attribute that does not exist",
     UnknownTarget = "E0508": "an environment with an unknown target",
     SelfRequirement = "E0509": "a service that requires itself",
+    VersionConflict = "E0601": "requirements that no single version satisfies",
+    NoMatchingVersion = "E0602": "a requirement that no version in the model satisfies",
+    StaleLock = "E0603": "a lockfile that does not match the resolution",
+    InvalidLockfile = "E0604": "a lockfile that cannot be read",
+    DependencyCycle = "E0605": "services that require each other in a cycle",
+    UnknownValueTarget = "E0606": "values for a service the model does not declare",
+    UnknownValueParam = "E0607": "a value for a parameter the service does not declare",
+    InvalidValuesFile = "E0608": "a values file that is not valid TOML or not shaped as one",
+    MissingValue = "E0609": "a parameter with neither a default nor a value",
+    SecretInValues = "E0610": "a secret given a value in a values file or flag",
+    InvalidSet = "E0611": "a malformed `--set` flag",
+    NameCollision = "E0612": "a per-consumer instance whose derived name is taken",
 }
 
 impl Code {

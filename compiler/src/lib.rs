@@ -15,6 +15,7 @@ pub mod explain;
 pub mod fmt;
 pub mod load;
 pub mod lower;
+pub mod resolve;
 pub mod source;
 pub mod suggest;
 pub mod syntax;
@@ -50,7 +51,7 @@ pub fn compile(
 ) -> Compilation {
     let mut diagnostics = Diagnostics::default();
     let loaded = load::load(loader, entries, root, display_base, &mut diagnostics);
-    let model = lower::lower(&loaded.files, &mut diagnostics);
+    let model = lower::lower(&loaded.files, &loaded.entry_files, &mut diagnostics);
     Compilation {
         sources: loaded.sources,
         model,
@@ -63,4 +64,100 @@ pub fn compile_str(name: &str, text: &str) -> Compilation {
     let path = Path::new("/").join(name);
     let loader = load::MemoryLoader::new().with_file(&path, text);
     compile(&loader, &[path], Path::new("/"), Path::new("/"))
+}
+
+/// A compilation that goes on to resolve the system: what the command line adds.
+#[derive(Debug, Default, Clone)]
+pub struct SystemRequest {
+    pub entries: Vec<PathBuf>,
+    pub root: PathBuf,
+    pub display_base: PathBuf,
+    /// Values files (`-f`), in order.
+    pub values_files: Vec<PathBuf>,
+    /// `--set SERVICE.PARAM=VALUE` flags, in order.
+    pub sets: Vec<String>,
+    pub environment: Option<String>,
+    pub locked: bool,
+    pub update: Vec<String>,
+}
+
+pub struct SystemCompilation {
+    pub sources: SourceMap,
+    pub model: Model,
+    /// `None` when the model itself has errors: resolution needs a sound model.
+    pub resolution: Option<resolve::Resolution>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Where the lockfile lives.
+    pub lock_path: PathBuf,
+}
+
+impl SystemCompilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Compiles and resolves: load, lower, then versions, instances, graph and values.
+pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> SystemCompilation {
+    let mut diagnostics = Diagnostics::default();
+    let mut loaded = load::load(
+        loader,
+        &request.entries,
+        &request.root,
+        &request.display_base,
+        &mut diagnostics,
+    );
+    let model = lower::lower(&loaded.files, &loaded.entry_files, &mut diagnostics);
+    let lock_path = request.root.join(resolve::lock::FILE_NAME);
+    let mut options = resolve::Options {
+        environment: request.environment.clone(),
+        locked: request.locked,
+        update: request.update.clone(),
+        ..Default::default()
+    };
+    for path in &request.values_files {
+        if let Some(id) = load::read_extra(
+            loader,
+            path,
+            &request.root,
+            &request.display_base,
+            &mut loaded.sources,
+            &mut diagnostics,
+        ) {
+            options.values_files.push(id);
+        }
+    }
+    for (i, set) in request.sets.iter().enumerate() {
+        let name = if request.sets.len() == 1 {
+            "--set".to_string()
+        } else {
+            format!("--set #{}", i + 1)
+        };
+        options.sets.push(
+            loaded
+                .sources
+                .add(source::SourceFile::new(name, set.clone())),
+        );
+    }
+    if loader.kind(&lock_path).is_ok() {
+        options.lockfile = load::read_extra(
+            loader,
+            &lock_path,
+            &request.root,
+            &request.display_base,
+            &mut loaded.sources,
+            &mut diagnostics,
+        );
+    }
+    let resolution = (!diagnostics.has_errors())
+        .then(|| resolve::resolve(&model, &loaded.sources, &options, &mut diagnostics));
+    SystemCompilation {
+        sources: loaded.sources,
+        model,
+        resolution,
+        diagnostics: diagnostics.into_sorted(),
+        lock_path,
+    }
 }

@@ -131,6 +131,9 @@ pub fn normalize(path: &Path) -> PathBuf {
 pub struct Loaded {
     pub sources: SourceMap,
     pub files: Vec<ast::File>,
+    /// The files named on the command line (or found below a folder named there), as
+    /// opposed to files only imported: their services are the system's own.
+    pub entry_files: std::collections::HashSet<svcmodel_model::FileId>,
 }
 
 /// Loads `entries` (files or folders) and their imports, all inside `root`.
@@ -155,6 +158,8 @@ pub fn load(
         files: Vec::new(),
         by_path: HashMap::new(),
         stack: Vec::new(),
+        entry_files: std::collections::HashSet::new(),
+        by_id: HashMap::new(),
         diagnostics,
     };
     for entry in entries {
@@ -163,6 +168,7 @@ pub fn load(
     Loaded {
         sources: state.sources,
         files: state.files,
+        entry_files: state.entry_files,
     }
 }
 
@@ -187,6 +193,9 @@ struct LoadState<'a> {
     by_path: HashMap<PathBuf, FileState>,
     /// The chain of files being loaded, with the import that led to the next one.
     stack: Vec<(PathBuf, Option<ImportSite>)>,
+    entry_files: std::collections::HashSet<svcmodel_model::FileId>,
+    /// The file id of every file read, by path.
+    by_id: HashMap<PathBuf, svcmodel_model::FileId>,
     diagnostics: &'a mut Diagnostics,
 }
 
@@ -332,7 +341,15 @@ impl LoadState<'_> {
 
     fn load_file(&mut self, path: &Path, site: Option<ImportSite>) {
         match self.by_path.get(path) {
-            Some(FileState::Done) => return,
+            Some(FileState::Done) => {
+                // Imported first, named on the command line too: it is the system's own.
+                if site.is_none()
+                    && let Some(id) = self.by_id.get(path)
+                {
+                    self.entry_files.insert(*id);
+                }
+                return;
+            }
             Some(FileState::InProgress) => {
                 self.report_cycle(path, site);
                 return;
@@ -393,6 +410,10 @@ impl LoadState<'_> {
             }
         };
         let id = self.sources.add(SourceFile::new(shown, text));
+        self.by_id.insert(path.to_path_buf(), id);
+        if site.is_none() {
+            self.entry_files.insert(id);
+        }
         let file = syntax::parse(&self.sources.get(id).text, id, self.diagnostics);
         self.by_path
             .insert(path.to_path_buf(), FileState::InProgress);
@@ -494,6 +515,81 @@ fn io_reason(error: &io::Error) -> &'static str {
         io::ErrorKind::NotFound => "no such file or folder",
         io::ErrorKind::PermissionDenied => "permission denied",
         _ => "the file system refused",
+    }
+}
+
+/// Reads a file that is not a model file (a values file, the lockfile) into `sources`,
+/// with the same limits: inside the root, at most [`MAX_FILE_SIZE`], UTF-8.
+pub fn read_extra(
+    loader: &dyn Loader,
+    path: &Path,
+    root: &Path,
+    display_base: &Path,
+    sources: &mut SourceMap,
+    diagnostics: &mut Diagnostics,
+) -> Option<svcmodel_model::FileId> {
+    let root = loader
+        .canonicalize(root)
+        .unwrap_or_else(|_| normalize(root));
+    let base = loader
+        .canonicalize(display_base)
+        .unwrap_or_else(|_| normalize(display_base));
+    let shown = relative(&normalize(path), &base).display().to_string();
+    let canonical = match loader.canonicalize(path) {
+        Ok(canonical) => canonical,
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::CannotRead,
+                    format!("cannot read `{shown}`: {}", io_reason(&error)),
+                )
+                .help("check the path; it is relative to the current folder"),
+            );
+            return None;
+        }
+    };
+    if !canonical.starts_with(&root) {
+        diagnostics.push(
+            Diagnostic::error(Code::ImportOutsideRoot, format!("`{shown}` is outside the project root"))
+                .help("keep values files inside the project, or pass `--root` with a folder that holds them"),
+        );
+        return None;
+    }
+    if loader
+        .size(&canonical)
+        .is_ok_and(|size| size > MAX_FILE_SIZE)
+    {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::FileTooLarge,
+                format!(
+                    "`{shown}` is larger than {} MiB",
+                    MAX_FILE_SIZE / (1024 * 1024)
+                ),
+            )
+            .help("split it into several files"),
+        );
+        return None;
+    }
+    match loader.read(&canonical).map(String::from_utf8) {
+        Ok(Ok(text)) => Some(sources.add(SourceFile::new(shown, text))),
+        Ok(Err(_)) => {
+            diagnostics.push(
+                Diagnostic::error(Code::NotUtf8, format!("`{shown}` is not UTF-8 text"))
+                    .help("save the file as UTF-8"),
+            );
+            None
+        }
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::CannotRead,
+                    format!("cannot read `{shown}`: {}", io_reason(&error)),
+                )
+                .help("check that the file exists and can be read"),
+            );
+            None
+        }
     }
 }
 

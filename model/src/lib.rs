@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub mod eval;
+pub mod graph;
 pub mod quantity;
+pub mod system;
 pub use quantity::{QuantityError, QuantityKind};
 
 /// Index of a loaded source file in the compiler's source map.
@@ -175,6 +178,9 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub name: Spanned<String>,
+    /// Declared in an imported file (a catalog) rather than in the files named on the
+    /// command line: part of the system only when something requires it.
+    pub imported: bool,
     pub version: Spanned<semver::Version>,
     pub description: Option<String>,
     pub image: Option<Spanned<Template>>,
@@ -614,4 +620,37 @@ pub enum BinaryOp {
     In,
     And,
     Or,
+}
+
+impl std::fmt::Display for Reference {
+    /// The reference as a user writes it inside `${...}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reference::Param { name, .. } => write!(f, "param.{name}"),
+            Reference::OwnPort { port, field, .. } => write!(f, "self.{port}.{}", field.as_str()),
+            Reference::Port {
+                service,
+                port,
+                field,
+                ..
+            } => write!(f, "{service}.{port}.{}", field.as_str()),
+            Reference::OwnVersion { .. } => f.write_str("self.version"),
+            Reference::OwnName { .. } => f.write_str("self.name"),
+            Reference::OwnDir { .. } => f.write_str("self.dir"),
+        }
+    }
+}
+
+impl std::fmt::Display for Template {
+    /// The template with its references written back as `${...}`; a literal `${` is
+    /// written `\${` so the text reads back the same.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.parts {
+            match part {
+                TemplatePart::Literal(text) => f.write_str(&text.replace("${", "\\${"))?,
+                TemplatePart::Reference(reference) => write!(f, "${{{reference}}}")?,
+            }
+        }
+        Ok(())
+    }
 }

@@ -4,7 +4,7 @@
 //! format to itself before anything is written; a write goes to a temporary file in the
 //! same folder, then renames over the original, so a crash never leaves half a file.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use svcmodel_compiler::diagnostic::Diagnostics;
@@ -94,7 +94,7 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: Color) -> Exit {
         unformatted += 1;
         if check {
             println!("{name}");
-        } else if let Err(error) = write_atomically(path, &formatted) {
+        } else if let Err(error) = super::write_atomically(path, &formatted) {
             eprintln!("error: cannot write `{name}`: {error}");
             worst = Exit::Failure;
         } else {
@@ -130,26 +130,4 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
             files.push(path);
         }
     }
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.svcmodel-fmt.{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        if let Ok(metadata) = std::fs::metadata(path) {
-            file.set_permissions(metadata.permissions())?;
-        }
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }

@@ -3,7 +3,10 @@
 mod check;
 mod explain;
 mod fmt;
+mod graph;
+mod system;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command};
@@ -22,6 +25,12 @@ pub fn run(cli: Cli) -> Exit {
             stdin,
         } => fmt::run(&paths, check, stdin, cli.color),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
+        Command::Compile { system, format } => system::compile(&system, format, cli.color),
+        Command::Graph { system, format } => graph::run(&system, format, cli.color),
+        Command::Why { service, system } => system::why(&service, &system, cli.color),
+        Command::Impact { service, system } => system::impact(&service, &system, cli.color),
+        Command::Lock { system, update } => system::lock(&system, &update, cli.color),
+        Command::Schema { name } => system::schema(name),
     }
 }
 
@@ -71,4 +80,29 @@ pub fn project_root(root: Option<&Path>, entries: &[PathBuf], cwd: &Path) -> Pat
 
 pub fn current_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// Replaces `path` with `text`: a temporary file in the same folder, synced, then
+/// renamed over it, so a crash never leaves half a file. A symlink at `path` is
+/// replaced, never followed.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{file_name}.svcmodel-fmt.{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            file.set_permissions(metadata.permissions())?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }

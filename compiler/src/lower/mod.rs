@@ -42,7 +42,11 @@ const TOP_LEVEL: &[fields::Field] = &[
     labeled_block("policy"),
 ];
 
-pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
+pub fn lower(
+    files: &[ast::File],
+    entry_files: &std::collections::HashSet<svcmodel_model::FileId>,
+    diagnostics: &mut Diagnostics,
+) -> Model {
     let mut model = Model::default();
     for file in files {
         // Top-level keys repeat across a file (many services), so only unknown keys and
@@ -110,7 +114,12 @@ pub fn lower(files: &[ast::File], diagnostics: &mut Diagnostics) -> Model {
                     .extend(environment(item, name, diagnostics)),
                 "service" => model
                     .services
-                    .extend(service::lower(item, name, diagnostics)),
+                    .extend(service::lower(item, name, diagnostics).map(|s| {
+                        svcmodel_model::Service {
+                            imported: !entry_files.contains(&file.id),
+                            ..s
+                        }
+                    })),
                 "policy" => model
                     .policies
                     .extend(policy::lower(item, name, diagnostics)),

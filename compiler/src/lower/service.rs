@@ -146,6 +146,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
     let health = f.item("health").and_then(|h| health(h, &scope, d));
     let version = version?;
     Some(Service {
+        imported: false,
         description: f
             .attr("description")
             .and_then(|e| values::string(e, "description", d))

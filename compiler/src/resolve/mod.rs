@@ -1,0 +1,415 @@
+//! Resolution: the model becomes one consistent system per environment.
+//!
+//! Input: a lowered [`Model`], values files and `--set` flags (already in the source
+//! map), and the lockfile if there is one. Output: a [`ResolvedSystem`] per environment
+//! (or one for a model without environments), the lockfile those resolutions imply, and
+//! diagnostics. Algorithm, per environment:
+//! 1. the `use` rules whose `when` holds there;
+//! 2. versions by PubGrub ([`versions`]): the services of the files named on the command
+//!    line are the roots, imported catalog services join when required; locked versions
+//!    are kept while they still fit;
+//! 3. instances: one per shared service, one per consumer for `per_consumer` services;
+//! 4. the dependency graph, whose ordering cycles are errors;
+//! 5. parameter values ([`values`]).
+
+pub mod lock;
+pub mod values;
+pub mod versions;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use svcmodel_model::graph::{DependencyGraph, Edge};
+use svcmodel_model::system::{Dependency, Instance, InstanceId, Origin, ResolvedSystem};
+use svcmodel_model::{Instancing, Model, PolicyRule, Span, eval};
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::source::SourceMap;
+use lock::{Lockfile, Pin};
+use values::Values;
+
+/// What the command line adds to the model.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Resolve for this environment only; all environments when `None`.
+    pub environment: Option<String>,
+    /// Values files, in order, already in the source map.
+    pub values_files: Vec<svcmodel_model::FileId>,
+    /// `--set` flags, in order, each already in the source map as its own file.
+    pub sets: Vec<svcmodel_model::FileId>,
+    /// The lockfile, already in the source map, if the project has one.
+    pub lockfile: Option<svcmodel_model::FileId>,
+    /// Fail (rather than warn) when the lockfile is out of date.
+    pub locked: bool,
+    /// Services whose locked versions are ignored (`svcmodel lock --update SERVICE`).
+    pub update: Vec<String>,
+}
+
+pub struct Resolution {
+    pub systems: Vec<ResolvedSystem>,
+    /// The lockfile these resolutions imply.
+    pub lock: Lockfile,
+    /// The lockfile as read, if any.
+    pub previous_lock: Option<Lockfile>,
+}
+
+pub fn resolve(
+    model: &Model,
+    sources: &SourceMap,
+    options: &Options,
+    d: &mut Diagnostics,
+) -> Resolution {
+    let mut values = Values::default();
+    for file in &options.values_files {
+        values.add_file(model, sources, *file, d);
+    }
+    for flag in &options.sets {
+        values.add_set(model, sources, *flag, d);
+    }
+    let previous_lock = options
+        .lockfile
+        .and_then(|file| match Lockfile::parse(sources, file) {
+            Ok(lock) => Some(lock),
+            Err(diagnostic) => {
+                d.push(diagnostic);
+                None
+            }
+        });
+    let environments: Vec<Option<&svcmodel_model::Environment>> = match &options.environment {
+        Some(name) => match model.environment(name) {
+            Some(environment) => vec![Some(environment)],
+            None => {
+                let names: Vec<&str> = model
+                    .environments
+                    .iter()
+                    .map(|e| e.name.value.as_str())
+                    .collect();
+                let help = crate::suggest::did_you_mean(name, names.iter().copied())
+                    .unwrap_or_else(|| {
+                        if names.is_empty() {
+                            "the model declares no environment; leave out `-e`".to_string()
+                        } else {
+                            format!(
+                                "use one of {}",
+                                names
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    });
+                d.push(
+                    Diagnostic::error(
+                        Code::UnknownEnvironment,
+                        format!("unknown environment `{name}`"),
+                    )
+                    .help(help),
+                );
+                return Resolution {
+                    systems: Vec::new(),
+                    lock: Lockfile::default(),
+                    previous_lock,
+                };
+            }
+        },
+        None if model.environments.is_empty() => vec![None],
+        None => model.environments.iter().map(Some).collect(),
+    };
+    let roots: Vec<String> = model
+        .services
+        .iter()
+        .filter(|s| !s.imported)
+        .map(|s| s.name.value.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut systems = Vec::new();
+    let mut lock = Lockfile::default();
+    for environment in environments {
+        let env_name = environment.map(|e| e.name.value.clone());
+        let mut inputs = versions::Inputs {
+            roots: roots.clone(),
+            ..Default::default()
+        };
+        for policy in &model.policies {
+            let PolicyRule::Use { versions } = &policy.rule else {
+                continue;
+            };
+            let applies = policy.when.as_ref().is_none_or(|when| {
+                environment.is_some()
+                    && eval::holds(
+                        &when.value,
+                        eval::Context {
+                            service: None,
+                            environment,
+                        },
+                    )
+            });
+            if !applies {
+                continue;
+            }
+            for (service, requirement) in versions {
+                inputs.rules.entry(service.value.clone()).or_default().push(
+                    versions::VersionRule {
+                        requirement: requirement.value.clone(),
+                        policy: policy.name.value.clone(),
+                        span: requirement.span,
+                    },
+                );
+            }
+        }
+        if let Some(pins) = previous_lock.as_ref().and_then(|l| l.pins.get(&env_name)) {
+            for (service, pin) in pins {
+                if !options.update.contains(service) {
+                    inputs
+                        .preferred
+                        .insert(service.as_str(), pin.version.clone());
+                }
+            }
+        }
+        let solution = match versions::resolve(model, &inputs) {
+            Ok(solution) => solution,
+            Err(diagnostic) => {
+                d.push(diagnostic);
+                continue;
+            }
+        };
+        let pins = lock.pins.entry(env_name.clone()).or_default();
+        for (name, (version, definition)) in &solution {
+            pins.insert(
+                name.clone(),
+                Pin {
+                    version: version.clone(),
+                    hash: lock::definition_hash(&model.services[*definition]),
+                    span: None,
+                },
+            );
+        }
+        let Some(mut system) = instantiate(model, &roots, &solution, env_name.clone(), d) else {
+            continue;
+        };
+        for instance in &mut system.instances {
+            let definition = &model.services[instance.definition];
+            instance.values = values.resolve(
+                &instance.name,
+                &instance.service,
+                &definition.params,
+                env_name.as_deref(),
+                d,
+            );
+        }
+        report_cycles(&system, d);
+        systems.push(system);
+    }
+    if let Some(previous) = &previous_lock {
+        let in_scope =
+            |e: &Option<String>| options.environment.is_none() || *e == options.environment;
+        let scoped = |l: &Lockfile| Lockfile {
+            pins: l
+                .pins
+                .iter()
+                .filter(|(e, _)| in_scope(e))
+                .map(|(e, p)| (e.clone(), p.clone()))
+                .collect(),
+        };
+        let differences = scoped(previous).differences(&scoped(&lock));
+        if !differences.is_empty() && !d.has_errors() {
+            d.push(stale_lock(&differences, options.locked));
+        }
+    } else if options.locked {
+        d.push(
+            Diagnostic::error(
+                Code::StaleLock,
+                format!("`--locked` was given but there is no `{}`", lock::FILE_NAME),
+            )
+            .help("run `svcmodel lock` and commit the lockfile"),
+        );
+    }
+    Resolution {
+        systems,
+        lock,
+        previous_lock,
+    }
+}
+
+fn stale_lock(differences: &[(String, Option<Span>)], locked: bool) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error(
+        Code::StaleLock,
+        format!("`{}` is out of date: {}", lock::FILE_NAME, differences[0].0),
+    );
+    if !locked {
+        diagnostic.severity = Severity::Warning;
+    }
+    for (text, span) in differences {
+        if let Some(span) = span {
+            diagnostic = diagnostic.label(*span, text.clone());
+        }
+    }
+    let more = if differences.len() > 1 {
+        format!(" ({} differences)", differences.len())
+    } else {
+        String::new()
+    };
+    diagnostic.help(format!(
+        "run `svcmodel lock` to update it, review the change and commit it{more}"
+    ))
+}
+
+/// An instance before ids are given.
+struct Pending {
+    name: String,
+    service: String,
+    definition: usize,
+    consumer: Option<String>,
+    origin: Origin,
+}
+
+/// Creates the instances the solution calls for and joins them by their requirements.
+fn instantiate(
+    model: &Model,
+    roots: &[String],
+    solution: &versions::Solution,
+    environment: Option<String>,
+    d: &mut Diagnostics,
+) -> Option<ResolvedSystem> {
+    let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
+    // (consumer instance, dependency instance, requirement index, ordering, span)
+    let mut edges: Vec<(String, String, usize, bool, Span)> = Vec::new();
+    let mut queue: VecDeque<String> = VecDeque::new();
+    for root in roots {
+        let (_, definition) = *solution.get(root)?;
+        pending.insert(
+            root.clone(),
+            Pending {
+                name: root.clone(),
+                service: root.clone(),
+                definition,
+                consumer: None,
+                origin: Origin::System,
+            },
+        );
+        queue.push_back(root.clone());
+    }
+    let mut collided = false;
+    while let Some(name) = queue.pop_front() {
+        let definition = pending[&name].definition;
+        for (index, requirement) in model.services[definition].requires.iter().enumerate() {
+            let dependency = &requirement.service.value;
+            let Some((_, dep_definition)) = solution.get(dependency) else {
+                continue;
+            };
+            let per_consumer =
+                model.services[*dep_definition].instancing.value == Instancing::PerConsumer;
+            let instance_name = if per_consumer {
+                format!("{name}-{dependency}")
+            } else {
+                dependency.clone()
+            };
+            if edges
+                .iter()
+                .any(|(c, _, i, _, _)| *c == name && *i == index)
+            {
+                continue;
+            }
+            edges.push((
+                name.clone(),
+                instance_name.clone(),
+                index,
+                requirement.ordering,
+                requirement.service.span,
+            ));
+            match pending.get(&instance_name) {
+                Some(existing)
+                    if per_consumer && existing.consumer.as_deref() != Some(name.as_str()) =>
+                {
+                    collided = true;
+                    d.push(
+                        Diagnostic::error(
+                            Code::NameCollision,
+                            format!("the instance of `{dependency}` for `{name}` would be named `{instance_name}`, which is taken"),
+                        )
+                        .label(requirement.service.span, format!("`{name}` gets its own `{dependency}`"))
+                        .label(model.services[existing.definition].name.span, format!("`{instance_name}` is already this service"))
+                        .help(format!("rename `{instance_name}`, or make `{dependency}` shared")),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    pending.insert(
+                        instance_name.clone(),
+                        Pending {
+                            name: instance_name.clone(),
+                            service: dependency.clone(),
+                            definition: *dep_definition,
+                            consumer: per_consumer.then(|| name.clone()),
+                            origin: Origin::Required,
+                        },
+                    );
+                    queue.push_back(instance_name);
+                }
+            }
+        }
+    }
+    if collided {
+        return None;
+    }
+    let ids: HashMap<&str, InstanceId> = pending
+        .keys()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), InstanceId(i as u32)))
+        .collect();
+    let mut graph = DependencyGraph::new(pending.len());
+    let mut instances: Vec<Instance> = pending
+        .values()
+        .map(|p| Instance {
+            id: ids[p.name.as_str()],
+            name: p.name.clone(),
+            service: p.service.clone(),
+            version: model.services[p.definition].version.value.clone(),
+            definition: p.definition,
+            consumer: p.consumer.as_deref().map(|c| ids[c]),
+            origin: p.origin.clone(),
+            values: BTreeMap::new(),
+            dependencies: Vec::new(),
+        })
+        .collect();
+    for (consumer, dependency, requirement, ordering, span) in edges {
+        let (from, to) = (ids[consumer.as_str()], ids[dependency.as_str()]);
+        instances[from.index()].dependencies.push(Dependency {
+            instance: to,
+            requirement,
+            ordering,
+            span,
+        });
+        graph.add_dependency(from, to, Edge { span, ordering });
+    }
+    Some(ResolvedSystem {
+        environment,
+        instances,
+        graph,
+    })
+}
+
+fn report_cycles(system: &ResolvedSystem, d: &mut Diagnostics) {
+    for cycle in system.graph.cycles() {
+        let names: Vec<&str> = cycle
+            .instances
+            .iter()
+            .map(|i| system.instance(*i).name.as_str())
+            .collect();
+        let mut path = names.join(" -> ");
+        path.push_str(" -> ");
+        path.push_str(names[0]);
+        let mut diagnostic =
+            Diagnostic::error(Code::DependencyCycle, format!("dependency cycle: {path}"));
+        for (i, edge) in cycle.edges.iter().enumerate() {
+            let from = names[i];
+            let to = names[(i + 1) % names.len()];
+            diagnostic = diagnostic.label(edge.span, format!("`{from}` requires `{to}`"));
+        }
+        d.push(diagnostic.help(
+            "break the cycle: if one of these calls need not wait for the other to be healthy, mark it `ordering = false`; otherwise remove a requirement",
+        ));
+    }
+}

@@ -1,0 +1,380 @@
+//! `svcmodel graph`: the dependency graph as DOT, Mermaid, JSON or a self-contained SVG.
+//! Edges point from a consumer to what it requires; dashed edges do not order a deploy.
+
+use std::fmt::Write as _;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use svcmodel_model::system::ResolvedSystem;
+
+use crate::cli::{Color, Format, GraphFormat, SystemArgs};
+use crate::exit::Exit;
+use crate::output;
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GraphOutput {
+    /// The version of this output's shape.
+    pub format: u32,
+    /// One graph per distinct resolution; environments with the same graph share one.
+    pub graphs: Vec<GraphView>,
+}
+
+#[derive(Debug, Serialize, JsonSchema, PartialEq)]
+pub struct GraphView {
+    /// The environments this graph is for; empty when the model declares none.
+    pub environments: Vec<String>,
+    pub nodes: Vec<NodeView>,
+    pub edges: Vec<EdgeView>,
+    /// Deploy waves, by node name.
+    pub waves: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, JsonSchema, PartialEq)]
+pub struct NodeView {
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    /// The deploy wave, from 0.
+    pub wave: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema, PartialEq)]
+pub struct EdgeView {
+    /// The consumer.
+    pub from: String,
+    /// What it requires.
+    pub to: String,
+    /// Whether `to` must be healthy before `from` starts.
+    pub ordering: bool,
+    /// The version requirement as written.
+    pub requirement: String,
+}
+
+fn graph_view(system: &ResolvedSystem, model: &svcmodel_model::Model) -> GraphView {
+    let waves = system.graph.waves().unwrap_or_default();
+    let mut wave_of = vec![0; system.instances.len()];
+    for (w, wave) in waves.iter().enumerate() {
+        for id in wave {
+            wave_of[id.index()] = w;
+        }
+    }
+    GraphView {
+        environments: system.environment.iter().cloned().collect(),
+        nodes: system
+            .instances
+            .iter()
+            .map(|i| NodeView {
+                name: i.name.clone(),
+                service: i.service.clone(),
+                version: i.version.to_string(),
+                wave: wave_of[i.id.index()],
+            })
+            .collect(),
+        edges: system
+            .instances
+            .iter()
+            .flat_map(|i| {
+                i.dependencies.iter().map(move |d| EdgeView {
+                    from: i.name.clone(),
+                    to: system.instance(d.instance).name.clone(),
+                    ordering: d.ordering,
+                    requirement: model.services[i.definition].requires[d.requirement]
+                        .version
+                        .value
+                        .to_string(),
+                })
+            })
+            .collect(),
+        waves: waves
+            .iter()
+            .map(|w| {
+                w.iter()
+                    .map(|id| system.instance(*id).name.clone())
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+pub fn run(args: &SystemArgs, format: GraphFormat, color: Color) -> Exit {
+    let json = if format == GraphFormat::Json {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    let compilation = match super::system::resolve(args, &[], json, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let systems = compilation
+        .resolution
+        .as_ref()
+        .map_or(&[][..], |r| r.systems.as_slice());
+    // Environments that resolve to the same graph share one drawing.
+    let mut graphs: Vec<GraphView> = Vec::new();
+    for system in systems {
+        let mut view = graph_view(system, &compilation.model);
+        let environments = std::mem::take(&mut view.environments);
+        match graphs
+            .iter_mut()
+            .find(|g| g.nodes == view.nodes && g.edges == view.edges)
+        {
+            Some(existing) => existing.environments.extend(environments),
+            None => {
+                view.environments = environments;
+                graphs.push(view);
+            }
+        }
+    }
+    let text = match format {
+        GraphFormat::Json => {
+            output::print_json(&GraphOutput { format: 1, graphs });
+            return Exit::Success;
+        }
+        GraphFormat::Dot => dot(&graphs),
+        GraphFormat::Mermaid => mermaid(&graphs),
+        GraphFormat::Svg => svg(&graphs),
+    };
+    print!("{text}");
+    Exit::Success
+}
+
+fn dot_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn title(graph: &GraphView) -> String {
+    if graph.environments.is_empty() {
+        "system".to_string()
+    } else {
+        graph.environments.join(", ")
+    }
+}
+
+pub fn dot(graphs: &[GraphView]) -> String {
+    let mut out = String::from(
+        "digraph svcmodel {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n",
+    );
+    for (g, graph) in graphs.iter().enumerate() {
+        let indent = if graphs.len() > 1 { "    " } else { "  " };
+        if graphs.len() > 1 {
+            let _ = writeln!(
+                out,
+                "  subgraph cluster_{g} {{\n    label={};",
+                dot_string(&title(graph))
+            );
+        }
+        let id = |name: &str| {
+            if graphs.len() > 1 {
+                dot_string(&format!("{g}:{name}"))
+            } else {
+                dot_string(name)
+            }
+        };
+        for node in &graph.nodes {
+            let _ = writeln!(
+                out,
+                "{indent}{} [label={}];",
+                id(&node.name),
+                dot_string(&format!("{}\n{}", node.name, node.version))
+            );
+        }
+        for edge in &graph.edges {
+            let style = if edge.ordering { "" } else { ", style=dashed" };
+            let _ = writeln!(
+                out,
+                "{indent}{} -> {} [label={}{style}];",
+                id(&edge.from),
+                id(&edge.to),
+                dot_string(&edge.requirement)
+            );
+        }
+        if graphs.len() > 1 {
+            out.push_str("  }\n");
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid_label(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => "#quot;".to_string(),
+            '<' => "#lt;".to_string(),
+            '>' => "#gt;".to_string(),
+            '#' => "#35;".to_string(),
+            c if c.is_control() => " ".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+pub fn mermaid(graphs: &[GraphView]) -> String {
+    let mut out = String::from("flowchart TD\n");
+    for (g, graph) in graphs.iter().enumerate() {
+        let indent = if graphs.len() > 1 { "    " } else { "  " };
+        if graphs.len() > 1 {
+            let _ = writeln!(out, "  subgraph g{g}[\"{}\"]", mermaid_label(&title(graph)));
+        }
+        let index = |name: &str| graph.nodes.iter().position(|n| n.name == name).unwrap_or(0);
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{indent}g{g}n{i}[\"{} {}\"]",
+                mermaid_label(&node.name),
+                mermaid_label(&node.version)
+            );
+        }
+        for edge in &graph.edges {
+            let arrow = if edge.ordering { "-->" } else { "-.->" };
+            let _ = writeln!(
+                out,
+                "{indent}g{g}n{} {arrow} g{g}n{}",
+                index(&edge.from),
+                index(&edge.to)
+            );
+        }
+        if graphs.len() > 1 {
+            out.push_str("  end\n");
+        }
+    }
+    out
+}
+
+fn xml(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CHAR_WIDTH: f64 = 7.5;
+const NODE_HEIGHT: f64 = 40.0;
+const ROW_GAP: f64 = 70.0;
+const COLUMN_GAP: f64 = 30.0;
+const MARGIN: f64 = 20.0;
+
+/// A layered drawing: one row per deploy wave, what others require at the bottom;
+/// inside a row, nodes ordered by the mean position of their consumers (one
+/// barycentre pass from the top), to keep edges from crossing.
+pub fn svg(graphs: &[GraphView]) -> String {
+    let mut body = String::new();
+    let mut y_offset = MARGIN;
+    let mut width: f64 = 0.0;
+    for graph in graphs {
+        let _ = writeln!(
+            body,
+            "<text x=\"{MARGIN}\" y=\"{:.1}\" class=\"title\">{}</text>",
+            y_offset + 14.0,
+            xml(&title(graph))
+        );
+        y_offset += 30.0;
+        let rows: Vec<&Vec<String>> = graph.waves.iter().rev().collect();
+        let node_width = |name: &str, version: &str| {
+            (name.chars().count().max(version.chars().count()) as f64) * CHAR_WIDTH + 24.0
+        };
+        let mut position: std::collections::HashMap<&str, (f64, f64, f64)> =
+            std::collections::HashMap::new();
+        for (r, row) in rows.iter().enumerate() {
+            let mut ordered: Vec<&String> = row.iter().collect();
+            if r > 0 {
+                let centre = |name: &str| {
+                    let xs: Vec<f64> = graph
+                        .edges
+                        .iter()
+                        .filter(|e| e.to == name)
+                        .filter_map(|e| position.get(e.from.as_str()).map(|(x, _, w)| x + w / 2.0))
+                        .collect();
+                    if xs.is_empty() {
+                        f64::MAX
+                    } else {
+                        xs.iter().sum::<f64>() / xs.len() as f64
+                    }
+                };
+                ordered.sort_by(|a, b| centre(a).total_cmp(&centre(b)).then_with(|| a.cmp(b)));
+            }
+            let mut x = MARGIN;
+            let y = y_offset + r as f64 * (NODE_HEIGHT + ROW_GAP);
+            for name in ordered {
+                let version = graph
+                    .nodes
+                    .iter()
+                    .find(|n| &n.name == name)
+                    .map_or("", |n| n.version.as_str());
+                let w = node_width(name, version);
+                position.insert(name.as_str(), (x, y, w));
+                x += w + COLUMN_GAP;
+            }
+            width = width.max(x);
+        }
+        for edge in &graph.edges {
+            let (Some(&(fx, fy, fw)), Some(&(tx, ty, tw))) = (
+                position.get(edge.from.as_str()),
+                position.get(edge.to.as_str()),
+            ) else {
+                continue;
+            };
+            let dash = if edge.ordering {
+                ""
+            } else {
+                " stroke-dasharray=\"5,4\""
+            };
+            let _ = writeln!(
+                body,
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" class=\"edge\" marker-end=\"url(#arrow)\"{dash}><title>{} requires {} {}</title></line>",
+                fx + fw / 2.0,
+                fy + NODE_HEIGHT,
+                tx + tw / 2.0,
+                ty,
+                xml(&edge.from),
+                xml(&edge.to),
+                xml(&edge.requirement)
+            );
+        }
+        for node in &graph.nodes {
+            let Some(&(x, y, w)) = position.get(node.name.as_str()) else {
+                continue;
+            };
+            let _ = writeln!(
+                body,
+                "<g class=\"node\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{NODE_HEIGHT}\" rx=\"6\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" class=\"version\">{}</text></g>",
+                x + w / 2.0,
+                y + 17.0,
+                xml(&node.name),
+                x + w / 2.0,
+                y + 32.0,
+                xml(&node.version)
+            );
+        }
+        y_offset += rows.len() as f64 * (NODE_HEIGHT + ROW_GAP);
+    }
+    let height = y_offset + MARGIN;
+    let width = width + MARGIN;
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\">\n\
+<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n\
+<style>.node rect{{fill:#eef3fb;stroke:#3b5b8c;stroke-width:1.2}}.node text{{font:13px sans-serif;text-anchor:middle;fill:#1b2a41}}.node .version{{font-size:11px;fill:#5a6b82}}.edge{{stroke:#555;stroke-width:1.2}}.title{{font:bold 14px sans-serif;fill:#1b2a41}}</style>\n\
+{body}</svg>\n"
+    )
+}

@@ -1,0 +1,316 @@
+//! `compile`, `why`, `impact`, `lock` and `schema`: the commands that resolve the system.
+
+use std::fmt::Write as _;
+
+use svcmodel_compiler::diagnostic::JsonDiagnostic;
+use svcmodel_compiler::{SystemCompilation, SystemRequest};
+use svcmodel_model::system::ResolvedSystem;
+
+use crate::cli::{Color, Format, SchemaName, SystemArgs};
+use crate::exit::Exit;
+use crate::fs_loader::FsLoader;
+use crate::output::{self, DiagnosticsReport, plural};
+use crate::view;
+
+/// Compiles and resolves; prints diagnostics; `Err` with the exit code on errors.
+pub fn resolve(
+    args: &SystemArgs,
+    update: &[String],
+    format: Format,
+    color: Color,
+) -> Result<SystemCompilation, Exit> {
+    let cwd = super::current_dir();
+    let entries = super::entries(&args.paths, &cwd);
+    let root = super::project_root(args.root.as_deref(), &entries, &cwd);
+    let request = SystemRequest {
+        entries,
+        root,
+        display_base: cwd.clone(),
+        values_files: args.values.iter().map(|v| cwd.join(v)).collect(),
+        sets: args.set.clone(),
+        environment: args.environment.clone(),
+        locked: args.locked,
+        update: update.to_vec(),
+    };
+    let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
+    let (errors, warnings) = output::count(&compilation.diagnostics);
+    if format == Format::Json && errors > 0 {
+        output::print_json(&DiagnosticsReport {
+            ok: false,
+            errors,
+            warnings,
+            diagnostics: compilation
+                .diagnostics
+                .iter()
+                .map(|d| JsonDiagnostic::new(d, &compilation.sources))
+                .collect(),
+            summary: &serde_json::json!({}),
+        });
+        return Err(Exit::ModelErrors);
+    }
+    output::print_human(&compilation.diagnostics, &compilation.sources, color);
+    if errors > 0 {
+        eprintln!(
+            "error: the model has {} in {}",
+            plural(errors, "error"),
+            plural(compilation.sources.len(), "file")
+        );
+        return Err(Exit::ModelErrors);
+    }
+    if warnings > 0 && format == Format::Human {
+        eprintln!();
+    }
+    Ok(compilation)
+}
+
+fn systems(compilation: &SystemCompilation) -> &[ResolvedSystem] {
+    compilation
+        .resolution
+        .as_ref()
+        .map_or(&[], |r| r.systems.as_slice())
+}
+
+fn environment_title(system: &ResolvedSystem) -> String {
+    system.environment.as_ref().map_or_else(
+        || "the system".to_string(),
+        |e| format!("environment `{e}`"),
+    )
+}
+
+pub fn compile(args: &SystemArgs, format: Format, color: Color) -> Exit {
+    let compilation = match resolve(args, &[], format, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let systems = systems(&compilation);
+    match format {
+        Format::Json => {
+            output::print_json(&view::CompileOutput {
+                format: 1,
+                systems: systems
+                    .iter()
+                    .map(|s| view::system(s, &compilation.model, &compilation.sources))
+                    .collect(),
+            });
+        }
+        Format::Human => {
+            let mut out = String::new();
+            for system in systems {
+                let _ = writeln!(
+                    out,
+                    "{}: {}",
+                    environment_title(system),
+                    plural(system.instances.len(), "instance")
+                );
+                let waves = system.graph.waves().unwrap_or_default();
+                for (i, wave) in waves.iter().enumerate() {
+                    let names: Vec<String> = wave
+                        .iter()
+                        .map(|id| {
+                            let instance = system.instance(*id);
+                            format!("{} {}", instance.name, instance.version)
+                        })
+                        .collect();
+                    let _ = writeln!(out, "  wave {}: {}", i + 1, names.join(", "));
+                }
+            }
+            print!("{out}");
+        }
+    }
+    Exit::Success
+}
+
+/// The same text for several environments is printed once, under all their names.
+fn print_grouped(
+    systems: &[ResolvedSystem],
+    render: impl Fn(&ResolvedSystem) -> Option<String>,
+) -> bool {
+    let mut groups: Vec<(Vec<String>, String)> = Vec::new();
+    let mut found = false;
+    for system in systems {
+        let Some(text) = render(system) else {
+            continue;
+        };
+        found = true;
+        let title = environment_title(system);
+        match groups.iter_mut().find(|(_, t)| *t == text) {
+            Some((titles, _)) => titles.push(title),
+            None => groups.push((vec![title], text)),
+        }
+    }
+    let several = groups.len() > 1 || systems.len() > 1;
+    for (titles, text) in groups {
+        if several {
+            println!("in {}:", titles.join(", "));
+        }
+        print!("{text}");
+    }
+    found
+}
+
+fn not_found(name: &str, systems: &[ResolvedSystem]) -> Exit {
+    let names: Vec<&str> = systems
+        .iter()
+        .flat_map(|s| s.instances.iter().map(|i| i.name.as_str()))
+        .collect();
+    eprintln!("error: no service or instance `{name}` is part of the system");
+    match svcmodel_compiler::suggest::did_you_mean(name, names.iter().copied()) {
+        Some(help) => eprintln!("help: {help}"),
+        None => eprintln!("help: run `svcmodel compile` to see the instances"),
+    }
+    Exit::Usage
+}
+
+/// The instances a name stands for: the instance itself, or every instance of a service.
+fn matching<'a>(
+    system: &'a ResolvedSystem,
+    name: &'a str,
+) -> impl Iterator<Item = &'a svcmodel_model::system::Instance> {
+    system
+        .instances
+        .iter()
+        .filter(move |i| i.name == name || i.service == name)
+}
+
+pub fn why(service: &str, args: &SystemArgs, color: Color) -> Exit {
+    let compilation = match resolve(args, &[], Format::Human, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let found = print_grouped(systems(&compilation), |system| {
+        let mut out = String::new();
+        for instance in matching(system, service) {
+            let chains = system.graph.why(instance.id, 20);
+            let _ = writeln!(
+                out,
+                "`{}` {} is part of the system because:",
+                instance.name, instance.version
+            );
+            if matches!(instance.origin, svcmodel_model::system::Origin::System) {
+                let _ = writeln!(
+                    out,
+                    "  it is declared in the files named, not only imported"
+                );
+            }
+            for chain in chains {
+                if chain.len() == 1 {
+                    continue;
+                }
+                let names: Vec<String> = chain
+                    .iter()
+                    .map(|id| format!("`{}`", system.instance(*id).name))
+                    .collect();
+                let _ = writeln!(out, "  {}", names.join(" requires "));
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    });
+    if found {
+        Exit::Success
+    } else {
+        not_found(service, systems(&compilation))
+    }
+}
+
+pub fn impact(service: &str, args: &SystemArgs, color: Color) -> Exit {
+    let compilation = match resolve(args, &[], Format::Human, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let found = print_grouped(systems(&compilation), |system| {
+        let mut out = String::new();
+        for instance in matching(system, service) {
+            let affected = system.graph.impact(instance.id);
+            if affected.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "if `{}` fails, nothing else is affected: nothing requires it",
+                    instance.name
+                );
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "if `{}` fails, {} affected:",
+                instance.name,
+                if affected.len() == 1 {
+                    "1 instance is".to_string()
+                } else {
+                    format!("{} instances are", affected.len())
+                }
+            );
+            for (id, distance) in affected {
+                let dependent = system.instance(id);
+                let how = if distance == 1 {
+                    "directly".to_string()
+                } else {
+                    format!(
+                        "through {} {}",
+                        distance - 1,
+                        if distance == 2 { "hop" } else { "hops" }
+                    )
+                };
+                let _ = writeln!(out, "  {} ({how})", dependent.name);
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    });
+    if found {
+        Exit::Success
+    } else {
+        not_found(service, systems(&compilation))
+    }
+}
+
+pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
+    let compilation = match resolve(args, update, Format::Human, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let Some(resolution) = &compilation.resolution else {
+        return Exit::ModelErrors;
+    };
+    let mut lock = resolution.lock.clone();
+    // Resolving one environment keeps the others' pins as they were.
+    if args.environment.is_some()
+        && let Some(previous) = &resolution.previous_lock
+    {
+        for (environment, pins) in &previous.pins {
+            lock.pins
+                .entry(environment.clone())
+                .or_insert_with(|| pins.clone());
+        }
+    }
+    let text = lock.render();
+    let unchanged = std::fs::read_to_string(&compilation.lock_path).is_ok_and(|old| old == text);
+    let shown = compilation
+        .lock_path
+        .strip_prefix(super::current_dir())
+        .unwrap_or(&compilation.lock_path)
+        .display()
+        .to_string();
+    if unchanged {
+        println!("{shown} is up to date");
+        return Exit::Success;
+    }
+    match super::write_atomically(&compilation.lock_path, &text) {
+        Ok(()) => {
+            let count: usize = lock.pins.values().map(|p| p.len()).sum();
+            println!("wrote {shown}: {}", plural(count, "pin"));
+            Exit::Success
+        }
+        Err(error) => {
+            eprintln!("error: cannot write `{shown}`: {error}");
+            Exit::Failure
+        }
+    }
+}
+
+pub fn schema(name: SchemaName) -> Exit {
+    let schema = match name {
+        SchemaName::Compile => schemars::schema_for!(view::CompileOutput),
+        SchemaName::Graph => schemars::schema_for!(super::graph::GraphOutput),
+    };
+    output::print_json(&schema);
+    Exit::Success
+}
