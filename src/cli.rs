@@ -135,8 +135,8 @@ catalog) join when something requires them. Values: defaults, then each -f file
   svcmodel lock examples/bank                         keep locked versions that still fit
   svcmodel lock --update postgres examples/bank       re-resolve postgres, newest first
 
-The lockfile lives in the project root. `--locked` on other commands fails when
-it is missing or does not match the model.")]
+The lockfile lives in the first folder named (or beside the first file named).
+`--locked` on other commands fails when it is missing or does not match the model.")]
     Lock {
         #[command(flatten)]
         system: SystemArgs,

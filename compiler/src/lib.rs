@@ -110,7 +110,14 @@ pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> Sys
         &mut diagnostics,
     );
     let model = lower::lower(&loaded.files, &loaded.entry_files, &mut diagnostics);
-    let lock_path = request.root.join(resolve::lock::FILE_NAME);
+    // The lockfile belongs to the system: next to the first file named, or in the
+    // first folder named (several systems may share one project root).
+    let lock_dir = match request.entries.first() {
+        Some(entry) if loader.kind(entry).is_ok_and(|k| k == load::EntryKind::Folder) => entry.clone(),
+        Some(entry) => entry.parent().map(Path::to_path_buf).unwrap_or_else(|| request.root.clone()),
+        None => request.root.clone(),
+    };
+    let lock_path = lock_dir.join(resolve::lock::FILE_NAME);
     let mut options = resolve::Options {
         environment: request.environment.clone(),
         locked: request.locked,

@@ -485,7 +485,7 @@ impl LoadState<'_> {
 }
 
 /// `path` relative to `base` (`../x` where needed); `.` for the base itself.
-fn relative(path: &Path, base: &Path) -> PathBuf {
+pub fn relative(path: &Path, base: &Path) -> PathBuf {
     let path_parts: Vec<Component> = path.components().collect();
     let base_parts: Vec<Component> = base.components().collect();
     let common = path_parts

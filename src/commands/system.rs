@@ -283,12 +283,9 @@ pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
     }
     let text = lock.render();
     let unchanged = std::fs::read_to_string(&compilation.lock_path).is_ok_and(|old| old == text);
-    let shown = compilation
-        .lock_path
-        .strip_prefix(super::current_dir())
-        .unwrap_or(&compilation.lock_path)
-        .display()
-        .to_string();
+    let cwd = std::fs::canonicalize(super::current_dir()).unwrap_or_else(|_| super::current_dir());
+    let lock_path = std::fs::canonicalize(&compilation.lock_path).unwrap_or_else(|_| compilation.lock_path.clone());
+    let shown = svcmodel_compiler::load::relative(&lock_path, &cwd).display().to_string();
     if unchanged {
         println!("{shown} is up to date");
         return Exit::Success;

@@ -860,17 +860,19 @@ pub(super) fn template(
         return None;
     };
     let mut out = Vec::new();
-    let mut ok = true;
     for part in parts {
         match part {
             StrPart::Text(text) => out.push(TemplatePart::Literal(text.clone())),
-            StrPart::Interpolation { path, span } => match reference(path, *span, scope, d) {
-                Some(r) => out.push(TemplatePart::Reference(r)),
-                None => ok = false,
-            },
+            StrPart::Interpolation { path, span } => {
+                if let Some(r) = reference(path, *span, scope, d) {
+                    out.push(TemplatePart::Reference(r));
+                }
+            }
         }
     }
-    ok.then(|| Spanned::new(Template { parts: out }, *span))
+    // A broken reference is reported and left out; the rest of the string is kept, so
+    // the other references in it are still checked against the services they name.
+    Some(Spanned::new(Template { parts: out }, *span))
 }
 
 fn own_port<'a>(name: &str, span: Span, scope: &'a Scope, d: &mut Diagnostics) -> Option<&'a Port> {

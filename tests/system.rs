@@ -1,0 +1,222 @@
+//! Resolution through the CLI: the examples' compile, graph, why and impact outputs,
+//! the lockfile's life cycle, and the JSON outputs against their published schemas.
+
+mod support;
+
+use support::{Project, repo, svcmodel};
+
+fn examples(args: &[&str]) -> support::Output {
+    svcmodel(&repo().join("examples"), args)
+}
+
+#[test]
+fn examples_compile_graph_why_and_impact() {
+    let runs: &[(&str, &[&str])] = &[
+        ("compile-bank", &["compile", "bank"]),
+        ("compile-shop", &["compile", "shop"]),
+        ("graph-shop-dot", &["graph", "shop"]),
+        ("graph-shop-mermaid", &["graph", "--format", "mermaid", "shop"]),
+        ("graph-bank-dot", &["graph", "bank"]),
+        ("why-bank-postgres", &["why", "postgres", "bank"]),
+        ("why-bank-redis", &["why", "redis", "-e", "dc-frankfurt", "bank"]),
+        ("impact-bank-postgres", &["impact", "postgres", "bank"]),
+        ("impact-shop-products", &["impact", "products", "shop"]),
+        ("why-unknown", &["why", "postgress", "bank"]),
+        ("compile-unknown-environment", &["compile", "-e", "dc-frankfrut", "bank"]),
+    ];
+    for (name, args) in runs {
+        let output = examples(args);
+        insta::assert_snapshot!(*name, output.transcript());
+    }
+}
+
+#[test]
+fn the_svg_graph_is_well_formed_and_deterministic() {
+    let first = examples(&["graph", "--format", "svg", "bank"]);
+    let second = examples(&["graph", "--format", "svg", "bank"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    assert_eq!(first.stdout, second.stdout, "the drawing changed between runs");
+    let svg = &first.stdout;
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.trim_end().ends_with("</svg>"));
+    // Every instance is drawn, and every requirement as an edge.
+    let json: serde_json::Value =
+        serde_json::from_str(&examples(&["graph", "--format", "json", "bank"]).stdout).unwrap();
+    let graph = &json["graphs"][0];
+    for node in graph["nodes"].as_array().unwrap() {
+        let name = node["name"].as_str().unwrap();
+        assert!(svg.contains(&format!(">{name}</text>")), "{name} is not drawn");
+    }
+    let edges = graph["edges"].as_array().unwrap().len();
+    assert!(edges > 5);
+    assert_eq!(svg.matches("<line ").count(), edges * json["graphs"].as_array().unwrap().len());
+    // Tags balance: the picture is well-formed XML as far as a count can tell.
+    assert_eq!(svg.matches("<g ").count(), svg.matches("</g>").count());
+    assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+}
+
+fn validate(schema_name: &str, instance: &serde_json::Value) {
+    let published = repo().join("docs/schema").join(format!("{schema_name}.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&published).expect("the schema is published")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}");
+}
+
+#[test]
+fn published_schemas_are_current() {
+    for name in ["compile", "graph"] {
+        let generated = svcmodel(&repo(), &["schema", name]);
+        assert_eq!(generated.code, 0);
+        let path = repo().join("docs/schema").join(format!("{name}.schema.json"));
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &generated.stdout).unwrap();
+        }
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            published == generated.stdout,
+            "docs/schema/{name}.schema.json is stale: run `UPDATE_DOCS=1 cargo test --test system`"
+        );
+    }
+}
+
+#[test]
+fn compile_and_graph_json_match_their_schemas() {
+    for example in ["bank", "shop", "catalog"] {
+        let compile = examples(&["compile", "--format", "json", example]);
+        assert_eq!(compile.code, 0, "{}", compile.transcript());
+        let json: serde_json::Value = serde_json::from_str(&compile.stdout).unwrap();
+        assert!(!json["systems"].as_array().unwrap().is_empty() || example == "catalog");
+        validate("compile", &json);
+        let graph = examples(&["graph", "--format", "json", example]);
+        validate("graph", &serde_json::from_str(&graph.stdout).unwrap());
+    }
+}
+
+#[test]
+fn compile_json_keeps_references_symbolic_and_secrets_out() {
+    let compile = examples(&["compile", "--format", "json", "-e", "dc-frankfurt", "bank"]);
+    let json: serde_json::Value = serde_json::from_str(&compile.stdout).unwrap();
+    let instances = json["systems"][0]["instances"].as_array().unwrap();
+    let accounts = instances.iter().find(|i| i["name"] == "accounts").unwrap();
+    let env = accounts["env"].as_object().unwrap();
+    assert!(
+        env.values().any(|v| v["text"].as_str().is_some_and(|t| t.contains("${postgres.sql.host}"))),
+        "{env:#?}"
+    );
+    let secrets: Vec<_> = instances
+        .iter()
+        .flat_map(|i| i["parameters"].as_object().unwrap().values())
+        .filter(|p| p["type"] == "secret")
+        .collect();
+    assert!(!secrets.is_empty());
+    for secret in secrets {
+        assert_eq!(secret["value"], serde_json::Value::Null);
+        assert_eq!(secret["source"], "secret");
+    }
+}
+
+const CATALOG: &str = r#"
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+  provides "sql" { port = 5432 }
+}
+
+service "postgres" {
+  version = "15.6.0"
+  image   = "postgres:15.6"
+  provides "sql" { port = 5432 }
+}
+"#;
+
+#[test]
+fn the_lockfile_pins_versions_until_updated() {
+    let project = Project::new();
+    project.file("svcmodel.toml", "");
+    project.file("catalog/postgres.svc", CATALOG.replace("16.2.0", "15.7.0"));
+    let orders = "import \"../catalog\"\n\nservice \"orders\" {\n  version = \"1.0.0\"\n  image   = \"orders\"\n  requires \"postgres\" { version = \">=15\" }\n}\n";
+    project.file("shop/orders.svc", orders);
+    let shop = project.path().join("shop");
+
+    let missing = svcmodel(&shop, &["compile", "--locked", "."]);
+    assert_eq!(missing.code, 1, "{}", missing.transcript());
+    assert!(missing.stderr.contains("E0603"), "{}", missing.stderr);
+
+    let lock = svcmodel(&shop, &["lock", "."]);
+    assert_eq!(lock.code, 0, "{}", lock.transcript());
+    let text = project.read("shop/svcmodel.lock");
+    assert!(text.contains("postgres = { version = \"15.7.0\""), "{text}");
+    assert_eq!(svcmodel(&shop, &["lock", "."]).stdout, "svcmodel.lock is up to date\n");
+
+    // A newer version arrives: the lock keeps the old one, and stays valid.
+    project.file("catalog/postgres16.svc", "service \"postgres\" {\n  version = \"16.2.0\"\n  image   = \"postgres:16.2\"\n  provides \"sql\" { port = 5432 }\n}\n");
+    let locked = svcmodel(&shop, &["compile", "--locked", "."]);
+    assert_eq!(locked.code, 0, "{}", locked.transcript());
+    assert!(locked.stdout.contains("postgres 15.7.0"), "{}", locked.stdout);
+
+    // Updating one service takes the newest version that fits.
+    let update = svcmodel(&shop, &["lock", "--update", "postgres", "."]);
+    assert_eq!(update.code, 0, "{}", update.transcript());
+    assert!(project.read("shop/svcmodel.lock").contains("postgres = { version = \"16.2.0\""));
+
+    // Changing a definition makes the lock stale: `--locked` fails and says why.
+    project.file("shop/orders.svc", orders.replace("image   = \"orders\"", "image   = \"orders:2\""));
+    let stale = svcmodel(&shop, &["compile", "--locked", "."]);
+    assert_eq!(stale.code, 1, "{}", stale.transcript());
+    assert!(stale.stderr.contains("the definition of `orders` 1.0.0 changed"), "{}", stale.stderr);
+    // Without --locked it is a warning, and the command succeeds.
+    let warned = svcmodel(&shop, &["compile", "."]);
+    assert_eq!(warned.code, 0, "{}", warned.transcript());
+    assert!(warned.stderr.contains("warning[E0603]"), "{}", warned.stderr);
+}
+
+#[test]
+fn version_rules_choose_versions_per_environment() {
+    let project = Project::new();
+    project.file("catalog.svc", CATALOG);
+    project.file(
+        "main.svc",
+        r#"import "catalog.svc"
+
+environment "prod" {
+  target = "kubernetes"
+  tier   = "prod"
+}
+
+environment "test" {
+  target = "compose"
+  tier   = "test"
+}
+
+service "orders" {
+  version = "1.0.0"
+  image   = "orders"
+  requires "postgres" { version = ">=15" }
+}
+
+policy "postgres-15-in-prod" {
+  when    = environment.tier == "prod"
+  use     = { postgres = "^15" }
+  because = "16 is not qualified for production yet"
+}
+"#,
+    );
+    let output = project.run(&["compile", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    insta::assert_snapshot!(output.stdout, @r"
+    environment `prod`: 2 instances
+      wave 1: postgres 15.6.0
+      wave 2: orders 1.0.0
+    environment `test`: 2 instances
+      wave 1: postgres 16.2.0
+      wave 2: orders 1.0.0
+    ");
+    // A rule that no version can meet names the rule.
+    project.file("main.svc", project.read("main.svc").replace("\"^15\"", "\"^14\""));
+    let conflict = project.run(&["compile", "-e", "prod", "main.svc"]);
+    assert_eq!(conflict.code, 1, "{}", conflict.transcript());
+    assert!(conflict.stderr.contains("policy `postgres-15-in-prod` allows only"), "{}", conflict.stderr);
+}
