@@ -2,6 +2,9 @@
 //! with a comment line `# args: ...` giving the command (default `check main.svc`);
 //! the exit code, stdout and stderr are snapshot-tested.
 
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::Path;

@@ -1,5 +1,8 @@
 //! The CLI as users meet it: examples, formatting, limits, paths, help.
 
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use support::{Project, repo, svcmodel, svcmodel_with_stdin};

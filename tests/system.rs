@@ -1,6 +1,9 @@
 //! Resolution through the CLI: the examples' compile, graph, why and impact outputs,
 //! the lockfile's life cycle, and the JSON outputs against their published schemas.
 
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use support::{Project, repo, svcmodel};
@@ -15,14 +18,23 @@ fn examples_compile_graph_why_and_impact() {
         ("compile-bank", &["compile", "bank"]),
         ("compile-shop", &["compile", "shop"]),
         ("graph-shop-dot", &["graph", "shop"]),
-        ("graph-shop-mermaid", &["graph", "--format", "mermaid", "shop"]),
+        (
+            "graph-shop-mermaid",
+            &["graph", "--format", "mermaid", "shop"],
+        ),
         ("graph-bank-dot", &["graph", "bank"]),
         ("why-bank-postgres", &["why", "postgres", "bank"]),
-        ("why-bank-redis", &["why", "redis", "-e", "dc-frankfurt", "bank"]),
+        (
+            "why-bank-redis",
+            &["why", "redis", "-e", "dc-frankfurt", "bank"],
+        ),
         ("impact-bank-postgres", &["impact", "postgres", "bank"]),
         ("impact-shop-products", &["impact", "products", "shop"]),
         ("why-unknown", &["why", "postgress", "bank"]),
-        ("compile-unknown-environment", &["compile", "-e", "dc-frankfrut", "bank"]),
+        (
+            "compile-unknown-environment",
+            &["compile", "-e", "dc-frankfrut", "bank"],
+        ),
     ];
     for (name, args) in runs {
         let output = examples(args);
@@ -35,7 +47,10 @@ fn the_svg_graph_is_well_formed_and_deterministic() {
     let first = examples(&["graph", "--format", "svg", "bank"]);
     let second = examples(&["graph", "--format", "svg", "bank"]);
     assert_eq!(first.code, 0, "{}", first.transcript());
-    assert_eq!(first.stdout, second.stdout, "the drawing changed between runs");
+    assert_eq!(
+        first.stdout, second.stdout,
+        "the drawing changed between runs"
+    );
     let svg = &first.stdout;
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.trim_end().ends_with("</svg>"));
@@ -45,23 +60,39 @@ fn the_svg_graph_is_well_formed_and_deterministic() {
     let graph = &json["graphs"][0];
     for node in graph["nodes"].as_array().unwrap() {
         let name = node["name"].as_str().unwrap();
-        assert!(svg.contains(&format!(">{name}</text>")), "{name} is not drawn");
+        assert!(
+            svg.contains(&format!(">{name}</text>")),
+            "{name} is not drawn"
+        );
     }
     let edges = graph["edges"].as_array().unwrap().len();
     assert!(edges > 5);
-    assert_eq!(svg.matches("<line ").count(), edges * json["graphs"].as_array().unwrap().len());
+    assert_eq!(
+        svg.matches("<line ").count(),
+        edges * json["graphs"].as_array().unwrap().len()
+    );
     // Tags balance: the picture is well-formed XML as far as a count can tell.
     assert_eq!(svg.matches("<g ").count(), svg.matches("</g>").count());
     assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
 }
 
 fn validate(schema_name: &str, instance: &serde_json::Value) {
-    let published = repo().join("docs/schema").join(format!("{schema_name}.schema.json"));
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&published).expect("the schema is published")).unwrap();
+    let published = repo()
+        .join("docs/schema")
+        .join(format!("{schema_name}.schema.json"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&published).expect("the schema is published"),
+    )
+    .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}"
+    );
 }
 
 #[test]
@@ -69,7 +100,9 @@ fn published_schemas_are_current() {
     for name in ["compile", "graph"] {
         let generated = svcmodel(&repo(), &["schema", name]);
         assert_eq!(generated.code, 0);
-        let path = repo().join("docs/schema").join(format!("{name}.schema.json"));
+        let path = repo()
+            .join("docs/schema")
+            .join(format!("{name}.schema.json"));
         if std::env::var_os("UPDATE_DOCS").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &generated.stdout).unwrap();
@@ -103,7 +136,9 @@ fn compile_json_keeps_references_symbolic_and_secrets_out() {
     let accounts = instances.iter().find(|i| i["name"] == "accounts").unwrap();
     let env = accounts["env"].as_object().unwrap();
     assert!(
-        env.values().any(|v| v["text"].as_str().is_some_and(|t| t.contains("${postgres.sql.host}"))),
+        env.values().any(|v| v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("${postgres.sql.host}"))),
         "{env:#?}"
     );
     let secrets: Vec<_> = instances
@@ -149,28 +184,52 @@ fn the_lockfile_pins_versions_until_updated() {
     assert_eq!(lock.code, 0, "{}", lock.transcript());
     let text = project.read("shop/svcmodel.lock");
     assert!(text.contains("postgres = { version = \"15.7.0\""), "{text}");
-    assert_eq!(svcmodel(&shop, &["lock", "."]).stdout, "svcmodel.lock is up to date\n");
+    assert_eq!(
+        svcmodel(&shop, &["lock", "."]).stdout,
+        "svcmodel.lock is up to date\n"
+    );
 
     // A newer version arrives: the lock keeps the old one, and stays valid.
     project.file("catalog/postgres16.svc", "service \"postgres\" {\n  version = \"16.2.0\"\n  image   = \"postgres:16.2\"\n  provides \"sql\" { port = 5432 }\n}\n");
     let locked = svcmodel(&shop, &["compile", "--locked", "."]);
     assert_eq!(locked.code, 0, "{}", locked.transcript());
-    assert!(locked.stdout.contains("postgres 15.7.0"), "{}", locked.stdout);
+    assert!(
+        locked.stdout.contains("postgres 15.7.0"),
+        "{}",
+        locked.stdout
+    );
 
     // Updating one service takes the newest version that fits.
     let update = svcmodel(&shop, &["lock", "--update", "postgres", "."]);
     assert_eq!(update.code, 0, "{}", update.transcript());
-    assert!(project.read("shop/svcmodel.lock").contains("postgres = { version = \"16.2.0\""));
+    assert!(
+        project
+            .read("shop/svcmodel.lock")
+            .contains("postgres = { version = \"16.2.0\"")
+    );
 
     // Changing a definition makes the lock stale: `--locked` fails and says why.
-    project.file("shop/orders.svc", orders.replace("image   = \"orders\"", "image   = \"orders:2\""));
+    project.file(
+        "shop/orders.svc",
+        orders.replace("image   = \"orders\"", "image   = \"orders:2\""),
+    );
     let stale = svcmodel(&shop, &["compile", "--locked", "."]);
     assert_eq!(stale.code, 1, "{}", stale.transcript());
-    assert!(stale.stderr.contains("the definition of `orders` 1.0.0 changed"), "{}", stale.stderr);
+    assert!(
+        stale
+            .stderr
+            .contains("the definition of `orders` 1.0.0 changed"),
+        "{}",
+        stale.stderr
+    );
     // Without --locked it is a warning, and the command succeeds.
     let warned = svcmodel(&shop, &["compile", "."]);
     assert_eq!(warned.code, 0, "{}", warned.transcript());
-    assert!(warned.stderr.contains("warning[E0603]"), "{}", warned.stderr);
+    assert!(
+        warned.stderr.contains("warning[E0603]"),
+        "{}",
+        warned.stderr
+    );
 }
 
 #[test]
@@ -215,8 +274,17 @@ policy "postgres-15-in-prod" {
       wave 2: orders 1.0.0
     ");
     // A rule that no version can meet names the rule.
-    project.file("main.svc", project.read("main.svc").replace("\"^15\"", "\"^14\""));
+    project.file(
+        "main.svc",
+        project.read("main.svc").replace("\"^15\"", "\"^14\""),
+    );
     let conflict = project.run(&["compile", "-e", "prod", "main.svc"]);
     assert_eq!(conflict.code, 1, "{}", conflict.transcript());
-    assert!(conflict.stderr.contains("policy `postgres-15-in-prod` allows only"), "{}", conflict.stderr);
+    assert!(
+        conflict
+            .stderr
+            .contains("policy `postgres-15-in-prod` allows only"),
+        "{}",
+        conflict.stderr
+    );
 }

@@ -95,6 +95,7 @@ the path `C:\srv` is written `"C:\\srv"`.
   param "region" {
     type    = string
     pattern = "^[a-z]+-\\d$"
+    default = "eu-1"
   }
 }
 "#,
@@ -1007,6 +1008,325 @@ Remove the requirement. If the service talks to its own replicas, that needs no
   version = "2.3.1"
   image   = "shop/orders:2.3.1"
   provides "http" { port = 8080 }
+}
+"#,
+    },
+    Explanation {
+        code: Code::VersionConflict,
+        text: r#"
+Two or more requirements on one service cannot all be met by a single version. A shared
+service runs once, so every consumer gets the same version; when their requirements do
+not overlap, no version can be chosen. A version rule (`use`) that allows no version
+the consumers accept is reported here too. Every requirement involved is labelled.
+
+Change one requirement so that the requirements overlap, add a version to the catalog
+that satisfies them all, or, if each consumer may run its own copy, make the service
+`instancing = "per_consumer"`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres" { version = "^15" }
+}
+
+service "reports" {
+  version = "1.0.4"
+  image   = "shop/reports:1.0.4"
+  requires "postgres" { version = "^14" }
+}
+
+service "postgres" {
+  version = "15.6.0"
+  image   = "postgres:15.6"
+}
+
+service "postgres" {
+  version = "14.11.0"
+  image   = "postgres:14.11"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres" { version = "^15" }
+}
+
+service "reports" {
+  version = "1.0.4"
+  image   = "shop/reports:1.0.4"
+  requires "postgres" { version = ">=14" }
+}
+
+service "postgres" {
+  version = "15.6.0"
+  image   = "postgres:15.6"
+}
+
+service "postgres" {
+  version = "14.11.0"
+  image   = "postgres:14.11"
+}
+"#,
+    },
+    Explanation {
+        code: Code::NoMatchingVersion,
+        text: r#"
+A requirement names a version range that no version of the service in the model falls
+in: the catalog does not hold such a version. The help lists the versions it holds.
+
+Relax the requirement to a version the catalog holds, or add the version it asks for.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres" { version = "^17" }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres" { version = "^16" }
+}
+
+service "postgres" {
+  version = "16.2.0"
+  image   = "postgres:16.2"
+}
+"#,
+    },
+    Explanation {
+        code: Code::StaleLock,
+        text: r#"
+`svcmodel.lock` does not match what the model resolves to today: a service is locked
+at a version that no longer fits, a definition changed since it was locked (its content
+hash differs), a resolved service is not locked, or a locked one is no longer used.
+With `--locked` (for pipelines) this is an error, and `--locked` without a lockfile is
+one too; otherwise it is a warning.
+
+Run `svcmodel lock`, review the change to the lockfile, and commit it.
+"#,
+        wrong: r#"# svcmodel.lock pins postgres at 15.6.0, but the model now asks for ^16:
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  requires "postgres" { version = "^16" }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::InvalidLockfile,
+        text: r#"
+`svcmodel.lock` is not a lockfile this svcmodel can read: it is not valid TOML, it is
+of another format version, or an entry lacks its version or hash. svcmodel never edits
+a lockfile it cannot read.
+
+Delete it and run `svcmodel lock` to write it anew, then review and commit it.
+"#,
+        wrong: r#"# svcmodel.lock holds `version = 2`, a format this svcmodel does not read.
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::DependencyCycle,
+        text: r#"
+Services require each other in a cycle, so there is no order in which to start them:
+each waits for the next to be healthy. The message spells out the cycle, and each
+requirement on it is labelled.
+
+Real systems have calls both ways; a call that does not need the other side to be up
+before starting should say `ordering = false`, which keeps the edge for placement and
+reports but takes it out of the deploy order. Otherwise remove one requirement.
+"#,
+        wrong: r#"service "orders" {
+  version = "1.0.0"
+  image   = "shop/orders:1.0.0"
+  requires "payments"
+}
+
+service "payments" {
+  version = "1.0.0"
+  image   = "shop/payments:1.0.0"
+  requires "orders"
+}
+"#,
+        right: r#"service "orders" {
+  version = "1.0.0"
+  image   = "shop/orders:1.0.0"
+  requires "payments"
+}
+
+service "payments" {
+  version = "1.0.0"
+  image   = "shop/payments:1.0.0"
+  requires "orders" { ordering = false }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownValueTarget,
+        text: r#"
+A values file table, or a `--set` flag, names a service the model does not declare (nor
+a per-consumer instance `CONSUMER-SERVICE`). A value for nothing is an error rather than
+silently ignored, because it is usually a typo that leaves the intended service at its
+default.
+
+Use the service's name as declared; the help suggests the closest one.
+"#,
+        wrong: r#"# values.toml has `[ordres]` with `workers = 8`, for this model:
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "workers" { type = int, default = 4 }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::UnknownValueParam,
+        text: r#"
+A values file or `--set` flag gives a value for a parameter that no version of the
+service declares. It is an error, never ignored: a misspelt parameter would otherwise
+leave the real one at its default without a word.
+
+Use a parameter the service declares; the help suggests the closest one.
+"#,
+        wrong: r#"# values.toml has `[orders]` with `wokers = 16`, for this model:
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "workers" { type = int, default = 4 }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::InvalidValuesFile,
+        text: r#"
+A values file is not valid TOML (a duplicate key, a missing quote), or is not shaped as
+a values file: the top level holds `[SERVICE]` tables of `param = value`, and
+`[environment.ENV.SERVICE]` tables for values that apply in one environment only.
+
+Fix the syntax or the shape at the labelled place.
+"#,
+        wrong: r#"# values.toml sets `workers` twice under `[orders]`, for this model:
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "workers" { type = int, default = 4 }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::MissingValue,
+        text: r#"
+A parameter has no default, and no values file or `--set` flag gives it a value, so the
+service cannot be configured. Secrets are the exception: their values come when
+deploying.
+
+Give the parameter a default, set it in a values file (`[orders]` then `region = "eu"`),
+or pass `--set orders.region=eu`.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "region" { type = string }
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "region" { type = string, default = "eu" }
+}
+"#,
+    },
+    Explanation {
+        code: Code::SecretInValues,
+        text: r#"
+A values file or `--set` flag gives a value to a secret parameter. Values files are
+committed and flags end up in shell histories and CI logs; a secret's value must never
+be in either. svcmodel refuses it rather than carry it into plans and state.
+
+Remove the value; supply the secret when deploying, from a secret store or the
+environment.
+"#,
+        wrong: r#"# values.toml has `[orders]` with `password = "hunter2"`, for this model:
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "password" { type = secret }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::InvalidSet,
+        text: r#"
+A `--set` flag is not of the form `SERVICE.PARAM=VALUE`, or sets a list or map
+parameter, which a flag cannot express.
+
+Write `--set orders.workers=16`; set lists and maps in a values file.
+"#,
+        wrong: r#"# svcmodel compile --set orders=16, for this model:
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+  param "workers" { type = int, default = 4 }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::NameCollision,
+        text: r#"
+A per-consumer service gets one instance per consumer, named `CONSUMER-SERVICE`. Here
+that name is already taken by a service the model declares, so the two would be
+confused in every output and on every platform.
+
+Rename the declared service, or make the per-consumer service shared.
+"#,
+        wrong: r#"service "orders" {
+  version = "1.0.0"
+  image   = "shop/orders:1.0.0"
+  requires "cache"
+}
+
+service "orders-cache" {
+  version = "1.0.0"
+  image   = "shop/orders-cache:1.0.0"
+}
+
+service "cache" {
+  version    = "7.2.4"
+  image      = "redis:7.2.4"
+  instancing = "per_consumer"
+}
+"#,
+        right: r#"service "orders" {
+  version = "1.0.0"
+  image   = "shop/orders:1.0.0"
+  requires "cache"
+}
+
+service "order-archive" {
+  version = "1.0.0"
+  image   = "shop/order-archive:1.0.0"
+}
+
+service "cache" {
+  version    = "7.2.4"
+  image      = "redis:7.2.4"
+  instancing = "per_consumer"
 }
 "#,
     },

@@ -113,8 +113,17 @@ pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> Sys
     // The lockfile belongs to the system: next to the first file named, or in the
     // first folder named (several systems may share one project root).
     let lock_dir = match request.entries.first() {
-        Some(entry) if loader.kind(entry).is_ok_and(|k| k == load::EntryKind::Folder) => entry.clone(),
-        Some(entry) => entry.parent().map(Path::to_path_buf).unwrap_or_else(|| request.root.clone()),
+        Some(entry)
+            if loader
+                .kind(entry)
+                .is_ok_and(|k| k == load::EntryKind::Folder) =>
+        {
+            entry.clone()
+        }
+        Some(entry) => entry
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| request.root.clone()),
         None => request.root.clone(),
     };
     let lock_path = lock_dir.join(resolve::lock::FILE_NAME);
@@ -167,4 +176,19 @@ pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> Sys
         diagnostics: diagnostics.into_sorted(),
         lock_path,
     }
+}
+
+/// Compiles and resolves one file held in memory, for tests.
+pub fn compile_system_str(name: &str, text: &str) -> SystemCompilation {
+    let path = Path::new("/").join(name);
+    let loader = load::MemoryLoader::new().with_file(&path, text);
+    compile_system(
+        &loader,
+        &SystemRequest {
+            entries: vec![path],
+            root: PathBuf::from("/"),
+            display_base: PathBuf::from("/"),
+            ..Default::default()
+        },
+    )
 }

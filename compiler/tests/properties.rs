@@ -1,5 +1,8 @@
 //! Property tests: the parser never panics, and `fmt` is idempotent and keeps meaning.
 
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use svcmodel_compiler::diagnostic::Diagnostics;
 use svcmodel_compiler::{compile_str, fmt, syntax};

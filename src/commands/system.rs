@@ -284,8 +284,11 @@ pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
     let text = lock.render();
     let unchanged = std::fs::read_to_string(&compilation.lock_path).is_ok_and(|old| old == text);
     let cwd = std::fs::canonicalize(super::current_dir()).unwrap_or_else(|_| super::current_dir());
-    let lock_path = std::fs::canonicalize(&compilation.lock_path).unwrap_or_else(|_| compilation.lock_path.clone());
-    let shown = svcmodel_compiler::load::relative(&lock_path, &cwd).display().to_string();
+    let lock_path = std::fs::canonicalize(&compilation.lock_path)
+        .unwrap_or_else(|_| compilation.lock_path.clone());
+    let shown = svcmodel_compiler::load::relative(&lock_path, &cwd)
+        .display()
+        .to_string();
     if unchanged {
         println!("{shown} is up to date");
         return Exit::Success;

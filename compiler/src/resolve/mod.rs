@@ -277,12 +277,18 @@ fn instantiate(
     // (consumer instance, dependency instance, requirement index, ordering, span)
     let mut edges: Vec<(String, String, usize, bool, Span)> = Vec::new();
     let mut queue: VecDeque<String> = VecDeque::new();
-    let per_consumer = |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
+    let per_consumer =
+        |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
     // A per-consumer service gets an instance for each consumer; only when nothing
     // requires it does it run once, on its own.
     let required: BTreeSet<&str> = solution
         .values()
-        .flat_map(|(_, definition)| model.services[*definition].requires.iter().map(|r| r.service.value.as_str()))
+        .flat_map(|(_, definition)| {
+            model.services[*definition]
+                .requires
+                .iter()
+                .map(|r| r.service.value.as_str())
+        })
         .collect();
     for root in roots {
         let (_, definition) = *solution.get(root)?;
