@@ -91,6 +91,11 @@ impl Diagnostics {
         self.list.extend(other);
     }
 
+    /// As collected, unsorted.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.list
+    }
+
     /// In source order: by file, then position; stable for equal positions.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
         self.list

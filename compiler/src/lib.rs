@@ -13,6 +13,7 @@ pub mod codes;
 pub mod diagnostic;
 pub mod explain;
 pub mod fmt;
+pub mod generate;
 pub mod load;
 pub mod lower;
 pub mod resolve;
@@ -50,8 +51,12 @@ pub fn compile(
     display_base: &Path,
 ) -> Compilation {
     let mut diagnostics = Diagnostics::default();
-    let loaded = load::load(loader, entries, root, display_base, &mut diagnostics);
-    let model = lower::lower(&loaded.files, &loaded.entry_files, &mut diagnostics);
+    let mut loaded = load::load(loader, entries, root, display_base, &mut diagnostics);
+    let model = lower::lower(
+        std::mem::take(&mut loaded.files),
+        &loaded.entry_files,
+        &mut diagnostics,
+    );
     Compilation {
         sources: loaded.sources,
         model,
@@ -79,6 +84,8 @@ pub struct SystemRequest {
     pub environment: Option<String>,
     pub locked: bool,
     pub update: Vec<String>,
+    /// Compute the lockfile even if none exists (for `svcmodel lock`).
+    pub write_lock: bool,
 }
 
 pub struct SystemCompilation {
@@ -89,6 +96,9 @@ pub struct SystemCompilation {
     pub diagnostics: Vec<Diagnostic>,
     /// Where the lockfile lives.
     pub lock_path: PathBuf,
+    /// How many model files were read (the source map also holds values files, the
+    /// lockfile and `--set` flags).
+    pub model_files: usize,
 }
 
 impl SystemCompilation {
@@ -109,7 +119,11 @@ pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> Sys
         &request.display_base,
         &mut diagnostics,
     );
-    let model = lower::lower(&loaded.files, &loaded.entry_files, &mut diagnostics);
+    let model = lower::lower(
+        std::mem::take(&mut loaded.files),
+        &loaded.entry_files,
+        &mut diagnostics,
+    );
     // The lockfile belongs to the system: next to the first file named, or in the
     // first folder named (several systems may share one project root).
     let lock_dir = match request.entries.first() {
@@ -127,10 +141,12 @@ pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> Sys
         None => request.root.clone(),
     };
     let lock_path = lock_dir.join(resolve::lock::FILE_NAME);
+    let model_files = loaded.sources.len();
     let mut options = resolve::Options {
         environment: request.environment.clone(),
         locked: request.locked,
         update: request.update.clone(),
+        write_lock: request.write_lock,
         ..Default::default()
     };
     for path in &request.values_files {
@@ -175,6 +191,7 @@ pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> Sys
         resolution,
         diagnostics: diagnostics.into_sorted(),
         lock_path,
+        model_files,
     }
 }
 

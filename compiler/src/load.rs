@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use svcmodel_model::Span;
+use svcmodel_model::{FileId, Span};
 
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -159,6 +159,7 @@ pub fn load(
         by_path: HashMap::new(),
         stack: Vec::new(),
         entry_files: std::collections::HashSet::new(),
+        preparsed: HashMap::new(),
         by_id: HashMap::new(),
         diagnostics,
     };
@@ -194,6 +195,8 @@ struct LoadState<'a> {
     /// The chain of files being loaded, with the import that led to the next one.
     stack: Vec<(PathBuf, Option<ImportSite>)>,
     entry_files: std::collections::HashSet<svcmodel_model::FileId>,
+    /// Files parsed ahead, in parallel, waiting for their turn to be loaded.
+    preparsed: HashMap<PathBuf, (FileId, ast::File, Vec<Diagnostic>)>,
     /// The file id of every file read, by path.
     by_id: HashMap<PathBuf, svcmodel_model::FileId>,
     diagnostics: &'a mut Diagnostics,
@@ -261,6 +264,7 @@ impl LoadState<'_> {
                     .help("import a folder that holds model files, or remove this import");
                     self.report(site, diagnostic, "imported here");
                 }
+                self.preparse(&files);
                 for file in files {
                     self.load_file(&file, site);
                 }
@@ -356,6 +360,15 @@ impl LoadState<'_> {
             }
             None => {}
         }
+        if let Some((id, file, diagnostics)) = self.preparsed.remove(path) {
+            self.by_id.insert(path.to_path_buf(), id);
+            if site.is_none() {
+                self.entry_files.insert(id);
+            }
+            self.diagnostics.extend(diagnostics);
+            self.finish_file(path, site, file);
+            return;
+        }
         let shown = self.display(path);
         match self.loader.size(path) {
             Ok(size) if size > MAX_FILE_SIZE => {
@@ -415,6 +428,69 @@ impl LoadState<'_> {
             self.entry_files.insert(id);
         }
         let file = syntax::parse(&self.sources.get(id).text, id, self.diagnostics);
+        self.finish_file(path, site, file);
+    }
+
+    /// Reads and parses the files of a folder on every core before they are loaded in
+    /// order. A file with any problem (size, encoding) is left for `load_file` to report.
+    fn preparse(&mut self, files: &[PathBuf]) {
+        let mut batch: Vec<(PathBuf, FileId)> = Vec::new();
+        for path in files {
+            if self.by_path.contains_key(path) || self.preparsed.contains_key(path) {
+                continue;
+            }
+            if self
+                .loader
+                .size(path)
+                .is_ok_and(|size| size > MAX_FILE_SIZE)
+            {
+                continue;
+            }
+            let Ok(Ok(text)) = self.loader.read(path).map(String::from_utf8) else {
+                continue;
+            };
+            let id = self.sources.add(SourceFile::new(self.display(path), text));
+            batch.push((path.clone(), id));
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(batch.len());
+        let chunk = batch.len().div_ceil(threads);
+        let sources = &self.sources;
+        let parsed: Vec<(PathBuf, FileId, ast::File, Vec<Diagnostic>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = batch
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            part.iter()
+                                .map(|(path, id)| {
+                                    let mut diagnostics = Diagnostics::default();
+                                    let file = syntax::parse(
+                                        &sources.get(*id).text,
+                                        *id,
+                                        &mut diagnostics,
+                                    );
+                                    (path.clone(), *id, file, diagnostics.into_vec())
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
+        for (path, id, file, diagnostics) in parsed {
+            self.preparsed.insert(path, (id, file, diagnostics));
+        }
+    }
+
+    fn finish_file(&mut self, path: &Path, site: Option<ImportSite>, file: ast::File) {
         self.by_path
             .insert(path.to_path_buf(), FileState::InProgress);
         self.stack.push((path.to_path_buf(), site));

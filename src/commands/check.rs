@@ -51,7 +51,7 @@ pub fn run(paths: &[PathBuf], root: Option<&Path>, format: Format, color: Color)
                 eprintln!(
                     "error: the model has {} in {}",
                     plural(errors, "error"),
-                    plural(summary.files, "file")
+                    plural(summary.files, "model file")
                 );
             } else {
                 println!(

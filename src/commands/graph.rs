@@ -102,7 +102,7 @@ pub fn run(args: &SystemArgs, format: GraphFormat, color: Color) -> Exit {
     } else {
         Format::Human
     };
-    let compilation = match super::system::resolve(args, &[], json, color) {
+    let compilation = match super::system::resolve(args, &[], false, json, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };

@@ -16,6 +16,7 @@ use crate::view;
 pub fn resolve(
     args: &SystemArgs,
     update: &[String],
+    write_lock: bool,
     format: Format,
     color: Color,
 ) -> Result<SystemCompilation, Exit> {
@@ -31,6 +32,7 @@ pub fn resolve(
         environment: args.environment.clone(),
         locked: args.locked,
         update: update.to_vec(),
+        write_lock,
     };
     let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
     let (errors, warnings) = output::count(&compilation.diagnostics);
@@ -53,7 +55,7 @@ pub fn resolve(
         eprintln!(
             "error: the model has {} in {}",
             plural(errors, "error"),
-            plural(compilation.sources.len(), "file")
+            plural(compilation.model_files, "model file")
         );
         return Err(Exit::ModelErrors);
     }
@@ -78,7 +80,7 @@ fn environment_title(system: &ResolvedSystem) -> String {
 }
 
 pub fn compile(args: &SystemArgs, format: Format, color: Color) -> Exit {
-    let compilation = match resolve(args, &[], format, color) {
+    let compilation = match resolve(args, &[], false, format, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -173,7 +175,7 @@ fn matching<'a>(
 }
 
 pub fn why(service: &str, args: &SystemArgs, color: Color) -> Exit {
-    let compilation = match resolve(args, &[], Format::Human, color) {
+    let compilation = match resolve(args, &[], false, Format::Human, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -213,7 +215,7 @@ pub fn why(service: &str, args: &SystemArgs, color: Color) -> Exit {
 }
 
 pub fn impact(service: &str, args: &SystemArgs, color: Color) -> Exit {
-    let compilation = match resolve(args, &[], Format::Human, color) {
+    let compilation = match resolve(args, &[], false, Format::Human, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -263,7 +265,7 @@ pub fn impact(service: &str, args: &SystemArgs, color: Color) -> Exit {
 }
 
 pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
-    let compilation = match resolve(args, update, Format::Human, color) {
+    let compilation = match resolve(args, update, true, Format::Human, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };

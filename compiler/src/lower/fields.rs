@@ -2,8 +2,6 @@
 //! mean"), keys in the wrong form, and duplicates, all reported before the block's own
 //! lowering reads the keys it knows.
 
-use std::collections::HashMap;
-
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
@@ -112,11 +110,10 @@ impl<'a> Fields<'a> {
     pub fn check(
         body: &'a Body,
         schema: &[Field],
-        context: &str,
+        context: impl std::fmt::Display,
         diagnostics: &mut Diagnostics,
     ) -> Self {
-        let mut items = Vec::new();
-        let mut seen: HashMap<(String, String), &Item> = HashMap::new();
+        let mut items: Vec<&'a Item> = Vec::with_capacity(body.items.len());
         for item in &body.items {
             let key = item.key.name.as_str();
             let Some(field) = schema.iter().find(|f| f.key == key) else {
@@ -139,26 +136,29 @@ impl<'a> Fields<'a> {
             if !form_ok(item, field, diagnostics) {
                 continue;
             }
-            if let Some(Label::String(label)) = item.labels.first()
-                && label.as_plain().is_none()
+            let label = item.labels.first().map(label_str);
+            if let Some(Label::String(string)) = item.labels.first()
+                && label.as_ref().is_some_and(Option::is_none)
             {
                 diagnostics.push(
                     Diagnostic::error(
                         Code::InvalidReference,
                         format!("the name of `{key}` cannot hold a `${{...}}` reference"),
                     )
-                    .label(label.span, "a name must be plain text")
+                    .label(string.span, "a name must be plain text")
                     .help("write the name itself, e.g. `\"workers\"`"),
                 );
                 continue;
             }
-            let label = item.labels.first().map(label_text).unwrap_or_default();
-            let identity = (key.to_string(), label.clone());
-            if let Some(first) = seen.get(&identity) {
-                let shown = if field.repeats() {
-                    format!("`{key} \"{label}\"`")
-                } else {
-                    format!("`{key}`")
+            let label = label.flatten();
+            // Bodies are small: a linear scan finds duplicates without allocating.
+            let first = items.iter().find(|other| {
+                other.key.name == key && other.labels.first().and_then(label_str) == label
+            });
+            if let Some(first) = first {
+                let shown = match &label {
+                    Some(label) if field.repeats() => format!("`{key} \"{label}\"`"),
+                    _ => format!("`{key}`"),
                 };
                 diagnostics.push(
                     Diagnostic::error(
@@ -171,7 +171,6 @@ impl<'a> Fields<'a> {
                 );
                 continue;
             }
-            seen.insert(identity, item);
             items.push(item);
         }
         Fields { items }
@@ -216,6 +215,14 @@ pub fn form_ok(item: &Item, field: &Field, diagnostics: &mut Diagnostics) -> boo
             .help(format!("write it as {}", expected.join(" or "))),
     );
     false
+}
+
+/// A label's text without allocating where it can; `None` for a string holding `${...}`.
+pub fn label_str(label: &Label) -> Option<std::borrow::Cow<'_, str>> {
+    match label {
+        Label::String(s) => s.plain_str(),
+        Label::Ident(i) => Some(std::borrow::Cow::Borrowed(i.name.as_str())),
+    }
 }
 
 /// A label's text: a string's decoded value or a name.

@@ -43,6 +43,49 @@ const TOP_LEVEL: &[fields::Field] = &[
 ];
 
 pub fn lower(
+    files: Vec<ast::File>,
+    entry_files: &std::collections::HashSet<svcmodel_model::FileId>,
+    diagnostics: &mut Diagnostics,
+) -> Model {
+    // Declarations lower on their own: split the files over the cores, then join the
+    // parts in file order. Each part's syntax trees are dropped on its own thread.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let chunk = files.len().div_ceil(threads).max(1);
+    let mut chunks: Vec<Vec<ast::File>> = Vec::new();
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        chunks.push(files.by_ref().take(chunk).collect());
+    }
+    let parts: Vec<(Model, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut d = Diagnostics::default();
+                    let model = lower_files(&part, entry_files, &mut d);
+                    drop(part);
+                    (model, d.into_vec())
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut model = Model::default();
+    for (part, found) in parts {
+        model.systems.extend(part.systems);
+        model.environments.extend(part.environments);
+        model.services.extend(part.services);
+        model.policies.extend(part.policies);
+        diagnostics.extend(found);
+    }
+    check_duplicates(&model, diagnostics);
+    references::check(&model, diagnostics);
+    model
+}
+
+fn lower_files(
     files: &[ast::File],
     entry_files: &std::collections::HashSet<svcmodel_model::FileId>,
     diagnostics: &mut Diagnostics,
@@ -127,8 +170,6 @@ pub fn lower(
             }
         }
     }
-    check_duplicates(&model, diagnostics);
-    references::check(&model, diagnostics);
     model
 }
 
@@ -341,7 +382,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             let l = Fields::check(
                 body_of(link)?,
                 &[attr("latency"), attr("bandwidth")],
-                &format!("link `{}`", label_text(to)),
+                format_args!("link `{}`", label_text(to)),
                 d,
             );
             Some(Link {

@@ -16,6 +16,18 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
         .iter()
         .map(|s| s.name.value.as_str())
         .collect();
+    // Every port any version of a service provides, by service name: built once, so
+    // each reference is checked in constant time.
+    let mut ports_by_service: std::collections::HashMap<&str, BTreeSet<&str>> =
+        std::collections::HashMap::new();
+    for service in &model.services {
+        ports_by_service
+            .entry(service.name.value.as_str())
+            .or_default()
+            .extend(service.provides.iter().map(|p| p.name.value.as_str()));
+    }
+    let no_ports = BTreeSet::new();
+    let ports_of = |name: &str| ports_by_service.get(name).unwrap_or(&no_ports);
     let unknown_service = |name: &str, span: Span, what: &str, d: &mut Diagnostics| {
         if service_names.contains(name) {
             return false;
@@ -71,7 +83,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                 continue;
             }
             if let Some(via) = &requirement.via {
-                check_port(model, name, &via.value, via.span, d);
+                check_port(ports_of(name), name, &via.value, via.span, d);
             }
         }
         for near in &service.near {
@@ -115,7 +127,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                     )),
                 );
             } else {
-                check_port(model, target, port, *span, d);
+                check_port(ports_of(target), target, port, *span, d);
             }
         }
     }
@@ -181,11 +193,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
 }
 
 /// Checks that some version of `service` provides `port`.
-fn check_port(model: &Model, service: &str, port: &str, span: Span, d: &mut Diagnostics) {
-    let ports: BTreeSet<&str> = model
-        .service_versions(service)
-        .flat_map(|s| s.provides.iter().map(|p| p.name.value.as_str()))
-        .collect();
+fn check_port(ports: &BTreeSet<&str>, service: &str, port: &str, span: Span, d: &mut Diagnostics) {
     if ports.contains(port) {
         return;
     }

@@ -191,7 +191,7 @@ fn param(item: &Item, d: &mut Diagnostics) -> Option<Param> {
     let f = Fields::check(
         body_of(item)?,
         PARAM,
-        &format!("parameter `{}`", name.value),
+        format_args!("parameter `{}`", name.value),
         d,
     );
     let ty = match f.attr("type") {
@@ -462,7 +462,7 @@ fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
     let f = Fields::check(
         body_of(item)?,
         &[attr("port"), attr("protocol")],
-        &format!("port `{}`", name.value),
+        format_args!("port `{}`", name.value),
         d,
     );
     let number = match f.attr("port") {
@@ -514,7 +514,7 @@ fn requirement(item: &Item, d: &mut Diagnostics) -> Option<Requirement> {
     let f = Fields::check(
         body,
         REQUIRES,
-        &format!("`requires \"{}\"`", service.value),
+        format_args!("`requires \"{}\"`", service.value),
         d,
     );
     Some(Requirement {

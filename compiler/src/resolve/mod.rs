@@ -43,11 +43,14 @@ pub struct Options {
     pub locked: bool,
     /// Services whose locked versions are ignored (`svcmodel lock --update SERVICE`).
     pub update: Vec<String>,
+    /// Compute the lockfile even when none exists yet (`svcmodel lock`).
+    pub write_lock: bool,
 }
 
 pub struct Resolution {
     pub systems: Vec<ResolvedSystem>,
-    /// The lockfile these resolutions imply.
+    /// The lockfile these resolutions imply; empty unless a lockfile was read, `--locked`
+    /// was given, or [`Options::write_lock`] asked for it.
     pub lock: Lockfile,
     /// The lockfile as read, if any.
     pub previous_lock: Option<Lockfile>,
@@ -126,6 +129,9 @@ pub fn resolve(
         .collect();
     let mut systems = Vec::new();
     let mut lock = Lockfile::default();
+    // Hashing every definition costs time: only when a lockfile is read or written.
+    let want_lock = previous_lock.is_some() || options.locked || options.write_lock;
+    let mut hashes: HashMap<usize, String> = HashMap::new();
     for environment in environments {
         let env_name = environment.map(|e| e.name.value.clone());
         let mut inputs = versions::Inputs {
@@ -175,16 +181,22 @@ pub fn resolve(
                 continue;
             }
         };
-        let pins = lock.pins.entry(env_name.clone()).or_default();
-        for (name, (version, definition)) in &solution {
-            pins.insert(
-                name.clone(),
-                Pin {
-                    version: version.clone(),
-                    hash: lock::definition_hash(&model.services[*definition]),
-                    span: None,
-                },
-            );
+        if want_lock {
+            let pins = lock.pins.entry(env_name.clone()).or_default();
+            for (name, (version, definition)) in &solution {
+                let hash = hashes
+                    .entry(*definition)
+                    .or_insert_with(|| lock::definition_hash(&model.services[*definition]))
+                    .clone();
+                pins.insert(
+                    name.clone(),
+                    Pin {
+                        version: version.clone(),
+                        hash,
+                        span: None,
+                    },
+                );
+            }
         }
         let Some(mut system) = instantiate(model, &roots, &solution, env_name.clone(), d) else {
             continue;
@@ -276,6 +288,8 @@ fn instantiate(
     let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
     // (consumer instance, dependency instance, requirement index, ordering, span)
     let mut edges: Vec<(String, String, usize, bool, Span)> = Vec::new();
+    let mut seen_edges: std::collections::HashSet<(String, usize)> =
+        std::collections::HashSet::new();
     let mut queue: VecDeque<String> = VecDeque::new();
     let per_consumer =
         |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
@@ -322,10 +336,7 @@ fn instantiate(
             } else {
                 dependency.clone()
             };
-            if edges
-                .iter()
-                .any(|(c, _, i, _, _)| *c == name && *i == index)
-            {
+            if !seen_edges.insert((name.clone(), index)) {
                 continue;
             }
             edges.push((

@@ -59,6 +59,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Values {
     entries: Vec<Entry>,
+    /// Indices into `entries` by target name, so each instance finds its values at once.
+    by_target: std::collections::HashMap<String, Vec<usize>>,
 }
 
 fn span_of(file: FileId, range: std::ops::Range<usize>) -> Span {
@@ -113,15 +115,24 @@ fn describe(value: &TomlValue) -> &'static str {
 
 /// The names a values table may use: services, and per-consumer instances.
 struct Targets<'a> {
-    model: &'a Model,
     services: BTreeSet<&'a str>,
     per_consumer: BTreeSet<&'a str>,
+    /// The parameters any version of a service declares, by service name.
+    params: std::collections::HashMap<&'a str, BTreeSet<&'a str>>,
 }
 
 impl<'a> Targets<'a> {
     fn new(model: &'a Model) -> Self {
+        let mut params: std::collections::HashMap<&'a str, BTreeSet<&'a str>> =
+            std::collections::HashMap::new();
+        for service in &model.services {
+            params
+                .entry(service.name.value.as_str())
+                .or_default()
+                .extend(service.params.iter().map(|p| p.name.value.as_str()));
+        }
         Targets {
-            model,
+            params,
             services: model
                 .services
                 .iter()
@@ -148,13 +159,6 @@ impl<'a> Targets<'a> {
         })
     }
 
-    fn params(&self, service: &'a str) -> BTreeSet<&'a str> {
-        self.model
-            .service_versions(service)
-            .flat_map(|s| s.params.iter().map(|p| p.name.value.as_str()))
-            .collect()
-    }
-
     /// Checks a `SERVICE.PARAM` pair; reports what is unknown.
     fn check(
         &self,
@@ -177,7 +181,8 @@ impl<'a> Targets<'a> {
             );
             return false;
         };
-        let params = self.params(service);
+        let empty = BTreeSet::new();
+        let params = self.params.get(service).unwrap_or(&empty);
         if params.contains(param) {
             return true;
         }
@@ -208,6 +213,14 @@ impl<'a> Targets<'a> {
 }
 
 impl Values {
+    fn push(&mut self, entry: Entry) {
+        self.by_target
+            .entry(entry.target.clone())
+            .or_default()
+            .push(self.entries.len());
+        self.entries.push(entry);
+    }
+
     /// Reads a values file already in `sources` as `file`.
     pub fn add_file(
         &mut self,
@@ -335,7 +348,7 @@ impl Values {
                 }
                 continue;
             }
-            self.entries.push(Entry {
+            self.push(Entry {
                 target: target.to_string(),
                 environment: environment.map(str::to_string),
                 param: param.to_string(),
@@ -384,7 +397,7 @@ impl Values {
         if !Targets::new(model).check(target, target_span, param, param_span, d) {
             return;
         }
-        self.entries.push(Entry {
+        self.push(Entry {
             target: target.to_string(),
             environment: None,
             param: param.to_string(),
@@ -420,9 +433,16 @@ impl Values {
                 };
                 (level, e.target == instance)
             };
-            let mut given: Vec<&Entry> = self
-                .entries
-                .iter()
+            let indices = [service, instance]
+                .into_iter()
+                .enumerate()
+                .filter(|(i, target)| *i == 0 || *target != service)
+                .flat_map(|(_, target)| self.by_target.get(target).into_iter().flatten());
+            let mut sorted: Vec<usize> = indices.copied().collect();
+            sorted.sort_unstable();
+            let mut given: Vec<&Entry> = sorted
+                .into_iter()
+                .map(|i| &self.entries[i])
                 .filter(applies)
                 .filter(|e| e.environment.is_none() || e.environment.as_deref() == environment)
                 .collect();

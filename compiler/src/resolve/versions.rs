@@ -187,6 +187,9 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
         versions,
         inputs,
     };
+    if let Some(solution) = first_choice(&provider) {
+        return Ok(solution);
+    }
     match pubgrub::resolve(&provider, Package::System, Version::new(0, 0, 0)) {
         Ok(solution) => {
             let mut out = Solution::new();
@@ -206,6 +209,52 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
         )
         .help("this is a bug in svcmodel; please report it with the model")),
     }
+}
+
+/// The fast path: give every service reached from the roots the version PubGrub would
+/// try first (the kept one if it fits, else the newest allowed), then check that every
+/// requirement of the chosen versions is met. When it is, PubGrub would decide the same
+/// without backtracking, so this is its answer; when not, PubGrub runs and explains.
+fn first_choice(provider: &Provider) -> Option<Solution> {
+    let mut chosen: HashMap<&str, (&Version, usize)> = HashMap::new();
+    let mut queue: std::collections::VecDeque<&str> =
+        provider.inputs.roots.iter().map(String::as_str).collect();
+    while let Some(name) = queue.pop_front() {
+        if chosen.contains_key(name) {
+            continue;
+        }
+        let versions = provider.versions.get(name)?;
+        let allowed = |v: &Version| provider.allowed(name, v);
+        let kept = provider
+            .inputs
+            .preferred
+            .get(name)
+            .and_then(|kept| versions.iter().find(|(v, _)| *v == kept && allowed(v)));
+        let &(version, index) = kept.or_else(|| versions.iter().find(|(v, _)| allowed(v)))?;
+        chosen.insert(name, (version, index));
+        for requirement in &provider.model.services[index].requires {
+            let dependency = requirement.service.value.as_str();
+            if provider.versions.contains_key(dependency) {
+                queue.push_back(dependency);
+            }
+        }
+    }
+    // Every requirement of every chosen version must hold; else let PubGrub decide.
+    for (_, index) in chosen.values() {
+        for requirement in &provider.model.services[*index].requires {
+            if let Some((version, _)) = chosen.get(requirement.service.value.as_str())
+                && !ranges(&requirement.version.value).contains(version)
+            {
+                return None;
+            }
+        }
+    }
+    Some(
+        chosen
+            .into_iter()
+            .map(|(name, (v, i))| (name.to_string(), (v.clone(), i)))
+            .collect(),
+    )
 }
 
 /// `^15` as a set of versions, with Cargo's meaning of each operator. Pre-release

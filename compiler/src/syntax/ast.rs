@@ -87,6 +87,14 @@ pub struct StringLit {
 }
 
 impl StringLit {
+    /// The text when there is no interpolation, borrowed when it is one piece.
+    pub fn plain_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.parts.as_slice() {
+            [StrPart::Text(text)] => Some(std::borrow::Cow::Borrowed(text.as_str())),
+            _ => self.as_plain().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The text when there is no interpolation.
     pub fn as_plain(&self) -> Option<String> {
         let mut out = String::new();
