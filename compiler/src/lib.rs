@@ -45,14 +45,21 @@ impl Compilation {
 
 /// Loads `entries` and their imports through `loader`, parses, lowers and checks them.
 pub fn compile(
-    loader: &dyn load::Loader,
+    loader: &(dyn load::Loader + Sync),
     entries: &[PathBuf],
     root: &Path,
     display_base: &Path,
 ) -> Compilation {
     let mut diagnostics = Diagnostics::default();
-    let mut loaded = load::load(loader, entries, root, display_base, &mut diagnostics);
-    let model = lower::lower(
+    let mut loaded = load::load(
+        loader,
+        entries,
+        root,
+        display_base,
+        &lower::lower_file,
+        &mut diagnostics,
+    );
+    let model = lower::finish(
         std::mem::take(&mut loaded.files),
         &loaded.entry_files,
         &mut diagnostics,
@@ -110,16 +117,20 @@ impl SystemCompilation {
 }
 
 /// Compiles and resolves: load, lower, then versions, instances, graph and values.
-pub fn compile_system(loader: &dyn load::Loader, request: &SystemRequest) -> SystemCompilation {
+pub fn compile_system(
+    loader: &(dyn load::Loader + Sync),
+    request: &SystemRequest,
+) -> SystemCompilation {
     let mut diagnostics = Diagnostics::default();
     let mut loaded = load::load(
         loader,
         &request.entries,
         &request.root,
         &request.display_base,
+        &lower::lower_file,
         &mut diagnostics,
     );
-    let model = lower::lower(
+    let model = lower::finish(
         std::mem::take(&mut loaded.files),
         &loaded.entry_files,
         &mut diagnostics,

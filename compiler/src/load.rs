@@ -127,29 +127,33 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// What loading produced: every file read, parsed, in load order.
-pub struct Loaded {
+/// What loading produced: what `per_file` made of each file, in load order.
+pub struct Loaded<T> {
     pub sources: SourceMap,
-    pub files: Vec<ast::File>,
+    pub files: Vec<T>,
     /// The files named on the command line (or found below a folder named there), as
     /// opposed to files only imported: their services are the system's own.
     pub entry_files: std::collections::HashSet<svcmodel_model::FileId>,
 }
 
 /// Loads `entries` (files or folders) and their imports, all inside `root`.
-/// `display_base` is the folder file names are shown relative to.
-pub fn load(
-    loader: &dyn Loader,
+/// `display_base` is the folder file names are shown relative to. Each file's syntax
+/// tree is handed to `per_file` (lowering, say) and dropped: only one tree per core is
+/// alive at a time, so memory stays small on large models.
+pub fn load<T: Send>(
+    loader: &(dyn Loader + Sync),
     entries: &[PathBuf],
     root: &Path,
     display_base: &Path,
+    per_file: &(dyn Fn(&ast::File, &mut Diagnostics) -> T + Sync),
     diagnostics: &mut Diagnostics,
-) -> Loaded {
+) -> Loaded<T> {
     let root = loader
         .canonicalize(root)
         .unwrap_or_else(|_| normalize(root));
     let mut state = LoadState {
         loader,
+        per_file,
         root,
         display_base: loader
             .canonicalize(display_base)
@@ -185,24 +189,33 @@ enum FileState {
     Done,
 }
 
-struct LoadState<'a> {
-    loader: &'a dyn Loader,
+struct LoadState<'a, T> {
+    loader: &'a (dyn Loader + Sync),
+    per_file: &'a (dyn Fn(&ast::File, &mut Diagnostics) -> T + Sync),
     root: PathBuf,
     display_base: PathBuf,
     sources: SourceMap,
-    files: Vec<ast::File>,
+    files: Vec<T>,
     by_path: HashMap<PathBuf, FileState>,
     /// The chain of files being loaded, with the import that led to the next one.
     stack: Vec<(PathBuf, Option<ImportSite>)>,
     entry_files: std::collections::HashSet<svcmodel_model::FileId>,
     /// Files parsed ahead, in parallel, waiting for their turn to be loaded.
-    preparsed: HashMap<PathBuf, (FileId, ast::File, Vec<Diagnostic>)>,
+    preparsed: HashMap<PathBuf, Parsed<T>>,
     /// The file id of every file read, by path.
     by_id: HashMap<PathBuf, svcmodel_model::FileId>,
     diagnostics: &'a mut Diagnostics,
 }
 
-impl LoadState<'_> {
+/// A file parsed ahead: its id, its imports, what `per_file` made of it, diagnostics.
+struct Parsed<T> {
+    id: FileId,
+    imports: Vec<(String, Span)>,
+    made: T,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<T: Send> LoadState<'_, T> {
     fn display(&self, path: &Path) -> String {
         relative(path, &self.display_base).display().to_string()
     }
@@ -360,13 +373,13 @@ impl LoadState<'_> {
             }
             None => {}
         }
-        if let Some((id, file, diagnostics)) = self.preparsed.remove(path) {
-            self.by_id.insert(path.to_path_buf(), id);
+        if let Some(parsed) = self.preparsed.remove(path) {
+            self.by_id.insert(path.to_path_buf(), parsed.id);
             if site.is_none() {
-                self.entry_files.insert(id);
+                self.entry_files.insert(parsed.id);
             }
-            self.diagnostics.extend(diagnostics);
-            self.finish_file(path, site, file);
+            self.diagnostics.extend(parsed.diagnostics);
+            self.finish_file(path, site, parsed.imports, parsed.made);
             return;
         }
         let shown = self.display(path);
@@ -428,7 +441,8 @@ impl LoadState<'_> {
             self.entry_files.insert(id);
         }
         let file = syntax::parse(&self.sources.get(id).text, id, self.diagnostics);
-        self.finish_file(path, site, file);
+        let made = (self.per_file)(&file, self.diagnostics);
+        self.finish_file(path, site, imports(&file), made);
     }
 
     /// Reads and parses the files of a folder on every core before they are loaded in
@@ -460,42 +474,52 @@ impl LoadState<'_> {
             .min(batch.len());
         let chunk = batch.len().div_ceil(threads);
         let sources = &self.sources;
-        let parsed: Vec<(PathBuf, FileId, ast::File, Vec<Diagnostic>)> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = batch
-                    .chunks(chunk)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            part.iter()
-                                .map(|(path, id)| {
-                                    let mut diagnostics = Diagnostics::default();
-                                    let file = syntax::parse(
-                                        &sources.get(*id).text,
-                                        *id,
-                                        &mut diagnostics,
-                                    );
-                                    (path.clone(), *id, file, diagnostics.into_vec())
-                                })
-                                .collect::<Vec<_>>()
-                        })
+        let per_file = self.per_file;
+        let parsed: Vec<(PathBuf, Parsed<T>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(path, id)| {
+                                let mut diagnostics = Diagnostics::default();
+                                let file =
+                                    syntax::parse(&sources.get(*id).text, *id, &mut diagnostics);
+                                let made = per_file(&file, &mut diagnostics);
+                                let parsed = Parsed {
+                                    id: *id,
+                                    imports: imports(&file),
+                                    made,
+                                    diagnostics: diagnostics.into_vec(),
+                                };
+                                (path.clone(), parsed)
+                            })
+                            .collect::<Vec<_>>()
                     })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            });
-        for (path, id, file, diagnostics) in parsed {
-            self.preparsed.insert(path, (id, file, diagnostics));
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (path, parsed) in parsed {
+            self.preparsed.insert(path, parsed);
         }
     }
 
-    fn finish_file(&mut self, path: &Path, site: Option<ImportSite>, file: ast::File) {
+    fn finish_file(
+        &mut self,
+        path: &Path,
+        site: Option<ImportSite>,
+        imports: Vec<(String, Span)>,
+        made: T,
+    ) {
         self.by_path
             .insert(path.to_path_buf(), FileState::InProgress);
         self.stack.push((path.to_path_buf(), site));
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for (import, span) in imports(&file) {
+        for (import, span) in imports {
             let site = Some(ImportSite { span });
             if Path::new(&import).is_absolute() {
                 let diagnostic = Diagnostic::error(
@@ -510,7 +534,7 @@ impl LoadState<'_> {
         }
         self.stack.pop();
         self.by_path.insert(path.to_path_buf(), FileState::Done);
-        self.files.push(file);
+        self.files.push(made);
     }
 
     fn report_cycle(&mut self, path: &Path, site: Option<ImportSite>) {

@@ -101,7 +101,10 @@ pub const fn labeled_bare(key: &'static str) -> Field {
 
 /// A body's items that passed the check, looked up by key.
 pub struct Fields<'a> {
-    items: Vec<&'a Item>,
+    /// Accepted items with the index of their key in the schema.
+    items: Vec<(usize, &'a Item)>,
+    /// The schema's keys, so a lookup compares an index, not a string, per item.
+    keys: Vec<&'static str>,
 }
 
 impl<'a> Fields<'a> {
@@ -113,10 +116,11 @@ impl<'a> Fields<'a> {
         context: impl std::fmt::Display,
         diagnostics: &mut Diagnostics,
     ) -> Self {
-        let mut items: Vec<&'a Item> = Vec::with_capacity(body.items.len());
+        let mut items: Vec<(usize, &'a Item)> = Vec::with_capacity(body.items.len());
         for item in &body.items {
             let key = item.key.name.as_str();
-            let Some(field) = schema.iter().find(|f| f.key == key) else {
+            let Some((field_index, field)) = schema.iter().enumerate().find(|(_, f)| f.key == key)
+            else {
                 let help =
                     suggest::did_you_mean(key, schema.iter().map(|f| f.key)).unwrap_or_else(|| {
                         let keys: Vec<String> =
@@ -152,10 +156,10 @@ impl<'a> Fields<'a> {
             }
             let label = label.flatten();
             // Bodies are small: a linear scan finds duplicates without allocating.
-            let first = items.iter().find(|other| {
-                other.key.name == key && other.labels.first().and_then(label_str) == label
+            let first = items.iter().find(|(other_index, other)| {
+                *other_index == field_index && other.labels.first().and_then(label_str) == label
             });
-            if let Some(first) = first {
+            if let Some((_, first)) = first {
                 let shown = match &label {
                     Some(label) if field.repeats() => format!("`{key} \"{label}\"`"),
                     _ => format!("`{key}`"),
@@ -171,27 +175,40 @@ impl<'a> Fields<'a> {
                 );
                 continue;
             }
-            items.push(item);
+            items.push((field_index, item));
         }
-        Fields { items }
+        Fields {
+            items,
+            keys: schema.iter().map(|f| f.key).collect(),
+        }
+    }
+
+    fn index(&self, key: &str) -> Option<usize> {
+        self.keys.iter().position(|k| *k == key)
     }
 
     pub fn attr(&self, key: &str) -> Option<&'a Expr> {
-        self.items.iter().find_map(|item| match &item.kind {
-            ItemKind::Attribute(expr) if item.key.name == key => Some(expr),
+        let index = self.index(key)?;
+        self.items.iter().find_map(|(i, item)| match &item.kind {
+            ItemKind::Attribute(expr) if *i == index => Some(expr),
             _ => None,
         })
     }
 
     pub fn item(&self, key: &str) -> Option<&'a Item> {
-        self.items.iter().copied().find(|item| item.key.name == key)
+        let index = self.index(key)?;
+        self.items
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, item)| *item)
     }
 
     pub fn all(&self, key: &'a str) -> impl Iterator<Item = &'a Item> + '_ {
+        let index = self.index(key);
         self.items
             .iter()
-            .copied()
-            .filter(move |item| item.key.name == key)
+            .filter(move |(i, _)| Some(*i) == index)
+            .map(|(_, item)| *item)
     }
 }
 

@@ -42,47 +42,58 @@ const TOP_LEVEL: &[fields::Field] = &[
     labeled_block("policy"),
 ];
 
-pub fn lower(
-    files: Vec<ast::File>,
+/// Lowers the declarations of one file on their own (the first pass). Services are
+/// marked imported or not by [`finish`], once loading knows which files are entries.
+pub fn lower_file(file: &ast::File, diagnostics: &mut Diagnostics) -> Model {
+    lower_files(
+        std::slice::from_ref(file),
+        &std::collections::HashSet::new(),
+        diagnostics,
+    )
+}
+
+/// Joins the files' parts in load order and runs the second pass: duplicates across
+/// files and references that cross declarations.
+pub fn finish(
+    parts: Vec<Model>,
     entry_files: &std::collections::HashSet<svcmodel_model::FileId>,
     diagnostics: &mut Diagnostics,
 ) -> Model {
-    // Declarations lower on their own: split the files over the cores, then join the
-    // parts in file order. Each part's syntax trees are dropped on its own thread.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let chunk = files.len().div_ceil(threads).max(1);
-    let mut chunks: Vec<Vec<ast::File>> = Vec::new();
-    let mut files = files.into_iter().peekable();
-    while files.peek().is_some() {
-        chunks.push(files.by_ref().take(chunk).collect());
-    }
-    let parts: Vec<(Model, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut d = Diagnostics::default();
-                    let model = lower_files(&part, entry_files, &mut d);
-                    drop(part);
-                    (model, d.into_vec())
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
     let mut model = Model::default();
-    for (part, found) in parts {
+    for part in parts {
         model.systems.extend(part.systems);
         model.environments.extend(part.environments);
         model.services.extend(part.services);
         model.policies.extend(part.policies);
-        diagnostics.extend(found);
     }
-    check_duplicates(&model, diagnostics);
-    references::check(&model, diagnostics);
+    for service in &mut model.services {
+        service.imported = !entry_files.contains(&service.span.file);
+    }
+    // Two independent read-only checks: one on each core.
+    let found = std::thread::scope(|scope| {
+        let duplicates = scope.spawn(|| {
+            let mut d = Diagnostics::default();
+            check_duplicates(&model, &mut d);
+            d.into_vec()
+        });
+        let mut d = Diagnostics::default();
+        references::check(&model, &mut d);
+        let mut found = d.into_vec();
+        found.extend(duplicates.join().unwrap_or_default());
+        found
+    });
+    diagnostics.extend(found);
     model
+}
+
+/// Lowers parsed files in one go (tests and tools that parse themselves).
+pub fn lower(
+    files: &[ast::File],
+    entry_files: &std::collections::HashSet<svcmodel_model::FileId>,
+    diagnostics: &mut Diagnostics,
+) -> Model {
+    let parts = files.iter().map(|f| lower_file(f, diagnostics)).collect();
+    finish(parts, entry_files, diagnostics)
 }
 
 fn lower_files(
@@ -209,10 +220,11 @@ fn check_duplicates(model: &Model, d: &mut Diagnostics) {
             );
         }
     }
-    seen.clear();
+    let mut versions: HashMap<(&str, &semver::Version), Span> =
+        HashMap::with_capacity(model.services.len());
     for s in &model.services {
-        let identity = format!("{}@{}", s.name.value, s.version.value);
-        if let Some(first) = seen.insert(identity, s.name.span) {
+        if let Some(first) = versions.insert((s.name.value.as_str(), &s.version.value), s.name.span)
+        {
             d.push(
                 Diagnostic::error(
                     Code::DuplicateDeclaration,

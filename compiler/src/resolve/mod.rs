@@ -16,7 +16,7 @@ pub mod lock;
 pub mod values;
 pub mod versions;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use svcmodel_model::graph::{DependencyGraph, Edge};
 use svcmodel_model::system::{Dependency, Instance, InstanceId, Origin, ResolvedSystem};
@@ -201,17 +201,55 @@ pub fn resolve(
         let Some(mut system) = instantiate(model, &roots, &solution, env_name.clone(), d) else {
             continue;
         };
-        for instance in &mut system.instances {
-            let definition = &model.services[instance.definition];
-            instance.values = values.resolve(
-                &instance.name,
-                &instance.service,
-                &definition.params,
-                env_name.as_deref(),
-                d,
-            );
+        // Values per instance are independent: share them out over the cores, while
+        // this thread looks for cycles.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = system.instances.len().div_ceil(threads).max(1);
+        let environment = env_name.as_deref();
+        let values = &values;
+        let (found, cycles) = std::thread::scope(|scope| {
+            let graph = &system.graph;
+            let names: Vec<&str> = system.instances.iter().map(|i| i.name.as_str()).collect();
+            let cycles = scope.spawn(move || {
+                let mut d = Diagnostics::default();
+                report_cycles(graph, &names, &mut d);
+                d.into_vec()
+            });
+            let handles: Vec<_> = system
+                .instances
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut d = Diagnostics::default();
+                        let found: Vec<_> = part
+                            .iter()
+                            .map(|instance| {
+                                let params = &model.services[instance.definition].params;
+                                values.resolve(
+                                    &instance.name,
+                                    &instance.service,
+                                    params,
+                                    environment,
+                                    &mut d,
+                                )
+                            })
+                            .collect();
+                        (found, d.into_vec())
+                    })
+                })
+                .collect();
+            let found: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            (found, cycles.join().unwrap_or_default())
+        });
+        let mut all_values = Vec::with_capacity(system.instances.len());
+        for (part, diagnostics) in found {
+            all_values.extend(part);
+            d.extend(diagnostics);
         }
-        report_cycles(&system, d);
+        for (instance, values) in system.instances.iter_mut().zip(all_values) {
+            instance.values = values;
+        }
+        d.extend(cycles);
         systems.push(system);
     }
     if let Some(previous) = &previous_lock {
@@ -273,7 +311,8 @@ struct Pending {
     name: String,
     service: String,
     definition: usize,
-    consumer: Option<String>,
+    /// Index into the pending list.
+    consumer: Option<usize>,
     origin: Origin,
 }
 
@@ -285,17 +324,15 @@ fn instantiate(
     environment: Option<String>,
     d: &mut Diagnostics,
 ) -> Option<ResolvedSystem> {
-    let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
-    // (consumer instance, dependency instance, requirement index, ordering, span)
-    let mut edges: Vec<(String, String, usize, bool, Span)> = Vec::new();
-    let mut seen_edges: std::collections::HashSet<(String, usize)> =
-        std::collections::HashSet::new();
-    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut pending: Vec<Pending> = Vec::with_capacity(solution.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(solution.len());
+    // (consumer, dependency, requirement index, ordering, span), by pending index.
+    let mut edges: Vec<(usize, usize, usize, bool, Span)> = Vec::new();
     let per_consumer =
         |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
     // A per-consumer service gets an instance for each consumer; only when nothing
     // requires it does it run once, on its own.
-    let required: BTreeSet<&str> = solution
+    let required: std::collections::HashSet<&str> = solution
         .values()
         .flat_map(|(_, definition)| {
             model.services[*definition]
@@ -309,100 +346,106 @@ fn instantiate(
         if per_consumer(definition) && required.contains(root.as_str()) {
             continue;
         }
-        pending.insert(
-            root.clone(),
-            Pending {
-                name: root.clone(),
-                service: root.clone(),
-                definition,
-                consumer: None,
-                origin: Origin::System,
-            },
-        );
-        queue.push_back(root.clone());
+        index.insert(root.clone(), pending.len());
+        pending.push(Pending {
+            name: root.clone(),
+            service: root.clone(),
+            definition,
+            consumer: None,
+            origin: Origin::System,
+        });
     }
     let mut collided = false;
-    while let Some(name) = queue.pop_front() {
-        let definition = pending[&name].definition;
-        for (index, requirement) in model.services[definition].requires.iter().enumerate() {
-            let dependency = &requirement.service.value;
+    // Every instance is visited once, in creation order: each requirement is one edge.
+    let mut next = 0;
+    while next < pending.len() {
+        let consumer = next;
+        next += 1;
+        let definition = pending[consumer].definition;
+        for (requirement_index, requirement) in
+            model.services[definition].requires.iter().enumerate()
+        {
+            let dependency = requirement.service.value.as_str();
             let Some((_, dep_definition)) = solution.get(dependency) else {
                 continue;
             };
-            let per_consumer =
-                model.services[*dep_definition].instancing.value == Instancing::PerConsumer;
-            let instance_name = if per_consumer {
-                format!("{name}-{dependency}")
+            let separate = per_consumer(*dep_definition);
+            let instance_name = if separate {
+                format!("{}-{dependency}", pending[consumer].name)
             } else {
-                dependency.clone()
+                dependency.to_string()
             };
-            if !seen_edges.insert((name.clone(), index)) {
-                continue;
-            }
-            edges.push((
-                name.clone(),
-                instance_name.clone(),
-                index,
-                requirement.ordering,
-                requirement.service.span,
-            ));
-            match pending.get(&instance_name) {
-                Some(existing)
-                    if per_consumer && existing.consumer.as_deref() != Some(name.as_str()) =>
-                {
+            let target = match index.get(&instance_name) {
+                Some(&existing) if separate && pending[existing].consumer != Some(consumer) => {
                     collided = true;
+                    let consumer_name = &pending[consumer].name;
                     d.push(
                         Diagnostic::error(
                             Code::NameCollision,
-                            format!("the instance of `{dependency}` for `{name}` would be named `{instance_name}`, which is taken"),
+                            format!("the instance of `{dependency}` for `{consumer_name}` would be named `{instance_name}`, which is taken"),
                         )
-                        .label(requirement.service.span, format!("`{name}` gets its own `{dependency}`"))
-                        .label(model.services[existing.definition].name.span, format!("`{instance_name}` is already this service"))
+                        .label(requirement.service.span, format!("`{consumer_name}` gets its own `{dependency}`"))
+                        .label(
+                            model.services[pending[existing].definition].name.span,
+                            format!("`{instance_name}` is already this service"),
+                        )
                         .help(format!("rename `{instance_name}`, or make `{dependency}` shared")),
                     );
+                    continue;
                 }
-                Some(_) => {}
+                Some(&existing) => existing,
                 None => {
-                    pending.insert(
-                        instance_name.clone(),
-                        Pending {
-                            name: instance_name.clone(),
-                            service: dependency.clone(),
-                            definition: *dep_definition,
-                            consumer: per_consumer.then(|| name.clone()),
-                            origin: Origin::Required,
-                        },
-                    );
-                    queue.push_back(instance_name);
+                    index.insert(instance_name.clone(), pending.len());
+                    pending.push(Pending {
+                        name: instance_name,
+                        service: dependency.to_string(),
+                        definition: *dep_definition,
+                        consumer: separate.then_some(consumer),
+                        origin: Origin::Required,
+                    });
+                    pending.len() - 1
                 }
-            }
+            };
+            edges.push((
+                consumer,
+                target,
+                requirement_index,
+                requirement.ordering,
+                requirement.service.span,
+            ));
         }
     }
     if collided {
         return None;
     }
-    let ids: HashMap<&str, InstanceId> = pending
-        .keys()
-        .enumerate()
-        .map(|(i, name)| (name.as_str(), InstanceId(i as u32)))
-        .collect();
+    // Ids follow the names' order, so every output is sorted and deterministic.
+    let mut order: Vec<usize> = (0..pending.len()).collect();
+    order.sort_unstable_by(|a, b| pending[*a].name.cmp(&pending[*b].name));
+    let mut id_of = vec![InstanceId(0); pending.len()];
+    for (id, p) in order.iter().enumerate() {
+        id_of[*p] = InstanceId(id as u32);
+    }
     let mut graph = DependencyGraph::new(pending.len());
-    let mut instances: Vec<Instance> = pending
-        .values()
-        .map(|p| Instance {
-            id: ids[p.name.as_str()],
-            name: p.name.clone(),
-            service: p.service.clone(),
-            version: model.services[p.definition].version.value.clone(),
-            definition: p.definition,
-            consumer: p.consumer.as_deref().map(|c| ids[c]),
-            origin: p.origin.clone(),
-            values: BTreeMap::new(),
-            dependencies: Vec::new(),
+    let mut slots: Vec<Option<Pending>> = pending.into_iter().map(Some).collect();
+    let mut instances: Vec<Instance> = order
+        .iter()
+        .filter_map(|p| {
+            let pending = slots[*p].take()?;
+            Some(Instance {
+                id: id_of[*p],
+                version: model.services[pending.definition].version.value.clone(),
+                name: pending.name,
+                service: pending.service,
+                definition: pending.definition,
+                consumer: pending.consumer.map(|c| id_of[c]),
+                origin: pending.origin,
+                values: BTreeMap::new(),
+                dependencies: Vec::new(),
+            })
         })
         .collect();
     for (consumer, dependency, requirement, ordering, span) in edges {
-        let (from, to) = (ids[consumer.as_str()], ids[dependency.as_str()]);
+        let (from, to) = (id_of[consumer], id_of[dependency]);
         instances[from.index()].dependencies.push(Dependency {
             instance: to,
             requirement,
@@ -418,13 +461,9 @@ fn instantiate(
     })
 }
 
-fn report_cycles(system: &ResolvedSystem, d: &mut Diagnostics) {
-    for cycle in system.graph.cycles() {
-        let names: Vec<&str> = cycle
-            .instances
-            .iter()
-            .map(|i| system.instance(*i).name.as_str())
-            .collect();
+fn report_cycles(graph: &DependencyGraph, names: &[&str], d: &mut Diagnostics) {
+    for cycle in graph.cycles() {
+        let names: Vec<&str> = cycle.instances.iter().map(|i| names[i.index()]).collect();
         let mut path = names.join(" -> ");
         path.push_str(" -> ");
         path.push_str(names[0]);

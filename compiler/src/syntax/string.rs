@@ -17,6 +17,15 @@ pub fn decode(raw: &str, span: Span, diagnostics: &mut Diagnostics) -> StringLit
     };
     let closed = raw.len() >= 2 && raw.ends_with('"');
     let inner_end = if closed { raw.len() - 1 } else { raw.len() };
+    // Most strings hold no escape and no reference: take them whole.
+    let inner = raw.get(1..inner_end).unwrap_or_default();
+    if !inner.contains(['\\', '$']) {
+        return StringLit {
+            parts: vec![StrPart::Text(inner.to_string())],
+            raw: raw.to_string(),
+            span,
+        };
+    }
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut chars = raw[..inner_end].char_indices().skip(1).peekable();
