@@ -40,7 +40,8 @@ pub enum Color {
 pub enum Format {
     /// Diagnostics as a compiler prints them.
     Human,
-    /// One JSON document on stdout (schema in docs/diagnostics.md).
+    /// One JSON document on stdout (diagnostics: docs/diagnostics.md; results:
+    /// docs/schema/).
     Json,
 }
 

@@ -288,3 +288,60 @@ policy "postgres-15-in-prod" {
         conflict.stderr
     );
 }
+
+#[test]
+fn pre_releases_are_chosen_only_when_a_requirement_names_one() {
+    let project = Project::new();
+    let db = |version: &str| {
+        format!("service \"db\" {{\n  version = \"{version}\"\n  image   = \"db\"\n}}\n\n")
+    };
+    let app = |requirement: &str| {
+        format!(
+            "service \"app\" {{\n  version = \"1.0.0\"\n  image   = \"app\"\n  requires \"db\" {{ version = \"{requirement}\" }}\n}}\n"
+        )
+    };
+    for (requirement, chosen) in [
+        ("*", "db 1.9.0"),
+        (">=1.4.1", "db 1.9.0"),
+        ("<2.0.0", "db 1.9.0"),
+        (">=2.0.0-rc.1", "db 2.0.0-rc.1"),
+    ] {
+        project.file(
+            "main.svc",
+            format!("{}{}{}", db("2.0.0-rc.1"), db("1.9.0"), app(requirement)),
+        );
+        let output = project.run(&["compile", "main.svc"]);
+        assert_eq!(output.code, 0, "{requirement}: {}", output.transcript());
+        assert!(
+            output.stdout.contains(chosen),
+            "{requirement} should choose {chosen}:\n{}",
+            output.stdout
+        );
+    }
+}
+
+#[test]
+fn percentages_from_values_stay_within_0_and_100() {
+    let project = Project::new();
+    project.file("main.svc", "service \"app\" {\n  version = \"1.0.0\"\n  image   = \"app\"\n  param \"share\" { type = percent, default = 50% }\n}\n");
+    project.file("values.toml", "[app]\nshare = 150\n");
+    let file = project.run(&["compile", "-f", "values.toml", "main.svc"]);
+    assert_eq!(file.code, 1, "{}", file.transcript());
+    assert!(file.stderr.contains("E0403"), "{}", file.stderr);
+    let flag = project.run(&["compile", "--set", "app.share=250%", "main.svc"]);
+    assert_eq!(flag.code, 1, "{}", flag.transcript());
+    assert!(flag.stderr.contains("E0403"), "{}", flag.stderr);
+    let fine = project.run(&["compile", "--set", "app.share=99.5%", "main.svc"]);
+    assert_eq!(fine.code, 0, "{}", fine.transcript());
+}
+
+#[test]
+fn lock_update_of_an_unknown_service_is_a_usage_error() {
+    let output = examples(&["lock", "--update", "postgress", "bank"]);
+    assert_eq!(output.code, 2, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("did you mean `postgres`?"),
+        "{}",
+        output.stderr
+    );
+}

@@ -1014,14 +1014,14 @@ Remove the requirement. If the service talks to its own replicas, that needs no
     Explanation {
         code: Code::VersionConflict,
         text: r#"
-Two or more requirements on one service cannot all be met by a single version. A shared
-service runs once, so every consumer gets the same version; when their requirements do
-not overlap, no version can be chosen. A version rule (`use`) that allows no version
-the consumers accept is reported here too. Every requirement involved is labelled.
+Two or more requirements on one service cannot all be met by a single version. svcmodel
+chooses one version per service name for the whole system (per-consumer instances
+too), so every consumer gets the same version; when their requirements do not overlap,
+no version can be chosen. A version rule (`use`) that allows no version the consumers
+accept is reported here too. Every requirement involved is labelled.
 
-Change one requirement so that the requirements overlap, add a version to the catalog
-that satisfies them all, or, if each consumer may run its own copy, make the service
-`instancing = "per_consumer"`.
+Change one requirement so that the requirements overlap, or add a version to the
+catalog that satisfies them all.
 "#,
         wrong: r#"service "orders" {
   version = "2.3.1"

@@ -272,6 +272,22 @@ pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
     let Some(resolution) = &compilation.resolution else {
         return Exit::ModelErrors;
     };
+    let names: Vec<&str> = compilation
+        .model
+        .services
+        .iter()
+        .map(|s| s.name.value.as_str())
+        .collect();
+    for name in update {
+        if !names.contains(&name.as_str()) {
+            eprintln!("error: `--update {name}`: the model has no service `{name}`");
+            match svcmodel_compiler::suggest::did_you_mean(name, names.iter().copied()) {
+                Some(help) => eprintln!("help: {help}"),
+                None => eprintln!("help: name a service the model declares"),
+            }
+            return Exit::Usage;
+        }
+    }
     let mut lock = resolution.lock.clone();
     // Resolving one environment keeps the others' pins as they were.
     if args.environment.is_some()

@@ -59,7 +59,12 @@ pub fn finish(
     entry_files: &std::collections::HashSet<svcmodel_model::FileId>,
     diagnostics: &mut Diagnostics,
 ) -> Model {
-    let mut model = Model::default();
+    // Sized once: services are large, and growing the vector would copy them again
+    // and again on big models.
+    let mut model = Model {
+        services: Vec::with_capacity(parts.iter().map(|p| p.services.len()).sum()),
+        ..Model::default()
+    };
     for part in parts {
         model.systems.extend(part.systems);
         model.environments.extend(part.environments);

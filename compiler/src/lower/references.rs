@@ -11,7 +11,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 
 pub fn check(model: &Model, d: &mut Diagnostics) {
-    let service_names: BTreeSet<&str> = model
+    let service_names: HashSet<&str> = model
         .services
         .iter()
         .map(|s| s.name.value.as_str())
@@ -32,10 +32,11 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
         if service_names.contains(name) {
             return false;
         }
-        let help =
-            suggest::did_you_mean(name, service_names.iter().copied()).unwrap_or_else(|| {
-                format!("declare `service \"{name}\"`, or import the catalog that holds it")
-            });
+        let mut names: Vec<&str> = service_names.iter().copied().collect();
+        names.sort_unstable();
+        let help = suggest::did_you_mean(name, names).unwrap_or_else(|| {
+            format!("declare `service \"{name}\"`, or import the catalog that holds it")
+        });
         d.push(
             Diagnostic::error(
                 Code::UnknownService,

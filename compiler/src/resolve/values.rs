@@ -554,6 +554,17 @@ fn quantity_from_text(
         to_whole_base_unit(number, unit, kind).map(|v| v as f64)
     };
     match result {
+        Ok(base) if kind == QuantityKind::Percent && !(0.0..=100.0).contains(&base) => {
+            d.push(
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("`{text}` is not a percentage from 0% to 100%"),
+                )
+                .label(span, "out of range")
+                .help("write a percentage from 0% to 100%"),
+            );
+            None
+        }
         Ok(base) => Some(quantity_value(kind, base)),
         Err(error) => {
             let (message, help) = match error {
@@ -614,8 +625,12 @@ fn from_toml(value: &TomlValue, ty: &ParamType, span: Span, d: &mut Diagnostics)
         (ParamType::Cpu, TomlValue::Float(f)) if *f >= 0.0 => {
             quantity_from_text(&f.to_string(), QuantityKind::Cpu, span, d)
         }
-        (ParamType::Percent, TomlValue::Integer(i)) => Some(Value::Percent(*i as f64)),
-        (ParamType::Percent, TomlValue::Float(f)) => Some(Value::Percent(*f)),
+        (ParamType::Percent, TomlValue::Integer(i)) => {
+            quantity_from_text(&format!("{i}%"), QuantityKind::Percent, span, d)
+        }
+        (ParamType::Percent, TomlValue::Float(f)) => {
+            quantity_from_text(&format!("{f}%"), QuantityKind::Percent, span, d)
+        }
         (
             ParamType::Duration
             | ParamType::Size

@@ -62,14 +62,19 @@ struct Provider<'a> {
     /// Each name's versions, newest first, with the definition's index.
     versions: HashMap<&'a str, Vec<(&'a Version, usize)>>,
     inputs: &'a Inputs<'a>,
+    /// Services some requirement names a pre-release of: only these may get one, as in
+    /// Cargo, where `^1.4` never picks `2.0.0-rc.1` nor `1.5.0-beta`.
+    prerelease_ok: std::collections::HashSet<&'a str>,
 }
 
 impl Provider<'_> {
     fn allowed(&self, name: &str, version: &Version) -> bool {
-        self.inputs
-            .rules
-            .get(name)
-            .is_none_or(|rules| rules.iter().all(|r| r.requirement.matches(version)))
+        (version.pre.is_empty() || self.prerelease_ok.contains(name))
+            && self
+                .inputs
+                .rules
+                .get(name)
+                .is_none_or(|rules| rules.iter().all(|r| r.requirement.matches(version)))
     }
 }
 
@@ -182,10 +187,24 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
     for list in versions.values_mut() {
         list.sort_by(|a, b| b.0.cmp(a.0));
     }
+    let prerelease_ok = model
+        .services
+        .iter()
+        .flat_map(|s| &s.requires)
+        .filter(|r| {
+            r.version
+                .value
+                .comparators
+                .iter()
+                .any(|c| !c.pre.is_empty())
+        })
+        .map(|r| r.service.value.as_str())
+        .collect();
     let provider = Provider {
         model,
         versions,
         inputs,
+        prerelease_ok,
     };
     if let Some(solution) = first_choice(&provider) {
         return Ok(solution);
@@ -459,9 +478,7 @@ fn explain_conflict(
     };
     let used: BTreeSet<&str> = on_subject.iter().map(|i| i.consumer.as_str()).collect();
     let help = if used.len() >= 2 {
-        format!(
-            "{held}; change one requirement so that a single version satisfies all, or make `{subject}` `instancing = \"per_consumer\"` if each consumer may run its own"
-        )
+        format!("{held}; change one requirement so that a single version satisfies all")
     } else {
         format!("{held}; relax the requirement, or add a version of `{subject}` that satisfies it")
     };
