@@ -348,7 +348,17 @@ fn lock_update_of_an_unknown_service_is_a_usage_error() {
 
 #[test]
 fn the_examples_values_files_apply() {
-    let output = examples(&["compile", "--format", "json", "--locked", "-f", "bank/values/prod.toml", "-e", "dc-frankfurt", "bank"]);
+    let output = examples(&[
+        "compile",
+        "--format",
+        "json",
+        "--locked",
+        "-f",
+        "bank/values/prod.toml",
+        "-e",
+        "dc-frankfurt",
+        "bank",
+    ]);
     assert_eq!(output.code, 0, "{}", output.transcript());
     let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     let from_file: Vec<String> = json["systems"][0]["instances"]
@@ -367,6 +377,12 @@ fn the_examples_values_files_apply() {
         })
         .collect();
     assert!(from_file.len() >= 5, "{from_file:#?}");
-    let shop = examples(&["compile", "--locked", "-f", "shop/values/local.toml", "shop"]);
+    let shop = examples(&[
+        "compile",
+        "--locked",
+        "-f",
+        "shop/values/local.toml",
+        "shop",
+    ]);
     assert_eq!(shop.code, 0, "{}", shop.transcript());
 }

@@ -103,8 +103,8 @@ pub const fn labeled_bare(key: &'static str) -> Field {
 pub struct Fields<'a> {
     /// Accepted items with the index of their key in the schema.
     items: Vec<(usize, &'a Item)>,
-    /// The schema's keys, so a lookup compares an index, not a string, per item.
-    keys: Vec<&'static str>,
+    /// The schema, so a lookup compares an index, not a string, per item.
+    schema: &'static [Field],
 }
 
 impl<'a> Fields<'a> {
@@ -112,7 +112,7 @@ impl<'a> Fields<'a> {
     /// (e.g. "service `orders`").
     pub fn check(
         body: &'a Body,
-        schema: &[Field],
+        schema: &'static [Field],
         context: impl std::fmt::Display,
         diagnostics: &mut Diagnostics,
     ) -> Self {
@@ -177,14 +177,11 @@ impl<'a> Fields<'a> {
             }
             items.push((field_index, item));
         }
-        Fields {
-            items,
-            keys: schema.iter().map(|f| f.key).collect(),
-        }
+        Fields { items, schema }
     }
 
     fn index(&self, key: &str) -> Option<usize> {
-        self.keys.iter().position(|k| *k == key)
+        self.schema.iter().position(|f| f.key == key)
     }
 
     pub fn attr(&self, key: &str) -> Option<&'a Expr> {

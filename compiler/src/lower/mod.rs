@@ -11,8 +11,7 @@ mod references;
 mod service;
 pub mod values;
 
-use std::collections::HashMap;
-
+use rustc_hash::FxHashMap;
 use svcmodel_model::{
     Capacity, CostRates, Environment, FailureDomainKind, Link, Model, QuantityKind, ServiceLevel,
     Span, Spanned, System,
@@ -22,7 +21,12 @@ use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 use crate::syntax::ast::{self, Expr, Item};
-use fields::{Fields, attr, block, body_of, label_text, labeled_bare, labeled_block};
+use fields::{Field, Fields, attr, block, body_of, label_text, labeled_bare, labeled_block};
+
+/// Schemas of small blocks and maps.
+const CPU_MEMORY: &[Field] = &[attr("cpu"), attr("memory")];
+const COST: &[Field] = &[attr("cpu_hour"), attr("memory_gib_hour")];
+const LINK: &[Field] = &[attr("latency"), attr("bandwidth")];
 
 /// The built-in deployment targets an environment may name.
 pub const TARGETS: &[&str] = &[
@@ -203,7 +207,7 @@ fn check_duplicates(model: &Model, d: &mut Diagnostics) {
             )),
         );
     }
-    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut seen: FxHashMap<String, Span> = FxHashMap::default();
     for e in &model.environments {
         if let Some(first) = seen.insert(e.name.value.clone(), e.name.span) {
             report("environment", &e.name.value, first, e.name.span, d);
@@ -225,8 +229,8 @@ fn check_duplicates(model: &Model, d: &mut Diagnostics) {
             );
         }
     }
-    let mut versions: HashMap<(&str, &semver::Version), Span> =
-        HashMap::with_capacity(model.services.len());
+    let mut versions: FxHashMap<(&str, &semver::Version), Span> =
+        FxHashMap::with_capacity_and_hasher(model.services.len(), Default::default());
     for s in &model.services {
         if let Some(first) = versions.insert((s.name.value.as_str(), &s.version.value), s.name.span)
         {
@@ -346,7 +350,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             ));
             return None;
         };
-        let c = Fields::check(body, &[attr("cpu"), attr("memory")], "`capacity`", d);
+        let c = Fields::check(body, CPU_MEMORY, "`capacity`", d);
         Some(Capacity {
             millicpu: c
                 .attr("cpu")
@@ -368,12 +372,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             ));
             return None;
         };
-        let c = Fields::check(
-            body,
-            &[attr("cpu_hour"), attr("memory_gib_hour")],
-            "`cost`",
-            d,
-        );
+        let c = Fields::check(body, COST, "`cost`", d);
         let rate = |key: &str, d: &mut Diagnostics| {
             let value = c.attr(key).and_then(|e| values::float(e, key, d))?;
             if value.value < 0.0 {
@@ -398,7 +397,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             let to = link.labels.first()?;
             let l = Fields::check(
                 body_of(link)?,
-                &[attr("latency"), attr("bandwidth")],
+                LINK,
                 format_args!("link `{}`", label_text(to)),
                 d,
             );
@@ -437,7 +436,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
 }
 
 fn report_repeated_names(names: &[Spanned<String>], what: &str, d: &mut Diagnostics) {
-    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
     for name in names {
         if let Some(first) = seen.insert(&name.value, name.span) {
             d.push(

@@ -2,7 +2,8 @@
 //! versioned services must exist; ports of other services must be provided and the
 //! service required; links and entry points must name what the model declares.
 
-use std::collections::{BTreeSet, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeSet;
 
 use svcmodel_model::{Model, PolicyRule, Reference, Span, TemplatePart};
 
@@ -11,15 +12,14 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 
 pub fn check(model: &Model, d: &mut Diagnostics) {
-    let service_names: HashSet<&str> = model
+    let service_names: FxHashSet<&str> = model
         .services
         .iter()
         .map(|s| s.name.value.as_str())
         .collect();
     // Every port any version of a service provides, by service name: built once, so
     // each reference is checked in constant time.
-    let mut ports_by_service: std::collections::HashMap<&str, BTreeSet<&str>> =
-        std::collections::HashMap::new();
+    let mut ports_by_service: FxHashMap<&str, BTreeSet<&str>> = FxHashMap::default();
     for service in &model.services {
         ports_by_service
             .entry(service.name.value.as_str())
@@ -49,7 +49,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
     };
     for service in &model.services {
         let what = format!("service `{}` requires", service.name.value);
-        let mut required = HashSet::new();
+        let mut required = FxHashSet::default();
         for requirement in &service.requires {
             let name = requirement.service.value.as_str();
             if name == service.name.value {

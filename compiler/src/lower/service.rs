@@ -18,6 +18,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 use crate::syntax::ast::{Expr, Ident, Item, ItemKind, StrPart, StringLit};
 
+/// Schemas of small blocks and maps.
+const CPU_MEMORY: &[Field] = &[attr("cpu"), attr("memory")];
+const DATA: &[Field] = &[attr("classification"), attr("size")];
+const PORT: &[Field] = &[attr("port"), attr("protocol")];
+const RUN_LOCAL: &[Field] = &[attr("command"), attr("workdir")];
+const CONFIG: &[Field] = &[labeled_attr("env"), labeled_attr("file"), attr("args")];
+
 const SCHEMA: &[Field] = &[
     attr("version"),
     attr("description"),
@@ -100,7 +107,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         .item("resources")
         .and_then(body_of)
         .map(|body| {
-            let r = Fields::check(body, &[attr("cpu"), attr("memory")], "`resources`", d);
+            let r = Fields::check(body, CPU_MEMORY, "`resources`", d);
             Resources {
                 millicpu: r
                     .attr("cpu")
@@ -132,7 +139,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         .unwrap_or(Spanned::new(RestartPolicy::OnFailure, default_span));
     let data = f.item("data").and_then(|item| {
         let body = body_of(item)?;
-        let data = Fields::check(body, &[attr("classification"), attr("size")], "`data`", d);
+        let data = Fields::check(body, DATA, "`data`", d);
         Some(Data {
             classification: data
                 .attr("classification")
@@ -461,7 +468,7 @@ fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
     let name = Spanned::new(label_text(label), label.span());
     let f = Fields::check(
         body_of(item)?,
-        &[attr("port"), attr("protocol")],
+        PORT,
         format_args!("port `{}`", name.value),
         d,
     );
@@ -552,12 +559,7 @@ fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
         );
         return None;
     }
-    let f = Fields::check(
-        body_of(item)?,
-        &[attr("command"), attr("workdir")],
-        "`run local`",
-        d,
-    );
+    let f = Fields::check(body_of(item)?, RUN_LOCAL, "`run local`", d);
     let command = match f.attr("command") {
         Some(Expr::List(list)) if !list.elements.is_empty() => list
             .elements
@@ -715,12 +717,7 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
 }
 
 fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -> Config {
-    let f = Fields::check(
-        body,
-        &[labeled_attr("env"), labeled_attr("file"), attr("args")],
-        "`config`",
-        d,
-    );
+    let f = Fields::check(body, CONFIG, "`config`", d);
     let entry = |item: &Item, d: &mut Diagnostics| {
         let label = item.labels.first()?;
         let ItemKind::Attribute(expr) = &item.kind else {

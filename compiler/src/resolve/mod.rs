@@ -16,7 +16,8 @@ pub mod lock;
 pub mod values;
 pub mod versions;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use svcmodel_model::graph::{DependencyGraph, Edge};
 use svcmodel_model::system::{Dependency, Instance, InstanceId, Origin, ResolvedSystem};
@@ -131,7 +132,7 @@ pub fn resolve(
     let mut lock = Lockfile::default();
     // Hashing every definition costs time: only when a lockfile is read or written.
     let want_lock = previous_lock.is_some() || options.locked || options.write_lock;
-    let mut hashes: HashMap<usize, String> = HashMap::new();
+    let mut hashes: FxHashMap<usize, String> = FxHashMap::default();
     for environment in environments {
         let env_name = environment.map(|e| e.name.value.clone());
         let mut inputs = versions::Inputs {
@@ -325,14 +326,20 @@ fn instantiate(
     d: &mut Diagnostics,
 ) -> Option<ResolvedSystem> {
     let mut pending: Vec<Pending> = Vec::with_capacity(solution.len());
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(solution.len());
+    let mut index: FxHashMap<String, usize> =
+        FxHashMap::with_capacity_and_hasher(solution.len(), Default::default());
     // (consumer, dependency, requirement index, ordering, span), by pending index.
     let mut edges: Vec<(usize, usize, usize, bool, Span)> = Vec::new();
     let per_consumer =
         |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
+    // The chosen definition of each service, by name, hashed: looked up once per edge.
+    let chosen: FxHashMap<&str, usize> = solution
+        .iter()
+        .map(|(name, (_, definition))| (name.as_str(), *definition))
+        .collect();
     // A per-consumer service gets an instance for each consumer; only when nothing
     // requires it does it run once, on its own.
-    let required: std::collections::HashSet<&str> = solution
+    let required: FxHashSet<&str> = solution
         .values()
         .flat_map(|(_, definition)| {
             model.services[*definition]
@@ -366,16 +373,19 @@ fn instantiate(
             model.services[definition].requires.iter().enumerate()
         {
             let dependency = requirement.service.value.as_str();
-            let Some((_, dep_definition)) = solution.get(dependency) else {
+            let Some(&dep_definition) = chosen.get(dependency) else {
                 continue;
             };
+            let dep_definition = &dep_definition;
             let separate = per_consumer(*dep_definition);
-            let instance_name = if separate {
-                format!("{}-{dependency}", pending[consumer].name)
+            let derived;
+            let instance_name: &str = if separate {
+                derived = format!("{}-{dependency}", pending[consumer].name);
+                &derived
             } else {
-                dependency.to_string()
+                dependency
             };
-            let target = match index.get(&instance_name) {
+            let target = match index.get(instance_name) {
                 Some(&existing) if separate && pending[existing].consumer != Some(consumer) => {
                     collided = true;
                     let consumer_name = &pending[consumer].name;
@@ -395,9 +405,9 @@ fn instantiate(
                 }
                 Some(&existing) => existing,
                 None => {
-                    index.insert(instance_name.clone(), pending.len());
+                    index.insert(instance_name.to_string(), pending.len());
                     pending.push(Pending {
-                        name: instance_name,
+                        name: instance_name.to_string(),
                         service: dependency.to_string(),
                         definition: *dep_definition,
                         consumer: separate.then_some(consumer),

@@ -9,6 +9,7 @@
 //! `--set` flags, in order. A table may name a service or a per-consumer instance
 //! (`orders-cache`); within one layer the instance's table wins over the service's.
 
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 use svcmodel_model::quantity::{QuantityError, to_base_unit, to_whole_base_unit};
@@ -60,7 +61,7 @@ struct Entry {
 pub struct Values {
     entries: Vec<Entry>,
     /// Indices into `entries` by target name, so each instance finds its values at once.
-    by_target: std::collections::HashMap<String, Vec<usize>>,
+    by_target: FxHashMap<String, Vec<usize>>,
 }
 
 fn span_of(file: FileId, range: std::ops::Range<usize>) -> Span {
@@ -118,13 +119,12 @@ struct Targets<'a> {
     services: BTreeSet<&'a str>,
     per_consumer: BTreeSet<&'a str>,
     /// The parameters any version of a service declares, by service name.
-    params: std::collections::HashMap<&'a str, BTreeSet<&'a str>>,
+    params: FxHashMap<&'a str, BTreeSet<&'a str>>,
 }
 
 impl<'a> Targets<'a> {
     fn new(model: &'a Model) -> Self {
-        let mut params: std::collections::HashMap<&'a str, BTreeSet<&'a str>> =
-            std::collections::HashMap::new();
+        let mut params: FxHashMap<&'a str, BTreeSet<&'a str>> = FxHashMap::default();
         for service in &model.services {
             params
                 .entry(service.name.value.as_str())

@@ -2,8 +2,9 @@
 //! newest first, by PubGrub. A conflict becomes a diagnostic that labels each
 //! requirement involved, so a person can follow the chain.
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::fmt;
 
@@ -49,9 +50,9 @@ pub struct Inputs<'a> {
     /// Service names the system holds whatever requires them.
     pub roots: Vec<String>,
     /// `use` rules in force, by service name.
-    pub rules: HashMap<String, Vec<VersionRule>>,
+    pub rules: FxHashMap<String, Vec<VersionRule>>,
     /// Versions to keep when they still fit (the lockfile), by service name.
-    pub preferred: HashMap<&'a str, Version>,
+    pub preferred: FxHashMap<&'a str, Version>,
 }
 
 /// The chosen version of each service, with the index of its definition.
@@ -60,11 +61,11 @@ pub type Solution = BTreeMap<String, (Version, usize)>;
 struct Provider<'a> {
     model: &'a Model,
     /// Each name's versions, newest first, with the definition's index.
-    versions: HashMap<&'a str, Vec<(&'a Version, usize)>>,
+    versions: FxHashMap<&'a str, Vec<(&'a Version, usize)>>,
     inputs: &'a Inputs<'a>,
     /// Services some requirement names a pre-release of: only these may get one, as in
     /// Cargo, where `^1.4` never picks `2.0.0-rc.1` nor `1.5.0-beta`.
-    prerelease_ok: std::collections::HashSet<&'a str>,
+    prerelease_ok: FxHashSet<&'a str>,
 }
 
 impl Provider<'_> {
@@ -164,7 +165,7 @@ impl DependencyProvider for Provider<'_> {
 }
 
 fn definition(
-    versions: &HashMap<&str, Vec<(&Version, usize)>>,
+    versions: &FxHashMap<&str, Vec<(&Version, usize)>>,
     name: &str,
     version: &Version,
 ) -> Option<usize> {
@@ -177,7 +178,7 @@ fn definition(
 
 /// Resolves the versions of everything the roots need.
 pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
-    let mut versions: HashMap<&str, Vec<(&Version, usize)>> = HashMap::new();
+    let mut versions: FxHashMap<&str, Vec<(&Version, usize)>> = FxHashMap::default();
     for (i, service) in model.services.iter().enumerate() {
         versions
             .entry(&service.name.value)
@@ -235,7 +236,7 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
 /// requirement of the chosen versions is met. When it is, PubGrub would decide the same
 /// without backtracking, so this is its answer; when not, PubGrub runs and explains.
 fn first_choice(provider: &Provider) -> Option<Solution> {
-    let mut chosen: HashMap<&str, (&Version, usize)> = HashMap::new();
+    let mut chosen: FxHashMap<&str, (&Version, usize)> = FxHashMap::default();
     let mut queue: std::collections::VecDeque<&str> =
         provider.inputs.roots.iter().map(String::as_str).collect();
     while let Some(name) = queue.pop_front() {
@@ -262,7 +263,7 @@ fn first_choice(provider: &Provider) -> Option<Solution> {
     for (_, index) in chosen.values() {
         for requirement in &provider.model.services[*index].requires {
             if let Some((version, _)) = chosen.get(requirement.service.value.as_str())
-                && !ranges(&requirement.version.value).contains(version)
+                && !satisfies(&requirement.version.value, version)
             {
                 return None;
             }
@@ -274,6 +275,16 @@ fn first_choice(provider: &Provider) -> Option<Solution> {
             .map(|(name, (v, i))| (name.to_string(), (v.clone(), i)))
             .collect(),
     )
+}
+
+/// Whether `version` meets `requirement`, as [`ranges`] decides; for release versions
+/// that is exactly the semver crate's `matches`, which needs no allocation.
+fn satisfies(requirement: &VersionReq, version: &Version) -> bool {
+    if version.pre.is_empty() {
+        requirement.matches(version)
+    } else {
+        ranges(requirement).contains(version)
+    }
 }
 
 /// `^15` as a set of versions, with Cargo's meaning of each operator. Pre-release

@@ -34,7 +34,8 @@ pub struct Item {
     pub kind: ItemKind,
     pub span: Span,
     pub leading_comments: Vec<Comment>,
-    pub trailing_comment: Option<Comment>,
+    /// Boxed: rare, and it keeps every item small.
+    pub trailing_comment: Option<Box<Comment>>,
     /// Whether a blank line separated it (or its first comment) from what came before.
     pub blank_line_before: bool,
     /// Whether a blank line separated its last leading comment from its key.

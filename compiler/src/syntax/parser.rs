@@ -362,7 +362,7 @@ impl Parser<'_> {
             }
         };
         let end = self.previous_end().max(key.span.end);
-        let trailing_comment = self.trailing_comment(end);
+        let trailing_comment = self.trailing_comment(end).map(Box::new);
         Item {
             span: self.span(key.span.start, end),
             key,
@@ -581,7 +581,15 @@ impl Parser<'_> {
         let digits_len = raw
             .find(|c: char| !(c.is_ascii_digit() || c == '_' || c == '.'))
             .unwrap_or(raw.len());
-        let digits: String = raw[..digits_len].chars().filter(|&c| c != '_').collect();
+        let digits: std::borrow::Cow<str> = if raw[..digits_len].contains('_') {
+            raw[..digits_len]
+                .chars()
+                .filter(|&c| c != '_')
+                .collect::<String>()
+                .into()
+        } else {
+            raw[..digits_len].into()
+        };
         let unit = raw[digits_len..].to_string();
         let unit_span = self.span(span.start + digits_len as u32, span.end);
         let unit_is_word = unit.chars().all(|c| !c.is_ascii_digit());
@@ -607,12 +615,12 @@ impl Parser<'_> {
 
     fn path_or_call(&mut self) -> Expr {
         let first = self.bump();
-        let name = self.slice(first.span).to_string();
-        match name.as_str() {
+        match self.slice(first.span) {
             "true" => return Expr::Bool(true, first.span),
             "false" => return Expr::Bool(false, first.span),
             _ => {}
         }
+        let name = self.slice(first.span).to_string();
         let callee = Ident {
             name,
             span: first.span,
