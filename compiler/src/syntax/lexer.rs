@@ -101,7 +101,8 @@ pub struct Lexed {
 
 pub fn lex(text: &str, file: FileId, diagnostics: &mut Diagnostics) -> Lexed {
     let bytes = text.as_bytes();
-    let mut tokens = Vec::new();
+    // About one token per four bytes of model text: sized once, not grown.
+    let mut tokens = Vec::with_capacity(text.len() / 4 + 16);
     let mut comments = Vec::new();
     let mut i = 0usize;
     let span = |start: usize, end: usize| Span::new(file, start as u32, end as u32);

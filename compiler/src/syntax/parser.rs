@@ -30,6 +30,7 @@ pub fn parse(text: &str, file: FileId, diagnostics: &mut Diagnostics) -> File {
         next_comment: 0,
         diagnostics,
         depth: 0,
+        item_stack: Vec::new(),
     };
     let body = parser.body(None);
     File { id: file, body }
@@ -44,6 +45,8 @@ struct Parser<'a> {
     next_comment: usize,
     diagnostics: &'a mut Diagnostics,
     depth: usize,
+    /// Items of the bodies being parsed, innermost last.
+    item_stack: Vec<Item>,
 }
 
 /// The block a body belongs to, for "this `{` is never closed" messages.
@@ -196,7 +199,9 @@ impl Parser<'_> {
     /// A file's items, or a block's up to its `}`.
     fn body(&mut self, opener: Option<Opener>) -> Body {
         let start = opener.as_ref().map_or(0, |o| o.brace.start);
-        let mut items = Vec::new();
+        // Items gather on one shared stack and leave it in one exactly sized move: no
+        // vector grows item by item. Bodies nest strictly, so the stack unwinds in order.
+        let first_item = self.item_stack.len();
         let end;
         loop {
             while matches!(self.kind(), TokenKind::Newline | TokenKind::Comma) {
@@ -254,7 +259,7 @@ impl Parser<'_> {
                         break;
                     }
                     let item = self.item();
-                    items.push(item);
+                    self.item_stack.push(item);
                     let next = self.peek();
                     match next.kind {
                         TokenKind::Newline
@@ -264,7 +269,8 @@ impl Parser<'_> {
                         // A nested block that stopped at a top-level keyword (a `}` is missing).
                         _ if self.starts_line(next.span) => {}
                         _ => {
-                            let key = items
+                            let key = self
+                                .item_stack
                                 .last()
                                 .map(|i: &Item| i.key.name.clone())
                                 .unwrap_or_default();
@@ -298,6 +304,7 @@ impl Parser<'_> {
         let trailing_comments = self.leading_comments(end);
         let span = self.span(start, end.max(start));
         let inline = opener.is_some() && !self.slice(span).contains('\n');
+        let items = self.item_stack.split_off(first_item);
         Body {
             items,
             trailing_comments,
