@@ -72,7 +72,9 @@ pub struct Model {
     pub systems: Vec<System>,
     pub environments: Vec<Environment>,
     /// Every service definition; a catalog may hold one name at several versions.
-    pub services: Vec<Service>,
+    /// Boxed: a definition is large, and joining the files' parts then moves only
+    /// pointers.
+    pub services: Vec<Box<Service>>,
     pub policies: Vec<Policy>,
 }
 
@@ -83,7 +85,10 @@ impl Model {
 
     /// Every definition of the service `name`, in declaration order.
     pub fn service_versions<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Service> {
-        self.services.iter().filter(move |s| s.name.value == name)
+        self.services
+            .iter()
+            .filter(move |s| s.name.value == name)
+            .map(|s| &**s)
     }
 }
 

@@ -178,10 +178,10 @@ fn lower_files(
                 "service" => model
                     .services
                     .extend(service::lower(item, name, diagnostics).map(|s| {
-                        svcmodel_model::Service {
+                        Box::new(svcmodel_model::Service {
                             imported: !entry_files.contains(&file.id),
                             ..s
-                        }
+                        })
                     })),
                 "policy" => model
                     .policies

@@ -28,28 +28,30 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
     }
     let no_ports = BTreeSet::new();
     let ports_of = |name: &str| ports_by_service.get(name).unwrap_or(&no_ports);
-    let unknown_service = |name: &str, span: Span, what: &str, d: &mut Diagnostics| {
-        if service_names.contains(name) {
-            return false;
-        }
-        let mut names: Vec<&str> = service_names.iter().copied().collect();
-        names.sort_unstable();
-        let help = suggest::did_you_mean(name, names).unwrap_or_else(|| {
-            format!("declare `service \"{name}\"`, or import the catalog that holds it")
-        });
-        d.push(
-            Diagnostic::error(
-                Code::UnknownService,
-                format!("{what} unknown service `{name}`"),
-            )
-            .label(span, "no service has this name")
-            .help(help),
-        );
-        true
-    };
+    let unknown_service =
+        |name: &str, span: Span, what: &dyn Fn() -> String, d: &mut Diagnostics| {
+            if service_names.contains(name) {
+                return false;
+            }
+            let mut names: Vec<&str> = service_names.iter().copied().collect();
+            names.sort_unstable();
+            let help = suggest::did_you_mean(name, names).unwrap_or_else(|| {
+                format!("declare `service \"{name}\"`, or import the catalog that holds it")
+            });
+            d.push(
+                Diagnostic::error(
+                    Code::UnknownService,
+                    format!("{} unknown service `{name}`", what()),
+                )
+                .label(span, "no service has this name")
+                .help(help),
+            );
+            true
+        };
     for service in &model.services {
-        let what = format!("service `{}` requires", service.name.value);
-        let mut required = FxHashSet::default();
+        let what = || format!("service `{}` requires", service.name.value);
+        // A service requires a handful of others: a short list beats a hash set.
+        let mut required: Vec<&str> = Vec::with_capacity(service.requires.len());
         for requirement in &service.requires {
             let name = requirement.service.value.as_str();
             if name == service.name.value {
@@ -66,7 +68,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                 );
                 continue;
             }
-            if !required.insert(name) {
+            if required.contains(&name) {
                 d.push(
                     Diagnostic::error(
                         Code::DuplicateKey,
@@ -80,6 +82,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                 );
                 continue;
             }
+            required.push(name);
             if unknown_service(name, requirement.service.span, &what, d) {
                 continue;
             }
@@ -91,7 +94,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             unknown_service(
                 &near.value,
                 near.span,
-                &format!("service `{}` is near", service.name.value),
+                &|| format!("service `{}` is near", service.name.value),
                 d,
             );
         }
@@ -109,10 +112,10 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                 unknown_service(
                     target,
                     *span,
-                    &format!("service `{}` refers to", service.name.value),
+                    &|| format!("service `{}` refers to", service.name.value),
                     d,
                 );
-            } else if !required.contains(target.as_str()) {
+            } else if !required.contains(&target.as_str()) {
                 d.push(
                     Diagnostic::error(
                         Code::ServiceNotRequired,
@@ -133,7 +136,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
         }
     }
     for policy in &model.policies {
-        let what = format!("policy `{}` names", policy.name.value);
+        let what = || format!("policy `{}` names", policy.name.value);
         match &policy.rule {
             PolicyRule::Spread { services, .. } => {
                 for s in services {
@@ -153,7 +156,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             unknown_service(
                 &entry.value,
                 entry.span,
-                &format!("system `{}` enters through", system.name.value),
+                &|| format!("system `{}` enters through", system.name.value),
                 d,
             );
         }
@@ -216,39 +219,37 @@ fn check_port(ports: &BTreeSet<&str>, service: &str, port: &str, span: Span, d: 
 }
 
 /// Every reference a service's strings hold.
-fn references(service: &svcmodel_model::Service) -> Vec<&Reference> {
+fn references(service: &svcmodel_model::Service) -> impl Iterator<Item = &Reference> {
     use svcmodel_model::ConfigValue;
-    let mut templates: Vec<&svcmodel_model::Template> = Vec::new();
-    templates.extend(service.image.as_ref().map(|i| &i.value));
-    if let Some(run) = &service.run_local {
-        templates.extend(run.command.iter().map(|c| &c.value));
-        templates.extend(run.workdir.as_ref().map(|w| &w.value));
-    }
-    let values = service
+    let run = service
+        .run_local
+        .iter()
+        .flat_map(|run| run.command.iter().chain(&run.workdir).map(|c| &c.value));
+    let config = service
         .config
         .env
         .iter()
         .chain(&service.config.files)
         .map(|e| &e.value)
-        .chain(&service.config.args);
-    for value in values {
-        if let ConfigValue::Text { template } = &value.value {
-            templates.push(template);
-        }
-    }
-    if let Some(svcmodel_model::Health {
-        check: svcmodel_model::HealthCheck::Command { command },
-        ..
-    }) = &service.health
-    {
-        templates.extend(command.iter().map(|c| &c.value));
-    }
-    templates
-        .into_iter()
+        .chain(&service.config.args)
+        .filter_map(|value| match &value.value {
+            ConfigValue::Text { template } => Some(template),
+            _ => None,
+        });
+    let health = service.health.iter().flat_map(|h| match &h.check {
+        svcmodel_model::HealthCheck::Command { command } => command.as_slice(),
+        _ => &[],
+    });
+    service
+        .image
+        .iter()
+        .map(|i| &i.value)
+        .chain(run)
+        .chain(config)
+        .chain(health.map(|c| &c.value))
         .flat_map(|t| &t.parts)
         .filter_map(|p| match p {
             TemplatePart::Reference(r) => Some(r),
             TemplatePart::Literal(_) => None,
         })
-        .collect()
 }
