@@ -329,7 +329,7 @@ fn instantiate(
     let mut index: FxHashMap<String, usize> =
         FxHashMap::with_capacity_and_hasher(solution.len(), Default::default());
     // (consumer, dependency, requirement index, ordering, span), by pending index.
-    let mut edges: Vec<(usize, usize, usize, bool, Span)> = Vec::new();
+    let mut edges: Vec<(usize, usize, usize, bool, Span)> = Vec::with_capacity(solution.len() * 3);
     let per_consumer =
         |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
     // The chosen definition of each service, by name, hashed: looked up once per edge.
@@ -428,9 +428,25 @@ fn instantiate(
     if collided {
         return None;
     }
-    // Ids follow the names' order, so every output is sorted and deterministic.
-    let mut order: Vec<usize> = (0..pending.len()).collect();
-    order.sort_unstable_by(|a, b| pending[*a].name.cmp(&pending[*b].name));
+    // Ids follow the names' order, so every output is sorted and deterministic. The
+    // first eight bytes of each name, read as a number, decide most comparisons
+    // without touching the names themselves.
+    let prefix = |name: &str| {
+        let mut bytes = [0u8; 8];
+        let len = name.len().min(8);
+        bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+        u64::from_be_bytes(bytes)
+    };
+    let mut order: Vec<(u64, usize)> = pending
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (prefix(&p.name), i))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| pending[a.1].name.cmp(&pending[b.1].name))
+    });
+    let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
     let mut id_of = vec![InstanceId(0); pending.len()];
     for (id, p) in order.iter().enumerate() {
         id_of[*p] = InstanceId(id as u32);

@@ -56,7 +56,8 @@ pub struct Inputs<'a> {
 }
 
 /// The chosen version of each service, with the index of its definition.
-pub type Solution = BTreeMap<String, (Version, usize)>;
+/// Hashed: large systems look names up far more often than they list them in order.
+pub type Solution = FxHashMap<String, (Version, usize)>;
 
 struct Provider<'a> {
     model: &'a Model,
@@ -212,7 +213,7 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
     }
     match pubgrub::resolve(&provider, Package::System, Version::new(0, 0, 0)) {
         Ok(solution) => {
-            let mut out = Solution::new();
+            let mut out = Solution::default();
             for (package, version) in solution {
                 if let Package::Service(name) = package
                     && let Some(index) = definition(&provider.versions, &name, &version)
