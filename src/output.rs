@@ -61,3 +61,22 @@ pub fn print_json<T: Serialize>(value: &T) {
         Err(error) => eprintln!("error: cannot write JSON: {error}"),
     }
 }
+
+/// Prints diagnostics as the JSON report, with `summary` fields beside them.
+pub fn print_json_diagnostics<S: Serialize>(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    summary: &S,
+) {
+    let (errors, warnings) = count(diagnostics);
+    print_json(&DiagnosticsReport {
+        ok: errors == 0,
+        errors,
+        warnings,
+        diagnostics: diagnostics
+            .iter()
+            .map(|d| JsonDiagnostic::new(d, sources))
+            .collect(),
+        summary,
+    });
+}

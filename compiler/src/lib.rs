@@ -51,24 +51,32 @@ pub fn compile(
     display_base: &Path,
 ) -> Compilation {
     let mut diagnostics = Diagnostics::default();
-    let mut loaded = load::load(
+    let (sources, model) = front_end(loader, entries, root, display_base, &mut diagnostics);
+    Compilation {
+        sources,
+        model,
+        diagnostics: diagnostics.into_sorted(),
+    }
+}
+
+/// Load and lower: every file read and lowered, then the cross-file checks.
+fn front_end(
+    loader: &(dyn load::Loader + Sync),
+    entries: &[PathBuf],
+    root: &Path,
+    display_base: &Path,
+    diagnostics: &mut Diagnostics,
+) -> (SourceMap, Model) {
+    let loaded = load::load(
         loader,
         entries,
         root,
         display_base,
         &lower::lower_file,
-        &mut diagnostics,
+        diagnostics,
     );
-    let model = lower::finish(
-        std::mem::take(&mut loaded.files),
-        &loaded.entry_files,
-        &mut diagnostics,
-    );
-    Compilation {
-        sources: loaded.sources,
-        model,
-        diagnostics: diagnostics.into_sorted(),
-    }
+    let model = lower::finish(loaded.files, &loaded.entry_files, diagnostics);
+    (loaded.sources, model)
 }
 
 /// Compiles one file held in memory, for tests: `name` is its path from the root `/`.
@@ -122,17 +130,11 @@ pub fn compile_system(
     request: &SystemRequest,
 ) -> SystemCompilation {
     let mut diagnostics = Diagnostics::default();
-    let mut loaded = load::load(
+    let (mut sources, model) = front_end(
         loader,
         &request.entries,
         &request.root,
         &request.display_base,
-        &lower::lower_file,
-        &mut diagnostics,
-    );
-    let model = lower::finish(
-        std::mem::take(&mut loaded.files),
-        &loaded.entry_files,
         &mut diagnostics,
     );
     // The lockfile belongs to the system: next to the first file named, or in the
@@ -152,7 +154,7 @@ pub fn compile_system(
         None => request.root.clone(),
     };
     let lock_path = lock_dir.join(resolve::lock::FILE_NAME);
-    let model_files = loaded.sources.len();
+    let model_files = sources.len();
     let mut options = resolve::Options {
         environment: request.environment.clone(),
         locked: request.locked,
@@ -166,7 +168,7 @@ pub fn compile_system(
             path,
             &request.root,
             &request.display_base,
-            &mut loaded.sources,
+            &mut sources,
             &mut diagnostics,
         ) {
             options.values_files.push(id);
@@ -178,11 +180,9 @@ pub fn compile_system(
         } else {
             format!("--set #{}", i + 1)
         };
-        options.sets.push(
-            loaded
-                .sources
-                .add(source::SourceFile::new(name, set.clone())),
-        );
+        options
+            .sets
+            .push(sources.add(source::SourceFile::new(name, set.clone())));
     }
     if loader.kind(&lock_path).is_ok() {
         options.lockfile = load::read_extra(
@@ -190,14 +190,14 @@ pub fn compile_system(
             &lock_path,
             &request.root,
             &request.display_base,
-            &mut loaded.sources,
+            &mut sources,
             &mut diagnostics,
         );
     }
     let resolution = (!diagnostics.has_errors())
-        .then(|| resolve::resolve(&model, &loaded.sources, &options, &mut diagnostics));
+        .then(|| resolve::resolve(&model, &sources, &options, &mut diagnostics));
     SystemCompilation {
-        sources: loaded.sources,
+        sources,
         model,
         resolution,
         diagnostics: diagnostics.into_sorted(),

@@ -3,12 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use svcmodel_compiler::diagnostic::JsonDiagnostic;
 
 use crate::cli::{Color, Format};
 use crate::exit::Exit;
 use crate::fs_loader::FsLoader;
-use crate::output::{self, DiagnosticsReport, plural};
+use crate::output::{self, plural};
 
 #[derive(Serialize)]
 struct Summary {
@@ -32,19 +31,11 @@ pub fn run(paths: &[PathBuf], root: Option<&Path>, format: Format, color: Color)
         services: model.services.len(),
         policies: model.policies.len(),
     };
-    let (errors, warnings) = output::count(&compilation.diagnostics);
+    let (errors, _) = output::count(&compilation.diagnostics);
     match format {
-        Format::Json => output::print_json(&DiagnosticsReport {
-            ok: errors == 0,
-            errors,
-            warnings,
-            diagnostics: compilation
-                .diagnostics
-                .iter()
-                .map(|d| JsonDiagnostic::new(d, &compilation.sources))
-                .collect(),
-            summary: &summary,
-        }),
+        Format::Json => {
+            output::print_json_diagnostics(&compilation.diagnostics, &compilation.sources, &summary)
+        }
         Format::Human => {
             output::print_human(&compilation.diagnostics, &compilation.sources, color);
             if errors > 0 {

@@ -2,14 +2,13 @@
 
 use std::fmt::Write as _;
 
-use svcmodel_compiler::diagnostic::JsonDiagnostic;
 use svcmodel_compiler::{SystemCompilation, SystemRequest};
 use svcmodel_model::system::ResolvedSystem;
 
 use crate::cli::{Color, Format, SchemaName, SystemArgs};
 use crate::exit::Exit;
 use crate::fs_loader::FsLoader;
-use crate::output::{self, DiagnosticsReport, plural};
+use crate::output::{self, plural};
 use crate::view;
 
 /// Compiles and resolves; prints diagnostics; `Err` with the exit code on errors.
@@ -37,17 +36,11 @@ pub fn resolve(
     let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
     let (errors, warnings) = output::count(&compilation.diagnostics);
     if format == Format::Json && errors > 0 {
-        output::print_json(&DiagnosticsReport {
-            ok: false,
-            errors,
-            warnings,
-            diagnostics: compilation
-                .diagnostics
-                .iter()
-                .map(|d| JsonDiagnostic::new(d, &compilation.sources))
-                .collect(),
-            summary: &serde_json::json!({}),
-        });
+        output::print_json_diagnostics(
+            &compilation.diagnostics,
+            &compilation.sources,
+            &serde_json::json!({}),
+        );
         return Err(Exit::ModelErrors);
     }
     output::print_human(&compilation.diagnostics, &compilation.sources, color);
