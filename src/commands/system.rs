@@ -197,6 +197,7 @@ pub fn why(service: &str, args: &SystemArgs, color: Color) -> Exit {
                     .collect();
                 let _ = writeln!(out, "  {}", names.join(" requires "));
             }
+            explain_version(&mut out, &compilation, system, instance);
         }
         (!out.is_empty()).then_some(out)
     });
@@ -204,6 +205,100 @@ pub fn why(service: &str, args: &SystemArgs, color: Color) -> Exit {
         Exit::Success
     } else {
         not_found(service, systems(&compilation))
+    }
+}
+
+/// Why this version: the versions held, every requirement on the service in this
+/// system, the `use` rules in force here, and the lockfile's pin.
+fn explain_version(
+    out: &mut String,
+    compilation: &SystemCompilation,
+    system: &ResolvedSystem,
+    instance: &svcmodel_model::system::Instance,
+) {
+    let model = &compilation.model;
+    let mut held: Vec<&semver::Version> = model
+        .service_versions(&instance.service)
+        .map(|s| &s.version.value)
+        .collect();
+    held.sort_by(|a, b| b.cmp(a));
+    held.dedup();
+    let held: Vec<String> = held.iter().map(|v| v.to_string()).collect();
+    let mut reasons: Vec<String> = Vec::new();
+    for consumer in &system.instances {
+        for dependency in &consumer.dependencies {
+            // One version per service: every requirement on the service counts.
+            if system.instance(dependency.instance).service == instance.service {
+                let requirement =
+                    &model.services[consumer.definition].requires[dependency.requirement];
+                reasons.push(format!(
+                    "`{}` requires {}",
+                    consumer.name, requirement.version.value
+                ));
+            }
+        }
+    }
+    let environment = system
+        .environment
+        .as_deref()
+        .and_then(|e| model.environment(e));
+    for policy in &model.policies {
+        let svcmodel_model::PolicyRule::Use { versions } = &policy.rule else {
+            continue;
+        };
+        let applies = policy.when.as_ref().is_none_or(|when| {
+            environment.is_some()
+                && svcmodel_model::eval::holds(
+                    &when.value,
+                    svcmodel_model::eval::Context {
+                        service: None,
+                        environment,
+                    },
+                )
+        });
+        for (service, requirement) in versions {
+            if applies && service.value == instance.service {
+                let because = policy
+                    .because
+                    .as_ref()
+                    .map_or(String::new(), |b| format!(" ({})", b.value));
+                reasons.push(format!(
+                    "policy `{}` allows {} here{because}",
+                    policy.name.value, requirement.value
+                ));
+            }
+        }
+    }
+    let locked = compilation
+        .resolution
+        .as_ref()
+        .and_then(|r| r.previous_lock.as_ref())
+        .and_then(|lock| lock.pins.get(&system.environment))
+        .and_then(|pins| pins.get(&instance.service))
+        .is_some_and(|pin| pin.version == instance.version);
+    let choice = if locked {
+        "is the version locked in svcmodel.lock".to_string()
+    } else if held.len() > 1 {
+        format!("is the newest of {} that meets", held.join(", "))
+    } else {
+        "is the only version the model holds".to_string()
+    };
+    if reasons.is_empty() {
+        let _ = writeln!(out, "version {} {choice}", instance.version);
+    } else {
+        let _ = writeln!(
+            out,
+            "version {} {choice}{}",
+            instance.version,
+            if locked || held.len() <= 1 {
+                ", and meets:"
+            } else {
+                ":"
+            }
+        );
+        for reason in reasons {
+            let _ = writeln!(out, "  {reason}");
+        }
     }
 }
 
