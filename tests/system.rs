@@ -273,6 +273,13 @@ policy "postgres-15-in-prod" {
       wave 1: postgres 16.2.0
       wave 2: orders 1.0.0
     ");
+    let why = project.run(&["why", "postgres", "-e", "prod", "main.svc"]);
+    assert_eq!(why.code, 0, "{}", why.transcript());
+    assert!(
+        why.stdout.contains("version 15.6.0 is the newest of 16.2.0, 15.6.0 that meets:\n  `orders` requires >=15\n  policy `postgres-15-in-prod` allows ^15 here (16 is not qualified for production yet)"),
+        "{}",
+        why.stdout
+    );
     // A rule that no version can meet names the rule.
     project.file(
         "main.svc",
