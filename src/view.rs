@@ -186,15 +186,16 @@ pub fn system(system: &ResolvedSystem, model: &Model, sources: &SourceMap) -> Sy
             let parameters = s
                 .params
                 .iter()
-                .filter_map(|p| {
-                    let value = instance.values.get(&p.name.value)?;
+                .zip(&instance.values)
+                .map(|(p, value)| {
                     let (source, given_at) = match &value.source {
                         ValueSource::Default { span } => ("default", Some(*span)),
                         ValueSource::ValuesFile { span } => ("values_file", Some(*span)),
                         ValueSource::Set { span } => ("set", Some(*span)),
                         ValueSource::Secret => ("secret", None),
+                        ValueSource::Missing => ("missing", None),
                     };
-                    Some((
+                    (
                         p.name.value.clone(),
                         ParameterView {
                             ty: p.ty.value.to_string(),
@@ -203,7 +204,7 @@ pub fn system(system: &ResolvedSystem, model: &Model, sources: &SourceMap) -> Sy
                             source: source.to_string(),
                             given_at: given_at.map(|s| Location::of(s, sources)),
                         },
-                    ))
+                    )
                 })
                 .collect();
             let dependencies = instance

@@ -11,26 +11,33 @@ pub struct SourceFile {
     /// The name users see: the path relative to the project root where possible.
     pub name: String,
     pub text: String,
-    line_starts: Vec<u32>,
+    /// Where each line starts; found the first time a position is asked for, since most
+    /// files of a clean model never are.
+    line_starts: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1))
-            .collect();
         SourceFile {
             name: name.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: std::sync::OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i as u32 + 1))
+                .collect()
+        })
     }
 
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let line = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let start = self.line_starts[line] as usize;
+        let line_starts = self.line_starts();
+        let line = line_starts.partition_point(|&start| start <= offset) - 1;
+        let start = line_starts[line] as usize;
         let end = (offset as usize).min(self.text.len());
         let column = self
             .text

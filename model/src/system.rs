@@ -6,8 +6,6 @@
 //! model declares no environment). Everything downstream (place, render, deploy) reads
 //! this, never the syntax.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::graph::DependencyGraph;
@@ -57,7 +55,8 @@ pub struct Instance {
     pub consumer: Option<InstanceId>,
     /// Why the instance is part of the system.
     pub origin: Origin,
-    pub values: BTreeMap<String, ParamValue>,
+    /// The value of each parameter, in the order of the definition's `params`.
+    pub values: Vec<ParamValue>,
     pub dependencies: Vec<Dependency>,
 }
 
@@ -99,4 +98,6 @@ pub enum ValueSource {
     Set { span: Span },
     /// A secret: a reference, resolved when deploying.
     Secret,
+    /// No value: a diagnostic (E0609) was reported, so the system is never used.
+    Missing,
 }

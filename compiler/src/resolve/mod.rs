@@ -17,7 +17,7 @@ pub mod values;
 pub mod versions;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use svcmodel_model::graph::{DependencyGraph, Edge};
 use svcmodel_model::system::{Dependency, Instance, InstanceId, Origin, ResolvedSystem};
@@ -465,7 +465,7 @@ fn instantiate(
                 definition: pending.definition,
                 consumer: pending.consumer.map(|c| id_of[c]),
                 origin: pending.origin,
-                values: BTreeMap::new(),
+                values: Vec::new(),
                 dependencies: Vec::new(),
             })
         })

@@ -416,8 +416,8 @@ impl Values {
         params: &[Param],
         environment: Option<&str>,
         d: &mut Diagnostics,
-    ) -> BTreeMap<String, ParamValue> {
-        let mut out = BTreeMap::new();
+    ) -> Vec<ParamValue> {
+        let mut out = Vec::with_capacity(params.len());
         for param in params {
             let name = param.name.value.as_str();
             let applies =
@@ -456,13 +456,10 @@ impl Values {
                             .help("remove it; secrets are supplied when deploying, from a secret store or the environment"),
                     );
                 }
-                out.insert(
-                    name.to_string(),
-                    ParamValue {
-                        value: None,
-                        source: ValueSource::Secret,
-                    },
-                );
+                out.push(ParamValue {
+                    value: None,
+                    source: ValueSource::Secret,
+                });
                 continue;
             }
             let mut chosen = param.default.as_ref().map(|default| ParamValue {
@@ -489,16 +486,20 @@ impl Values {
                 });
             }
             match chosen {
-                Some(value) => {
-                    out.insert(name.to_string(), value);
+                Some(value) => out.push(value),
+                None => {
+                    d.push(
+                        Diagnostic::error(Code::MissingValue, format!("parameter `{name}` of `{instance}` has no value"))
+                            .label(param.name.span, "no default, and no values file or flag sets it")
+                            .help(format!(
+                                "give it a default, add `[{service}]` with `{name} = ...` to a values file, or pass `--set {service}.{name}=...`"
+                            )),
+                    );
+                    out.push(ParamValue {
+                        value: None,
+                        source: ValueSource::Missing,
+                    });
                 }
-                None => d.push(
-                    Diagnostic::error(Code::MissingValue, format!("parameter `{name}` of `{instance}` has no value"))
-                        .label(param.name.span, "no default, and no values file or flag sets it")
-                        .help(format!(
-                            "give it a default, add `[{service}]` with `{name} = ...` to a values file, or pass `--set {service}.{name}=...`"
-                        )),
-                ),
             }
         }
         out
