@@ -184,15 +184,15 @@ pub fn resolve(
         };
         if want_lock {
             let pins = lock.pins.entry(env_name.clone()).or_default();
-            for (name, (version, definition)) in &solution {
+            for (name, definition) in &solution {
                 let hash = hashes
                     .entry(*definition)
                     .or_insert_with(|| lock::definition_hash(&model.services[*definition]))
                     .clone();
                 pins.insert(
-                    name.clone(),
+                    name.to_string(),
                     Pin {
-                        version: version.clone(),
+                        version: model.services[*definition].version.value.clone(),
                         hash,
                         span: None,
                     },
@@ -332,16 +332,12 @@ fn instantiate(
     let mut edges: Vec<(usize, usize, usize, bool, Span)> = Vec::with_capacity(solution.len() * 3);
     let per_consumer =
         |definition: usize| model.services[definition].instancing.value == Instancing::PerConsumer;
-    // The chosen definition of each service, by name, hashed: looked up once per edge.
-    let chosen: FxHashMap<&str, usize> = solution
-        .iter()
-        .map(|(name, (_, definition))| (name.as_str(), *definition))
-        .collect();
+    let chosen = solution;
     // A per-consumer service gets an instance for each consumer; only when nothing
     // requires it does it run once, on its own.
     let required: FxHashSet<&str> = solution
         .values()
-        .flat_map(|(_, definition)| {
+        .flat_map(|definition| {
             model.services[*definition]
                 .requires
                 .iter()
@@ -349,7 +345,7 @@ fn instantiate(
         })
         .collect();
     for root in roots {
-        let (_, definition) = *solution.get(root)?;
+        let definition = *solution.get(root.as_str())?;
         if per_consumer(definition) && required.contains(root.as_str()) {
             continue;
         }

@@ -56,20 +56,21 @@ pub struct Inputs<'a> {
 }
 
 /// The chosen version of each service, with the index of its definition.
-/// Hashed: large systems look names up far more often than they list them in order.
-pub type Solution = FxHashMap<String, (Version, usize)>;
+/// The index of the chosen definition of each service, by name (borrowed from the
+/// model): hashed, since large systems look names up far more than they list them.
+pub type Solution<'a> = FxHashMap<&'a str, usize>;
 
-struct Provider<'a> {
+struct Provider<'a, 'i> {
     model: &'a Model,
     /// Each name's versions, newest first, with the definition's index.
     versions: FxHashMap<&'a str, Vec<(&'a Version, usize)>>,
-    inputs: &'a Inputs<'a>,
+    inputs: &'i Inputs<'i>,
     /// Services some requirement names a pre-release of: only these may get one, as in
     /// Cargo, where `^1.4` never picks `2.0.0-rc.1` nor `1.5.0-beta`.
     prerelease_ok: FxHashSet<&'a str>,
 }
 
-impl Provider<'_> {
+impl Provider<'_, '_> {
     fn allowed(&self, name: &str, version: &Version) -> bool {
         (version.pre.is_empty() || self.prerelease_ok.contains(name))
             && self
@@ -80,7 +81,7 @@ impl Provider<'_> {
     }
 }
 
-impl DependencyProvider for Provider<'_> {
+impl DependencyProvider for Provider<'_, '_> {
     type P = Package;
     type V = Version;
     type VS = Set;
@@ -178,7 +179,7 @@ fn definition(
 }
 
 /// Resolves the versions of everything the roots need.
-pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
+pub fn resolve<'m>(model: &'m Model, inputs: &Inputs) -> Result<Solution<'m>, Diagnostic> {
     let mut versions: FxHashMap<&str, Vec<(&Version, usize)>> = FxHashMap::default();
     for (i, service) in model.services.iter().enumerate() {
         versions
@@ -218,7 +219,7 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
                 if let Package::Service(name) = package
                     && let Some(index) = definition(&provider.versions, &name, &version)
                 {
-                    out.insert(name, (version, index));
+                    out.insert(model.services[index].name.value.as_str(), index);
                 }
             }
             Ok(out)
@@ -236,8 +237,8 @@ pub fn resolve(model: &Model, inputs: &Inputs) -> Result<Solution, Diagnostic> {
 /// try first (the kept one if it fits, else the newest allowed), then check that every
 /// requirement of the chosen versions is met. When it is, PubGrub would decide the same
 /// without backtracking, so this is its answer; when not, PubGrub runs and explains.
-fn first_choice(provider: &Provider) -> Option<Solution> {
-    let mut chosen: FxHashMap<&str, (&Version, usize)> = FxHashMap::default();
+fn first_choice<'m>(provider: &Provider<'m, '_>) -> Option<Solution<'m>> {
+    let mut chosen: FxHashMap<&'m str, (&'m Version, usize)> = FxHashMap::default();
     let mut queue: std::collections::VecDeque<&str> =
         provider.inputs.roots.iter().map(String::as_str).collect();
     while let Some(name) = queue.pop_front() {
@@ -252,7 +253,9 @@ fn first_choice(provider: &Provider) -> Option<Solution> {
             .get(name)
             .and_then(|kept| versions.iter().find(|(v, _)| *v == kept && allowed(v)));
         let &(version, index) = kept.or_else(|| versions.iter().find(|(v, _)| allowed(v)))?;
-        chosen.insert(name, (version, index));
+        // Keyed by the model's own copy of the name, which outlives the inputs.
+        let model: &'m Model = provider.model;
+        chosen.insert(model.services[index].name.value.as_str(), (version, index));
         for requirement in &provider.model.services[index].requires {
             let dependency = requirement.service.value.as_str();
             if provider.versions.contains_key(dependency) {
@@ -270,12 +273,7 @@ fn first_choice(provider: &Provider) -> Option<Solution> {
             }
         }
     }
-    Some(
-        chosen
-            .into_iter()
-            .map(|(name, (v, i))| (name.to_string(), (v.clone(), i)))
-            .collect(),
-    )
+    Some(chosen.into_iter().map(|(name, (_, i))| (name, i)).collect())
 }
 
 /// Whether `version` meets `requirement`, as [`ranges`] decides; for release versions
@@ -357,7 +355,7 @@ struct Involved {
 }
 
 fn explain_conflict(
-    provider: &Provider,
+    provider: &Provider<'_, '_>,
     tree: &DerivationTree<Package, Set, String>,
 ) -> Diagnostic {
     let mut externals = Vec::new();
