@@ -308,9 +308,10 @@ fn stale_lock(differences: &[(String, Option<Span>)], locked: bool) -> Diagnosti
 }
 
 /// An instance before ids are given.
-struct Pending {
-    name: String,
-    service: String,
+struct Pending<'m> {
+    /// Borrowed from the model for shared instances; made for per-consumer ones.
+    name: std::borrow::Cow<'m, str>,
+    service: &'m str,
     definition: usize,
     /// Index into the pending list.
     consumer: Option<usize>,
@@ -326,7 +327,7 @@ fn instantiate(
     d: &mut Diagnostics,
 ) -> Option<ResolvedSystem> {
     let mut pending: Vec<Pending> = Vec::with_capacity(solution.len());
-    let mut index: FxHashMap<String, usize> =
+    let mut index: FxHashMap<std::borrow::Cow<'_, str>, usize> =
         FxHashMap::with_capacity_and_hasher(solution.len(), Default::default());
     // (consumer, dependency, requirement index, ordering, span), by pending index.
     let mut edges: Vec<(usize, usize, usize, bool, Span)> = Vec::with_capacity(solution.len() * 3);
@@ -335,24 +336,31 @@ fn instantiate(
     let chosen = solution;
     // A per-consumer service gets an instance for each consumer; only when nothing
     // requires it does it run once, on its own.
-    let required: FxHashSet<&str> = solution
-        .values()
-        .flat_map(|definition| {
-            model.services[*definition]
-                .requires
-                .iter()
-                .map(|r| r.service.value.as_str())
-        })
-        .collect();
+    // (Built only if some root is per-consumer: few models have one.)
+    let mut required: Option<FxHashSet<&str>> = None;
     for root in roots {
         let definition = *solution.get(root.as_str())?;
-        if per_consumer(definition) && required.contains(root.as_str()) {
-            continue;
+        let name: &str = model.services[definition].name.value.as_str();
+        if per_consumer(definition) {
+            let required = required.get_or_insert_with(|| {
+                solution
+                    .values()
+                    .flat_map(|definition| {
+                        model.services[*definition]
+                            .requires
+                            .iter()
+                            .map(|r| r.service.value.as_str())
+                    })
+                    .collect()
+            });
+            if required.contains(name) {
+                continue;
+            }
         }
-        index.insert(root.clone(), pending.len());
+        index.insert(std::borrow::Cow::Borrowed(name), pending.len());
         pending.push(Pending {
-            name: root.clone(),
-            service: root.clone(),
+            name: std::borrow::Cow::Borrowed(name),
+            service: name,
             definition,
             consumer: None,
             origin: Origin::System,
@@ -368,10 +376,11 @@ fn instantiate(
         for (requirement_index, requirement) in
             model.services[definition].requires.iter().enumerate()
         {
-            let dependency = requirement.service.value.as_str();
-            let Some(&dep_definition) = chosen.get(dependency) else {
+            let Some(&dep_definition) = chosen.get(requirement.service.value.as_str()) else {
                 continue;
             };
+            // The model's own copy of the name: it outlives this function's borrows.
+            let dependency: &str = model.services[dep_definition].name.value.as_str();
             let dep_definition = &dep_definition;
             let separate = per_consumer(*dep_definition);
             let derived;
@@ -401,10 +410,15 @@ fn instantiate(
                 }
                 Some(&existing) => existing,
                 None => {
-                    index.insert(instance_name.to_string(), pending.len());
+                    let name: std::borrow::Cow<'_, str> = if separate {
+                        std::borrow::Cow::Owned(instance_name.to_string())
+                    } else {
+                        std::borrow::Cow::Borrowed(dependency)
+                    };
+                    index.insert(name.clone(), pending.len());
                     pending.push(Pending {
-                        name: instance_name.to_string(),
-                        service: dependency.to_string(),
+                        name,
+                        service: dependency,
                         definition: *dep_definition,
                         consumer: separate.then_some(consumer),
                         origin: Origin::Required,
@@ -456,13 +470,13 @@ fn instantiate(
             Some(Instance {
                 id: id_of[*p],
                 version: model.services[pending.definition].version.value.clone(),
-                name: pending.name,
-                service: pending.service,
+                name: pending.name.into_owned(),
+                service: pending.service.to_string(),
                 definition: pending.definition,
                 consumer: pending.consumer.map(|c| id_of[c]),
                 origin: pending.origin,
                 values: Vec::new(),
-                dependencies: Vec::new(),
+                dependencies: Vec::with_capacity(model.services[pending.definition].requires.len()),
             })
         })
         .collect();

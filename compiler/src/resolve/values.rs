@@ -116,47 +116,60 @@ fn describe(value: &TomlValue) -> &'static str {
 
 /// The names a values table may use: services, and per-consumer instances.
 struct Targets<'a> {
-    services: BTreeSet<&'a str>,
-    per_consumer: BTreeSet<&'a str>,
-    /// The parameters any version of a service declares, by service name.
-    params: FxHashMap<&'a str, BTreeSet<&'a str>>,
+    model: &'a Model,
+    /// Definition indices by service name.
+    by_name: FxHashMap<&'a str, Vec<usize>>,
+    per_consumer: Vec<&'a str>,
 }
 
 impl<'a> Targets<'a> {
     fn new(model: &'a Model) -> Self {
-        let mut params: FxHashMap<&'a str, BTreeSet<&'a str>> = FxHashMap::default();
-        for service in &model.services {
-            params
-                .entry(service.name.value.as_str())
-                .or_default()
-                .extend(service.params.iter().map(|p| p.name.value.as_str()));
+        let mut by_name: FxHashMap<&'a str, Vec<usize>> =
+            FxHashMap::with_capacity_and_hasher(model.services.len(), Default::default());
+        let mut per_consumer = Vec::new();
+        for (i, service) in model.services.iter().enumerate() {
+            let name = service.name.value.as_str();
+            let versions = by_name.entry(name).or_default();
+            if versions.is_empty()
+                && service.instancing.value == svcmodel_model::Instancing::PerConsumer
+            {
+                per_consumer.push(name);
+            }
+            versions.push(i);
         }
+        per_consumer.sort_unstable();
         Targets {
-            params,
-            services: model
-                .services
-                .iter()
-                .map(|s| s.name.value.as_str())
-                .collect(),
-            per_consumer: model
-                .services
-                .iter()
-                .filter(|s| s.instancing.value == svcmodel_model::Instancing::PerConsumer)
-                .map(|s| s.name.value.as_str())
-                .collect(),
+            model,
+            by_name,
+            per_consumer,
         }
     }
 
     /// The service a table name stands for: itself, or the service of `CONSUMER-SERVICE`.
     fn service_of(&self, target: &str) -> Option<&'a str> {
-        if let Some(s) = self.services.get(target) {
-            return Some(s);
+        if let Some((name, _)) = self.by_name.get_key_value(target) {
+            return Some(name);
         }
         self.per_consumer.iter().copied().find(|s| {
             target
                 .strip_suffix(s)
                 .is_some_and(|rest| rest.ends_with('-') && rest.len() > 1)
         })
+    }
+
+    /// The parameters any version of a service declares.
+    fn params(&self, service: &str) -> BTreeSet<&'a str> {
+        self.by_name
+            .get(service)
+            .into_iter()
+            .flatten()
+            .flat_map(|i| {
+                self.model.services[*i]
+                    .params
+                    .iter()
+                    .map(|p| p.name.value.as_str())
+            })
+            .collect()
     }
 
     /// Checks a `SERVICE.PARAM` pair; reports what is unknown.
@@ -169,7 +182,9 @@ impl<'a> Targets<'a> {
         d: &mut Diagnostics,
     ) -> bool {
         let Some(service) = self.service_of(target) else {
-            let help = suggest::did_you_mean(target, self.services.iter().copied())
+            let mut names: Vec<&str> = self.by_name.keys().copied().collect();
+            names.sort_unstable();
+            let help = suggest::did_you_mean(target, names)
                 .unwrap_or_else(|| "name a service the model declares".to_string());
             d.push(
                 Diagnostic::error(
@@ -181,8 +196,7 @@ impl<'a> Targets<'a> {
             );
             return false;
         };
-        let empty = BTreeSet::new();
-        let params = self.params.get(service).unwrap_or(&empty);
+        let params = self.params(service);
         if params.contains(param) {
             return true;
         }
