@@ -561,29 +561,13 @@ fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
     }
     let f = Fields::check(body_of(item)?, RUN_LOCAL, "`run local`", d);
     let command = match f.attr("command") {
-        Some(Expr::List(list)) if !list.elements.is_empty() => list
-            .elements
-            .iter()
-            .filter_map(|e| template(&e.expr, "command", scope, d))
-            .collect(),
-        Some(Expr::Error(_)) => Vec::new(),
-        Some(other) => {
-            d.push(
-                Diagnostic::error(
-                    Code::TypeMismatch,
-                    format!(
-                        "expected a non-empty list of strings, found {}",
-                        other.describe()
-                    ),
-                )
-                .label(
-                    other.span(),
-                    "`command` needs the program and its arguments",
-                )
-                .help("write `command = [\"bin/server\", \"--port\", \"${self.http.port}\"]`"),
-            );
-            Vec::new()
-        }
+        Some(expr) => command(
+            expr,
+            "command = [\"bin/server\", \"--port\", \"${self.http.port}\"]",
+            scope,
+            d,
+        )
+        .unwrap_or_default(),
         None => {
             d.push(missing(
                 item,
@@ -601,6 +585,41 @@ fn run(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<RunLocal> {
             .and_then(|e| template(e, "workdir", scope, d)),
         span: item.span,
     })
+}
+
+/// A program and its arguments: a non-empty list of strings with references.
+fn command(
+    expr: &Expr,
+    example: &str,
+    scope: &Scope,
+    d: &mut Diagnostics,
+) -> Option<Vec<Spanned<Template>>> {
+    match expr {
+        Expr::List(list) if !list.elements.is_empty() => Some(
+            list.elements
+                .iter()
+                .filter_map(|e| template(&e.expr, "command", scope, d))
+                .collect(),
+        ),
+        Expr::Error(_) => None,
+        other => {
+            d.push(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!(
+                        "expected a non-empty list of strings, found {}",
+                        other.describe()
+                    ),
+                )
+                .label(
+                    other.span(),
+                    "`command` needs the program and its arguments",
+                )
+                .help(format!("write `{example}`")),
+            );
+            None
+        }
+    }
 }
 
 fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
@@ -645,32 +664,10 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
                         .map_or_else(|| "/".to_string(), |p| p.value),
                 },
                 _ => {
-                    let command = match f.attr("command") {
-                        Some(Expr::List(list)) if !list.elements.is_empty() => list
-                            .elements
-                            .iter()
-                            .filter_map(|e| template(&e.expr, "command", scope, d))
-                            .collect(),
-                        Some(other) => {
-                            d.push(
-                                Diagnostic::error(
-                                    Code::TypeMismatch,
-                                    format!(
-                                        "expected a non-empty list of strings, found {}",
-                                        other.describe()
-                                    ),
-                                )
-                                .label(
-                                    other.span(),
-                                    "`command` needs the program and its arguments",
-                                )
-                                .help("write `command = [\"pg_isready\"]`"),
-                            );
-                            return None;
-                        }
-                        None => return None,
-                    };
-                    HealthCheck::Command { command }
+                    let expr = f.attr("command")?;
+                    HealthCheck::Command {
+                        command: command(expr, "command = [\"pg_isready\"]", scope, d)?,
+                    }
                 }
             }
         }
