@@ -2,7 +2,7 @@
 //! versioned services must exist; ports of other services must be provided and the
 //! service required; links and entry points must name what the model declares.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 
 use svcmodel_model::{Model, PolicyRule, Reference, Span, TemplatePart};
@@ -17,17 +17,22 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
         .iter()
         .map(|s| s.name.value.as_str())
         .collect();
-    // Every port any version of a service provides, by service name: built once, so
-    // each reference is checked in constant time.
-    let mut ports_by_service: FxHashMap<&str, BTreeSet<&str>> = FxHashMap::default();
-    for service in &model.services {
-        ports_by_service
-            .entry(service.name.value.as_str())
-            .or_default()
-            .extend(service.provides.iter().map(|p| p.name.value.as_str()));
-    }
-    let no_ports = BTreeSet::new();
-    let ports_of = |name: &str| ports_by_service.get(name).unwrap_or(&no_ports);
+    // Every (service, port) that some version provides: one set, built once, so each
+    // reference is checked in constant time.
+    let ports: FxHashSet<(&str, &str)> = model
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.provides
+                .iter()
+                .map(|p| (s.name.value.as_str(), p.name.value.as_str()))
+        })
+        .collect();
+    let check_port = |service: &str, port: &str, span: Span, d: &mut Diagnostics| {
+        if !ports.contains(&(service, port)) {
+            report_unknown_port(model, service, port, span, d);
+        }
+    };
     let unknown_service =
         |name: &str, span: Span, what: &dyn Fn() -> String, d: &mut Diagnostics| {
             if service_names.contains(name) {
@@ -48,7 +53,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             );
             true
         };
-    for service in &model.services {
+    let check_service = |service: &svcmodel_model::Service, d: &mut Diagnostics| {
         let what = || format!("service `{}` requires", service.name.value);
         // A service requires a handful of others: a short list beats a hash set.
         let mut required: Vec<&str> = Vec::with_capacity(service.requires.len());
@@ -87,7 +92,7 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                 continue;
             }
             if let Some(via) = &requirement.via {
-                check_port(ports_of(name), name, &via.value, via.span, d);
+                check_port(name, &via.value, via.span, d);
             }
         }
         for near in &service.near {
@@ -131,10 +136,34 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                     )),
                 );
             } else {
-                check_port(ports_of(target), target, port, *span, d);
+                check_port(target, port, *span, d);
             }
         }
-    }
+    };
+    // Services are checked independently: share them out over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = model.services.len().div_ceil(threads).max(1);
+    let found: Vec<Diagnostic> = std::thread::scope(|scope| {
+        let handles: Vec<_> = model
+            .services
+            .chunks(chunk)
+            .map(|part| {
+                let check_service = &check_service;
+                scope.spawn(move || {
+                    let mut d = Diagnostics::default();
+                    for service in part {
+                        check_service(service, &mut d);
+                    }
+                    d.into_vec()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    d.extend(found);
     for policy in &model.policies {
         let what = || format!("policy `{}` names", policy.name.value);
         match &policy.rule {
@@ -197,10 +226,11 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
 }
 
 /// Checks that some version of `service` provides `port`.
-fn check_port(ports: &BTreeSet<&str>, service: &str, port: &str, span: Span, d: &mut Diagnostics) {
-    if ports.contains(port) {
-        return;
-    }
+fn report_unknown_port(model: &Model, service: &str, port: &str, span: Span, d: &mut Diagnostics) {
+    let ports: BTreeSet<&str> = model
+        .service_versions(service)
+        .flat_map(|s| s.provides.iter().map(|p| p.name.value.as_str()))
+        .collect();
     let help = suggest::did_you_mean(port, ports.iter().copied()).unwrap_or_else(|| {
         if ports.is_empty() {
             format!("service `{service}` provides no ports; add `provides \"{port}\" {{ port = ... }}` to it")
