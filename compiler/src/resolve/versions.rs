@@ -73,11 +73,12 @@ struct Provider<'a, 'i> {
 impl Provider<'_, '_> {
     fn allowed(&self, name: &str, version: &Version) -> bool {
         (version.pre.is_empty() || self.prerelease_ok.contains(name))
-            && self
-                .inputs
-                .rules
-                .get(name)
-                .is_none_or(|rules| rules.iter().all(|r| r.requirement.matches(version)))
+            && (self.inputs.rules.is_empty()
+                || self
+                    .inputs
+                    .rules
+                    .get(name)
+                    .is_none_or(|rules| rules.iter().all(|r| r.requirement.matches(version))))
     }
 }
 
@@ -238,42 +239,62 @@ pub fn resolve<'m>(model: &'m Model, inputs: &Inputs) -> Result<Solution<'m>, Di
 /// requirement of the chosen versions is met. When it is, PubGrub would decide the same
 /// without backtracking, so this is its answer; when not, PubGrub runs and explains.
 fn first_choice<'m>(provider: &Provider<'m, '_>) -> Option<Solution<'m>> {
-    let mut chosen: FxHashMap<&'m str, (&'m Version, usize)> = FxHashMap::default();
-    let mut queue: std::collections::VecDeque<&str> =
-        provider.inputs.roots.iter().map(String::as_str).collect();
-    while let Some(name) = queue.pop_front() {
-        if chosen.contains_key(name) {
+    let model: &'m Model = provider.model;
+    // Names become dense ids, so the search below indexes vectors instead of hashing.
+    let names: Vec<&'m str> = provider.versions.keys().copied().collect();
+    let id_of: FxHashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i as u32))
+        .collect();
+    let mut chosen: Vec<Option<(&'m Version, usize)>> = vec![None; names.len()];
+    let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+    for root in &provider.inputs.roots {
+        queue.push_back(*id_of.get(root.as_str())?);
+    }
+    // (definition, requirement index, target id) of every requirement met on the way.
+    let mut checks: Vec<(usize, usize, u32)> = Vec::new();
+    let no_preferences = provider.inputs.preferred.is_empty();
+    while let Some(id) = queue.pop_front() {
+        if chosen[id as usize].is_some() {
             continue;
         }
+        let name = names[id as usize];
         let versions = provider.versions.get(name)?;
         let allowed = |v: &Version| provider.allowed(name, v);
-        let kept = provider
-            .inputs
-            .preferred
-            .get(name)
-            .and_then(|kept| versions.iter().find(|(v, _)| *v == kept && allowed(v)));
+        let kept = if no_preferences {
+            None
+        } else {
+            provider
+                .inputs
+                .preferred
+                .get(name)
+                .and_then(|kept| versions.iter().find(|(v, _)| *v == kept && allowed(v)))
+        };
         let &(version, index) = kept.or_else(|| versions.iter().find(|(v, _)| allowed(v)))?;
-        // Keyed by the model's own copy of the name, which outlives the inputs.
-        let model: &'m Model = provider.model;
-        chosen.insert(model.services[index].name.value.as_str(), (version, index));
-        for requirement in &provider.model.services[index].requires {
-            let dependency = requirement.service.value.as_str();
-            if provider.versions.contains_key(dependency) {
-                queue.push_back(dependency);
+        chosen[id as usize] = Some((version, index));
+        for (r, requirement) in model.services[index].requires.iter().enumerate() {
+            if let Some(&target) = id_of.get(requirement.service.value.as_str()) {
+                checks.push((index, r, target));
+                queue.push_back(target);
             }
         }
     }
     // Every requirement of every chosen version must hold; else let PubGrub decide.
-    for (_, index) in chosen.values() {
-        for requirement in &provider.model.services[*index].requires {
-            if let Some((version, _)) = chosen.get(requirement.service.value.as_str())
-                && !satisfies(&requirement.version.value, version)
-            {
-                return None;
-            }
+    for (index, r, target) in checks {
+        let requirement = &model.services[index].requires[r];
+        if let Some((version, _)) = chosen[target as usize]
+            && !satisfies(&requirement.version.value, version)
+        {
+            return None;
         }
     }
-    Some(chosen.into_iter().map(|(name, (_, i))| (name, i)).collect())
+    Some(
+        chosen
+            .iter()
+            .filter_map(|c| c.map(|(_, index)| (model.services[index].name.value.as_str(), index)))
+            .collect(),
+    )
 }
 
 /// Whether `version` meets `requirement`, as [`ranges`] decides; for release versions
