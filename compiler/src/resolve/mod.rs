@@ -17,7 +17,6 @@ pub mod values;
 pub mod versions;
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::BTreeSet;
 
 use svcmodel_model::graph::{DependencyGraph, Edge};
 use svcmodel_model::system::{Dependency, Instance, InstanceId, Origin, ResolvedSystem};
@@ -120,13 +119,14 @@ pub fn resolve(
         None if model.environments.is_empty() => vec![None],
         None => model.environments.iter().map(Some).collect(),
     };
+    // In declaration order (each name once): deterministic, and the searches below then
+    // walk the model in the order it lies in memory. The results do not depend on it.
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
     let roots: Vec<String> = model
         .services
         .iter()
-        .filter(|s| !s.imported)
+        .filter(|s| !s.imported && seen.insert(s.name.value.as_str()))
         .map(|s| s.name.value.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
     let mut systems = Vec::new();
     let mut lock = Lockfile::default();
