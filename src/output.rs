@@ -80,3 +80,12 @@ pub fn print_json_diagnostics<S: Serialize>(
         summary,
     });
 }
+
+/// The closing line on standard error when a model has errors.
+pub fn print_error_summary(errors: usize, model_files: usize) {
+    eprintln!(
+        "error: the model has {} in {}",
+        plural(errors, "error"),
+        plural(model_files, "model file")
+    );
+}

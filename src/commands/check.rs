@@ -39,11 +39,7 @@ pub fn run(paths: &[PathBuf], root: Option<&Path>, format: Format, color: Color)
         Format::Human => {
             output::print_human(&compilation.diagnostics, &compilation.sources, color);
             if errors > 0 {
-                eprintln!(
-                    "error: the model has {} in {}",
-                    plural(errors, "error"),
-                    plural(summary.files, "model file")
-                );
+                output::print_error_summary(errors, summary.files);
             } else {
                 println!(
                     "ok: {}, {}, {}, {}",

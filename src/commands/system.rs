@@ -45,11 +45,7 @@ pub fn resolve(
     }
     output::print_human(&compilation.diagnostics, &compilation.sources, color);
     if errors > 0 {
-        eprintln!(
-            "error: the model has {} in {}",
-            plural(errors, "error"),
-            plural(compilation.model_files, "model file")
-        );
+        output::print_error_summary(errors, compilation.model_files);
         return Err(Exit::ModelErrors);
     }
     if warnings > 0 && format == Format::Human {

@@ -192,6 +192,17 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// The quantity at `key`, in the base unit of `kind`, if given and valid.
+    pub fn quantity(
+        &self,
+        key: &str,
+        kind: svcmodel_model::QuantityKind,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<svcmodel_model::Spanned<u64>> {
+        self.attr(key)
+            .and_then(|e| super::values::quantity(e, kind, key, diagnostics))
+    }
+
     pub fn item(&self, key: &str) -> Option<&'a Item> {
         let index = self.index(key)?;
         self.items

@@ -258,9 +258,7 @@ fn system(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Sys
             availability: s
                 .attr("availability")
                 .and_then(|e| values::percent(e, "availability", d)),
-            latency_ns: s
-                .attr("latency")
-                .and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
+            latency_ns: s.quantity("latency", QuantityKind::Duration, d),
         }
     });
     Some(System {
@@ -352,14 +350,8 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         };
         let c = Fields::check(body, CPU_MEMORY, "`capacity`", d);
         Some(Capacity {
-            millicpu: c
-                .attr("cpu")
-                .and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d))
-                .map(|v| v.value),
-            memory_bytes: c
-                .attr("memory")
-                .and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d))
-                .map(|v| v.value),
+            millicpu: c.quantity("cpu", QuantityKind::Cpu, d).map(|v| v.value),
+            memory_bytes: c.quantity("memory", QuantityKind::Size, d).map(|v| v.value),
             span: Some(body.span),
         })
     });
@@ -404,12 +396,10 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             Some(Link {
                 to: Spanned::new(label_text(to), to.span()),
                 latency_ns: l
-                    .attr("latency")
-                    .and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d))
+                    .quantity("latency", QuantityKind::Duration, d)
                     .map(|v| v.value),
                 bandwidth_bps: l
-                    .attr("bandwidth")
-                    .and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d))
+                    .quantity("bandwidth", QuantityKind::Bandwidth, d)
                     .map(|v| v.value),
                 span: link.span,
             })

@@ -109,12 +109,8 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         .map(|body| {
             let r = Fields::check(body, CPU_MEMORY, "`resources`", d);
             Resources {
-                millicpu: r
-                    .attr("cpu")
-                    .and_then(|e| values::quantity(e, QuantityKind::Cpu, "cpu", d)),
-                memory_bytes: r
-                    .attr("memory")
-                    .and_then(|e| values::quantity(e, QuantityKind::Size, "memory", d)),
+                millicpu: r.quantity("cpu", QuantityKind::Cpu, d),
+                memory_bytes: r.quantity("memory", QuantityKind::Size, d),
             }
         })
         .unwrap_or_default();
@@ -144,9 +140,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             classification: data
                 .attr("classification")
                 .and_then(|e| values::string(e, "classification", d)),
-            size_bytes: data
-                .attr("size")
-                .and_then(|e| values::quantity(e, QuantityKind::Size, "size", d)),
+            size_bytes: data.quantity("size", QuantityKind::Size, d),
             span: item.span,
         })
     });
@@ -530,12 +524,8 @@ fn requirement(item: &Item, d: &mut Diagnostics) -> Option<Requirement> {
             .and_then(|e| values::version_req(e, "version", d))
             .unwrap_or(Spanned::new(any_version(), service.span)),
         via: f.attr("via").and_then(|e| values::string(e, "via", d)),
-        latency_ns: f
-            .attr("latency")
-            .and_then(|e| values::quantity(e, QuantityKind::Duration, "latency", d)),
-        bandwidth_bps: f
-            .attr("bandwidth")
-            .and_then(|e| values::quantity(e, QuantityKind::Bandwidth, "bandwidth", d)),
+        latency_ns: f.quantity("latency", QuantityKind::Duration, d),
+        bandwidth_bps: f.quantity("bandwidth", QuantityKind::Bandwidth, d),
         ordering: f
             .attr("ordering")
             .and_then(|e| values::bool(e, "ordering", d))
@@ -702,12 +692,10 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
     Some(Health {
         check,
         interval_ns: f
-            .attr("interval")
-            .and_then(|e| values::quantity(e, QuantityKind::Duration, "interval", d))
+            .quantity("interval", QuantityKind::Duration, d)
             .map(|v| v.value),
         timeout_ns: f
-            .attr("timeout")
-            .and_then(|e| values::quantity(e, QuantityKind::Duration, "timeout", d))
+            .quantity("timeout", QuantityKind::Duration, d)
             .map(|v| v.value),
         span: item.span,
     })
