@@ -145,6 +145,40 @@ The lockfile lives in the first folder named (or beside the first file named).
         #[arg(long, value_name = "SERVICE")]
         update: Vec<String>,
     },
+    /// Render deployment manifests for each environment's target.
+    #[command(after_help = "Examples:
+  svcmodel render -o rendered examples/bank           every environment, one folder each
+  svcmodel render -e dc-frankfurt --stdout examples/bank
+  svcmodel render --target compose -e local --stdout examples/shop
+  svcmodel render --service orders --stdout examples/shop
+  svcmodel render --view -e local examples/shop       the data templates see (JSON)
+
+Each environment renders with its `target`; a project's templates/<target>/ folder
+overrides built-in templates or defines a custom target (docs/targets.md). Secrets
+are references, never values. Nothing is written when any diagnostic is an error.")]
+    Render {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Write into DIR/<environment>/ (replacing what svcmodel rendered there before).
+        #[arg(short = 'o', long = "output", value_name = "DIR", conflicts_with = "stdout")]
+        output: Option<PathBuf>,
+        /// Print every file to standard output, each after a `==> PATH <==` line (the
+        /// default when no -o is given).
+        #[arg(long)]
+        stdout: bool,
+        /// Render with this target instead of each environment's own.
+        #[arg(long, value_name = "TARGET")]
+        target: Option<String>,
+        /// Render only this service (or per-consumer instance); repeatable.
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+        /// Print the view the templates see, as JSON, instead of rendering.
+        #[arg(long)]
+        view: bool,
+        /// Output format: human, or JSON with every file's path, mode and contents.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Print the JSON Schema of a command's JSON output.
     #[command(after_help = "Examples:
   svcmodel schema compile > compile.schema.json

@@ -78,6 +78,12 @@ codes! {
     SecretInValues = "E0610": "a secret given a value in a values file or flag",
     InvalidSet = "E0611": "a malformed `--set` flag",
     NameCollision = "E0612": "a per-consumer instance whose derived name is taken",
+    TargetUnsupported = "E0701": "a model feature the environment's target cannot express",
+    TargetInvalidName = "E0702": "a name the target's platform does not accept",
+    Unrepresentable = "E0703": "a value that no engine can carry where it is used",
+    PortClash = "E0704": "two services listening on one port of one host",
+    TemplateFailed = "E0705": "a target template that fails to render",
+    InvalidTarget = "E0706": "a custom target whose `target.toml` is missing or wrong",
 }
 
 impl Code {

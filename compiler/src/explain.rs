@@ -1330,4 +1330,217 @@ service "cache" {
 }
 "#,
     },
+    Explanation {
+        code: Code::TargetUnsupported,
+        text: r#"
+The environment's target cannot express something the model asks of a service, so
+rendering stops rather than drop it silently. Each target lists what it supports
+(docs/targets.md): local processes and systemd units run one copy of a service, so
+`replicas` above 1 is refused there; Nomad's own health checks are http and tcp only;
+container targets need an `image`, local processes need `run local`.
+
+Remove the feature for that environment, or run the environment on a target that can
+express it. A restart policy that a target cannot express is a warning with the same
+code: the target's own policy applies.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version  = "2.3.1"
+  replicas = 3
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::TargetInvalidName,
+        text: r#"
+A service or environment name becomes a name on the platform: a Kubernetes object and
+DNS name, a Compose service, a Nomad job, a systemd unit. Those platforms accept only
+RFC 1123 labels: lowercase letters, digits and `-`, at most 63 characters, starting
+and ending with a letter or digit.
+
+Rename the service or environment. Names that follow the rule work on every target.
+"#,
+        wrong: r#"environment "prod" {
+  target = "kubernetes"
+}
+
+service "Orders_API" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: r#"environment "prod" {
+  target = "kubernetes"
+}
+
+service "orders-api" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+    },
+    Explanation {
+        code: Code::Unrepresentable,
+        text: r#"
+A value ends up where no engine can carry it: a secret inside an image name (images
+are pulled before any secret is handed out, and image names are logged), a NUL
+character in an environment variable, an argument or a command (no operating system
+passes one to a process), a variable name that is not portable, or a secret or a
+run-time address in a health check command.
+
+Build image names from the version and plain parameters only; pass secrets in
+environment variables; remove NUL characters from values.
+"#,
+        wrong: r#"environment "prod" {
+  target = "kubernetes"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "registry.example/${param.registry_token}/orders:2.3.1"
+
+  param "registry_token" {
+    type = secret
+  }
+}
+"#,
+        right: r#"environment "prod" {
+  target = "kubernetes"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "registry.example/shop/orders:2.3.1"
+}
+"#,
+    },
+    Explanation {
+        code: Code::PortClash,
+        text: r#"
+On targets where every service shares the host's network (local processes), two
+services that provide the same port number cannot both start: the second fails to
+bind. Per-consumer services are a common cause: each consumer gets its own instance,
+and every instance provides the definition's port.
+
+Give one of the services another port. Services on container targets each have their
+own network address, so the same port there is fine.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080 }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+
+service "products" {
+  version = "1.0.0"
+  provides "http" { port = 8080 }
+
+  run local {
+    command = ["./bin/products"]
+  }
+}
+"#,
+        right: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080 }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+
+service "products" {
+  version = "1.0.0"
+  provides "http" { port = 8081 }
+
+  run local {
+    command = ["./bin/products"]
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::TemplateFailed,
+        text: r#"
+A template of the environment's target (a project's own under `templates/TARGET/`, or
+one that overrides a built-in template) does not render. Templates run in strict mode:
+a field the view does not have is an error, never an empty string, so a misspelt field
+cannot produce a manifest that looks right. A syntax error (an unclosed `{{#each}}`)
+and an unknown helper are reported the same way, with the template and line.
+
+Use the fields listed in docs/targets.md (`svcmodel render --view` prints the view a
+template sees) and the helpers `value`, `quote`, `text`, `json`, `int`, `concat`.
+For example, with `templates/ecs/service.json.hbs` holding `{{service.imgae}}`:
+"#,
+        wrong: r#"environment "cloud" {
+  target = "ecs"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::InvalidTarget,
+        text: r#"
+A project's target folder `templates/TARGET/` cannot be used: its `target.toml` is
+missing, is not valid TOML, has an unknown key, names a template the folder does not
+hold, or gives a file path that would leave the output folder. A custom target needs
+a `target.toml` that says which files to render from which templates, and how values
+are escaped:
+
+    format = "json"
+    needs  = "image"
+
+    [[file]]
+    template = "service.json.hbs"
+    path     = "{{service.name}}/service.json"
+    each     = "service"
+
+Correct `target.toml` as the message says; docs/targets.md lists every key.
+"#,
+        wrong: r#"environment "cloud" {
+  target = "ecs"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
 ];

@@ -76,7 +76,20 @@ fn front_end(
         diagnostics,
     );
     let model = lower::finish(loaded.files, &loaded.entry_files, diagnostics);
+    let is_custom = |target: &str| {
+        let manifest = root.join("templates").join(target).join("target.toml");
+        safe_name(target) && loader.kind(&manifest).is_ok_and(|k| k == load::EntryKind::File)
+    };
+    lower::check_targets(&model, &is_custom, diagnostics);
     (loaded.sources, model)
+}
+
+/// A custom target's name is a folder name: no separators, no `..`.
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 /// Compiles one file held in memory, for tests: `name` is its path from the root `/`.

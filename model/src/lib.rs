@@ -303,6 +303,51 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as text, as a configuration would receive it: numbers and booleans
+    /// as written, quantities with their unit (`30s`, `4Gi`, `250m`, `60%`), lists and
+    /// maps as JSON.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            Value::List(_) | Value::Map(_) => self.to_json().to_string(),
+            other => other.scalar_text(),
+        }
+    }
+
+    fn scalar_text(&self) -> String {
+        use quantity::{QuantityKind, format};
+        match self {
+            Value::Int(v) => v.to_string(),
+            Value::Float(v) => v.to_string(),
+            Value::Bool(v) => v.to_string(),
+            Value::String(s) => s.clone(),
+            Value::Duration(v) => format(QuantityKind::Duration, *v),
+            Value::Size(v) => format(QuantityKind::Size, *v),
+            Value::Bandwidth(v) => format(QuantityKind::Bandwidth, *v),
+            Value::Cpu(v) => format(QuantityKind::Cpu, *v),
+            Value::Percent(v) => format!("{v}%"),
+            Value::List(_) | Value::Map(_) => self.to_json().to_string(),
+        }
+    }
+
+    /// The value as plain JSON: numbers, booleans and strings as themselves,
+    /// quantities as their text.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Int(v) => serde_json::Value::from(*v),
+            Value::Float(v) => serde_json::Value::from(*v),
+            Value::Bool(v) => serde_json::Value::from(*v),
+            Value::String(s) => serde_json::Value::from(s.as_str()),
+            Value::List(items) => items.iter().map(Value::to_json).collect(),
+            Value::Map(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            other => serde_json::Value::from(other.scalar_text()),
+        }
+    }
+
     /// The number a range is checked against, for the types that have one.
     pub fn magnitude(&self) -> Option<f64> {
         match *self {

@@ -128,6 +128,65 @@ pub fn to_whole_base_unit(
     Ok(rounded as u64)
 }
 
+/// A quantity in base units written back with the largest unit that divides it exactly,
+/// as a user would write it: `250m`, `2`, `4Gi`, `500M`, `30s`, `1h`, `200Mbps`.
+/// Binary size units win over decimal ones when both divide.
+pub fn format(kind: QuantityKind, base: u64) -> String {
+    if kind == QuantityKind::Cpu {
+        return if base % 1000 == 0 {
+            (base / 1000).to_string()
+        } else {
+            format!("{base}m")
+        };
+    }
+    let units: &[(&str, u64)] = match kind {
+        QuantityKind::Duration => &[
+            ("d", 86_400_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("m", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("us", 1_000),
+        ],
+        QuantityKind::Size => &[
+            ("Pi", 1 << 50),
+            ("Ti", 1 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+            ("P", 1_000_000_000_000_000),
+            ("T", 1_000_000_000_000),
+            ("G", 1_000_000_000),
+            ("M", 1_000_000),
+            ("k", 1_000),
+        ],
+        QuantityKind::Bandwidth => &[
+            ("Tbps", 1_000_000_000_000),
+            ("Gbps", 1_000_000_000),
+            ("Mbps", 1_000_000),
+            ("Kbps", 1_000),
+        ],
+        QuantityKind::Cpu | QuantityKind::Percent => &[],
+    };
+    if base != 0 {
+        for (unit, factor) in units {
+            if base % factor == 0 {
+                return format!("{}{unit}", base / factor);
+            }
+        }
+    }
+    let unit = match kind {
+        QuantityKind::Duration => "ns",
+        QuantityKind::Size => "B",
+        QuantityKind::Bandwidth => "bps",
+        QuantityKind::Cpu | QuantityKind::Percent => "",
+    };
+    if base == 0 && kind == QuantityKind::Duration {
+        return "0s".to_string();
+    }
+    format!("{base}{unit}")
+}
+
 /// The unit a user most likely meant when they wrote `unit`.
 fn suggest_unit(unit: &str, kind: QuantityKind) -> Option<String> {
     let known = |u: &str| kind.units().iter().any(|(k, _)| *k == u);
@@ -181,6 +240,19 @@ mod tests {
             Ok(100_000_000)
         );
         assert_eq!(to_base_unit(99.9, "%", QuantityKind::Percent), Ok(99.9));
+    }
+
+    #[test]
+    fn formats_with_the_largest_exact_unit() {
+        assert_eq!(format(QuantityKind::Cpu, 250), "250m");
+        assert_eq!(format(QuantityKind::Cpu, 2000), "2");
+        assert_eq!(format(QuantityKind::Size, 4 << 30), "4Gi");
+        assert_eq!(format(QuantityKind::Size, 500_000_000), "500M");
+        assert_eq!(format(QuantityKind::Size, 1023), "1023B");
+        assert_eq!(format(QuantityKind::Duration, 90_000_000_000), "90s");
+        assert_eq!(format(QuantityKind::Duration, 3_600_000_000_000), "1h");
+        assert_eq!(format(QuantityKind::Duration, 0), "0s");
+        assert_eq!(format(QuantityKind::Bandwidth, 200_000_000), "200Mbps");
     }
 
     #[test]

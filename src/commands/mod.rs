@@ -4,6 +4,7 @@ mod check;
 mod explain;
 mod fmt;
 mod graph;
+mod render;
 mod system;
 
 use std::io::Write;
@@ -31,6 +32,24 @@ pub fn run(cli: Cli) -> Exit {
         Command::Impact { service, system } => system::impact(&service, &system, cli.color),
         Command::Lock { system, update } => system::lock(&system, &update, cli.color),
         Command::Schema { name } => system::schema(name),
+        Command::Render {
+            system,
+            output,
+            stdout,
+            target,
+            services,
+            view,
+            format,
+        } => render::run(&render::RenderArgs {
+            system: &system,
+            output: output.as_deref(),
+            stdout,
+            target: target.as_deref(),
+            services: &services,
+            view,
+            format,
+            color: cli.color,
+        }),
     }
 }
 

@@ -1,1 +1,19 @@
-//! Targets: render, deploy and observe, one module per target. Empty until the render issue.
+//! svcmodel's targets: a resolved system rendered as the manifests of a platform
+//! (Kubernetes, Compose, Swarm, Nomad, systemd, local processes, or a project's own
+//! templates).
+//!
+//! Input: the model and a resolved system. Output: files with their contents and
+//! modes, or problems that the CLI turns into diagnostics.
+//!
+//! Architecture invariant: this crate never sees source text or the AST, and does no
+//! I/O; the CLI reads a project's template folders and writes the files.
+
+pub mod builtin;
+pub mod escape;
+pub mod manifest;
+pub mod nomad;
+pub mod problem;
+pub mod render;
+pub mod view;
+
+pub use render::{Rendered, RenderedFile, Target, render};

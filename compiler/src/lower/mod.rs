@@ -293,29 +293,10 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
     let context = format!("environment `{}`", name.value);
     let f = Fields::check(body_of(item)?, SCHEMA, &context, d);
     let text = |key: &str, d: &mut Diagnostics| f.attr(key).and_then(|e| values::string(e, key, d));
+    // Whether the target exists is checked once the project is known
+    // ([`check_targets`]): a project may add its own under `templates/`.
     let target = match f.attr("target") {
-        Some(expr) => values::string(expr, "target", d).and_then(|t| {
-            if TARGETS.contains(&t.value.as_str()) {
-                return Some(t);
-            }
-            let help =
-                suggest::did_you_mean(&t.value, TARGETS.iter().copied()).unwrap_or_else(|| {
-                    format!(
-                        "use one of {}",
-                        TARGETS
-                            .iter()
-                            .map(|t| format!("`\"{t}\"`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                });
-            d.push(
-                Diagnostic::error(Code::UnknownTarget, format!("unknown target `{}`", t.value))
-                    .label(t.span, "not a target svcmodel can deploy to")
-                    .help(help),
-            );
-            None
-        }),
+        Some(expr) => values::string(expr, "target", d),
         None => {
             d.push(missing(item, &context, "target", "target = \"kubernetes\""));
             None
@@ -455,4 +436,31 @@ fn missing(item: &Item, context: &str, key: &str, example: &str) -> Diagnostic {
     Diagnostic::error(Code::MissingKey, format!("{context} has no `{key}`"))
         .label(item.label_span(), format!("`{key}` is required here"))
         .help(format!("add `{example}`"))
+}
+
+/// Every environment's target is built in or a custom target of the project
+/// (`templates/<target>/target.toml` exists, as `is_custom` says).
+pub fn check_targets(model: &Model, is_custom: &dyn Fn(&str) -> bool, d: &mut Diagnostics) {
+    for environment in &model.environments {
+        let t = &environment.target;
+        if t.value.is_empty() || TARGETS.contains(&t.value.as_str()) || is_custom(&t.value) {
+            continue;
+        }
+        let help = suggest::did_you_mean(&t.value, TARGETS.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "use one of {}, or add a custom target in `templates/{}/target.toml`",
+                TARGETS
+                    .iter()
+                    .map(|t| format!("`\"{t}\"`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                t.value
+            )
+        });
+        d.push(
+            Diagnostic::error(Code::UnknownTarget, format!("unknown target `{}`", t.value))
+                .label(t.span, "not a target svcmodel can deploy to")
+                .help(help),
+        );
+    }
 }

@@ -1,0 +1,378 @@
+//! `render`: the manifests of each environment, with that environment's target (or
+//! `--target`), to a folder per environment or to standard output.
+//!
+//! Written output replaces an environment's folder as a whole (rendered beside it, then
+//! swapped in), so a removed service never leaves a stale manifest behind; a folder
+//! svcmodel did not write is never replaced.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use svcmodel_compiler::SystemCompilation;
+use svcmodel_compiler::codes::Code;
+use svcmodel_compiler::diagnostic::{Diagnostic, Severity};
+use svcmodel_compiler::source::{SourceFile, SourceMap};
+use svcmodel_model::system::ResolvedSystem;
+use svcmodel_targets::problem::{Problem, ProblemKind};
+use svcmodel_targets::view::Input;
+use svcmodel_targets::{RenderedFile, Target, builtin};
+
+use crate::cli::{Color, Format, SystemArgs};
+use crate::exit::Exit;
+use crate::output;
+
+/// The file that marks a folder as svcmodel's output, safe to replace.
+const MARKER: &str = ".svcmodel-rendered";
+
+pub struct RenderArgs<'a> {
+    pub system: &'a SystemArgs,
+    pub output: Option<&'a Path>,
+    pub stdout: bool,
+    pub target: Option<&'a str>,
+    pub services: &'a [String],
+    pub view: bool,
+    pub format: Format,
+    pub color: Color,
+}
+
+#[derive(Serialize)]
+struct RenderOutput<'a> {
+    format: u32,
+    environments: Vec<EnvironmentOutput<'a>>,
+}
+
+#[derive(Serialize)]
+struct EnvironmentOutput<'a> {
+    environment: Option<&'a str>,
+    target: String,
+    files: Vec<RenderedFile>,
+}
+
+pub fn run(args: &RenderArgs) -> Exit {
+    let mut compilation = match super::system::resolve(args.system, &[], false, args.format, args.color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let systems: Vec<ResolvedSystem> = compilation
+        .resolution
+        .as_ref()
+        .map(|r| r.systems.clone())
+        .unwrap_or_default();
+    let cwd = super::current_dir();
+    let entries = super::entries(&args.system.paths, &cwd);
+    let root = super::project_root(args.system.root.as_deref(), &entries, &cwd);
+    let file_dirs: Vec<String> = compilation
+        .sources
+        .files()
+        .map(|(_, file)| {
+            let path = cwd.join(&file.name);
+            path.parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+
+    for name in args.services {
+        if !systems.iter().any(|s| s.find(name).is_some()) {
+            let known: Vec<&str> = systems
+                .iter()
+                .flat_map(|s| s.instances.iter().map(|i| i.name.as_str()))
+                .collect();
+            let hint = svcmodel_compiler::suggest::did_you_mean(name, known.iter().copied())
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            eprintln!("error: there is no service `{name}` in the system{hint}");
+            return Exit::Usage;
+        }
+    }
+
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut outputs = Vec::new();
+    let mut views = Vec::new();
+    for system in &systems {
+        let target_name = match (args.target, &system.environment) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(env)) => compilation
+                .model
+                .environment(env)
+                .map(|e| e.target.value.clone())
+                .unwrap_or_default(),
+            (None, None) => "local".to_string(),
+        };
+        let target = match load_target(&root, &target_name) {
+            Ok(t) => t,
+            Err(problem) => {
+                let folder = root.join("templates").join(&target_name);
+                diagnostics.push(diagnostic(&problem, &folder, &mut compilation.sources));
+                continue;
+            }
+        };
+        let input = Input {
+            model: &compilation.model,
+            system,
+            file_dirs: &file_dirs,
+            only: args.services,
+        };
+        if args.view {
+            let mut problems = Vec::new();
+            views.push(svcmodel_targets::view::build(&input, &target.manifest, &mut problems));
+            continue;
+        }
+        let rendered = svcmodel_targets::render(&input, &target);
+        let folder = root.join("templates").join(&target_name);
+        for problem in &rendered.problems {
+            diagnostics.push(diagnostic(problem, &folder, &mut compilation.sources));
+        }
+        outputs.push(EnvironmentOutput {
+            environment: system.environment.as_deref(),
+            target: target_name,
+            files: rendered.files,
+        });
+    }
+    if args.view {
+        output::print_json(&views);
+        return Exit::Success;
+    }
+    report(args, &compilation, diagnostics, outputs)
+}
+
+fn report(
+    args: &RenderArgs,
+    compilation: &SystemCompilation,
+    mut diagnostics: Vec<Diagnostic>,
+    outputs: Vec<EnvironmentOutput>,
+) -> Exit {
+    diagnostics.sort_by_key(|d| (d.severity, d.primary_span()));
+    let (errors, _) = output::count(&diagnostics);
+    if args.format == Format::Json {
+        if errors > 0 {
+            output::print_json_diagnostics(&diagnostics, &compilation.sources, &serde_json::json!({}));
+            return Exit::ModelErrors;
+        }
+        if args.stdout || args.output.is_none() {
+            output::print_json(&RenderOutput {
+                format: 1,
+                environments: outputs,
+            });
+            return Exit::Success;
+        }
+    } else {
+        output::print_human(&diagnostics, &compilation.sources, args.color);
+    }
+    if errors > 0 {
+        eprintln!(
+            "error: nothing was rendered: {}",
+            output::plural(errors, "error")
+        );
+        return Exit::ModelErrors;
+    }
+    if args.stdout || args.output.is_none() {
+        print_files(&outputs);
+        return Exit::Success;
+    }
+    let Some(dir) = args.output else {
+        return Exit::Success;
+    };
+    let cwd = super::current_dir();
+    let dir = cwd.join(dir);
+    let mut written = 0;
+    for env in &outputs {
+        let name = env.environment.unwrap_or("default");
+        match write_environment(&dir.join(name), &env.files) {
+            Ok(()) => written += env.files.len(),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Exit::Failure;
+            }
+        }
+    }
+    if args.format == Format::Human {
+        eprintln!(
+            "rendered {} for {} into {}",
+            output::plural(written, "file"),
+            output::plural(outputs.len(), "environment"),
+            dir.display()
+        );
+    }
+    Exit::Success
+}
+
+/// Each file after a header line naming it, as `tail` does.
+fn print_files(outputs: &[EnvironmentOutput]) {
+    let mut out = String::new();
+    for env in outputs {
+        let name = env.environment.unwrap_or("default");
+        for file in &env.files {
+            out.push_str(&format!(
+                "==> {name}/{} ({}, mode {:04o}) <==\n",
+                file.path, env.target, file.mode
+            ));
+            out.push_str(&file.contents);
+            if !file.contents.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    print!("{out}");
+}
+
+/// Renders into a sibling folder, then swaps it in for `dir`. `dir` is replaced only
+/// when svcmodel wrote it (it holds the marker) or it is empty.
+fn write_environment(dir: &Path, files: &[RenderedFile]) -> Result<(), String> {
+    if dir.exists() {
+        let ours = dir.join(MARKER).exists();
+        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !ours && !empty {
+            return Err(format!(
+                "`{}` exists and was not written by svcmodel render; choose another folder with -o or remove it",
+                dir.display()
+            ));
+        }
+    }
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    std::fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let staging = parent.join(format!(".{name}.svcmodel-render.{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(&staging)?;
+        std::fs::write(staging.join(MARKER), "Written by `svcmodel render`; replaced as a whole on every render.\n")?;
+        for file in files {
+            let path = staging.join(&file.path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            write_file(&path, &file.contents, file.mode)?;
+        }
+        if dir.exists() {
+            let old = parent.join(format!(".{name}.svcmodel-old.{}", std::process::id()));
+            std::fs::rename(dir, &old)?;
+            std::fs::rename(&staging, dir)?;
+            std::fs::remove_dir_all(&old)?;
+        } else {
+            std::fs::rename(&staging, dir)?;
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_dir_all(&staging);
+        format!("cannot write `{}`: {e}", dir.display())
+    })
+}
+
+fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// A built-in target, with the project's `templates/<target>/` applied if it exists.
+fn load_target(root: &Path, name: &str) -> Result<Target, Box<Problem>> {
+    let folder = root.join("templates").join(name);
+    let files = if folder.is_dir() && !name.contains(['/', '\\', '.']) {
+        Some(read_folder(&folder).map_err(|e| {
+            Box::new(
+                Problem::new(
+                    ProblemKind::TargetManifest,
+                    format!("cannot read `{}`: {e}", folder.display()),
+                )
+                .help("make the folder and its files readable"),
+            )
+        })?)
+    } else {
+        None
+    };
+    let display = relative(&folder);
+    builtin::resolve(name, files.as_ref().map(|f| (display.as_str(), f)))
+}
+
+fn relative(path: &Path) -> String {
+    let cwd = super::current_dir();
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn read_folder(folder: &Path) -> std::io::Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_file() && (name.ends_with(".hbs") || name == "target.toml") {
+            let bytes = std::fs::read(entry.path())?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("`{name}` is not UTF-8"))
+            })?;
+            files.insert(name, text);
+        }
+    }
+    Ok(files)
+}
+
+fn code(kind: ProblemKind) -> Code {
+    match kind {
+        ProblemKind::Unsupported => Code::TargetUnsupported,
+        ProblemKind::InvalidName => Code::TargetInvalidName,
+        ProblemKind::Unrepresentable => Code::Unrepresentable,
+        ProblemKind::PortClash => Code::PortClash,
+        ProblemKind::Template => Code::TemplateFailed,
+        ProblemKind::TargetManifest => Code::InvalidTarget,
+    }
+}
+
+/// A problem as a diagnostic; a template location becomes a label in the template
+/// file, which joins the source map.
+fn diagnostic(problem: &Problem, folder: &Path, sources: &mut SourceMap) -> Diagnostic {
+    let mut d = Diagnostic::error(code(problem.kind), problem.message.clone());
+    if problem.warning {
+        d.severity = Severity::Warning;
+    }
+    for (span, message) in &problem.labels {
+        d = d.label(*span, message.clone());
+    }
+    if let Some(location) = &problem.template {
+        let path = folder.join(&location.template);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if location.line > 0 => {
+                let offset = offset_of(&text, location.line, location.column);
+                let end = text[offset..].find('\n').map_or(text.len(), |n| offset + n).max(offset);
+                let id = sources.add(SourceFile::new(relative(&path), text));
+                d = d.label(
+                    svcmodel_model::Span::new(id, offset as u32, end as u32),
+                    "here",
+                );
+            }
+            _ => {
+                d.message = format!(
+                    "{} (template `{}`, line {})",
+                    d.message, location.template, location.line
+                );
+            }
+        }
+    }
+    if let Some(help) = &problem.help {
+        d = d.help(help.clone());
+    }
+    d
+}
+
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let col = column.saturating_sub(1);
+            return offset + l.char_indices().nth(col).map_or(0, |(b, _)| b).min(l.trim_end_matches('\n').len());
+        }
+        offset += l.len();
+    }
+    text.len()
+}

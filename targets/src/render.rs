@@ -1,0 +1,577 @@
+//! Rendering: a target's templates applied to the view, through handlebars in strict
+//! mode (a missing value is an error naming the template and line), with the escape of
+//! each file's syntax as the default for `{{x}}`, never handlebars' HTML escape.
+//!
+//! Files render on every core; the output is sorted by path, so it is byte-for-byte the
+//! same for the same input.
+
+use std::collections::BTreeMap;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason,
+};
+use serde::Serialize;
+
+use crate::escape::{self, Format};
+use crate::manifest::{Each, Interpolation, TargetManifest};
+use crate::problem::{Problem, ProblemKind, TemplateLocation};
+use crate::view::{self, Input, ServiceView, SystemView, ValueView};
+
+/// A target ready to render: its manifest and the text of its templates.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub manifest: TargetManifest,
+    /// Template file name → text.
+    pub templates: BTreeMap<String, String>,
+    /// Where the templates come from, for messages: `built-in` or a folder.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenderedFile {
+    /// Relative to the environment's folder, with `/` separators.
+    pub path: String,
+    pub contents: String,
+    /// Unix permission bits.
+    pub mode: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub files: Vec<RenderedFile>,
+    pub problems: Vec<Problem>,
+}
+
+impl Rendered {
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| !p.warning)
+    }
+}
+
+/// What one template sees.
+#[derive(Serialize)]
+struct ServiceContext<'a> {
+    service: &'a ServiceView,
+    environment: &'a view::EnvironmentView,
+    target: &'a str,
+}
+
+#[derive(Serialize)]
+struct EnvironmentContext<'a> {
+    services: &'a [ServiceView],
+    secrets: &'a [view::SecretView],
+    files: &'a [view::NamedFileView],
+    volumes: &'a [String],
+    environment: &'a view::EnvironmentView,
+    target: &'a str,
+}
+
+/// Renders `input` with `target`. Nothing is rendered when the view has errors: a
+/// partial set of manifests must never look complete.
+pub fn render(input: &Input, target: &Target) -> Rendered {
+    let mut problems = Vec::new();
+    let view = view::build(input, &target.manifest, &mut problems);
+    check_environment_name(input, target, &mut problems);
+    if target.manifest.host_network {
+        port_clashes(input, &view, &mut problems);
+    }
+    if problems.iter().any(|p| !p.warning) {
+        return Rendered {
+            files: Vec::new(),
+            problems,
+        };
+    }
+    let registries = match Registries::new(target) {
+        Ok(r) => r,
+        Err(problem) => {
+            problems.push(*problem);
+            return Rendered {
+                files: Vec::new(),
+                problems,
+            };
+        }
+    };
+    let mut files = Vec::new();
+    for spec in &target.manifest.files {
+        let registry = registries.for_format(spec.format);
+        match spec.each {
+            Each::Environment => {
+                let context = EnvironmentContext {
+                    services: &view.services,
+                    secrets: &view.secrets,
+                    files: &view.files,
+                    volumes: &view.volumes,
+                    environment: &view.environment,
+                    target: &view.target,
+                };
+                match render_one(registry, &registries.paths, spec, &context) {
+                    Ok(Some(file)) => files.push(file),
+                    Ok(None) => {}
+                    Err(problem) => problems.push(*problem),
+                }
+            }
+            Each::Service => {
+                let results = render_services(registry, &registries.paths, spec, &view);
+                for result in results {
+                    match result {
+                        Ok(Some(file)) => files.push(file),
+                        Ok(None) => {}
+                        Err(problem) => {
+                            // One broken template fails for every service: say it once.
+                            if !problems.contains(&problem) {
+                                problems.push(*problem);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for pair in files.windows(2) {
+        if pair[0].path == pair[1].path {
+            problems.push(Problem::new(
+                ProblemKind::TargetManifest,
+                format!(
+                    "two files of target `{}` render to the same path `{}`",
+                    target.manifest.name, pair[0].path
+                ),
+            ).help("make each file's `path` in `target.toml` unique per service, e.g. with `{{service.name}}`"));
+            break;
+        }
+    }
+    if problems.iter().any(|p| !p.warning) {
+        files.clear();
+    }
+    Rendered { files, problems }
+}
+
+type FileResult = Result<Option<RenderedFile>, Box<Problem>>;
+
+/// Renders one file per service on every core, in service order.
+fn render_services(
+    registry: &Handlebars<'static>,
+    paths: &Handlebars<'static>,
+    spec: &crate::manifest::FileSpec,
+    view: &SystemView,
+) -> Vec<FileResult> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = view.services.len().div_ceil(threads).max(64);
+    let render_chunk = |services: &[ServiceView]| -> Vec<FileResult> {
+        services
+            .iter()
+            .map(|service| {
+                let context = ServiceContext {
+                    service,
+                    environment: &view.environment,
+                    target: &view.target,
+                };
+                render_one(registry, paths, spec, &context)
+            })
+            .collect()
+    };
+    if view.services.len() <= chunk {
+        return render_chunk(&view.services);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = view
+            .services
+            .chunks(chunk)
+            .map(|services| scope.spawn(move || render_chunk(services)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+fn render_one<T: Serialize>(
+    registry: &Handlebars<'static>,
+    paths: &Handlebars<'static>,
+    spec: &crate::manifest::FileSpec,
+    context: &T,
+) -> FileResult {
+    let contents = registry
+        .render(&spec.template, context)
+        .map_err(|e| Box::new(template_problem(&spec.template, &e)))?;
+    if contents.trim().is_empty() {
+        return Ok(None);
+    }
+    let path_key = path_template_name(&spec.template);
+    let path = paths
+        .render(&path_key, context)
+        .map_err(|e| Box::new(template_problem(&format!("path of {}", spec.template), &e)))?;
+    check_path(&path).map_err(|why| {
+        Box::new(
+            Problem::new(
+                ProblemKind::TargetManifest,
+                format!("the file `{}` renders to the path `{path}`, which {why}", spec.template),
+            )
+            .help("give the file a relative `path` in `target.toml` made of names, `.`, `-` and `_`"),
+        )
+    })?;
+    Ok(Some(RenderedFile {
+        path,
+        contents,
+        mode: spec.mode,
+    }))
+}
+
+fn path_template_name(template: &str) -> String {
+    format!("path:{template}")
+}
+
+/// A rendered path stays inside the output folder and is portable.
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    for part in path.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err("is not a plain relative path");
+        }
+        if !part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@' | '+'))
+        {
+            return Err("holds characters other than letters, digits, `.`, `-`, `_`, `@` and `+`");
+        }
+    }
+    Ok(())
+}
+
+fn template_problem(template: &str, error: &RenderError) -> Problem {
+    let reason = match error.reason() {
+        RenderErrorReason::MissingVariable(Some(name)) => {
+            format!("the template uses `{name}`, which the view does not have")
+        }
+        RenderErrorReason::TemplateNotFound(name) => format!("there is no template `{name}`"),
+        RenderErrorReason::HelperNotFound(name) => format!("there is no helper `{name}`"),
+        other => other.to_string().to_lowercase(),
+    };
+    Problem::new(
+        ProblemKind::Template,
+        format!("template `{template}` failed: {reason}"),
+    )
+    .at_template(TemplateLocation {
+        template: error.template_name.clone().unwrap_or_else(|| template.to_string()),
+        line: error.line_no.unwrap_or(0),
+        column: error.column_no.unwrap_or(0),
+    })
+    .help("use only the fields listed in docs/targets.md; `svcmodel render --view` prints the view a template sees")
+}
+
+/// One handlebars registry per output syntax in use, each with that syntax's escape as
+/// the default and the helpers bound to it; plus one for file paths.
+struct Registries {
+    by_format: Vec<(Format, Handlebars<'static>)>,
+    paths: Handlebars<'static>,
+}
+
+impl Registries {
+    fn new(target: &Target) -> Result<Self, Box<Problem>> {
+        let mut formats: Vec<Format> = target.manifest.files.iter().map(|f| f.format).collect();
+        formats.sort_by_key(|f| f.name());
+        formats.dedup();
+        let mut by_format = Vec::new();
+        for format in formats {
+            by_format.push((format, registry(target, format)?));
+        }
+        let mut paths = Handlebars::new();
+        paths.set_strict_mode(true);
+        paths.register_escape_fn(handlebars::no_escape);
+        for spec in &target.manifest.files {
+            paths
+                .register_template_string(&path_template_name(&spec.template), &spec.path)
+                .map_err(|e| {
+                    Box::new(
+                        Problem::new(
+                            ProblemKind::TargetManifest,
+                            format!(
+                                "the `path` of `{}` in `target.toml` is not a valid template: {}",
+                                spec.template,
+                                e.reason()
+                            ),
+                        )
+                        .help("write the path as text with `{{service.name}}` where the service's name goes"),
+                    )
+                })?;
+        }
+        Ok(Registries { by_format, paths })
+    }
+
+    fn for_format(&self, format: Format) -> &Handlebars<'static> {
+        self.by_format
+            .iter()
+            .find(|(f, _)| *f == format)
+            .map(|(_, r)| r)
+            .unwrap_or(&self.paths)
+    }
+}
+
+fn registry(target: &Target, format: Format) -> Result<Handlebars<'static>, Box<Problem>> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    let interpolation = target.manifest.interpolation;
+    // Compose expands `$` anywhere in the file, so every string doubles it.
+    if interpolation == Interpolation::Compose {
+        registry.register_escape_fn(move |text| escape::quote(format, &text.replace('$', "$$")));
+    } else {
+        registry.register_escape_fn(move |text| escape::quote(format, text));
+    }
+    register_helpers(&mut registry, format, interpolation);
+    for (name, text) in &target.templates {
+        registry
+            .register_template_string(name, text)
+            .map_err(|e| {
+                Box::new(
+                    Problem::new(
+                        ProblemKind::Template,
+                        format!("template `{name}` is not valid handlebars: {}", e.reason()),
+                    )
+                    .at_template(TemplateLocation {
+                        template: e.name().cloned().unwrap_or_else(|| name.clone()),
+                        line: e.pos().map_or(0, |p| p.0),
+                        column: e.pos().map_or(0, |p| p.1),
+                    })
+                    .help("close every `{{#block}}` with `{{/block}}` and every `{{` with `}}`"),
+                )
+            })?;
+    }
+    Ok(registry)
+}
+
+fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpolation: Interpolation) {
+    // `{{value v}}`: a value view with its secrets and run-time parts.
+    registry.register_helper(
+        "value",
+        Box::new(
+            move |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                let param = param(h, 0, "value")?;
+                let value: ValueView = serde_json::from_value(param.clone()).map_err(|_| {
+                    RenderErrorReason::Other("`value` takes a value view, such as `this.value` of an `env` entry".into())
+                })?;
+                out.write(&escape::value(format, interpolation, &value))?;
+                Ok(())
+            },
+        ),
+    );
+    // `{{quote s}}`: a string as this syntax's quoted scalar (what `{{s}}` does too).
+    registry.register_helper(
+        "quote",
+        Box::new(
+            move |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                let text = scalar_text(param(h, 0, "quote")?);
+                out.write(&escape::quote(format, &text))?;
+                Ok(())
+            },
+        ),
+    );
+    // `{{text s}}`: one line of plain text, for settings that take no quotes.
+    registry.register_helper(
+        "text",
+        Box::new(
+            move |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                let text = scalar_text(param(h, 0, "text")?);
+                out.write(&escape::plain_text(format, &text))?;
+                Ok(())
+            },
+        ),
+    );
+    // `{{comment s}}`: text for a `#` comment: one line, control characters as spaces.
+    registry.register_helper(
+        "comment",
+        Box::new(
+            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                let text = scalar_text(param(h, 0, "comment")?);
+                out.write(&escape::comment(&text))?;
+                Ok(())
+            },
+        ),
+    );
+    // `{{json x}}`: any value as JSON (valid YAML flow too), strings escaped.
+    registry.register_helper(
+        "json",
+        Box::new(
+            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                out.write(&escape::json(param(h, 0, "json")?))?;
+                Ok(())
+            },
+        ),
+    );
+    // `{{int x}}`: a number written bare; anything else is an error.
+    registry.register_helper(
+        "int",
+        Box::new(
+            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                let value = param(h, 0, "int")?;
+                let number = value.as_u64().map(|n| n.to_string()).or_else(|| value.as_i64().map(|n| n.to_string()));
+                match number {
+                    Some(n) => {
+                        out.write(&n)?;
+                        Ok(())
+                    }
+                    None => Err(RenderErrorReason::Other(format!("`int` takes a whole number, not {value}")).into()),
+                }
+            },
+        ),
+    );
+    // `(concat a b ...)`: strings joined, e.g. `{{concat service.name "-config"}}`.
+    handlebars::handlebars_helper!(concat: |*args| {
+        args.iter().map(|a| scalar_text(a)).collect::<String>()
+    });
+    registry.register_helper("concat", Box::new(concat));
+    // `(env_assignment entry)`: `NAME=value` as one value, for `env NAME=value CMD`.
+    handlebars::handlebars_helper!(env_assignment: |entry: object| {
+        let name = entry.get("name").map(scalar_text).unwrap_or_default();
+        let mut value = entry.get("value").cloned().unwrap_or_default();
+        if let Some(parts) = value.get_mut("parts").and_then(|p| p.as_array_mut()) {
+            parts.insert(0, serde_json::json!({"kind": "text", "text": format!("{name}=")}));
+        }
+        value
+    });
+    registry.register_helper("env_assignment", Box::new(env_assignment));
+    // `{{json (plan_value v)}}`: a value view as the local deployer reads it: a string
+    // when it is plain text, else `{"parts": [...]}` with secrets by variable.
+    handlebars::handlebars_helper!(plan_value: |v: Json| plan(v));
+    registry.register_helper("plan_value", Box::new(plan_value));
+    handlebars::handlebars_helper!(plan_values: |list: array| {
+        serde_json::Value::Array(list.iter().map(plan).collect())
+    });
+    registry.register_helper("plan_values", Box::new(plan_values));
+    // `{{json (plan_env service.env)}}`: variables as an object, name to plan value.
+    handlebars::handlebars_helper!(plan_env: |list: array| {
+        let map: serde_json::Map<String, serde_json::Value> = list
+            .iter()
+            .map(|e| (e.get("name").map(scalar_text).unwrap_or_default(), plan(e.get("value").unwrap_or(&serde_json::Value::Null))))
+            .collect();
+        serde_json::Value::Object(map)
+    });
+    registry.register_helper("plan_env", Box::new(plan_env));
+    // `(first list)` and `(rest list)`: a command's program and its arguments.
+    handlebars::handlebars_helper!(first: |list: array| list.first().cloned().unwrap_or_default());
+    registry.register_helper("first", Box::new(first));
+    handlebars::handlebars_helper!(rest: |list: array| {
+        serde_json::Value::Array(list.iter().skip(1).cloned().collect())
+    });
+    registry.register_helper("rest", Box::new(rest));
+    // `{{sub a b}}`: a - b for whole numbers, at least 0.
+    registry.register_helper(
+        "sub",
+        Box::new(
+            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+                let a = param(h, 0, "sub")?.as_u64().unwrap_or(0);
+                let b = param(h, 1, "sub")?.as_u64().unwrap_or(0);
+                out.write(&a.saturating_sub(b).to_string())?;
+                Ok(())
+            },
+        ),
+    );
+}
+
+fn param<'a>(h: &'a Helper, index: usize, helper: &str) -> Result<&'a serde_json::Value, RenderError> {
+    h.param(index)
+        .map(|p| p.value())
+        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(helper_name(helper), index).into())
+}
+
+fn helper_name(name: &str) -> &'static str {
+    match name {
+        "value" => "value",
+        "quote" => "quote",
+        "text" => "text",
+        "json" => "json",
+        "int" => "int",
+        "sub" => "sub",
+        "comment" => "comment",
+        _ => "helper",
+    }
+}
+
+/// A value view as plain JSON: its text, or its parts with secrets by variable name.
+fn plan(value: &serde_json::Value) -> serde_json::Value {
+    if value.is_null() {
+        return serde_json::Value::Null;
+    }
+    if let Some(text) = value.get("text").and_then(|t| t.as_str()) {
+        return serde_json::Value::from(text);
+    }
+    let parts: Vec<serde_json::Value> = value
+        .get("parts")
+        .and_then(|p| p.as_array())
+        .map(|parts| {
+            parts
+                .iter()
+                .map(|p| match p.get("kind").and_then(|k| k.as_str()) {
+                    Some("secret") => serde_json::json!({
+                        "secret": p.pointer("/secret/param").cloned().unwrap_or_default(),
+                        "variable": p.pointer("/secret/variable").cloned().unwrap_or_default(),
+                    }),
+                    _ => serde_json::json!({ "text": p.get("text").cloned().unwrap_or_default() }),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({ "parts": parts })
+}
+
+fn scalar_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// On a target where every service shares the host's ports, two services listening on
+/// one port cannot both start.
+fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
+    let mut seen: BTreeMap<u16, (&str, svcmodel_model::Span)> = BTreeMap::new();
+    for service in &view.services {
+        let Some(instance) = input.system.find(&service.name) else {
+            continue;
+        };
+        let def = &input.model.services[instance.definition];
+        for port in &def.provides {
+            match seen.get(&port.port.value) {
+                Some((other, other_span)) => problems.push(
+                    Problem::new(
+                        ProblemKind::PortClash,
+                        format!(
+                            "`{}` and `{other}` both listen on port {} on this host",
+                            service.name, port.port.value
+                        ),
+                    )
+                    .label(port.port.span, format!("`{}` listens here", service.name))
+                    .label(*other_span, format!("`{other}` listens here"))
+                    .help("give one of them another port, or a parameter for its port set per environment"),
+                ),
+                None => {
+                    seen.insert(port.port.value, (&service.name, port.port.span));
+                }
+            }
+        }
+    }
+}
+
+fn check_environment_name(input: &Input, target: &Target, problems: &mut Vec<Problem>) {
+    let (Some(rule), Some(name)) = (target.manifest.names, input.system.environment.as_deref()) else {
+        return;
+    };
+    if let Err(why) = rule.check(name) {
+        let mut problem = Problem::new(
+            ProblemKind::InvalidName,
+            format!(
+                "`{name}` is not a valid name on target `{}`: {why}",
+                target.manifest.name
+            ),
+        )
+        .help(format!("rename the environment: {}", rule.description()));
+        if let Some(env) = input.model.environment(name) {
+            problem = problem.label(env.name.span, "the environment's name");
+        }
+        problems.push(problem);
+    }
+}

@@ -1,0 +1,1210 @@
+//! The view a target's templates see: one environment and its services, every value
+//! resolved for that target (addresses written the target's way, secrets as
+//! references), in a stable order.
+//!
+//! Input: the model and one resolved system. Output: [`SystemView`], plus the problems
+//! found on the way (a feature the target cannot express, a value no engine can carry).
+//! Templates never see the model itself, so what they can write is exactly what this
+//! module puts in front of them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use svcmodel_model::eval::{Context, holds};
+use svcmodel_model::quantity::{QuantityKind, format};
+use svcmodel_model::system::{Instance, ResolvedSystem};
+use svcmodel_model::{
+    ConfigValue, Criticality, Environment, FailureDomainKind, HealthCheck, Model, PolicyRule,
+    PortField, Protocol, Reference, RestartPolicy, Service, Span, Template, TemplatePart,
+};
+
+use crate::manifest::{Feature, Interpolation, TargetManifest};
+use crate::problem::{Problem, ProblemKind};
+
+/// What a render works from.
+pub struct Input<'a> {
+    pub model: &'a Model,
+    pub system: &'a ResolvedSystem,
+    /// The folder of each model file, indexed by `FileId`, for `${self.dir}`.
+    pub file_dirs: &'a [String],
+    /// Render only the instances with these names; every instance when empty.
+    pub only: &'a [String],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemView {
+    pub environment: EnvironmentView,
+    pub target: String,
+    pub services: Vec<ServiceView>,
+    /// Every service's secrets, for targets that declare secrets once per file.
+    pub secrets: Vec<SecretView>,
+    /// Every service's configuration files, named `SERVICE-KEY`, for targets that
+    /// declare them once per file.
+    pub files: Vec<NamedFileView>,
+    /// The volumes of the services with data: `SERVICE-data`.
+    pub volumes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedFileView {
+    pub name: String,
+    pub content: ValueView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentView {
+    pub name: String,
+    /// The environment's name, or `default` when the model declares none.
+    pub namespace: String,
+    pub description: Option<String>,
+    pub provider: Option<String>,
+    pub jurisdiction: Option<String>,
+    pub region: Option<String>,
+    pub tier: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub failure_domains: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    /// The instance name: the service's name, or `CONSUMER-SERVICE` per consumer.
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    /// The version as a Kubernetes label value allows (`+` becomes `_`).
+    pub version_label: String,
+    pub description: Option<String>,
+    pub image: Option<String>,
+    pub command: Vec<ValueView>,
+    pub workdir: Option<ValueView>,
+    pub args: Vec<ValueView>,
+    pub env: Vec<EnvView>,
+    /// Some variable composes a secret or a run-time value with text, so it must be
+    /// set when the process starts.
+    pub dynamic_env: bool,
+    pub files: Vec<FileView>,
+    pub secrets: Vec<SecretView>,
+    /// The secrets used inside a longer value or an argument, which therefore need a
+    /// variable of their own (`SVCMODEL_SECRET_PARAM`) to refer to.
+    pub secret_variables: Vec<SecretView>,
+    pub ports: Vec<PortView>,
+    pub health: Option<HealthView>,
+    pub dependencies: Vec<DependencyView>,
+    /// The instances that require this one, and the port each uses.
+    pub consumers: Vec<ConsumerView>,
+    pub replicas: u32,
+    pub criticality: &'static str,
+    pub critical: bool,
+    /// Critical and with more than one replica: keep all but one running.
+    pub disruption_budget: bool,
+    pub entrypoint: bool,
+    pub restart: &'static str,
+    pub resources: ResourcesView,
+    pub data: Option<DataView>,
+    pub spread: Vec<SpreadView>,
+    pub labels: BTreeMap<String, String>,
+    /// The first 16 hex digits of a SHA-256 over everything else in this view: it
+    /// changes exactly when what is deployed changes.
+    pub model_hash: String,
+    /// Nomad only: the Go template that sets the variables looked up at run time.
+    pub nomad: Option<crate::nomad::NomadView>,
+}
+
+/// A value as a target writes it: literal text, secrets and run-time addresses, which
+/// the `value` helper joins with the escaping of the output's syntax.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ValueView {
+    pub parts: Vec<Part>,
+    /// Any part is a secret.
+    pub secret: bool,
+    /// Any part is only known at run time (a secret or a looked-up address).
+    pub dynamic: bool,
+    /// The value is exactly one secret.
+    pub secret_ref: Option<SecretView>,
+    /// For dynamic values: the variable that holds the value at run time.
+    pub variable: Option<String>,
+    /// The text when nothing is dynamic.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Part {
+    Text {
+        text: String,
+    },
+    Secret {
+        secret: SecretView,
+    },
+    /// An address only known at run time (Nomad service discovery).
+    Address {
+        service: String,
+        field: String,
+        scheme: String,
+        /// Where the service is registered: `nomad`, or `consul` for services with a
+        /// command health check (Nomad's own discovery has no script checks).
+        provider: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretView {
+    pub param: String,
+    /// The instance the secret belongs to.
+    pub instance: String,
+    /// The variable inside the container or process: `SVCMODEL_SECRET_PARAM`.
+    pub variable: String,
+    /// The variable on the deploying machine: `SVCMODEL_SECRET_INSTANCE_PARAM`.
+    pub host_variable: String,
+    /// The engine's secret object: `INSTANCE-secrets` (Kubernetes), `INSTANCE-PARAM`
+    /// (Compose).
+    pub object: String,
+    pub file_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvView {
+    pub name: String,
+    pub value: ValueView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    pub path: String,
+    /// The file's name, for a mount.
+    pub name: String,
+    /// A key made of the characters every engine allows: `[-._a-zA-Z0-9]`.
+    pub key: String,
+    pub content: ValueView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortView {
+    pub name: String,
+    pub port: u16,
+    pub protocol: &'static str,
+    /// `TCP` or `UDP`.
+    pub transport: &'static str,
+    pub transport_lower: &'static str,
+    /// The health check probes this port.
+    pub checked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthView {
+    pub kind: &'static str,
+    pub tcp: bool,
+    pub http: bool,
+    pub exec: bool,
+    pub port_name: Option<String>,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+    pub command: Vec<String>,
+    pub interval_seconds: u64,
+    pub timeout_seconds: u64,
+    /// As a duration string: `10s`.
+    pub interval: String,
+    pub timeout: String,
+    /// The check as one `sh -c` command line, for engines that run checks inside the
+    /// container (Compose): `wget` for http, `nc -z` for tcp, the command quoted.
+    pub shell: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyView {
+    pub name: String,
+    pub service: String,
+    pub port_name: String,
+    pub port: u16,
+    pub transport: &'static str,
+    pub transport_lower: &'static str,
+    /// The host this target reaches it at (empty where it is looked up at run time).
+    pub host: String,
+    /// Must be healthy before this service starts.
+    pub ordering: bool,
+    /// The dependency declares a health check (so "healthy" can be waited for).
+    pub healthy: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerView {
+    pub name: String,
+    pub port_name: String,
+    pub port: u16,
+    pub transport: &'static str,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResourcesView {
+    pub cpu: Option<String>,
+    pub millicpu: Option<u64>,
+    pub memory: Option<String>,
+    pub memory_bytes: Option<u64>,
+    /// Rounded up, for engines that count MiB (Nomad, Docker).
+    pub memory_mib: Option<u64>,
+    /// As a decimal number of cores: `0.25`.
+    pub cpus: Option<String>,
+    /// Percent of one core, rounded up: `25` (systemd's `CPUQuota=`).
+    pub cpu_percent: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataView {
+    pub classification: Option<String>,
+    pub size: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub size_mib: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadView {
+    pub over: &'static str,
+    pub policy: String,
+    pub because: Option<String>,
+    /// The node label that names the domain: `topology.kubernetes.io/zone`,
+    /// `svcmodel.io/rack`, `svcmodel.io/hypervisor`.
+    pub node_label: &'static str,
+    /// The Swarm node label: `node.labels.svcmodel.zone`.
+    pub swarm_label: &'static str,
+    /// The Nomad node attribute: `${meta.svcmodel_zone}`.
+    pub nomad_attribute: &'static str,
+}
+
+/// The node label that names a failure domain on the platforms svcmodel renders for.
+pub fn node_label(kind: FailureDomainKind) -> &'static str {
+    match kind {
+        FailureDomainKind::Zone => "topology.kubernetes.io/zone",
+        FailureDomainKind::Rack => "svcmodel.io/rack",
+        FailureDomainKind::Hypervisor => "svcmodel.io/hypervisor",
+    }
+}
+
+/// Builds the view of `input` for `target`. Problems are collected; the view is
+/// complete only when there are none.
+pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>) -> SystemView {
+    let environment = input
+        .system
+        .environment
+        .as_deref()
+        .and_then(|name| input.model.environment(name));
+    let entrypoints: Vec<&str> = input
+        .model
+        .systems
+        .iter()
+        .flat_map(|s| s.entrypoints.iter().map(|e| e.value.as_str()))
+        .collect();
+    let builder = Builder {
+        input,
+        target,
+        environment,
+        namespace: input
+            .system
+            .environment
+            .clone()
+            .unwrap_or_else(|| "default".to_string()),
+        entrypoints,
+    };
+    let mut services = Vec::new();
+    for instance in &input.system.instances {
+        if !input.only.is_empty() && !input.only.iter().any(|n| *n == instance.name) {
+            continue;
+        }
+        services.push(builder.service(instance, problems));
+    }
+    let mut secrets: Vec<SecretView> = services
+        .iter()
+        .flat_map(|s| s.secrets.iter().cloned())
+        .collect();
+    secrets.sort();
+    let files = services
+        .iter()
+        .flat_map(|s| {
+            s.files.iter().map(|f| NamedFileView {
+                name: format!("{}-{}", s.name, f.key),
+                content: f.content.clone(),
+            })
+        })
+        .collect();
+    let volumes = services
+        .iter()
+        .filter(|s| s.data.is_some())
+        .map(|s| format!("{}-data", s.name))
+        .collect();
+    SystemView {
+        environment: builder.environment_view(),
+        target: target.name.clone(),
+        services,
+        secrets,
+        files,
+        volumes,
+    }
+}
+
+struct Builder<'a> {
+    input: &'a Input<'a>,
+    target: &'a TargetManifest,
+    environment: Option<&'a Environment>,
+    namespace: String,
+    entrypoints: Vec<&'a str>,
+}
+
+/// Where a service in a template points: itself or a dependency.
+struct Address<'a> {
+    instance: &'a Instance,
+    service: &'a Service,
+    port: &'a svcmodel_model::Port,
+}
+
+impl<'a> Builder<'a> {
+    fn environment_view(&self) -> EnvironmentView {
+        let name = self.input.system.environment.clone().unwrap_or_default();
+        let Some(env) = self.environment else {
+            return EnvironmentView {
+                name,
+                namespace: self.namespace.clone(),
+                description: None,
+                provider: None,
+                jurisdiction: None,
+                region: None,
+                tier: None,
+                labels: BTreeMap::new(),
+                failure_domains: BTreeMap::new(),
+            };
+        };
+        let text = |s: &Option<svcmodel_model::Spanned<String>>| s.as_ref().map(|v| v.value.clone());
+        EnvironmentView {
+            name,
+            namespace: self.namespace.clone(),
+            description: env.description.clone(),
+            provider: text(&env.provider),
+            jurisdiction: text(&env.jurisdiction),
+            region: text(&env.region),
+            tier: text(&env.tier),
+            labels: env.labels.clone(),
+            failure_domains: env
+                .failure_domains
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        v.iter().map(|d| d.value.clone()).collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn definition(&self, instance: &Instance) -> &'a Service {
+        &self.input.model.services[instance.definition]
+    }
+
+    fn unsupported(&self, feature: Feature, span: Span, what: &str, problems: &mut Vec<Problem>) {
+        problems.push(
+            Problem::new(
+                ProblemKind::Unsupported,
+                format!(
+                    "target `{}` cannot express {}",
+                    self.target.name,
+                    feature.describe()
+                ),
+            )
+            .label(span, what.to_string())
+            .help(format!(
+                "remove it for environments on `{}`, or render this environment with a target that supports `{}` (`svcmodel explain E0701` lists them)",
+                self.target.name,
+                feature.name()
+            )),
+        );
+    }
+
+    fn require(&self, feature: Feature, span: Span, what: &str, problems: &mut Vec<Problem>) {
+        if !self.target.supports(feature) {
+            self.unsupported(feature, span, what, problems);
+        }
+    }
+
+    fn service(&self, instance: &'a Instance, problems: &mut Vec<Problem>) -> ServiceView {
+        let def = self.definition(instance);
+        let name = instance.name.clone();
+        if let Some(rule) = self.target.names {
+            if let Err(why) = rule.check(&name) {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::InvalidName,
+                        format!(
+                            "`{name}` is not a valid name on target `{}`: {why}",
+                            self.target.name
+                        ),
+                    )
+                    .label(def.name.span, "the service's name")
+                    .help(format!(
+                        "rename the service: {}",
+                        rule.description()
+                    )),
+                );
+            }
+        }
+        let image = match &def.image {
+            Some(image) => {
+                let value = self.value_of_template(instance, &image.value, image.span, problems);
+                if value.dynamic {
+                    problems.push(
+                        Problem::new(
+                            ProblemKind::Unrepresentable,
+                            "an image name cannot hold a secret",
+                        )
+                        .label(image.span, "refers to a secret")
+                        .help("write the image from the version and plain parameters only"),
+                    );
+                }
+                value.text
+            }
+            None => None,
+        };
+        match self.target.needs {
+            crate::manifest::Needs::Image if image.is_none() => problems.push(
+                Problem::new(
+                    ProblemKind::Unsupported,
+                    format!(
+                        "service `{}` has no `image`, and target `{}` runs images",
+                        def.name.value, self.target.name
+                    ),
+                )
+                .label(def.name.span, "declared without an image")
+                .help(format!(
+                    "add `image = \"REGISTRY/{}:${{version}}\"` to the service",
+                    def.name.value
+                )),
+            ),
+            crate::manifest::Needs::Command if def.run_local.is_none() => problems.push(
+                Problem::new(
+                    ProblemKind::Unsupported,
+                    format!(
+                        "service `{}` has no `run local` block, and target `{}` runs processes",
+                        def.name.value, self.target.name
+                    ),
+                )
+                .label(def.name.span, "declared without a command")
+                .help("add `run local { command = [\"PROGRAM\", \"ARG\"] }` to the service"),
+            ),
+            crate::manifest::Needs::ImageOrCommand
+                if image.is_none() && def.run_local.is_none() =>
+            {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!(
+                            "service `{}` has neither an `image` nor a `run local` block",
+                            def.name.value
+                        ),
+                    )
+                    .label(def.name.span, "nothing to run")
+                    .help("add `image = \"...\"` or `run local { command = [...] }`"),
+                )
+            }
+            _ => {}
+        }
+        let (command, workdir) = match &def.run_local {
+            Some(run) => (
+                run.command
+                    .iter()
+                    .map(|c| self.process_value(instance, &c.value, c.span, problems))
+                    .collect(),
+                run.workdir
+                    .as_ref()
+                    .map(|w| self.process_value(instance, &w.value, w.span, problems)),
+            ),
+            None => (Vec::new(), None),
+        };
+        let mut args = Vec::new();
+        for (i, arg) in def.config.args.iter().enumerate() {
+            let mut value = self.config_value(instance, &arg.value, arg.span, problems);
+            self.check_process_text(&value, arg.span, "an argument", problems);
+            if value.dynamic {
+                value.variable = Some(format!("SVCMODEL_ARG_{i}"));
+            }
+            args.push(value);
+        }
+        let mut env = Vec::new();
+        for entry in &def.config.env {
+            let mut value = self.config_value(instance, &entry.value.value, entry.value.span, problems);
+            self.check_process_text(&value, entry.value.span, "an environment variable", problems);
+            if !valid_env_name(&entry.key.value) {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unrepresentable,
+                        format!("`{}` cannot be an environment variable's name", entry.key.value.escape_debug()),
+                    )
+                    .label(entry.key.span, "not a portable variable name")
+                    .help("name the variable with letters, digits, `_`, `.` and `-`, not starting with a digit"),
+                );
+            }
+            if self.target.interpolation == Interpolation::Nomad
+                && (entry.key.value.contains('.') || entry.key.value.starts_with('-'))
+            {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unrepresentable,
+                        format!("target `nomad` cannot name a variable `{}`", entry.key.value),
+                    )
+                    .label(entry.key.span, "an HCL name has no `.` and does not start with `-`")
+                    .help("name the variable with letters, digits, `_` and `-`"),
+                );
+            }
+            if value.dynamic {
+                value.variable = Some(entry.key.value.clone());
+            }
+            env.push(EnvView {
+                name: entry.key.value.clone(),
+                value,
+            });
+        }
+        let mut files = Vec::new();
+        for entry in &def.config.files {
+            self.require(Feature::Files, entry.key.span, "a configuration file", problems);
+            let content = self.config_value(instance, &entry.value.value, entry.value.span, problems);
+            if content.dynamic {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!("target `{}` cannot put a secret into a configuration file", self.target.name),
+                    )
+                    .label(entry.value.span, "refers to a secret")
+                    .help("pass the secret in an environment variable and let the service read it from there"),
+                );
+            }
+            let path = entry.key.value.clone();
+            let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
+            files.push(FileView {
+                key: config_key(&file_name),
+                name: file_name,
+                path,
+                content,
+            });
+        }
+        let secrets = self.secrets_of(instance, def);
+        let secret_variables = secret_variables(&args, &env);
+        if !secrets.is_empty() {
+            self.require(Feature::Secrets, def.name.span, "this service has secrets", problems);
+        }
+        let ports = def
+            .provides
+            .iter()
+            .map(|p| PortView {
+                name: p.name.value.clone(),
+                port: p.port.value,
+                protocol: protocol_name(p.protocol.value),
+                transport: transport(p.protocol.value),
+                transport_lower: transport_lower(p.protocol.value),
+                checked: def.health.as_ref().is_some_and(|h| match &h.check {
+                    HealthCheck::Tcp { port } | HealthCheck::Http { port, .. } => {
+                        port.value == p.name.value
+                    }
+                    HealthCheck::Command { .. } => false,
+                }),
+            })
+            .collect();
+        let health = def.health.as_ref().map(|h| self.health(instance, def, h, problems));
+        let dependencies = self.dependencies(instance, def);
+        let consumers = self.consumers(instance);
+        let replicas = def.replicas.value;
+        if replicas > 1 {
+            self.require(Feature::Replicas, def.replicas.span, "more than one replica", problems);
+        }
+        if let Some(data) = &def.data {
+            if data.size_bytes.is_some() {
+                self.require(Feature::Data, data.span, "data held by the service", problems);
+            }
+        }
+        if def.restart.value == RestartPolicy::Never && !self.target.supports(Feature::Restart) {
+            problems.push(
+                Problem::new(
+                    ProblemKind::Unsupported,
+                    format!(
+                        "target `{}` always restarts a service that stops: `restart = \"never\"` is treated as `\"on_failure\"`",
+                        self.target.name,
+                    ),
+                )
+                .warning()
+                .label(def.restart.span, "not expressible on this target")
+                .help("remove `restart = \"never\"` to silence this warning, or run the service as a job elsewhere"),
+            );
+        }
+        let spread = self.spread(def, problems);
+        let critical = def.criticality.value == Criticality::Critical;
+        let labels = def.labels.clone();
+        let mut view = ServiceView {
+            name,
+            service: def.name.value.clone(),
+            version: instance.version.to_string(),
+            version_label: instance.version.to_string().replace('+', "_"),
+            description: def.description.clone(),
+            image,
+            command,
+            workdir,
+            args,
+            dynamic_env: env.iter().any(|e| e.value.dynamic && e.value.secret_ref.is_none()),
+            secret_variables,
+            env,
+            files,
+            secrets,
+            ports,
+            health,
+            dependencies,
+            consumers,
+            replicas,
+            criticality: criticality_name(def.criticality.value),
+            critical,
+            disruption_budget: critical && replicas > 1,
+            entrypoint: self.entrypoints.contains(&instance.name.as_str()),
+            restart: restart_name(def.restart.value),
+            resources: resources(def),
+            data: def.data.as_ref().map(|d| DataView {
+                classification: d.classification.as_ref().map(|c| c.value.clone()),
+                size: d.size_bytes.as_ref().map(|s| format(QuantityKind::Size, s.value)),
+                size_bytes: d.size_bytes.as_ref().map(|s| s.value),
+                size_mib: d.size_bytes.as_ref().map(|s| s.value.div_ceil(1 << 20)),
+            }),
+            spread,
+            labels,
+            model_hash: String::new(),
+            nomad: None,
+        };
+        if self.target.interpolation == Interpolation::Nomad {
+            view.nomad = Some(crate::nomad::view(&view, crate::nomad::provider(def)));
+        }
+        view.model_hash = model_hash(&view);
+        view
+    }
+
+    /// Every secret the instance's definition declares, in declaration order.
+    fn secrets_of(&self, instance: &Instance, def: &Service) -> Vec<SecretView> {
+        def.params
+            .iter()
+            .filter(|p| p.ty.value == svcmodel_model::ParamType::Secret)
+            .map(|p| secret_view(&instance.name, &p.name.value))
+            .collect()
+    }
+
+    /// A value a process receives (argument, variable, command): no NUL can pass.
+    fn check_process_text(&self, value: &ValueView, span: Span, what: &str, problems: &mut Vec<Problem>) {
+        let has_nul = value.parts.iter().any(|p| matches!(p, Part::Text { text } if text.contains('\0')));
+        if has_nul {
+            problems.push(
+                Problem::new(
+                    ProblemKind::Unrepresentable,
+                    format!("{what} cannot hold a NUL character"),
+                )
+                .label(span, "its value holds a NUL (`\\0`)")
+                .help("remove the NUL from the value: no operating system passes it to a process"),
+            );
+        }
+    }
+
+    fn process_value(&self, instance: &Instance, template: &Template, span: Span, problems: &mut Vec<Problem>) -> ValueView {
+        let value = self.value_of_template(instance, template, span, problems);
+        self.check_process_text(&value, span, "a command", problems);
+        value
+    }
+
+    fn config_value(&self, instance: &Instance, value: &ConfigValue, span: Span, problems: &mut Vec<Problem>) -> ValueView {
+        match value {
+            ConfigValue::Text { template } => self.value_of_template(instance, template, span, problems),
+            ConfigValue::Value { value } => ValueView::from_parts(vec![Part::Text { text: value.to_text() }]),
+            ConfigValue::Param { name } => ValueView::from_parts(self.param_parts(instance, name)),
+            ConfigValue::TemplateFile { path } => {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!("template files are not rendered yet (`{path}`)"),
+                    )
+                    .label(span, "a template file")
+                    .help("write the file's content inline as a string for now"),
+                );
+                ValueView::from_parts(Vec::new())
+            }
+        }
+    }
+
+    fn param_parts(&self, instance: &Instance, name: &str) -> Vec<Part> {
+        let def = self.definition(instance);
+        let Some(index) = def.params.iter().position(|p| p.name.value == name) else {
+            return Vec::new();
+        };
+        match instance.values.get(index).and_then(|v| v.value.as_ref()) {
+            Some(value) => vec![Part::Text { text: value.to_text() }],
+            None if def.params[index].ty.value == svcmodel_model::ParamType::Secret => {
+                vec![Part::Secret {
+                    secret: secret_view(&instance.name, name),
+                }]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn value_of_template(&self, instance: &Instance, template: &Template, _span: Span, _problems: &mut Vec<Problem>) -> ValueView {
+        let mut parts = Vec::new();
+        for part in &template.parts {
+            match part {
+                TemplatePart::Literal(text) => parts.push(Part::Text { text: text.clone() }),
+                TemplatePart::Reference(reference) => parts.extend(self.reference(instance, reference)),
+            }
+        }
+        ValueView::from_parts(parts)
+    }
+
+    fn reference(&self, instance: &Instance, reference: &Reference) -> Vec<Part> {
+        let def = self.definition(instance);
+        let text = |t: String| vec![Part::Text { text: t }];
+        match reference {
+            Reference::Param { name, .. } => self.param_parts(instance, name),
+            Reference::OwnVersion { .. } => text(instance.version.to_string()),
+            Reference::OwnName { .. } => text(instance.name.clone()),
+            Reference::OwnDir { span } => text(
+                self.input
+                    .file_dirs
+                    .get(span.file.0 as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            Reference::OwnPort { port, field, .. } => match def.port(port) {
+                Some(p) => self.address(
+                    Address {
+                        instance,
+                        service: def,
+                        port: p,
+                    },
+                    *field,
+                    true,
+                ),
+                None => Vec::new(),
+            },
+            Reference::Port {
+                service,
+                port,
+                field,
+                ..
+            } => {
+                let Some(dependency) = instance.dependencies.iter().find(|d| {
+                    def.requires
+                        .get(d.requirement)
+                        .is_some_and(|r| r.service.value == *service)
+                }) else {
+                    return Vec::new();
+                };
+                let target = self.input.system.instance(dependency.instance);
+                let target_def = self.definition(target);
+                match target_def.port(port) {
+                    Some(p) => self.address(
+                        Address {
+                            instance: target,
+                            service: target_def,
+                            port: p,
+                        },
+                        *field,
+                        false,
+                    ),
+                    None => Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// A port's host, port or url as this target reaches it.
+    fn address(&self, to: Address, field: PortField, own: bool) -> Vec<Part> {
+        let scheme = scheme(to.port.protocol.value);
+        if self.target.interpolation == Interpolation::Nomad && !own {
+            return vec![Part::Address {
+                service: crate::nomad::service_name(&to.instance.name, &to.port.name.value),
+                field: field.as_str().to_string(),
+                scheme: scheme.to_string(),
+                provider: crate::nomad::provider(to.service).to_string(),
+            }];
+        }
+        let host = if own {
+            self.target.own_host.clone()
+        } else {
+            self.host(&to.instance.name)
+        };
+        let port = to.port.port.value;
+        let text = match field {
+            PortField::Host => host,
+            PortField::Port => port.to_string(),
+            PortField::Url => format!("{scheme}://{host}:{port}"),
+        };
+        vec![Part::Text { text }]
+    }
+
+    fn host(&self, instance: &str) -> String {
+        self.target
+            .host
+            .replace("{name}", instance)
+            .replace("{namespace}", &self.namespace)
+    }
+
+    fn health(&self, instance: &Instance, def: &Service, health: &svcmodel_model::Health, problems: &mut Vec<Problem>) -> HealthView {
+        let seconds = |ns: Option<u64>, default: u64| ns.map_or(default, |ns| ns.div_ceil(1_000_000_000).max(1));
+        let interval_seconds = seconds(health.interval_ns, 10);
+        let timeout_seconds = seconds(health.timeout_ns, 1);
+        let port_of = |name: &str| def.port(name).map(|p| p.port.value);
+        let mut view = HealthView {
+            kind: "",
+            tcp: false,
+            http: false,
+            exec: false,
+            port_name: None,
+            port: None,
+            path: None,
+            command: Vec::new(),
+            interval_seconds,
+            timeout_seconds,
+            interval: format!("{interval_seconds}s"),
+            timeout: format!("{timeout_seconds}s"),
+            shell: String::new(),
+        };
+        match &health.check {
+            HealthCheck::Tcp { port } => {
+                self.require(Feature::HealthTcp, health.span, "a tcp health check", problems);
+                view.kind = "tcp";
+                view.tcp = true;
+                view.port_name = Some(port.value.clone());
+                view.port = port_of(&port.value);
+            }
+            HealthCheck::Http { port, path } => {
+                self.require(Feature::HealthHttp, health.span, "an http health check", problems);
+                view.kind = "http";
+                view.http = true;
+                view.port_name = Some(port.value.clone());
+                view.port = port_of(&port.value);
+                view.path = Some(path.clone());
+            }
+            HealthCheck::Command { command } => {
+                self.require(Feature::HealthCommand, health.span, "a command health check", problems);
+                view.kind = "exec";
+                view.exec = true;
+                for word in command {
+                    let value = self.value_of_template(instance, &word.value, word.span, problems);
+                    self.check_process_text(&value, word.span, "a health check command", problems);
+                    match value.text {
+                        Some(text) => view.command.push(text),
+                        None => problems.push(
+                            Problem::new(
+                                ProblemKind::Unrepresentable,
+                                "a health check command cannot hold a secret or a run-time address",
+                            )
+                            .label(word.span, "known only at run time")
+                            .help("check the service's own port; pass secrets in its environment"),
+                        ),
+                    }
+                }
+            }
+        }
+        view.shell = match (&health.check, view.port) {
+            (HealthCheck::Tcp { .. }, Some(port)) => format!("nc -z 127.0.0.1 {port} || exit 1"),
+            (HealthCheck::Http { .. }, Some(port)) => format!(
+                "wget -q -O /dev/null {} || exit 1",
+                shell_word(&format!("http://127.0.0.1:{port}{}", view.path.as_deref().unwrap_or("/")))
+            ),
+            _ => view.command.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" "),
+        };
+        view
+    }
+
+    fn dependencies(&self, instance: &Instance, def: &Service) -> Vec<DependencyView> {
+        let mut out = Vec::new();
+        for dependency in &instance.dependencies {
+            let target = self.input.system.instance(dependency.instance);
+            let target_def = self.definition(target);
+            let requirement = def.requires.get(dependency.requirement);
+            let port = requirement
+                .and_then(|r| r.via.as_ref())
+                .and_then(|via| target_def.port(&via.value))
+                .or_else(|| target_def.provides.first());
+            let Some(port) = port else { continue };
+            out.push(DependencyView {
+                name: target.name.clone(),
+                service: target_def.name.value.clone(),
+                port_name: port.name.value.clone(),
+                port: port.port.value,
+                transport: transport(port.protocol.value),
+                transport_lower: transport_lower(port.protocol.value),
+                host: if self.target.interpolation == Interpolation::Nomad {
+                    String::new()
+                } else {
+                    self.host(&target.name)
+                },
+                ordering: dependency.ordering,
+                healthy: target_def.health.is_some(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.port_name.cmp(&b.port_name)));
+        out.dedup_by(|a, b| a.name == b.name && a.port_name == b.port_name);
+        out
+    }
+
+    fn consumers(&self, instance: &Instance) -> Vec<ConsumerView> {
+        let mut out = Vec::new();
+        for (consumer_id, _) in self.input.system.graph.dependents_of(instance.id) {
+            let consumer = self.input.system.instance(consumer_id);
+            let consumer_def = self.definition(consumer);
+            let def = self.definition(instance);
+            for dependency in consumer.dependencies.iter().filter(|d| d.instance == instance.id) {
+                let requirement = consumer_def.requires.get(dependency.requirement);
+                let port = requirement
+                    .and_then(|r| r.via.as_ref())
+                    .and_then(|via| def.port(&via.value))
+                    .or_else(|| def.provides.first());
+                if let Some(port) = port {
+                    out.push(ConsumerView {
+                        name: consumer.name.clone(),
+                        port_name: port.name.value.clone(),
+                        port: port.port.value,
+                        transport: transport(port.protocol.value),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.port_name.cmp(&b.port_name)));
+        out.dedup_by(|a, b| a.name == b.name && a.port_name == b.port_name);
+        out
+    }
+
+    /// The spread rules that apply to the service in this environment.
+    fn spread(&self, def: &Service, problems: &mut Vec<Problem>) -> Vec<SpreadView> {
+        let mut out: Vec<SpreadView> = Vec::new();
+        for policy in &self.input.model.policies {
+            let PolicyRule::Spread { services, over } = &policy.rule else {
+                continue;
+            };
+            let named = services.iter().any(|s| s.value == def.name.value);
+            let applies = if services.is_empty() {
+                policy.when.as_ref().is_none_or(|w| {
+                    holds(
+                        &w.value,
+                        Context {
+                            service: Some(def),
+                            environment: self.environment,
+                        },
+                    )
+                })
+            } else {
+                named
+            };
+            if !applies {
+                continue;
+            }
+            if !self.target.supports(Feature::Spread) {
+                self.unsupported(Feature::Spread, policy.span, "this spread rule applies to the service", problems);
+                continue;
+            }
+            if out.iter().any(|s| s.over == over.value.as_str()) {
+                continue;
+            }
+            out.push(SpreadView {
+                over: over.value.as_str(),
+                policy: policy.name.value.clone(),
+                because: policy.because.as_ref().map(|b| b.value.clone()),
+                node_label: node_label(over.value),
+                swarm_label: match over.value {
+                    FailureDomainKind::Zone => "node.labels.svcmodel.zone",
+                    FailureDomainKind::Rack => "node.labels.svcmodel.rack",
+                    FailureDomainKind::Hypervisor => "node.labels.svcmodel.hypervisor",
+                },
+                nomad_attribute: match over.value {
+                    FailureDomainKind::Zone => "${meta.svcmodel_zone}",
+                    FailureDomainKind::Rack => "${meta.svcmodel_rack}",
+                    FailureDomainKind::Hypervisor => "${meta.svcmodel_hypervisor}",
+                },
+            });
+        }
+        out
+    }
+}
+
+impl ValueView {
+    pub fn from_parts(mut parts: Vec<Part>) -> Self {
+        // Adjacent texts joined: templates and escapers see the fewest parts.
+        let mut merged: Vec<Part> = Vec::with_capacity(parts.len());
+        for part in parts.drain(..) {
+            match (merged.last_mut(), part) {
+                (Some(Part::Text { text }), Part::Text { text: more }) => text.push_str(&more),
+                (_, part) => merged.push(part),
+            }
+        }
+        let secret = merged.iter().any(|p| matches!(p, Part::Secret { .. }));
+        let dynamic = merged.iter().any(|p| !matches!(p, Part::Text { .. }));
+        let secret_ref = match merged.as_slice() {
+            [Part::Secret { secret }] => Some(secret.clone()),
+            _ => None,
+        };
+        let text = (!dynamic).then(|| match merged.as_slice() {
+            [] => String::new(),
+            [Part::Text { text }] => text.clone(),
+            _ => String::new(),
+        });
+        ValueView {
+            parts: merged,
+            secret,
+            dynamic,
+            secret_ref,
+            variable: None,
+            text,
+        }
+    }
+}
+
+pub fn secret_view(instance: &str, param: &str) -> SecretView {
+    SecretView {
+        param: param.to_string(),
+        instance: instance.to_string(),
+        variable: format!("SVCMODEL_SECRET_{}", env_word(param)),
+        host_variable: format!("SVCMODEL_SECRET_{}_{}", env_word(instance), env_word(param)),
+        object: format!("{instance}-secrets"),
+        file_name: format!("{instance}-{param}"),
+    }
+}
+
+/// Upper case, every character outside `[A-Z0-9]` as `_`: a portable variable name part.
+pub fn env_word(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn secret_variables(args: &[ValueView], env: &[EnvView]) -> Vec<SecretView> {
+    let mut out: Vec<SecretView> = Vec::new();
+    let composed = args
+        .iter()
+        .chain(env.iter().map(|e| &e.value).filter(|v| v.secret_ref.is_none()));
+    for value in composed {
+        for part in &value.parts {
+            if let Part::Secret { secret } = part {
+                if !out.contains(secret) {
+                    out.push(secret.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `[-._a-zA-Z][-._a-zA-Z0-9]*`: what Kubernetes accepts, and what every engine and
+/// environment file carries.
+fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '-' | '.' | '_'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+/// A word for `sh`: single-quoted unless it is plainly safe.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '='))
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// A ConfigMap key: `[-._a-zA-Z0-9]` only.
+fn config_key(name: &str) -> String {
+    let key: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if key.is_empty() || key == "." || key == ".." {
+        format!("file{key}")
+    } else {
+        key
+    }
+}
+
+fn resources(def: &Service) -> ResourcesView {
+    let millicpu = def.resources.millicpu.as_ref().map(|c| c.value);
+    let memory_bytes = def.resources.memory_bytes.as_ref().map(|m| m.value);
+    ResourcesView {
+        cpu: millicpu.map(|m| format(QuantityKind::Cpu, m)),
+        millicpu,
+        memory: memory_bytes.map(|m| format(QuantityKind::Size, m)),
+        memory_bytes,
+        memory_mib: memory_bytes.map(|m| m.div_ceil(1 << 20)),
+        cpu_percent: millicpu.map(|m| m.div_ceil(10)),
+        cpus: millicpu.map(|m| {
+            let whole = m / 1000;
+            let frac = m % 1000;
+            if frac == 0 {
+                whole.to_string()
+            } else {
+                format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0'))
+            }
+        }),
+    }
+}
+
+fn model_hash(view: &ServiceView) -> String {
+    let json = serde_json::to_vec(view).unwrap_or_default();
+    let digest = Sha256::digest(&json);
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn scheme(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Http => "http",
+        Protocol::Https => "https",
+        Protocol::Grpc => "grpc",
+    }
+}
+
+fn protocol_name(protocol: Protocol) -> &'static str {
+    scheme(protocol)
+}
+
+fn transport(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Udp => "UDP",
+        _ => "TCP",
+    }
+}
+
+fn transport_lower(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Udp => "udp",
+        _ => "tcp",
+    }
+}
+
+fn criticality_name(c: Criticality) -> &'static str {
+    match c {
+        Criticality::Low => "low",
+        Criticality::Medium => "medium",
+        Criticality::High => "high",
+        Criticality::Critical => "critical",
+    }
+}
+
+fn restart_name(r: RestartPolicy) -> &'static str {
+    match r {
+        RestartPolicy::Always => "always",
+        RestartPolicy::OnFailure => "on_failure",
+        RestartPolicy::Never => "never",
+    }
+}
