@@ -160,7 +160,12 @@ are references, never values. Nothing is written when any diagnostic is an error
         #[command(flatten)]
         system: SystemArgs,
         /// Write into DIR/<environment>/ (replacing what svcmodel rendered there before).
-        #[arg(short = 'o', long = "output", value_name = "DIR", conflicts_with = "stdout")]
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "DIR",
+            conflicts_with = "stdout"
+        )]
         output: Option<PathBuf>,
         /// Print every file to standard output, each after a `==> PATH <==` line (the
         /// default when no -o is given).

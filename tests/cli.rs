@@ -282,7 +282,11 @@ fn explain_knows_every_code() {
 #[test]
 fn every_code_has_a_snapshot_showing_it() {
     let mut shown = String::new();
-    for folder in ["tests/snapshots/cases", "compiler/tests/snapshots"] {
+    for folder in [
+        "tests/snapshots/cases",
+        "compiler/tests/snapshots",
+        "tests/snapshots/render",
+    ] {
         for entry in std::fs::read_dir(repo().join(folder)).expect("snapshot folder exists") {
             shown.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
         }

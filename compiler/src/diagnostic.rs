@@ -76,6 +76,9 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    /// Source text that must never be shown: a secret's value written where it does
+    /// not belong. Blanked in the source map before anything is printed.
+    redactions: Vec<Span>,
 }
 
 impl Diagnostics {
@@ -85,6 +88,21 @@ impl Diagnostics {
 
     pub fn has_errors(&self) -> bool {
         self.list.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Takes over another collection's diagnostics and redactions.
+    pub fn append(&mut self, other: Diagnostics) {
+        self.list.extend(other.list);
+        self.redactions.extend(other.redactions);
+    }
+
+    /// Marks source text (a secret's value) that no output may show.
+    pub fn redact(&mut self, span: Span) {
+        self.redactions.push(span);
+    }
+
+    pub fn take_redactions(&mut self) -> Vec<Span> {
+        std::mem::take(&mut self.redactions)
     }
 
     pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {

@@ -974,10 +974,12 @@ with in double quotes.
     Explanation {
         code: Code::UnknownTarget,
         text: r#"
-An environment's `target` is not a platform svcmodel can deploy to. The targets are
-"kubernetes", "compose", "swarm", "nomad", "systemd" and "local".
+An environment's `target` is not a platform svcmodel can deploy to. The built-in
+targets are "kubernetes", "compose", "swarm", "nomad", "systemd" and "local"; a
+project adds its own as a folder `templates/TARGET/` with a `target.toml` beside its
+`svcmodel.toml` (docs/targets.md).
 
-Use one of these names, spelt out in full.
+Use one of these names, spelt out in full, or create the custom target's folder.
 "#,
         wrong: r#"environment "production" {
   target = "k8s"

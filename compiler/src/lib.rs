@@ -78,7 +78,10 @@ fn front_end(
     let model = lower::finish(loaded.files, &loaded.entry_files, diagnostics);
     let is_custom = |target: &str| {
         let manifest = root.join("templates").join(target).join("target.toml");
-        safe_name(target) && loader.kind(&manifest).is_ok_and(|k| k == load::EntryKind::File)
+        safe_name(target)
+            && loader
+                .kind(&manifest)
+                .is_ok_and(|k| k == load::EntryKind::File)
     };
     lower::check_targets(&model, &is_custom, diagnostics);
     (loaded.sources, model)
@@ -209,6 +212,9 @@ pub fn compile_system(
     }
     let resolution = (!diagnostics.has_errors())
         .then(|| resolve::resolve(&model, &sources, &options, &mut diagnostics));
+    for span in diagnostics.take_redactions() {
+        sources.redact(span);
+    }
     SystemCompilation {
         sources,
         model,

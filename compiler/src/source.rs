@@ -73,6 +73,29 @@ impl SourceMap {
         &self.files[id.0 as usize]
     }
 
+    /// Replaces the text under `span` with `*`, byte for byte, so every other span
+    /// still points where it did. For secrets given where they do not belong.
+    pub fn redact(&mut self, span: Span) {
+        let Some(file) = self.files.get_mut(span.file.0 as usize) else {
+            return;
+        };
+        let (start, end) = (
+            span.start as usize,
+            (span.end as usize).min(file.text.len()),
+        );
+        if start >= end {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut file.text).into_bytes();
+        for b in &mut bytes[start..end] {
+            *b = b'*';
+        }
+        // Whole UTF-8 sequences at the edges may be cut: lossy keeps it valid text, and
+        // a cut sequence becomes U+FFFD, which shows nothing of the secret either.
+        file.text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files
             .iter()

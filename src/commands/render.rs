@@ -50,10 +50,11 @@ struct EnvironmentOutput<'a> {
 }
 
 pub fn run(args: &RenderArgs) -> Exit {
-    let mut compilation = match super::system::resolve(args.system, &[], false, args.format, args.color) {
-        Ok(c) => c,
-        Err(exit) => return exit,
-    };
+    let mut compilation =
+        match super::system::resolve(args.system, &[], false, args.format, args.color) {
+            Ok(c) => c,
+            Err(exit) => return exit,
+        };
     let systems: Vec<ResolvedSystem> = compilation
         .resolution
         .as_ref()
@@ -116,7 +117,11 @@ pub fn run(args: &RenderArgs) -> Exit {
         };
         if args.view {
             let mut problems = Vec::new();
-            views.push(svcmodel_targets::view::build(&input, &target.manifest, &mut problems));
+            views.push(svcmodel_targets::view::build(
+                &input,
+                &target.manifest,
+                &mut problems,
+            ));
             continue;
         }
         let rendered = svcmodel_targets::render(&input, &target);
@@ -147,7 +152,11 @@ fn report(
     let (errors, _) = output::count(&diagnostics);
     if args.format == Format::Json {
         if errors > 0 {
-            output::print_json_diagnostics(&diagnostics, &compilation.sources, &serde_json::json!({}));
+            output::print_json_diagnostics(
+                &diagnostics,
+                &compilation.sources,
+                &serde_json::json!({}),
+            );
             return Exit::ModelErrors;
         }
         if args.stdout || args.output.is_none() {
@@ -222,7 +231,9 @@ fn print_files(outputs: &[EnvironmentOutput]) {
 fn write_environment(dir: &Path, files: &[RenderedFile]) -> Result<(), String> {
     if dir.exists() {
         let ours = dir.join(MARKER).exists();
-        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        let empty = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
         if !ours && !empty {
             return Err(format!(
                 "`{}` exists and was not written by svcmodel render; choose another folder with -o or remove it",
@@ -231,12 +242,19 @@ fn write_environment(dir: &Path, files: &[RenderedFile]) -> Result<(), String> {
         }
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    std::fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
     let staging = parent.join(format!(".{name}.svcmodel-render.{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(&staging)?;
-        std::fs::write(staging.join(MARKER), "Written by `svcmodel render`; replaced as a whole on every render.\n")?;
+        std::fs::write(
+            staging.join(MARKER),
+            "Written by `svcmodel render`; replaced as a whole on every render.\n",
+        )?;
         for file in files {
             let path = staging.join(&file.path);
             if let Some(parent) = path.parent() {
@@ -310,7 +328,10 @@ fn read_folder(folder: &Path) -> std::io::Result<BTreeMap<String, String>> {
         if entry.file_type()?.is_file() && (name.ends_with(".hbs") || name == "target.toml") {
             let bytes = std::fs::read(entry.path())?;
             let text = String::from_utf8(bytes).map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("`{name}` is not UTF-8"))
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("`{name}` is not UTF-8"),
+                )
             })?;
             files.insert(name, text);
         }
@@ -344,7 +365,10 @@ fn diagnostic(problem: &Problem, folder: &Path, sources: &mut SourceMap) -> Diag
         match std::fs::read_to_string(&path) {
             Ok(text) if location.line > 0 => {
                 let offset = offset_of(&text, location.line, location.column);
-                let end = text[offset..].find('\n').map_or(text.len(), |n| offset + n).max(offset);
+                let end = text[offset..]
+                    .find('\n')
+                    .map_or(text.len(), |n| offset + n)
+                    .max(offset);
                 let id = sources.add(SourceFile::new(relative(&path), text));
                 d = d.label(
                     svcmodel_model::Span::new(id, offset as u32, end as u32),
@@ -370,7 +394,11 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
             let col = column.saturating_sub(1);
-            return offset + l.char_indices().nth(col).map_or(0, |(b, _)| b).min(l.trim_end_matches('\n').len());
+            return offset
+                + l.char_indices()
+                    .nth(col)
+                    .map_or(0, |(b, _)| b)
+                    .min(l.trim_end_matches('\n').len());
         }
         offset += l.len();
     }

@@ -23,15 +23,21 @@ static BUILT_IN: &[(&str, &[(&str, &str)])] = &[
         files!("kubernetes": "namespace.yaml.hbs", "manifest.yaml.hbs", "_labels.yaml.hbs", "_probe.yaml.hbs"),
     ),
     ("compose", files!("compose": "compose.yaml.hbs")),
-    ("swarm", &[
-        ("target.toml", include_str!("../templates/swarm/target.toml")),
-        ("compose.yaml.hbs", include_str!("../templates/compose/compose.yaml.hbs")),
-    ]),
-    ("nomad", files!("nomad": "job.nomad.hcl.hbs")),
     (
-        "systemd",
-        files!("systemd": "unit.service.hbs", "env.hbs"),
+        "swarm",
+        &[
+            (
+                "target.toml",
+                include_str!("../templates/swarm/target.toml"),
+            ),
+            (
+                "compose.yaml.hbs",
+                include_str!("../templates/compose/compose.yaml.hbs"),
+            ),
+        ],
     ),
+    ("nomad", files!("nomad": "job.nomad.hcl.hbs")),
+    ("systemd", files!("systemd": "unit.service.hbs", "env.hbs")),
     ("local", files!("local": "process.json.hbs")),
 ];
 
@@ -90,7 +96,10 @@ pub fn resolve(
             Box::new(
                 Problem::new(
                     ProblemKind::TargetManifest,
-                    format!("`{folder_name}/target.toml` is not a valid target manifest: {}", e.message),
+                    format!(
+                        "`{folder_name}/target.toml` is not a valid target manifest: {}",
+                        e.message
+                    ),
                 )
                 .at_template(TemplateLocation {
                     template: "target.toml".to_string(),

@@ -145,7 +145,13 @@ pub fn plain_text(format: Format, text: &str) -> String {
     match format {
         Format::Systemd => text
             .chars()
-            .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c })
+            .map(|c| {
+                if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect::<String>()
             .replace('%', "%%")
             .trim_end_matches('\\')
@@ -187,7 +193,10 @@ pub fn value(format: Format, interpolation: Interpolation, value: &ValueView) ->
             Part::Secret { secret } => out.push_str(&match interpolation {
                 Interpolation::Kubernetes => format!("$({})", secret.variable),
                 Interpolation::Compose => {
-                    format!("${{{}:?set {} to the secret}}", secret.host_variable, secret.host_variable)
+                    format!(
+                        "${{{}:?set {} to the secret}}",
+                        secret.host_variable, secret.host_variable
+                    )
                 }
                 Interpolation::Nomad | Interpolation::Systemd | Interpolation::Plain => {
                     format!("${{{}}}", secret.variable)
@@ -270,7 +279,10 @@ mod tests {
 
     #[test]
     fn systemd_doubles_specifiers_and_variables() {
-        assert_eq!(quote(Format::Systemd, "50% of $HOME"), r#""50%% of $$HOME""#);
+        assert_eq!(
+            quote(Format::Systemd, "50% of $HOME"),
+            r#""50%% of $$HOME""#
+        );
     }
 
     #[test]

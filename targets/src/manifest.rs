@@ -249,10 +249,7 @@ pub struct ManifestError {
 impl TargetManifest {
     pub fn parse(name: &str, text: &str) -> Result<TargetManifest, ManifestError> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((0, 0));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             ManifestError {
                 message: e.message().to_string(),
                 line,

@@ -45,7 +45,12 @@ pub fn view(service: &ServiceView, provider: &'static str) -> NomadView {
         .map(|f| NomadFile {
             key: f.key.clone(),
             path: f.path.clone(),
-            data: f.content.text.as_deref().unwrap_or_default().replace("{{", "{{\"{{\"}}"),
+            data: f
+                .content
+                .text
+                .as_deref()
+                .unwrap_or_default()
+                .replace("{{", "{{\"{{\"}}"),
         })
         .collect();
     let mut lines = Vec::new();
@@ -64,7 +69,10 @@ pub fn view(service: &ServiceView, provider: &'static str) -> NomadView {
         .filter(|v| v.dynamic);
     for value in dynamic {
         if let Some(variable) = &value.variable {
-            lines.push(format!("{variable}={{{{ {} | toJSON }}}}", expression(value)));
+            lines.push(format!(
+                "{variable}={{{{ {} | toJSON }}}}",
+                expression(value)
+            ));
         }
     }
     if lines.is_empty() {
@@ -102,14 +110,20 @@ fn expression(value: &ValueView) -> String {
         out.push(' ');
         match part {
             Part::Text { text } => out.push_str(&go_string(text)),
-            Part::Secret { secret } => out.push_str(&format!("(index . {})", go_string(&secret.param))),
+            Part::Secret { secret } => {
+                out.push_str(&format!("(index . {})", go_string(&secret.param)))
+            }
             Part::Address {
                 service,
                 field,
                 scheme,
                 provider,
             } => {
-                let function = if provider == "consul" { "service" } else { "nomadService" };
+                let function = if provider == "consul" {
+                    "service"
+                } else {
+                    "nomadService"
+                };
                 let first = format!("(index ({function} {}) 0)", go_string(service));
                 out.push_str(&match field.as_str() {
                     "host" => format!("{first}.Address"),

@@ -207,9 +207,14 @@ fn render_one<T: Serialize>(
         Box::new(
             Problem::new(
                 ProblemKind::TargetManifest,
-                format!("the file `{}` renders to the path `{path}`, which {why}", spec.template),
+                format!(
+                    "the file `{}` renders to the path `{path}`, which {why}",
+                    spec.template
+                ),
             )
-            .help("give the file a relative `path` in `target.toml` made of names, `.`, `-` and `_`"),
+            .help(
+                "give the file a relative `path` in `target.toml` made of names, `.`, `-` and `_`",
+            ),
         )
     })?;
     Ok(Some(RenderedFile {
@@ -323,35 +328,44 @@ fn registry(target: &Target, format: Format) -> Result<Handlebars<'static>, Box<
     }
     register_helpers(&mut registry, format, interpolation);
     for (name, text) in &target.templates {
-        registry
-            .register_template_string(name, text)
-            .map_err(|e| {
-                Box::new(
-                    Problem::new(
-                        ProblemKind::Template,
-                        format!("template `{name}` is not valid handlebars: {}", e.reason()),
-                    )
-                    .at_template(TemplateLocation {
-                        template: e.name().cloned().unwrap_or_else(|| name.clone()),
-                        line: e.pos().map_or(0, |p| p.0),
-                        column: e.pos().map_or(0, |p| p.1),
-                    })
-                    .help("close every `{{#block}}` with `{{/block}}` and every `{{` with `}}`"),
+        registry.register_template_string(name, text).map_err(|e| {
+            Box::new(
+                Problem::new(
+                    ProblemKind::Template,
+                    format!("template `{name}` is not valid handlebars: {}", e.reason()),
                 )
-            })?;
+                .at_template(TemplateLocation {
+                    template: e.name().cloned().unwrap_or_else(|| name.clone()),
+                    line: e.pos().map_or(0, |p| p.0),
+                    column: e.pos().map_or(0, |p| p.1),
+                })
+                .help("close every `{{#block}}` with `{{/block}}` and every `{{` with `}}`"),
+            )
+        })?;
     }
     Ok(registry)
 }
 
-fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpolation: Interpolation) {
+fn register_helpers(
+    registry: &mut Handlebars<'static>,
+    format: Format,
+    interpolation: Interpolation,
+) {
     // `{{value v}}`: a value view with its secrets and run-time parts.
     registry.register_helper(
         "value",
         Box::new(
-            move |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            move |h: &Helper,
+                  _: &Handlebars,
+                  _: &Context,
+                  _: &mut RenderContext,
+                  out: &mut dyn Output|
+                  -> HelperResult {
                 let param = param(h, 0, "value")?;
                 let value: ValueView = serde_json::from_value(param.clone()).map_err(|_| {
-                    RenderErrorReason::Other("`value` takes a value view, such as `this.value` of an `env` entry".into())
+                    RenderErrorReason::Other(
+                        "`value` takes a value view, such as `this.value` of an `env` entry".into(),
+                    )
                 })?;
                 out.write(&escape::value(format, interpolation, &value))?;
                 Ok(())
@@ -362,7 +376,12 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     registry.register_helper(
         "quote",
         Box::new(
-            move |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            move |h: &Helper,
+                  _: &Handlebars,
+                  _: &Context,
+                  _: &mut RenderContext,
+                  out: &mut dyn Output|
+                  -> HelperResult {
                 let text = scalar_text(param(h, 0, "quote")?);
                 out.write(&escape::quote(format, &text))?;
                 Ok(())
@@ -373,7 +392,12 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     registry.register_helper(
         "text",
         Box::new(
-            move |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            move |h: &Helper,
+                  _: &Handlebars,
+                  _: &Context,
+                  _: &mut RenderContext,
+                  out: &mut dyn Output|
+                  -> HelperResult {
                 let text = scalar_text(param(h, 0, "text")?);
                 out.write(&escape::plain_text(format, &text))?;
                 Ok(())
@@ -384,7 +408,12 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     registry.register_helper(
         "comment",
         Box::new(
-            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            |h: &Helper,
+             _: &Handlebars,
+             _: &Context,
+             _: &mut RenderContext,
+             out: &mut dyn Output|
+             -> HelperResult {
                 let text = scalar_text(param(h, 0, "comment")?);
                 out.write(&escape::comment(&text))?;
                 Ok(())
@@ -395,7 +424,12 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     registry.register_helper(
         "json",
         Box::new(
-            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            |h: &Helper,
+             _: &Handlebars,
+             _: &Context,
+             _: &mut RenderContext,
+             out: &mut dyn Output|
+             -> HelperResult {
                 out.write(&escape::json(param(h, 0, "json")?))?;
                 Ok(())
             },
@@ -405,15 +439,26 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     registry.register_helper(
         "int",
         Box::new(
-            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            |h: &Helper,
+             _: &Handlebars,
+             _: &Context,
+             _: &mut RenderContext,
+             out: &mut dyn Output|
+             -> HelperResult {
                 let value = param(h, 0, "int")?;
-                let number = value.as_u64().map(|n| n.to_string()).or_else(|| value.as_i64().map(|n| n.to_string()));
+                let number = value
+                    .as_u64()
+                    .map(|n| n.to_string())
+                    .or_else(|| value.as_i64().map(|n| n.to_string()));
                 match number {
                     Some(n) => {
                         out.write(&n)?;
                         Ok(())
                     }
-                    None => Err(RenderErrorReason::Other(format!("`int` takes a whole number, not {value}")).into()),
+                    None => Err(RenderErrorReason::Other(format!(
+                        "`int` takes a whole number, not {value}"
+                    ))
+                    .into()),
                 }
             },
         ),
@@ -461,7 +506,12 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     registry.register_helper(
         "sub",
         Box::new(
-            |h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output| -> HelperResult {
+            |h: &Helper,
+             _: &Handlebars,
+             _: &Context,
+             _: &mut RenderContext,
+             out: &mut dyn Output|
+             -> HelperResult {
                 let a = param(h, 0, "sub")?.as_u64().unwrap_or(0);
                 let b = param(h, 1, "sub")?.as_u64().unwrap_or(0);
                 out.write(&a.saturating_sub(b).to_string())?;
@@ -471,7 +521,11 @@ fn register_helpers(registry: &mut Handlebars<'static>, format: Format, interpol
     );
 }
 
-fn param<'a>(h: &'a Helper, index: usize, helper: &str) -> Result<&'a serde_json::Value, RenderError> {
+fn param<'a>(
+    h: &'a Helper,
+    index: usize,
+    helper: &str,
+) -> Result<&'a serde_json::Value, RenderError> {
     h.param(index)
         .map(|p| p.value())
         .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(helper_name(helper), index).into())
@@ -557,7 +611,8 @@ fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
 }
 
 fn check_environment_name(input: &Input, target: &Target, problems: &mut Vec<Problem>) {
-    let (Some(rule), Some(name)) = (target.manifest.names, input.system.environment.as_deref()) else {
+    let (Some(rule), Some(name)) = (target.manifest.names, input.system.environment.as_deref())
+    else {
         return;
     };
     if let Err(why) = rule.check(name) {

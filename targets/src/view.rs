@@ -80,6 +80,10 @@ pub struct ServiceView {
     pub workdir: Option<ValueView>,
     pub args: Vec<ValueView>,
     pub env: Vec<EnvView>,
+    /// The variables whose value is plain text, for templates that list them apart.
+    pub plain_env: Vec<PlainEnvView>,
+    /// The variables whose value is exactly one secret.
+    pub secret_env: Vec<SecretEnvView>,
     /// Some variable composes a secret or a run-time value with text, so it must be
     /// set when the process starts.
     pub dynamic_env: bool,
@@ -167,6 +171,18 @@ pub struct SecretView {
 pub struct EnvView {
     pub name: String,
     pub value: ValueView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlainEnvView {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretEnvView {
+    pub name: String,
+    pub secret: SecretView,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -307,7 +323,7 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
     };
     let mut services = Vec::new();
     for instance in &input.system.instances {
-        if !input.only.is_empty() && !input.only.iter().any(|n| *n == instance.name) {
+        if !input.only.is_empty() && !input.only.contains(&instance.name) {
             continue;
         }
         services.push(builder.service(instance, problems));
@@ -372,7 +388,8 @@ impl<'a> Builder<'a> {
                 failure_domains: BTreeMap::new(),
             };
         };
-        let text = |s: &Option<svcmodel_model::Spanned<String>>| s.as_ref().map(|v| v.value.clone());
+        let text =
+            |s: &Option<svcmodel_model::Spanned<String>>| s.as_ref().map(|v| v.value.clone());
         EnvironmentView {
             name,
             namespace: self.namespace.clone(),
@@ -399,12 +416,19 @@ impl<'a> Builder<'a> {
         &self.input.model.services[instance.definition]
     }
 
-    fn unsupported(&self, feature: Feature, span: Span, what: &str, problems: &mut Vec<Problem>) {
+    fn unsupported(
+        &self,
+        service: &str,
+        feature: Feature,
+        span: Span,
+        what: &str,
+        problems: &mut Vec<Problem>,
+    ) {
         problems.push(
             Problem::new(
                 ProblemKind::Unsupported,
                 format!(
-                    "target `{}` cannot express {}",
+                    "target `{}` cannot express {} (service `{service}`)",
                     self.target.name,
                     feature.describe()
                 ),
@@ -418,9 +442,16 @@ impl<'a> Builder<'a> {
         );
     }
 
-    fn require(&self, feature: Feature, span: Span, what: &str, problems: &mut Vec<Problem>) {
+    fn require(
+        &self,
+        service: &str,
+        feature: Feature,
+        span: Span,
+        what: &str,
+        problems: &mut Vec<Problem>,
+    ) {
         if !self.target.supports(feature) {
-            self.unsupported(feature, span, what, problems);
+            self.unsupported(service, feature, span, what, problems);
         }
     }
 
@@ -438,10 +469,7 @@ impl<'a> Builder<'a> {
                         ),
                     )
                     .label(def.name.span, "the service's name")
-                    .help(format!(
-                        "rename the service: {}",
-                        rule.description()
-                    )),
+                    .help(format!("rename the service: {}", rule.description())),
                 );
             }
         }
@@ -463,7 +491,7 @@ impl<'a> Builder<'a> {
             None => None,
         };
         match self.target.needs {
-            crate::manifest::Needs::Image if image.is_none() => problems.push(
+            crate::manifest::Needs::Image if def.image.is_none() => problems.push(
                 Problem::new(
                     ProblemKind::Unsupported,
                     format!(
@@ -489,7 +517,7 @@ impl<'a> Builder<'a> {
                 .help("add `run local { command = [\"PROGRAM\", \"ARG\"] }` to the service"),
             ),
             crate::manifest::Needs::ImageOrCommand
-                if image.is_none() && def.run_local.is_none() =>
+                if def.image.is_none() && def.run_local.is_none() =>
             {
                 problems.push(
                     Problem::new(
@@ -528,8 +556,14 @@ impl<'a> Builder<'a> {
         }
         let mut env = Vec::new();
         for entry in &def.config.env {
-            let mut value = self.config_value(instance, &entry.value.value, entry.value.span, problems);
-            self.check_process_text(&value, entry.value.span, "an environment variable", problems);
+            let mut value =
+                self.config_value(instance, &entry.value.value, entry.value.span, problems);
+            self.check_process_text(
+                &value,
+                entry.value.span,
+                "an environment variable",
+                problems,
+            );
             if !valid_env_name(&entry.key.value) {
                 problems.push(
                     Problem::new(
@@ -546,9 +580,15 @@ impl<'a> Builder<'a> {
                 problems.push(
                     Problem::new(
                         ProblemKind::Unrepresentable,
-                        format!("target `nomad` cannot name a variable `{}`", entry.key.value),
+                        format!(
+                            "target `nomad` cannot name a variable `{}`",
+                            entry.key.value
+                        ),
                     )
-                    .label(entry.key.span, "an HCL name has no `.` and does not start with `-`")
+                    .label(
+                        entry.key.span,
+                        "an HCL name has no `.` and does not start with `-`",
+                    )
                     .help("name the variable with letters, digits, `_` and `-`"),
                 );
             }
@@ -562,8 +602,15 @@ impl<'a> Builder<'a> {
         }
         let mut files = Vec::new();
         for entry in &def.config.files {
-            self.require(Feature::Files, entry.key.span, "a configuration file", problems);
-            let content = self.config_value(instance, &entry.value.value, entry.value.span, problems);
+            self.require(
+                &instance.name,
+                Feature::Files,
+                entry.key.span,
+                "a configuration file",
+                problems,
+            );
+            let content =
+                self.config_value(instance, &entry.value.value, entry.value.span, problems);
             if content.dynamic {
                 problems.push(
                     Problem::new(
@@ -586,7 +633,13 @@ impl<'a> Builder<'a> {
         let secrets = self.secrets_of(instance, def);
         let secret_variables = secret_variables(&args, &env);
         if !secrets.is_empty() {
-            self.require(Feature::Secrets, def.name.span, "this service has secrets", problems);
+            self.require(
+                &instance.name,
+                Feature::Secrets,
+                def.name.span,
+                "this service has secrets",
+                problems,
+            );
         }
         let ports = def
             .provides
@@ -605,16 +658,31 @@ impl<'a> Builder<'a> {
                 }),
             })
             .collect();
-        let health = def.health.as_ref().map(|h| self.health(instance, def, h, problems));
+        let health = def
+            .health
+            .as_ref()
+            .map(|h| self.health(instance, def, h, problems));
         let dependencies = self.dependencies(instance, def);
         let consumers = self.consumers(instance);
         let replicas = def.replicas.value;
         if replicas > 1 {
-            self.require(Feature::Replicas, def.replicas.span, "more than one replica", problems);
+            self.require(
+                &instance.name,
+                Feature::Replicas,
+                def.replicas.span,
+                "more than one replica",
+                problems,
+            );
         }
         if let Some(data) = &def.data {
             if data.size_bytes.is_some() {
-                self.require(Feature::Data, data.span, "data held by the service", problems);
+                self.require(
+                    &instance.name,
+                    Feature::Data,
+                    data.span,
+                    "data held by the service",
+                    problems,
+                );
             }
         }
         if def.restart.value == RestartPolicy::Never && !self.target.supports(Feature::Restart) {
@@ -631,7 +699,7 @@ impl<'a> Builder<'a> {
                 .help("remove `restart = \"never\"` to silence this warning, or run the service as a job elsewhere"),
             );
         }
-        let spread = self.spread(def, problems);
+        let spread = self.spread(&instance.name, def, problems);
         let critical = def.criticality.value == Criticality::Critical;
         let labels = def.labels.clone();
         let mut view = ServiceView {
@@ -644,7 +712,27 @@ impl<'a> Builder<'a> {
             command,
             workdir,
             args,
-            dynamic_env: env.iter().any(|e| e.value.dynamic && e.value.secret_ref.is_none()),
+            plain_env: env
+                .iter()
+                .filter_map(|e| {
+                    e.value.text.as_ref().map(|t| PlainEnvView {
+                        name: e.name.clone(),
+                        value: t.clone(),
+                    })
+                })
+                .collect(),
+            secret_env: env
+                .iter()
+                .filter_map(|e| {
+                    e.value.secret_ref.as_ref().map(|s| SecretEnvView {
+                        name: e.name.clone(),
+                        secret: s.clone(),
+                    })
+                })
+                .collect(),
+            dynamic_env: env
+                .iter()
+                .any(|e| e.value.dynamic && e.value.secret_ref.is_none()),
             secret_variables,
             env,
             files,
@@ -662,7 +750,10 @@ impl<'a> Builder<'a> {
             resources: resources(def),
             data: def.data.as_ref().map(|d| DataView {
                 classification: d.classification.as_ref().map(|c| c.value.clone()),
-                size: d.size_bytes.as_ref().map(|s| format(QuantityKind::Size, s.value)),
+                size: d
+                    .size_bytes
+                    .as_ref()
+                    .map(|s| format(QuantityKind::Size, s.value)),
                 size_bytes: d.size_bytes.as_ref().map(|s| s.value),
                 size_mib: d.size_bytes.as_ref().map(|s| s.value.div_ceil(1 << 20)),
             }),
@@ -688,8 +779,17 @@ impl<'a> Builder<'a> {
     }
 
     /// A value a process receives (argument, variable, command): no NUL can pass.
-    fn check_process_text(&self, value: &ValueView, span: Span, what: &str, problems: &mut Vec<Problem>) {
-        let has_nul = value.parts.iter().any(|p| matches!(p, Part::Text { text } if text.contains('\0')));
+    fn check_process_text(
+        &self,
+        value: &ValueView,
+        span: Span,
+        what: &str,
+        problems: &mut Vec<Problem>,
+    ) {
+        let has_nul = value
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Text { text } if text.contains('\0')));
         if has_nul {
             problems.push(
                 Problem::new(
@@ -702,16 +802,32 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn process_value(&self, instance: &Instance, template: &Template, span: Span, problems: &mut Vec<Problem>) -> ValueView {
+    fn process_value(
+        &self,
+        instance: &Instance,
+        template: &Template,
+        span: Span,
+        problems: &mut Vec<Problem>,
+    ) -> ValueView {
         let value = self.value_of_template(instance, template, span, problems);
         self.check_process_text(&value, span, "a command", problems);
         value
     }
 
-    fn config_value(&self, instance: &Instance, value: &ConfigValue, span: Span, problems: &mut Vec<Problem>) -> ValueView {
+    fn config_value(
+        &self,
+        instance: &Instance,
+        value: &ConfigValue,
+        span: Span,
+        problems: &mut Vec<Problem>,
+    ) -> ValueView {
         match value {
-            ConfigValue::Text { template } => self.value_of_template(instance, template, span, problems),
-            ConfigValue::Value { value } => ValueView::from_parts(vec![Part::Text { text: value.to_text() }]),
+            ConfigValue::Text { template } => {
+                self.value_of_template(instance, template, span, problems)
+            }
+            ConfigValue::Value { value } => ValueView::from_parts(vec![Part::Text {
+                text: value.to_text(),
+            }]),
             ConfigValue::Param { name } => ValueView::from_parts(self.param_parts(instance, name)),
             ConfigValue::TemplateFile { path } => {
                 problems.push(
@@ -733,7 +849,9 @@ impl<'a> Builder<'a> {
             return Vec::new();
         };
         match instance.values.get(index).and_then(|v| v.value.as_ref()) {
-            Some(value) => vec![Part::Text { text: value.to_text() }],
+            Some(value) => vec![Part::Text {
+                text: value.to_text(),
+            }],
             None if def.params[index].ty.value == svcmodel_model::ParamType::Secret => {
                 vec![Part::Secret {
                     secret: secret_view(&instance.name, name),
@@ -743,12 +861,20 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn value_of_template(&self, instance: &Instance, template: &Template, _span: Span, _problems: &mut Vec<Problem>) -> ValueView {
+    fn value_of_template(
+        &self,
+        instance: &Instance,
+        template: &Template,
+        _span: Span,
+        _problems: &mut Vec<Problem>,
+    ) -> ValueView {
         let mut parts = Vec::new();
         for part in &template.parts {
             match part {
                 TemplatePart::Literal(text) => parts.push(Part::Text { text: text.clone() }),
-                TemplatePart::Reference(reference) => parts.extend(self.reference(instance, reference)),
+                TemplatePart::Reference(reference) => {
+                    parts.extend(self.reference(instance, reference))
+                }
             }
         }
         ValueView::from_parts(parts)
@@ -843,8 +969,16 @@ impl<'a> Builder<'a> {
             .replace("{namespace}", &self.namespace)
     }
 
-    fn health(&self, instance: &Instance, def: &Service, health: &svcmodel_model::Health, problems: &mut Vec<Problem>) -> HealthView {
-        let seconds = |ns: Option<u64>, default: u64| ns.map_or(default, |ns| ns.div_ceil(1_000_000_000).max(1));
+    fn health(
+        &self,
+        instance: &Instance,
+        def: &Service,
+        health: &svcmodel_model::Health,
+        problems: &mut Vec<Problem>,
+    ) -> HealthView {
+        let seconds = |ns: Option<u64>, default: u64| {
+            ns.map_or(default, |ns| ns.div_ceil(1_000_000_000).max(1))
+        };
         let interval_seconds = seconds(health.interval_ns, 10);
         let timeout_seconds = seconds(health.timeout_ns, 1);
         let port_of = |name: &str| def.port(name).map(|p| p.port.value);
@@ -865,14 +999,26 @@ impl<'a> Builder<'a> {
         };
         match &health.check {
             HealthCheck::Tcp { port } => {
-                self.require(Feature::HealthTcp, health.span, "a tcp health check", problems);
+                self.require(
+                    &instance.name,
+                    Feature::HealthTcp,
+                    health.span,
+                    "a tcp health check",
+                    problems,
+                );
                 view.kind = "tcp";
                 view.tcp = true;
                 view.port_name = Some(port.value.clone());
                 view.port = port_of(&port.value);
             }
             HealthCheck::Http { port, path } => {
-                self.require(Feature::HealthHttp, health.span, "an http health check", problems);
+                self.require(
+                    &instance.name,
+                    Feature::HealthHttp,
+                    health.span,
+                    "an http health check",
+                    problems,
+                );
                 view.kind = "http";
                 view.http = true;
                 view.port_name = Some(port.value.clone());
@@ -880,7 +1026,13 @@ impl<'a> Builder<'a> {
                 view.path = Some(path.clone());
             }
             HealthCheck::Command { command } => {
-                self.require(Feature::HealthCommand, health.span, "a command health check", problems);
+                self.require(
+                    &instance.name,
+                    Feature::HealthCommand,
+                    health.span,
+                    "a command health check",
+                    problems,
+                );
                 view.kind = "exec";
                 view.exec = true;
                 for word in command {
@@ -904,9 +1056,17 @@ impl<'a> Builder<'a> {
             (HealthCheck::Tcp { .. }, Some(port)) => format!("nc -z 127.0.0.1 {port} || exit 1"),
             (HealthCheck::Http { .. }, Some(port)) => format!(
                 "wget -q -O /dev/null {} || exit 1",
-                shell_word(&format!("http://127.0.0.1:{port}{}", view.path.as_deref().unwrap_or("/")))
+                shell_word(&format!(
+                    "http://127.0.0.1:{port}{}",
+                    view.path.as_deref().unwrap_or("/")
+                ))
             ),
-            _ => view.command.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" "),
+            _ => view
+                .command
+                .iter()
+                .map(|w| shell_word(w))
+                .collect::<Vec<_>>()
+                .join(" "),
         };
         view
     }
@@ -949,7 +1109,11 @@ impl<'a> Builder<'a> {
             let consumer = self.input.system.instance(consumer_id);
             let consumer_def = self.definition(consumer);
             let def = self.definition(instance);
-            for dependency in consumer.dependencies.iter().filter(|d| d.instance == instance.id) {
+            for dependency in consumer
+                .dependencies
+                .iter()
+                .filter(|d| d.instance == instance.id)
+            {
                 let requirement = consumer_def.requires.get(dependency.requirement);
                 let port = requirement
                     .and_then(|r| r.via.as_ref())
@@ -971,7 +1135,7 @@ impl<'a> Builder<'a> {
     }
 
     /// The spread rules that apply to the service in this environment.
-    fn spread(&self, def: &Service, problems: &mut Vec<Problem>) -> Vec<SpreadView> {
+    fn spread(&self, name: &str, def: &Service, problems: &mut Vec<Problem>) -> Vec<SpreadView> {
         let mut out: Vec<SpreadView> = Vec::new();
         for policy in &self.input.model.policies {
             let PolicyRule::Spread { services, over } = &policy.rule else {
@@ -995,7 +1159,13 @@ impl<'a> Builder<'a> {
                 continue;
             }
             if !self.target.supports(Feature::Spread) {
-                self.unsupported(Feature::Spread, policy.span, "this spread rule applies to the service", problems);
+                self.unsupported(
+                    name,
+                    Feature::Spread,
+                    policy.span,
+                    "this spread rule applies to the service",
+                    problems,
+                );
                 continue;
             }
             if out.iter().any(|s| s.over == over.value.as_str()) {
@@ -1080,9 +1250,11 @@ pub fn env_word(text: &str) -> String {
 
 fn secret_variables(args: &[ValueView], env: &[EnvView]) -> Vec<SecretView> {
     let mut out: Vec<SecretView> = Vec::new();
-    let composed = args
-        .iter()
-        .chain(env.iter().map(|e| &e.value).filter(|v| v.secret_ref.is_none()));
+    let composed = args.iter().chain(
+        env.iter()
+            .map(|e| &e.value)
+            .filter(|v| v.secret_ref.is_none()),
+    );
     for value in composed {
         for part in &value.parts {
             if let Part::Secret { secret } = part {

@@ -235,7 +235,7 @@ pub fn resolve(
                                 )
                             })
                             .collect();
-                        (found, d.into_vec())
+                        (found, d)
                     })
                 })
                 .collect();
@@ -245,7 +245,7 @@ pub fn resolve(
         let mut all_values = Vec::with_capacity(system.instances.len());
         for (part, diagnostics) in found {
             all_values.extend(part);
-            d.extend(diagnostics);
+            d.append(diagnostics);
         }
         for (instance, values) in system.instances.iter_mut().zip(all_values) {
             instance.values = values;

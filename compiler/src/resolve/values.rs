@@ -463,6 +463,7 @@ impl Values {
             given.sort_by_key(|e| layer(e)); // stable: file order kept within a layer
             if param.ty.value == ParamType::Secret {
                 for entry in &given {
+                    d.redact(entry.span);
                     d.push(
                         Diagnostic::error(Code::SecretInValues, format!("secret `{service}.{name}` is given a value"))
                             .label(entry.key_span, "a secret's value never belongs in a values file or flag")

@@ -1,0 +1,359 @@
+//! Rendering through the CLI: every built-in target on every example, the custom
+//! target in examples/templates, the E07xx diagnostics, writing a folder per
+//! environment, template overrides, and secrets that never reach any output.
+
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+
+use support::{Project, repo, svcmodel};
+
+fn examples(args: &[&str]) -> support::Output {
+    svcmodel(&repo().join("examples"), args)
+}
+
+/// Absolute paths (`${self.dir}`) differ per checkout: snapshots show them as `[examples]`.
+fn snapshot(name: &str, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots/render");
+    settings.add_filter(
+        &regex_escape(&repo().join("examples").to_string_lossy()),
+        "[examples]",
+    );
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+const TARGETS: [&str; 6] = [
+    "kubernetes",
+    "compose",
+    "swarm",
+    "nomad",
+    "systemd",
+    "local",
+];
+
+#[test]
+fn every_built_in_target_renders_every_example() {
+    for example in ["shop", "bank"] {
+        for target in TARGETS {
+            let output = examples(&["render", "--target", target, example]);
+            snapshot(&format!("{example}-{target}"), &output.transcript());
+        }
+    }
+}
+
+#[test]
+fn each_environment_renders_with_its_own_target() {
+    // shop: `local` (processes) and `cloud` (the custom ECS target in examples/templates).
+    let shop = examples(&["render", "shop"]);
+    assert_eq!(shop.code, 0, "{}", shop.transcript());
+    assert!(
+        shop.stdout
+            .contains("==> cloud/orders/task-definition.json (ecs, mode 0644) <==")
+    );
+    assert!(
+        shop.stdout
+            .contains("==> local/orders/process.json (local, mode 0644) <==")
+    );
+    snapshot("shop-own-targets", &shop.transcript());
+    // Every ECS task definition is JSON.
+    let json = examples(&["render", "-e", "cloud", "--format", "json", "shop"]);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let files = parsed["environments"][0]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 5);
+    for file in files {
+        let contents = file["contents"].as_str().unwrap();
+        let task: serde_json::Value = serde_json::from_str(contents).unwrap();
+        assert_eq!(task["requiresCompatibilities"][0], "FARGATE");
+    }
+    // bank: kubernetes, nomad and compose environments.
+    let bank = examples(&[
+        "render",
+        "-e",
+        "aws-eu-central",
+        "--service",
+        "fraud",
+        "bank",
+    ]);
+    assert_eq!(bank.code, 0, "{}", bank.transcript());
+    assert!(bank.stdout.contains("fraud.nomad.hcl (nomad"));
+}
+
+#[test]
+fn rendering_is_byte_for_byte_deterministic() {
+    for target in TARGETS {
+        let first = examples(&["render", "--target", target, "bank"]);
+        let second = examples(&["render", "--target", target, "bank"]);
+        assert_eq!(first.stdout, second.stdout, "{target}");
+        assert_eq!(first.stderr, second.stderr, "{target}");
+    }
+}
+
+/// The wrong example of each E07xx explanation, rendered, reports its code; the right
+/// one renders.
+#[test]
+fn explained_render_codes_are_reported() {
+    for explanation in svcmodel_compiler::explain::EXPLANATIONS {
+        let code = explanation.code.as_str();
+        if !code.starts_with("E07") || explanation.right.is_empty() {
+            continue;
+        }
+        let project = Project::new();
+        project
+            .file("svcmodel.toml", "")
+            .file("main.svc", explanation.wrong);
+        let wrong = project.run(&["render", "main.svc"]);
+        assert_eq!(wrong.code, 1, "{code}: {}", wrong.transcript());
+        assert!(
+            wrong.stderr.contains(&format!("[{code}]")),
+            "{code}: {}",
+            wrong.transcript()
+        );
+        snapshot(&format!("explain-{code}"), &wrong.transcript());
+        project.file("main.svc", explanation.right);
+        let right = project.run(&["render", "main.svc"]);
+        assert_eq!(right.code, 0, "{code} (right): {}", right.transcript());
+    }
+}
+
+#[test]
+fn output_folders_are_replaced_as_a_whole_and_keep_file_modes() {
+    let project = Project::new();
+    let out = project.path().join("out");
+    let shop = repo().join("examples/shop");
+    let shop = shop.to_str().unwrap();
+    let out_arg = out.to_str().unwrap();
+    let first = project.run(&[
+        "render", "--target", "systemd", "-e", "local", "-o", out_arg, shop,
+    ]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    assert!(
+        first.stderr.contains("rendered 10 files for 1 environment"),
+        "{}",
+        first.stderr
+    );
+    let env_file = out.join("local/payments/payments.env");
+    let unit = out.join("local/payments/svcmodel-local-payments.service");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&env_file), 0o600);
+        assert_eq!(mode(&unit), 0o644);
+    }
+    // A second render of fewer services leaves nothing stale behind.
+    let second = project.run(&[
+        "render",
+        "--target",
+        "systemd",
+        "-e",
+        "local",
+        "--service",
+        "products",
+        "-o",
+        out_arg,
+        shop,
+    ]);
+    assert_eq!(second.code, 0, "{}", second.transcript());
+    assert!(
+        !env_file.exists(),
+        "a service no longer rendered keeps no files"
+    );
+    assert!(out.join("local/products/products.env").exists());
+    // A folder svcmodel did not write is never replaced.
+    project.file("foreign/local/notes.txt", "mine");
+    let foreign = project.path().join("foreign");
+    let refused = project.run(&[
+        "render",
+        "-e",
+        "local",
+        "-o",
+        foreign.to_str().unwrap(),
+        shop,
+    ]);
+    assert_eq!(refused.code, 4, "{}", refused.transcript());
+    assert!(
+        refused
+            .stderr
+            .contains("was not written by svcmodel render")
+    );
+    assert_eq!(project.read("foreign/local/notes.txt"), "mine");
+}
+
+#[test]
+fn nothing_is_written_when_rendering_fails() {
+    let project = Project::new();
+    let out = project.path().join("out");
+    let bank = repo().join("examples/bank");
+    let output = project.run(&[
+        "render",
+        "--target",
+        "local",
+        "-o",
+        out.to_str().unwrap(),
+        bank.to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 1);
+    assert!(output.stderr.contains("error: nothing was rendered"));
+    assert!(!out.exists());
+}
+
+const SMALL: &str = r#"
+environment "prod" {
+  target = "kubernetes"
+}
+
+service "orders" {
+  version = "1.0.0"
+  image   = "shop/orders:1.0.0"
+
+  provides "http" { port = 8080, protocol = "http" }
+}
+"#;
+
+#[test]
+fn a_project_template_overrides_a_built_in_one() {
+    let project = Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", SMALL)
+        .file(
+            "templates/kubernetes/namespace.yaml.hbs",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{environment.namespace}}\n  labels:\n    team: \"payments\"\n",
+        );
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(output.stdout.contains("    team: \"payments\"\n"));
+    // The other built-in template still renders.
+    assert!(output.stdout.contains("==> prod/orders/manifest.yaml"));
+}
+
+#[test]
+fn custom_target_errors_point_into_the_template() {
+    let project = Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", SMALL.replace("kubernetes", "ecs"))
+        .file(
+            "templates/ecs/target.toml",
+            "format = \"json\"\n\n[[file]]\ntemplate = \"task.json.hbs\"\npath = \"{{service.name}}.json\"\neach = \"service\"\n",
+        )
+        .file("templates/ecs/task.json.hbs", "{\n  \"image\": {{service.imgae}}\n}\n");
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    snapshot("custom-target-missing-field", &output.transcript());
+
+    project.file("templates/ecs/target.toml", "format = \"jsonn\"\n");
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stderr.contains("[E0706]"), "{}", output.stderr);
+    snapshot("custom-target-bad-manifest", &output.transcript());
+
+    std::fs::remove_file(project.path().join("templates/ecs/target.toml")).unwrap();
+    let output = project.run(&["check", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stderr.contains("[E0508]"), "{}", output.stderr);
+}
+
+/// Secret values exist only on the deploying machine. With canaries in every variable
+/// a deployer would read, and as a `--set`, no output of `render` holds one.
+#[test]
+fn secret_canaries_never_appear_in_rendered_output() {
+    let canary = "canary-7f3a9c-secret";
+    let project = Project::new();
+    let bank = repo().join("examples/bank");
+    let shop = repo().join("examples/shop");
+    let variables = [
+        "SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY",
+        "SVCMODEL_SECRET_PROVIDER_API_KEY",
+        "SVCMODEL_SECRET_ACCOUNTS_DB_PASSWORD",
+        "SVCMODEL_SECRET_DB_PASSWORD",
+        "SVCMODEL_SECRET_PASSWORD",
+        "PROVIDER_API_KEY",
+        "DB_PASSWORD",
+    ];
+    for target in TARGETS.iter().chain(["ecs"].iter()) {
+        for model in [&bank, &shop] {
+            let out = project.path().join(format!(
+                "out-{target}-{}",
+                model.file_name().unwrap().to_string_lossy()
+            ));
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_svcmodel"));
+            command
+                .args(["--color", "never", "render", "--target", target, "-o"])
+                .arg(&out)
+                .arg(model)
+                .current_dir(project.path());
+            for v in variables {
+                command.env(v, canary);
+            }
+            let output = command.output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!stdout.contains(canary) && !stderr.contains(canary));
+            if out.exists() {
+                for file in walk(&out) {
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    assert!(
+                        !text.contains(canary),
+                        "{} holds the canary",
+                        file.display()
+                    );
+                }
+            }
+        }
+    }
+    // A secret given on the command line is refused without echoing it.
+    let output = project.run(&[
+        "render",
+        "--set",
+        &format!("payments.provider_api_key={canary}"),
+        shop.to_str().unwrap(),
+    ]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stderr.contains("[E0610]"), "{}", output.stderr);
+    assert!(
+        !output.stdout.contains(canary) && !output.stderr.contains(canary),
+        "{}",
+        output.transcript()
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn render_names_an_unknown_service() {
+    let output = examples(&["render", "--service", "ordrs", "shop"]);
+    assert_eq!(output.code, 2, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("did you mean `orders`?"),
+        "{}",
+        output.stderr
+    );
+}
