@@ -94,6 +94,44 @@ fn each_environment_renders_with_its_own_target() {
     assert!(bank.stdout.contains("fraud.nomad.hcl (nomad"));
 }
 
+/// Every file rendered for the examples parses in its syntax: YAML (every document),
+/// HCL, JSON. (CI also validates Kubernetes and Compose against their schemas:
+/// .ci/validate-rendered.)
+#[test]
+fn every_rendered_file_of_the_examples_parses() {
+    let mut parsed = 0;
+    for example in ["shop", "bank"] {
+        for target in TARGETS {
+            let output = examples(&["render", "--target", target, "--format", "json", example]);
+            if output.code != 0 {
+                continue; // a target the example cannot use: its diagnostics are snapshotted
+            }
+            let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+            for env in json["environments"].as_array().unwrap() {
+                for file in env["files"].as_array().unwrap() {
+                    let path = file["path"].as_str().unwrap();
+                    let contents = file["contents"].as_str().unwrap();
+                    if path.ends_with(".yaml") {
+                        let docs = yaml_rust2::YamlLoader::load_from_str(contents)
+                            .unwrap_or_else(|e| panic!("{example} {target} {path}: {e}"));
+                        assert!(docs.iter().any(|d| !d.is_null()), "{path} is empty");
+                    } else if path.ends_with(".hcl") {
+                        hcl::parse(contents)
+                            .unwrap_or_else(|e| panic!("{example} {target} {path}: {e}"));
+                    } else if path.ends_with(".json") {
+                        serde_json::from_str::<serde_json::Value>(contents)
+                            .unwrap_or_else(|e| panic!("{example} {target} {path}: {e}"));
+                    } else {
+                        continue;
+                    }
+                    parsed += 1;
+                }
+            }
+        }
+    }
+    assert!(parsed >= 60, "only {parsed} files parsed");
+}
+
 #[test]
 fn rendering_is_byte_for_byte_deterministic() {
     for target in TARGETS {

@@ -20,7 +20,7 @@ macro_rules! files {
 static BUILT_IN: &[(&str, &[(&str, &str)])] = &[
     (
         "kubernetes",
-        files!("kubernetes": "namespace.yaml.hbs", "manifest.yaml.hbs", "_labels.yaml.hbs", "_probe.yaml.hbs"),
+        files!("kubernetes": "namespace.yaml.hbs", "manifest.yaml.hbs", "_probe.yaml.hbs"),
     ),
     ("compose", files!("compose": "compose.yaml.hbs")),
     (

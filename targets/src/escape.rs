@@ -174,38 +174,99 @@ pub fn comment(text: &str) -> String {
         .collect()
 }
 
+/// A value view as templates hold it (JSON), borrowed rather than rebuilt: rendering
+/// calls this once per value.
+pub struct ValueRef<'a> {
+    parts: Vec<PartRef<'a>>,
+    variable: Option<&'a str>,
+}
+
+enum PartRef<'a> {
+    Text(&'a str),
+    Secret {
+        variable: &'a str,
+        host_variable: &'a str,
+    },
+    Address,
+}
+
+pub fn value_of_json(json: &serde_json::Value) -> Option<ValueRef<'_>> {
+    if let Some(text) = json.get("text").and_then(|t| t.as_str()) {
+        return Some(ValueRef {
+            parts: vec![PartRef::Text(text)],
+            variable: None,
+        });
+    }
+    let parts = json.get("parts")?.as_array()?;
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        out.push(match part.get("kind")?.as_str()? {
+            "text" => PartRef::Text(part.get("text")?.as_str()?),
+            "secret" => PartRef::Secret {
+                variable: part.pointer("/secret/variable")?.as_str()?,
+                host_variable: part.pointer("/secret/host_variable")?.as_str()?,
+            },
+            "address" => PartRef::Address,
+            _ => return None,
+        });
+    }
+    Some(ValueRef {
+        parts: out,
+        variable: json.get("variable").and_then(|v| v.as_str()),
+    })
+}
+
 /// A value with its secrets and run-time parts, as one quoted scalar of `format`.
 pub fn value(format: Format, interpolation: Interpolation, value: &ValueView) -> String {
+    let parts = value
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Text { text } => PartRef::Text(text),
+            Part::Secret { secret } => PartRef::Secret {
+                variable: &secret.variable,
+                host_variable: &secret.host_variable,
+            },
+            Part::Address { .. } => PartRef::Address,
+        })
+        .collect();
+    value_parts(
+        format,
+        interpolation,
+        &ValueRef {
+            parts,
+            variable: value.variable.as_deref(),
+        },
+    )
+}
+
+/// [`value`] over a borrowed view.
+pub fn value_parts(format: Format, interpolation: Interpolation, value: &ValueRef) -> String {
     let mut out = String::from("\"");
     for part in &value.parts {
         match part {
-            Part::Text { text } => {
-                let engine_escaped;
-                let text = match interpolation {
-                    Interpolation::Kubernetes | Interpolation::Compose => {
-                        engine_escaped = text.replace('$', "$$");
-                        engine_escaped.as_str()
-                    }
-                    _ => text.as_str(),
-                };
-                escape_inner(format, text, &mut out);
-            }
-            Part::Secret { secret } => out.push_str(&match interpolation {
-                Interpolation::Kubernetes => format!("$({})", secret.variable),
+            PartRef::Text(text) => match interpolation {
+                Interpolation::Kubernetes | Interpolation::Compose if text.contains('$') => {
+                    escape_inner(format, &text.replace('$', "$$"), &mut out);
+                }
+                _ => escape_inner(format, text, &mut out),
+            },
+            PartRef::Secret {
+                variable,
+                host_variable,
+            } => out.push_str(&match interpolation {
+                Interpolation::Kubernetes => format!("$({variable})"),
                 Interpolation::Compose => {
-                    format!(
-                        "${{{}:?set {} to the secret}}",
-                        secret.host_variable, secret.host_variable
-                    )
+                    format!("${{{host_variable}:?set {host_variable} to the secret}}")
                 }
                 Interpolation::Nomad | Interpolation::Systemd | Interpolation::Plain => {
-                    format!("${{{}}}", secret.variable)
+                    format!("${{{variable}}}")
                 }
             }),
-            Part::Address { .. } => {
+            PartRef::Address => {
                 // Only Nomad has run-time addresses; the whole value lives in its Go
                 // template under `variable`, and is referred to here.
-                if let Some(variable) = &value.variable {
+                if let Some(variable) = value.variable {
                     out.push_str(&format!("${{{variable}}}"));
                     return finish(out);
                 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::escape::{self, Format};
 use crate::manifest::{Each, Interpolation, TargetManifest};
 use crate::problem::{Problem, ProblemKind, TemplateLocation};
-use crate::view::{self, Input, ServiceView, SystemView, ValueView};
+use crate::view::{self, Input, ServiceView, SystemView};
 
 /// A target ready to render: its manifest and the text of its templates.
 #[derive(Debug, Clone)]
@@ -97,8 +97,15 @@ pub fn render(input: &Input, target: &Target) -> Rendered {
         let registry = registries.for_format(spec.format);
         match spec.each {
             Each::Environment => {
+                // Serializing every service is most of the cost of a large render: only
+                // targets whose templates name `services` get them.
+                let services: &[ServiceView] = if registries.mention_services {
+                    &view.services
+                } else {
+                    &[]
+                };
                 let context = EnvironmentContext {
-                    services: &view.services,
+                    services,
                     secrets: &view.secrets,
                     files: &view.files,
                     volumes: &view.volumes,
@@ -273,6 +280,8 @@ fn template_problem(template: &str, error: &RenderError) -> Problem {
 struct Registries {
     by_format: Vec<(Format, Handlebars<'static>)>,
     paths: Handlebars<'static>,
+    /// Some template names `services` (the environment-wide list).
+    mention_services: bool,
 }
 
 impl Registries {
@@ -304,7 +313,12 @@ impl Registries {
                     )
                 })?;
         }
-        Ok(Registries { by_format, paths })
+        let mention_services = target.templates.values().any(|t| t.contains("services"));
+        Ok(Registries {
+            by_format,
+            paths,
+            mention_services,
+        })
     }
 
     fn for_format(&self, format: Format) -> &Handlebars<'static> {
@@ -362,12 +376,12 @@ fn register_helpers(
                   out: &mut dyn Output|
                   -> HelperResult {
                 let param = param(h, 0, "value")?;
-                let value: ValueView = serde_json::from_value(param.clone()).map_err(|_| {
+                let value = escape::value_of_json(param).ok_or_else(|| {
                     RenderErrorReason::Other(
                         "`value` takes a value view, such as `this.value` of an `env` entry".into(),
                     )
                 })?;
-                out.write(&escape::value(format, interpolation, &value))?;
+                out.write(&escape::value_parts(format, interpolation, &value))?;
                 Ok(())
             },
         ),

@@ -108,6 +108,9 @@ pub struct ServiceView {
     pub data: Option<DataView>,
     pub spread: Vec<SpreadView>,
     pub labels: BTreeMap<String, String>,
+    /// The labels svcmodel puts on every object of the service, in the Kubernetes
+    /// convention (`app.kubernetes.io/*`, `svcmodel.io/*`); values are label-safe.
+    pub standard_labels: BTreeMap<&'static str, String>,
     /// The first 16 hex digits of a SHA-256 over everything else in this view: it
     /// changes exactly when what is deployed changes.
     pub model_hash: String,
@@ -119,6 +122,9 @@ pub struct ServiceView {
 /// the `value` helper joins with the escaping of the output's syntax.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ValueView {
+    /// Empty for templates when the value is plain text (`text` holds it): most values
+    /// are, and rendering 10k services serializes every one of them.
+    #[serde(serialize_with = "parts_when_dynamic")]
     pub parts: Vec<Part>,
     /// Any part is a secret.
     pub secret: bool,
@@ -759,6 +765,7 @@ impl<'a> Builder<'a> {
             }),
             spread,
             labels,
+            standard_labels: BTreeMap::new(),
             model_hash: String::new(),
             nomad: None,
         };
@@ -766,6 +773,15 @@ impl<'a> Builder<'a> {
             view.nomad = Some(crate::nomad::view(&view, crate::nomad::provider(def)));
         }
         view.model_hash = model_hash(&view);
+        view.standard_labels = BTreeMap::from([
+            ("app.kubernetes.io/name", view.service.clone()),
+            ("app.kubernetes.io/instance", view.name.clone()),
+            ("app.kubernetes.io/version", view.version_label.clone()),
+            ("app.kubernetes.io/managed-by", "svcmodel".to_string()),
+            ("svcmodel.io/environment", self.namespace.clone()),
+            ("svcmodel.io/criticality", view.criticality.to_string()),
+            ("svcmodel.io/model-hash", view.model_hash.clone()),
+        ]);
         view
     }
 
@@ -1222,6 +1238,20 @@ impl ValueView {
             text,
         }
     }
+}
+
+fn parts_when_dynamic<S: serde::Serializer>(
+    parts: &[Part],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let dynamic = parts.iter().any(|p| !matches!(p, Part::Text { .. }));
+    let shown: &[Part] = if dynamic { parts } else { &[] };
+    let mut seq = serializer.serialize_seq(Some(shown.len()))?;
+    for part in shown {
+        seq.serialize_element(part)?;
+    }
+    seq.end()
 }
 
 pub fn secret_view(instance: &str, param: &str) -> SecretView {
