@@ -246,6 +246,8 @@ pub enum SchemaName {
     Compile,
     /// The output of `svcmodel graph --format json`.
     Graph,
+    /// The output of `svcmodel render --format json`.
+    Render,
 }
 
 #[derive(Debug, clap::Args)]

@@ -97,7 +97,7 @@ fn validate(schema_name: &str, instance: &serde_json::Value) {
 
 #[test]
 fn published_schemas_are_current() {
-    for name in ["compile", "graph"] {
+    for name in ["compile", "graph", "render"] {
         let generated = svcmodel(&repo(), &["schema", name]);
         assert_eq!(generated.code, 0);
         let path = repo()
@@ -125,6 +125,11 @@ fn compile_and_graph_json_match_their_schemas() {
         validate("compile", &json);
         let graph = examples(&["graph", "--format", "json", example]);
         validate("graph", &serde_json::from_str(&graph.stdout).unwrap());
+        if example != "catalog" {
+            let render = examples(&["render", "--format", "json", example]);
+            assert_eq!(render.code, 0, "{}", render.transcript());
+            validate("render", &serde_json::from_str(&render.stdout).unwrap());
+        }
     }
 }
 

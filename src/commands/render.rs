@@ -36,17 +36,40 @@ pub struct RenderArgs<'a> {
     pub color: Color,
 }
 
-#[derive(Serialize)]
-struct RenderOutput<'a> {
+/// What `svcmodel render --format json` prints: every file of every environment.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct RenderOutput {
+    /// The version of this shape.
     format: u32,
-    environments: Vec<EnvironmentOutput<'a>>,
+    environments: Vec<EnvironmentOutput>,
 }
 
-#[derive(Serialize)]
-struct EnvironmentOutput<'a> {
-    environment: Option<&'a str>,
+#[derive(Serialize, schemars::JsonSchema)]
+struct EnvironmentOutput {
+    /// `null` when the model declares no environment.
+    environment: Option<String>,
     target: String,
-    files: Vec<RenderedFile>,
+    /// Sorted by path.
+    files: Vec<FileOutput>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct FileOutput {
+    /// Relative to the environment's folder, `/`-separated.
+    path: String,
+    /// Unix permission bits, e.g. 420 (0644).
+    mode: u32,
+    contents: String,
+}
+
+impl From<RenderedFile> for FileOutput {
+    fn from(file: RenderedFile) -> Self {
+        FileOutput {
+            path: file.path,
+            mode: file.mode,
+            contents: file.contents,
+        }
+    }
 }
 
 pub fn run(args: &RenderArgs) -> Exit {
@@ -130,9 +153,9 @@ pub fn run(args: &RenderArgs) -> Exit {
             diagnostics.push(diagnostic(problem, &folder, &mut compilation.sources));
         }
         outputs.push(EnvironmentOutput {
-            environment: system.environment.as_deref(),
+            environment: system.environment.clone(),
             target: target_name,
-            files: rendered.files,
+            files: rendered.files.into_iter().map(FileOutput::from).collect(),
         });
     }
     if args.view {
@@ -187,7 +210,7 @@ fn report(
     let dir = cwd.join(dir);
     let mut written = 0;
     for env in &outputs {
-        let name = env.environment.unwrap_or("default");
+        let name = env.environment.as_deref().unwrap_or("default");
         match write_environment(&dir.join(name), &env.files) {
             Ok(()) => written += env.files.len(),
             Err(message) => {
@@ -211,7 +234,7 @@ fn report(
 fn print_files(outputs: &[EnvironmentOutput]) {
     let mut out = String::new();
     for env in outputs {
-        let name = env.environment.unwrap_or("default");
+        let name = env.environment.as_deref().unwrap_or("default");
         for file in &env.files {
             out.push_str(&format!(
                 "==> {name}/{} ({}, mode {:04o}) <==\n",
@@ -228,7 +251,7 @@ fn print_files(outputs: &[EnvironmentOutput]) {
 
 /// Renders into a sibling folder, then swaps it in for `dir`. `dir` is replaced only
 /// when svcmodel wrote it (it holds the marker) or it is empty.
-fn write_environment(dir: &Path, files: &[RenderedFile]) -> Result<(), String> {
+fn write_environment(dir: &Path, files: &[FileOutput]) -> Result<(), String> {
     if dir.exists() {
         let ours = dir.join(MARKER).exists();
         let empty = std::fs::read_dir(dir)

@@ -412,6 +412,7 @@ pub fn schema(name: SchemaName) -> Exit {
     let schema = match name {
         SchemaName::Compile => schemars::schema_for!(view::CompileOutput),
         SchemaName::Graph => schemars::schema_for!(super::graph::GraphOutput),
+        SchemaName::Render => schemars::schema_for!(super::render::RenderOutput),
     };
     output::print_json(&schema);
     Exit::Success
