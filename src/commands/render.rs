@@ -86,6 +86,7 @@ pub fn run(args: &RenderArgs) -> Exit {
     let cwd = super::current_dir();
     let entries = super::entries(&args.system.paths, &cwd);
     let root = super::project_root(args.system.root.as_deref(), &entries, &cwd);
+    let root_dir = root.to_string_lossy().into_owned();
     let file_dirs: Vec<String> = compilation
         .sources
         .files()
@@ -136,6 +137,7 @@ pub fn run(args: &RenderArgs) -> Exit {
             model: &compilation.model,
             system,
             file_dirs: &file_dirs,
+            root_dir: &root_dir,
             only: args.services,
         };
         if args.view {

@@ -66,6 +66,7 @@ fn main() {
             model: &compilation.model,
             system,
             file_dirs: &[],
+            root_dir: "",
             only: &[],
         };
         let start = Instant::now();

@@ -21,6 +21,9 @@ pub struct TargetManifest {
     pub names: Option<NameRule>,
     pub needs: Needs,
     pub supports: Vec<Feature>,
+    /// Features the target writes but its engine may not honour (spread rules in a
+    /// Compose file run by `docker compose` on one host): a warning, not an error.
+    pub partial: Vec<Feature>,
     /// Every service shares the host's ports (processes): two on one port clash.
     pub host_network: bool,
     pub files: Vec<FileSpec>,
@@ -99,10 +102,12 @@ pub enum Feature {
     Data,
     #[serde(rename = "restart")]
     Restart,
+    #[serde(rename = "near")]
+    Near,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 9] = [
+    pub const ALL: [Feature; 10] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -112,6 +117,7 @@ impl Feature {
         Feature::Spread,
         Feature::Data,
         Feature::Restart,
+        Feature::Near,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +131,7 @@ impl Feature {
             Feature::Spread => "spread",
             Feature::Data => "data",
             Feature::Restart => "restart",
+            Feature::Near => "near",
         }
     }
 
@@ -139,6 +146,7 @@ impl Feature {
             Feature::Spread => "spreading a service over failure domains",
             Feature::Data => "data held by a service (storage)",
             Feature::Restart => "`restart = \"never\"`",
+            Feature::Near => "running a service near another (`near`)",
         }
     }
 }
@@ -166,6 +174,31 @@ impl NameRule {
                 }
                 if name.starts_with('-') || name.ends_with('-') {
                     return Err("it must start and end with a letter or digit");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A port's name under this rule: an IANA service name (what Kubernetes requires),
+    /// at most 15 characters, lowercase letters, digits and `-`, with a letter.
+    pub fn check_port(self, name: &str) -> Result<(), &'static str> {
+        match self {
+            NameRule::DnsLabel => {
+                if name.is_empty() || name.len() > 15 {
+                    return Err("a port's name must be 1 to 15 characters long");
+                }
+                if !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    || !name.bytes().any(|b| b.is_ascii_lowercase())
+                {
+                    return Err(
+                        "a port's name may hold only lowercase letters, digits and `-`, and needs a letter",
+                    );
+                }
+                if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+                    return Err("a port's name must not start or end with `-` or hold `--`");
                 }
                 Ok(())
             }
@@ -200,6 +233,8 @@ struct RawManifest {
     needs: Needs,
     #[serde(default)]
     supports: Vec<Feature>,
+    #[serde(default)]
+    partial: Vec<Feature>,
     #[serde(default)]
     host_network: bool,
     #[serde(rename = "file")]
@@ -292,6 +327,7 @@ impl TargetManifest {
             names: raw.names,
             needs: raw.needs,
             supports: raw.supports,
+            partial: raw.partial,
             host_network: raw.host_network,
             files,
         })

@@ -28,6 +28,9 @@ pub struct Input<'a> {
     pub system: &'a ResolvedSystem,
     /// The folder of each model file, indexed by `FileId`, for `${self.dir}`.
     pub file_dirs: &'a [String],
+    /// The project's root folder as written in `file_dirs`: the model hash counts
+    /// paths below it relative to it, so it is the same in every checkout.
+    pub root_dir: &'a str,
     /// Render only the instances with these names; every instance when empty.
     pub only: &'a [String],
 }
@@ -107,6 +110,8 @@ pub struct ServiceView {
     pub resources: ResourcesView,
     pub data: Option<DataView>,
     pub spread: Vec<SpreadView>,
+    /// The instances this one should run close to (`near`): its data.
+    pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
     /// The labels svcmodel puts on every object of the service, in the Kubernetes
     /// convention (`app.kubernetes.io/*`, `svcmodel.io/*`); values are label-safe.
@@ -277,6 +282,12 @@ pub struct DataView {
     pub size: Option<String>,
     pub size_bytes: Option<u64>,
     pub size_mib: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NearView {
+    /// The instance to run close to.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -458,7 +469,36 @@ impl<'a> Builder<'a> {
     ) {
         if !self.target.supports(feature) {
             self.unsupported(service, feature, span, what, problems);
+        } else if self.target.partial.contains(&feature) {
+            self.partially_supported(service, feature, span, what, problems);
         }
+    }
+
+    /// A feature the target writes but its engine may not honour: a warning.
+    fn partially_supported(
+        &self,
+        service: &str,
+        feature: Feature,
+        span: Span,
+        what: &str,
+        problems: &mut Vec<Problem>,
+    ) {
+        problems.push(
+            Problem::new(
+                ProblemKind::Unsupported,
+                format!(
+                    "target `{}` may not honour {} (service `{service}`)",
+                    self.target.name,
+                    feature.describe()
+                ),
+            )
+            .warning()
+            .label(span, what.to_string())
+            .help(format!(
+                "use a target that honours `{}` for this environment (docs/targets.md), or accept it",
+                feature.name()
+            )),
+        );
     }
 
     fn service(&self, instance: &'a Instance, problems: &mut Vec<Problem>) -> ServiceView {
@@ -647,6 +687,23 @@ impl<'a> Builder<'a> {
                 problems,
             );
         }
+        if let Some(rule) = self.target.names {
+            for port in &def.provides {
+                if let Err(why) = rule.check_port(&port.name.value) {
+                    problems.push(
+                        Problem::new(
+                            ProblemKind::InvalidName,
+                            format!(
+                                "port `{}` of `{}` is not a valid port name on target `{}`: {why}",
+                                port.name.value, instance.name, self.target.name
+                            ),
+                        )
+                        .label(port.name.span, "the port's name")
+                        .help("rename the port, e.g. `http`, `grpc`, `metrics`"),
+                    );
+                }
+            }
+        }
         let ports = def
             .provides
             .iter()
@@ -706,6 +763,7 @@ impl<'a> Builder<'a> {
             );
         }
         let spread = self.spread(&instance.name, def, problems);
+        let near = self.near(instance, def, problems);
         let critical = def.criticality.value == Criticality::Critical;
         let labels = def.labels.clone();
         let mut view = ServiceView {
@@ -764,6 +822,7 @@ impl<'a> Builder<'a> {
                 size_mib: d.size_bytes.as_ref().map(|s| s.value.div_ceil(1 << 20)),
             }),
             spread,
+            near,
             labels,
             standard_labels: BTreeMap::new(),
             model_hash: String::new(),
@@ -772,7 +831,7 @@ impl<'a> Builder<'a> {
         if self.target.interpolation == Interpolation::Nomad {
             view.nomad = Some(crate::nomad::view(&view, crate::nomad::provider(def)));
         }
-        view.model_hash = model_hash(&view);
+        view.model_hash = model_hash(&view, self.input.root_dir);
         view.standard_labels = BTreeMap::from([
             ("app.kubernetes.io/name", view.service.clone()),
             ("app.kubernetes.io/instance", view.name.clone()),
@@ -1150,6 +1209,40 @@ impl<'a> Builder<'a> {
         out
     }
 
+    /// The instances named by `near`: the dependency of that name (its own instance
+    /// for a per-consumer service), else the instance of that name.
+    fn near(
+        &self,
+        instance: &Instance,
+        def: &Service,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<NearView> {
+        let mut out = Vec::new();
+        for near in &def.near {
+            let dependency = instance.dependencies.iter().find(|d| {
+                def.requires
+                    .get(d.requirement)
+                    .is_some_and(|r| r.service.value == near.value)
+            });
+            let name = match dependency {
+                Some(d) => self.input.system.instance(d.instance).name.clone(),
+                None => near.value.clone(),
+            };
+            if !self.target.supports(Feature::Near) {
+                self.unsupported(
+                    &instance.name,
+                    Feature::Near,
+                    near.span,
+                    &format!("asks to run near `{name}`"),
+                    problems,
+                );
+                continue;
+            }
+            out.push(NearView { name });
+        }
+        out
+    }
+
     /// The spread rules that apply to the service in this environment.
     fn spread(&self, name: &str, def: &Service, problems: &mut Vec<Problem>) -> Vec<SpreadView> {
         let mut out: Vec<SpreadView> = Vec::new();
@@ -1186,6 +1279,15 @@ impl<'a> Builder<'a> {
             }
             if out.iter().any(|s| s.over == over.value.as_str()) {
                 continue;
+            }
+            if self.target.partial.contains(&Feature::Spread) {
+                self.partially_supported(
+                    name,
+                    Feature::Spread,
+                    policy.span,
+                    "this spread rule applies to the service",
+                    problems,
+                );
             }
             out.push(SpreadView {
                 over: over.value.as_str(),
@@ -1360,9 +1462,14 @@ fn resources(def: &Service) -> ResourcesView {
     }
 }
 
-fn model_hash(view: &ServiceView) -> String {
-    let json = serde_json::to_vec(view).unwrap_or_default();
-    let digest = Sha256::digest(&json);
+fn model_hash(view: &ServiceView, root_dir: &str) -> String {
+    let mut json = serde_json::to_string(view).unwrap_or_default();
+    if !root_dir.is_empty() {
+        let root = serde_json::to_string(root_dir).unwrap_or_default();
+        let root = root.trim_matches('"');
+        json = json.replace(root, "${root}");
+    }
+    let digest = Sha256::digest(json.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 

@@ -88,6 +88,7 @@ fn render_with(target: &str, value: &str) -> Result<Vec<RenderedFile>, Vec<Probl
             model: &compilation.model,
             system,
             file_dirs: &[],
+            root_dir: "",
             only: &[],
         },
         &target,
