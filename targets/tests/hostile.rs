@@ -65,8 +65,9 @@ service "app" {{
     )
 }
 
-/// Renders the model with `p` set to `value`: the files, or the problems' kinds.
-fn render_with(target: &str, value: &str) -> Result<Vec<RenderedFile>, Vec<ProblemKind>> {
+/// Renders the model with `p` set to `value`: the files and the value as resolved
+/// (`--set` reads a quoted value as a string), or the problems' kinds.
+fn render_with(target: &str, value: &str) -> Result<(Vec<RenderedFile>, String), Vec<ProblemKind>> {
     let path = PathBuf::from("/project/main.svc");
     let loader = MemoryLoader::new().with_file(&path, model(target));
     let compilation = compile_system(
@@ -82,6 +83,10 @@ fn render_with(target: &str, value: &str) -> Result<Vec<RenderedFile>, Vec<Probl
     assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
     let resolution = compilation.resolution.as_ref().unwrap();
     let system = &resolution.systems[0];
+    let resolved = match &system.instances[0].values[0].value {
+        Some(svcmodel_model::Value::String(s)) => s.clone(),
+        other => panic!("p resolved to {other:?}"),
+    };
     let target = builtin::built_in(target).unwrap();
     let rendered = render(
         &Input {
@@ -96,7 +101,7 @@ fn render_with(target: &str, value: &str) -> Result<Vec<RenderedFile>, Vec<Probl
     if rendered.has_errors() {
         return Err(rendered.problems.iter().map(|p| p.kind).collect());
     }
-    Ok(rendered.files)
+    Ok((rendered.files, resolved))
 }
 
 /// What one target's files hold: their parsed documents, and the value read back from
@@ -368,9 +373,10 @@ fn shape(value: &Json) -> Json {
 
 fn check(value: &str) {
     for target in TARGETS {
-        let plain = parse(target, &render_with(target, "plain").unwrap());
-        let files = render_with(target, value)
+        let plain = parse(target, &render_with(target, "plain").unwrap().0);
+        let (files, value) = render_with(target, value)
             .unwrap_or_else(|problems| panic!("{target}: {value:?} was refused: {problems:?}"));
+        let value = value.as_str();
         let hostile = parse(target, &files);
         assert_eq!(
             plain.documents.iter().map(shape).collect::<Vec<_>>(),
