@@ -387,53 +387,11 @@ fn register_helpers(
         ),
     );
     // `{{quote s}}`: a string as this syntax's quoted scalar (what `{{s}}` does too).
-    registry.register_helper(
-        "quote",
-        Box::new(
-            move |h: &Helper,
-                  _: &Handlebars,
-                  _: &Context,
-                  _: &mut RenderContext,
-                  out: &mut dyn Output|
-                  -> HelperResult {
-                let text = scalar_text(param(h, 0, "quote")?);
-                out.write(&escape::quote(format, &text))?;
-                Ok(())
-            },
-        ),
-    );
+    register_text_helper(registry, "quote", move |t| escape::quote(format, t));
     // `{{text s}}`: one line of plain text, for settings that take no quotes.
-    registry.register_helper(
-        "text",
-        Box::new(
-            move |h: &Helper,
-                  _: &Handlebars,
-                  _: &Context,
-                  _: &mut RenderContext,
-                  out: &mut dyn Output|
-                  -> HelperResult {
-                let text = scalar_text(param(h, 0, "text")?);
-                out.write(&escape::plain_text(format, &text))?;
-                Ok(())
-            },
-        ),
-    );
+    register_text_helper(registry, "text", move |t| escape::plain_text(format, t));
     // `{{comment s}}`: text for a `#` comment: one line, control characters as spaces.
-    registry.register_helper(
-        "comment",
-        Box::new(
-            |h: &Helper,
-             _: &Handlebars,
-             _: &Context,
-             _: &mut RenderContext,
-             out: &mut dyn Output|
-             -> HelperResult {
-                let text = scalar_text(param(h, 0, "comment")?);
-                out.write(&escape::comment(&text))?;
-                Ok(())
-            },
-        ),
-    );
+    register_text_helper(registry, "comment", escape::comment);
     // `{{json x}}`: any value as JSON (valid YAML flow too), strings escaped.
     registry.register_helper(
         "json",
@@ -535,27 +493,37 @@ fn register_helpers(
     );
 }
 
+/// Registers `{{name x}}`: `x` as text, written as `write` makes it.
+fn register_text_helper(
+    registry: &mut Handlebars<'static>,
+    name: &'static str,
+    write: impl Fn(&str) -> String + Send + Sync + 'static,
+) {
+    registry.register_helper(
+        name,
+        Box::new(
+            move |h: &Helper,
+                  _: &Handlebars,
+                  _: &Context,
+                  _: &mut RenderContext,
+                  out: &mut dyn Output|
+                  -> HelperResult {
+                let text = scalar_text(param(h, 0, name)?);
+                out.write(&write(&text))?;
+                Ok(())
+            },
+        ),
+    );
+}
+
 fn param<'a>(
     h: &'a Helper,
     index: usize,
-    helper: &str,
+    helper: &'static str,
 ) -> Result<&'a serde_json::Value, RenderError> {
     h.param(index)
         .map(|p| p.value())
-        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(helper_name(helper), index).into())
-}
-
-fn helper_name(name: &str) -> &'static str {
-    match name {
-        "value" => "value",
-        "quote" => "quote",
-        "text" => "text",
-        "json" => "json",
-        "int" => "int",
-        "sub" => "sub",
-        "comment" => "comment",
-        _ => "helper",
-    }
+        .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(helper, index).into())
 }
 
 /// A value view as plain JSON: its text, or its parts with secrets by variable name.
