@@ -1377,9 +1377,11 @@ service "orders" {
 A service or environment name becomes a name on the platform: a Kubernetes object and
 DNS name, a Compose service, a Nomad job, a systemd unit. Those platforms accept only
 RFC 1123 labels: lowercase letters, digits and `-`, at most 63 characters, starting
-and ending with a letter or digit.
+and ending with a letter or digit. Port names must be IANA service names: at most 15
+characters of lowercase letters, digits and `-`, with at least one letter.
 
-Rename the service or environment. Names that follow the rule work on every target.
+Rename the service, environment or port. Names that follow the rule work on every
+target.
 "#,
         wrong: r#"environment "prod" {
   target = "kubernetes"
