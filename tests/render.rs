@@ -395,3 +395,148 @@ fn render_names_an_unknown_service() {
         output.stderr
     );
 }
+
+const WITH_TEMPLATES: &str = r#"
+environment "prod" {
+  target = "kubernetes"
+}
+
+service "api" {
+  version = "1.0.0"
+  image   = "shop/api:1.0.0"
+
+  param "greeting" {
+    type    = string
+    default = "hello"
+  }
+  param "workers" {
+    type    = int
+    default = 4
+  }
+  param "timeout" {
+    type    = duration
+    default = 30s
+  }
+  param "token" {
+    type = secret
+  }
+
+  config {
+    file "/etc/api/settings.json" = template("settings.json.hbs")
+    file "/etc/api/api.conf"      = template("api.conf.hbs")
+    env "TOKEN"                   = param.token
+  }
+
+  provides "http" { port = 8080, protocol = "http" }
+  requires "db"
+}
+
+service "db" {
+  version = "1.0.0"
+  image   = "shop/db:1.0.0"
+  provides "sql" { port = 5432 }
+}
+"#;
+
+fn template_project() -> Project {
+    let project = Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", WITH_TEMPLATES)
+        .file(
+            "settings.json.hbs",
+            "{\n  \"greeting\": {{param.greeting}},\n  \"workers\": {{int param.workers}},\n  \"timeout\": {{param.timeout}},\n  \"db\": {{requires.db.url}},\n  \"port\": {{int port.http}},\n  \"service\": {{service.name}}\n}\n",
+        )
+        .file("api.conf.hbs", "greeting = {{param.greeting}}\nworkers = {{param.workers}}\n");
+    project
+}
+
+/// The ConfigMap data of `api` in a Kubernetes render.
+fn config_map(output: &support::Output) -> serde_json::Value {
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let files = json["environments"][0]["files"].as_array().unwrap();
+    let manifest = files
+        .iter()
+        .find(|f| f["path"] == "api/manifest.yaml")
+        .unwrap()["contents"]
+        .as_str()
+        .unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(manifest).unwrap();
+    let config = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("ConfigMap"))
+        .unwrap();
+    let mut out = serde_json::Map::new();
+    for (k, v) in config["data"].as_hash().unwrap() {
+        out.insert(k.as_str().unwrap().to_string(), v.as_str().unwrap().into());
+    }
+    out.into()
+}
+
+#[test]
+fn configuration_templates_render_with_parameters_escaped_for_their_syntax() {
+    let project = template_project();
+    let output = project.run(&["render", "--format", "json", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let data = config_map(&output);
+    let settings: serde_json::Value =
+        serde_json::from_str(data["settings.json"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        settings,
+        serde_json::json!({
+            "greeting": "hello",
+            "workers": 4,
+            "timeout": "30s",
+            "db": "tcp://db.prod.svc.cluster.local:5432",
+            "port": 8080,
+            "service": "api",
+        })
+    );
+    assert_eq!(data["api.conf"], "greeting = hello\nworkers = 4\n");
+
+    // A hostile value stays one JSON string; in a file of unknown syntax a line break
+    // is refused rather than written as a second setting.
+    let hostile = "a\"b\\c\nadmin = true";
+    let output = project.run(&[
+        "render",
+        "--format",
+        "json",
+        "--set",
+        &format!("api.greeting={hostile}"),
+        "main.svc",
+    ]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stdout.contains("E0703"), "{}", output.stdout);
+    project.file("api.conf.hbs", "workers = {{param.workers}}\n");
+    let output = project.run(&[
+        "render",
+        "--format",
+        "json",
+        "--set",
+        &format!("api.greeting={hostile}"),
+        "main.svc",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let data = config_map(&output);
+    let settings: serde_json::Value =
+        serde_json::from_str(data["settings.json"].as_str().unwrap()).unwrap();
+    assert_eq!(settings["greeting"], hostile);
+}
+
+#[test]
+fn configuration_template_errors_are_diagnostics() {
+    let project = template_project();
+    project.file(
+        "api.conf.hbs",
+        "greeting = {{param.greting}}\ntoken = {{param.token}}\n",
+    );
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    snapshot("config-template-unknown-param", &output.transcript());
+
+    std::fs::remove_file(project.path().join("settings.json.hbs")).unwrap();
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stderr.contains("[E0201]"), "{}", output.stderr);
+    snapshot("config-template-missing", &output.transcript());
+}

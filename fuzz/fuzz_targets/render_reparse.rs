@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
                     system,
                     file_dirs: &[],
                     root_dir: "",
+            template_files: &Default::default(),
                     only: &[],
                 },
                 &target,

@@ -98,6 +98,9 @@ pub fn run(args: &RenderArgs) -> Exit {
         })
         .collect();
 
+    let template_files = read_config_templates(&compilation, &cwd, &root);
+    let mut diagnostics: Vec<Diagnostic> = template_files.1;
+    let template_files = template_files.0;
     for name in args.services {
         if !systems.iter().any(|s| s.find(name).is_some()) {
             let known: Vec<&str> = systems
@@ -112,7 +115,6 @@ pub fn run(args: &RenderArgs) -> Exit {
         }
     }
 
-    let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut outputs = Vec::new();
     let mut views = Vec::new();
     for system in &systems {
@@ -138,6 +140,7 @@ pub fn run(args: &RenderArgs) -> Exit {
             system,
             file_dirs: &file_dirs,
             root_dir: &root_dir,
+            template_files: &template_files,
             only: args.services,
         };
         if args.view {
@@ -362,6 +365,93 @@ fn read_folder(folder: &Path) -> std::io::Result<BTreeMap<String, String>> {
         }
     }
     Ok(files)
+}
+
+/// The most a configuration template may hold, as for model files.
+const MAX_TEMPLATE_SIZE: u64 = 16 << 20;
+
+/// Reads every configuration template the model names (`template("FILE")`), from the
+/// folder of the model file that names it; what cannot be read is a diagnostic.
+fn read_config_templates(
+    compilation: &SystemCompilation,
+    cwd: &Path,
+    root: &Path,
+) -> (BTreeMap<(u32, String), String>, Vec<Diagnostic>) {
+    use svcmodel_model::ConfigValue;
+    let mut files = BTreeMap::new();
+    let mut diagnostics = Vec::new();
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    for service in &compilation.model.services {
+        let config = &service.config;
+        let values = config
+            .env
+            .iter()
+            .chain(&config.files)
+            .map(|e| &e.value)
+            .chain(&config.args);
+        for value in values {
+            let ConfigValue::TemplateFile { path } = &value.value else {
+                continue;
+            };
+            let key = (value.span.file.0, path.clone());
+            if files.contains_key(&key) {
+                continue;
+            }
+            let model_file = cwd.join(&compilation.sources.get(value.span.file).name);
+            let dir = model_file.parent().unwrap_or(cwd);
+            match read_template(&dir.join(path), &root) {
+                Ok(text) => {
+                    files.insert(key, text);
+                }
+                Err((code, message, help)) => diagnostics.push(
+                    Diagnostic::error(code, message)
+                        .label(value.span, "the configuration template")
+                        .help(help),
+                ),
+            }
+        }
+    }
+    (files, diagnostics)
+}
+
+fn read_template(path: &Path, root: &Path) -> Result<String, (Code, String, String)> {
+    let shown = relative(path);
+    let canonical = std::fs::canonicalize(path).map_err(|e| {
+        (
+            Code::CannotRead,
+            format!("cannot read the configuration template `{shown}`: {e}"),
+            "create the file next to the model file that names it, or correct the name".to_string(),
+        )
+    })?;
+    if !canonical.starts_with(root) {
+        return Err((
+            Code::ImportOutsideRoot,
+            format!("the configuration template `{shown}` lies outside the project"),
+            "keep templates inside the project (the folder with `svcmodel.toml`)".to_string(),
+        ));
+    }
+    let size = std::fs::metadata(&canonical).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_TEMPLATE_SIZE {
+        return Err((
+            Code::FileTooLarge,
+            format!("the configuration template `{shown}` is larger than 16 MiB"),
+            "split the file, or keep large data out of templates".to_string(),
+        ));
+    }
+    let bytes = std::fs::read(&canonical).map_err(|e| {
+        (
+            Code::CannotRead,
+            format!("cannot read the configuration template `{shown}`: {e}"),
+            "make the file readable".to_string(),
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        (
+            Code::NotUtf8,
+            format!("the configuration template `{shown}` is not UTF-8 text"),
+            "save the file as UTF-8".to_string(),
+        )
+    })
 }
 
 fn code(kind: ProblemKind) -> Code {

@@ -67,6 +67,7 @@ fn main() {
             system,
             file_dirs: &[],
             root_dir: "",
+            template_files: &Default::default(),
             only: &[],
         };
         let start = Instant::now();

@@ -9,6 +9,7 @@
 //! I/O; the CLI reads a project's template folders and writes the files.
 
 pub mod builtin;
+pub mod config_template;
 pub mod escape;
 pub mod manifest;
 pub mod nomad;

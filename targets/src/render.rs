@@ -254,15 +254,20 @@ fn check_path(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn template_problem(template: &str, error: &RenderError) -> Problem {
-    let reason = match error.reason() {
+/// What went wrong in a render, in a diagnostic's words.
+pub(crate) fn describe(error: &RenderError) -> String {
+    match error.reason() {
         RenderErrorReason::MissingVariable(Some(name)) => {
             format!("the template uses `{name}`, which the view does not have")
         }
         RenderErrorReason::TemplateNotFound(name) => format!("there is no template `{name}`"),
         RenderErrorReason::HelperNotFound(name) => format!("there is no helper `{name}`"),
         other => other.to_string().to_lowercase(),
-    };
+    }
+}
+
+fn template_problem(template: &str, error: &RenderError) -> Problem {
+    let reason = describe(error);
     Problem::new(
         ProblemKind::Template,
         format!("template `{template}` failed: {reason}"),
@@ -360,38 +365,9 @@ fn registry(target: &Target, format: Format) -> Result<Handlebars<'static>, Box<
     Ok(registry)
 }
 
-fn register_helpers(
-    registry: &mut Handlebars<'static>,
-    format: Format,
-    interpolation: Interpolation,
-) {
-    // `{{value v}}`: a value view with its secrets and run-time parts.
-    registry.register_helper(
-        "value",
-        Box::new(
-            move |h: &Helper,
-                  _: &Handlebars,
-                  _: &Context,
-                  _: &mut RenderContext,
-                  out: &mut dyn Output|
-                  -> HelperResult {
-                let param = param(h, 0, "value")?;
-                let value = escape::value_of_json(param).ok_or_else(|| {
-                    RenderErrorReason::Other(
-                        "`value` takes a value view, such as `this.value` of an `env` entry".into(),
-                    )
-                })?;
-                out.write(&escape::value_parts(format, interpolation, &value))?;
-                Ok(())
-            },
-        ),
-    );
-    // `{{quote s}}`: a string as this syntax's quoted scalar (what `{{s}}` does too).
-    register_text_helper(registry, "quote", move |t| escape::quote(format, t));
-    // `{{text s}}`: one line of plain text, for settings that take no quotes.
-    register_text_helper(registry, "text", move |t| escape::plain_text(format, t));
-    // `{{comment s}}`: text for a `#` comment: one line, control characters as spaces.
-    register_text_helper(registry, "comment", escape::comment);
+/// The helpers that do not depend on the file's syntax (`json`, `int`, `concat`, ...):
+/// shared with configuration templates.
+pub(crate) fn register_value_helpers(registry: &mut Handlebars<'static>) {
     // `{{json x}}`: any value as JSON (valid YAML flow too), strings escaped.
     registry.register_helper(
         "json",
@@ -491,6 +467,41 @@ fn register_helpers(
             },
         ),
     );
+}
+
+fn register_helpers(
+    registry: &mut Handlebars<'static>,
+    format: Format,
+    interpolation: Interpolation,
+) {
+    // `{{value v}}`: a value view with its secrets and run-time parts.
+    registry.register_helper(
+        "value",
+        Box::new(
+            move |h: &Helper,
+                  _: &Handlebars,
+                  _: &Context,
+                  _: &mut RenderContext,
+                  out: &mut dyn Output|
+                  -> HelperResult {
+                let param = param(h, 0, "value")?;
+                let value = escape::value_of_json(param).ok_or_else(|| {
+                    RenderErrorReason::Other(
+                        "`value` takes a value view, such as `this.value` of an `env` entry".into(),
+                    )
+                })?;
+                out.write(&escape::value_parts(format, interpolation, &value))?;
+                Ok(())
+            },
+        ),
+    );
+    // `{{quote s}}`: a string as this syntax's quoted scalar (what `{{s}}` does too).
+    register_text_helper(registry, "quote", move |t| escape::quote(format, t));
+    // `{{text s}}`: one line of plain text, for settings that take no quotes.
+    register_text_helper(registry, "text", move |t| escape::plain_text(format, t));
+    // `{{comment s}}`: text for a `#` comment: one line, control characters as spaces.
+    register_text_helper(registry, "comment", escape::comment);
+    register_value_helpers(registry);
 }
 
 /// Registers `{{name x}}`: `x` as text, written as `write` makes it.

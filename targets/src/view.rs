@@ -31,6 +31,9 @@ pub struct Input<'a> {
     /// The project's root folder as written in `file_dirs`: the model hash counts
     /// paths below it relative to it, so it is the same in every checkout.
     pub root_dir: &'a str,
+    /// The text of each configuration template (`template("FILE")`), by the id of the
+    /// model file that names it and the name as written; the CLI reads them.
+    pub template_files: &'a BTreeMap<(u32, String), String>,
     /// Render only the instances with these names; every instance when empty.
     pub only: &'a [String],
 }
@@ -55,7 +58,7 @@ pub struct NamedFileView {
     pub content: ValueView,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct EnvironmentView {
     pub name: String,
     /// The environment's name, or `default` when the model declares none.
@@ -327,7 +330,7 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         .iter()
         .flat_map(|s| s.entrypoints.iter().map(|e| e.value.as_str()))
         .collect();
-    let builder = Builder {
+    let mut builder = Builder {
         input,
         target,
         environment,
@@ -337,7 +340,9 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
             .clone()
             .unwrap_or_else(|| "default".to_string()),
         entrypoints,
+        environment_view: EnvironmentView::default(),
     };
+    builder.environment_view = builder.environment_view();
     let mut services = Vec::new();
     for instance in &input.system.instances {
         if !input.only.is_empty() && !input.only.contains(&instance.name) {
@@ -365,7 +370,7 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         .map(|s| format!("{}-data", s.name))
         .collect();
     SystemView {
-        environment: builder.environment_view(),
+        environment: builder.environment_view.clone(),
         target: target.name.clone(),
         services,
         secrets,
@@ -380,6 +385,7 @@ struct Builder<'a> {
     environment: Option<&'a Environment>,
     namespace: String,
     entrypoints: Vec<&'a str>,
+    environment_view: EnvironmentView,
 }
 
 /// Where a service in a template points: itself or a dependency.
@@ -905,16 +911,77 @@ impl<'a> Builder<'a> {
             }]),
             ConfigValue::Param { name } => ValueView::from_parts(self.param_parts(instance, name)),
             ConfigValue::TemplateFile { path } => {
-                problems.push(
-                    Problem::new(
-                        ProblemKind::Unsupported,
-                        format!("template files are not rendered yet (`{path}`)"),
-                    )
-                    .label(span, "a template file")
-                    .help("write the file's content inline as a string for now"),
-                );
-                ValueView::from_parts(Vec::new())
+                let Some(text) = self.input.template_files.get(&(span.file.0, path.clone())) else {
+                    // Not read: the CLI reported why.
+                    return ValueView::from_parts(Vec::new());
+                };
+                let context = self.config_context(instance);
+                match crate::config_template::render(path, text, &context) {
+                    Ok(text) => ValueView::from_parts(vec![Part::Text { text }]),
+                    Err(problem) => {
+                        problems.push(problem.label(span, "the configuration template"));
+                        ValueView::from_parts(Vec::new())
+                    }
+                }
             }
+        }
+    }
+
+    /// What a configuration template of `instance` sees.
+    fn config_context(&self, instance: &'a Instance) -> crate::config_template::Context<'_> {
+        use crate::config_template::{Address, Context, ServiceContext};
+        let def = self.definition(instance);
+        let param = def
+            .params
+            .iter()
+            .zip(&instance.values)
+            .filter_map(|(p, v)| Some((p.name.value.as_str(), v.value.as_ref()?.to_json())))
+            .collect();
+        let port = def
+            .provides
+            .iter()
+            .map(|p| (p.name.value.as_str(), p.port.value))
+            .collect();
+        let mut requires = BTreeMap::new();
+        if self.target.interpolation != Interpolation::Nomad {
+            for dependency in &instance.dependencies {
+                let Some(requirement) = def.requires.get(dependency.requirement) else {
+                    continue;
+                };
+                let target = self.input.system.instance(dependency.instance);
+                let target_def = self.definition(target);
+                let port = requirement
+                    .via
+                    .as_ref()
+                    .and_then(|via| target_def.port(&via.value))
+                    .or_else(|| target_def.provides.first());
+                if let Some(port) = port {
+                    let host = self.host(&target.name);
+                    requires.insert(
+                        requirement.service.value.as_str(),
+                        Address {
+                            url: format!(
+                                "{}://{host}:{}",
+                                scheme(port.protocol.value),
+                                port.port.value
+                            ),
+                            host,
+                            port: port.port.value,
+                        },
+                    );
+                }
+            }
+        }
+        Context {
+            service: ServiceContext {
+                name: &instance.name,
+                service: &def.name.value,
+                version: instance.version.to_string(),
+            },
+            environment: &self.environment_view,
+            param,
+            port,
+            requires,
         }
     }
 
