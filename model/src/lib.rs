@@ -572,6 +572,9 @@ impl RestartPolicy {
 pub struct Data {
     pub classification: Option<Spanned<String>>,
     pub size_bytes: Option<Spanned<u64>>,
+    /// Where the service keeps it (an absolute path in its file system): the volume
+    /// is mounted there.
+    pub path: Option<Spanned<String>>,
     pub span: Span,
 }
 

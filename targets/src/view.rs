@@ -281,6 +281,8 @@ pub struct ResourcesView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DataView {
+    /// Where the volume is mounted: the model's `path`, else `/var/lib/svcmodel/data`.
+    pub path: String,
     pub classification: Option<String>,
     pub size: Option<String>,
     pub size_bytes: Option<u64>,
@@ -306,6 +308,9 @@ pub struct SpreadView {
     /// The Nomad node attribute: `${meta.svcmodel_zone}`.
     pub nomad_attribute: &'static str,
 }
+
+/// Where a service's data volume is mounted when the model does not say.
+pub const DEFAULT_DATA_PATH: &str = "/var/lib/svcmodel/data";
 
 /// The node label that names a failure domain on the platforms svcmodel renders for.
 pub fn node_label(kind: FailureDomainKind) -> &'static str {
@@ -819,6 +824,10 @@ impl<'a> Builder<'a> {
             restart: restart_name(def.restart.value),
             resources: resources(def),
             data: def.data.as_ref().map(|d| DataView {
+                path: d
+                    .path
+                    .as_ref()
+                    .map_or_else(|| DEFAULT_DATA_PATH.to_string(), |p| p.value.clone()),
                 classification: d.classification.as_ref().map(|c| c.value.clone()),
                 size: d
                     .size_bytes

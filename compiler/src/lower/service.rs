@@ -20,7 +20,7 @@ use crate::syntax::ast::{Expr, Ident, Item, ItemKind, StrPart, StringLit};
 
 /// Schemas of small blocks and maps.
 const CPU_MEMORY: &[Field] = &[attr("cpu"), attr("memory")];
-const DATA: &[Field] = &[attr("classification"), attr("size")];
+const DATA: &[Field] = &[attr("classification"), attr("size"), attr("path")];
 const PORT: &[Field] = &[attr("port"), attr("protocol")];
 const RUN_LOCAL: &[Field] = &[attr("command"), attr("workdir")];
 const CONFIG: &[Field] = &[labeled_attr("env"), labeled_attr("file"), attr("args")];
@@ -141,6 +141,20 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
                 .attr("classification")
                 .and_then(|e| values::string(e, "classification", d)),
             size_bytes: data.quantity("size", QuantityKind::Size, d),
+            path: data.attr("path").and_then(|e| values::string(e, "path", d)).and_then(|p| {
+                if p.value.starts_with('/') && !p.value.split('/').any(|part| part == "..") {
+                    return Some(p);
+                }
+                d.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`path` must be an absolute path without `..`, not `{}`", p.value),
+                    )
+                    .label(p.span, "not an absolute path")
+                    .help("write the folder where the service keeps its data, e.g. `\"/var/lib/postgresql/data\"`"),
+                );
+                None
+            }),
             span: item.span,
         })
     });
