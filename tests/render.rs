@@ -540,3 +540,53 @@ fn configuration_template_errors_are_diagnostics() {
     assert!(output.stderr.contains("[E0201]"), "{}", output.stderr);
     snapshot("config-template-missing", &output.transcript());
 }
+
+/// Templates are user input too: a partial cycle or deep nesting would recurse until
+/// the stack runs out. Both are diagnostics, and svcmodel exits normally.
+#[test]
+fn templates_that_would_recurse_forever_are_refused() {
+    let project = Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", SMALL.replace("kubernetes", "ecs"))
+        .file(
+            "templates/ecs/target.toml",
+            "format = \"json\"\n\n[[file]]\ntemplate = \"a.hbs\"\npath = \"{{service.name}}.json\"\neach = \"service\"\n",
+        )
+        .file("templates/ecs/a.hbs", "{{#each service.ports}}{{> b.hbs}}{{/each}}\n")
+        .file("templates/ecs/b.hbs", "{{> a.hbs}}\n");
+    let output = project.run(&["render", "--format", "json", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("includes itself through partials: a.hbs → b.hbs → a.hbs"),
+        "{}",
+        output.stdout
+    );
+
+    let nested = format!(
+        "{}x{}",
+        "{{#if service.name}}".repeat(2_000),
+        "{{/if}}".repeat(2_000)
+    );
+    project
+        .file("templates/ecs/a.hbs", nested)
+        .file("templates/ecs/b.hbs", "");
+    let output = project.run(&["render", "--format", "json", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output.stdout.contains("nests blocks more than 32 deep"),
+        "{}",
+        output.stdout
+    );
+
+    project.file("templates/ecs/a.hbs", "{{> (concat \"a\" \".hbs\")}}\n");
+    let output = project.run(&["render", "--format", "json", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output.stdout.contains("whose name is computed"),
+        "{}",
+        output.stdout
+    );
+}

@@ -490,12 +490,13 @@ fn diagnostic(problem: &Problem, folder: &Path, sources: &mut SourceMap) -> Diag
                     "here",
                 );
             }
-            _ => {
+            _ if location.line > 0 => {
                 d.message = format!(
                     "{} (template `{}`, line {})",
                     d.message, location.template, location.line
                 );
             }
+            _ => {}
         }
     }
     if let Some(help) = &problem.help {

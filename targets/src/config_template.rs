@@ -73,6 +73,14 @@ const LINE_BREAK_MARK: char = '\0';
 /// Renders `text` (the template `path`) with `context`.
 pub fn render(path: &str, text: &str, context: &Context) -> Result<String, Box<Problem>> {
     let syntax = Syntax::of(path);
+    let single = std::collections::BTreeMap::from([(path.to_string(), text.to_string())]);
+    crate::render::check_structure(&single).map_err(|problem| {
+        Box::new(Problem {
+            template: None,
+            message: format!("configuration {}", problem.message),
+            ..*problem
+        })
+    })?;
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     match syntax {

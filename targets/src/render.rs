@@ -185,12 +185,32 @@ fn render_services(
         let handles: Vec<_> = view
             .services
             .chunks(chunk)
-            .map(|services| scope.spawn(move || render_chunk(services)))
+            .map(|services| {
+                // Deeply nested templates recurse: give render threads the stack the
+                // main thread has.
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, move || render_chunk(services))
+            })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut results = Vec::with_capacity(view.services.len());
+        for handle in handles {
+            match handle
+                .map_err(|_| ())
+                .and_then(|h| h.join().map_err(|_| ()))
+            {
+                Ok(chunk) => results.extend(chunk),
+                // A chunk that did not finish must not look like fewer services.
+                Err(_) => results.push(Err(Box::new(
+                    Problem::new(
+                        ProblemKind::Template,
+                        format!("rendering `{}` stopped unexpectedly", spec.template),
+                    )
+                    .help("this is a bug in svcmodel: please report it with the model"),
+                ))),
+            }
+        }
+        results
     })
 }
 
@@ -336,6 +356,7 @@ impl Registries {
 }
 
 fn registry(target: &Target, format: Format) -> Result<Handlebars<'static>, Box<Problem>> {
+    check_structure(&target.templates)?;
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
     let interpolation = target.manifest.interpolation;
@@ -622,4 +643,120 @@ fn check_environment_name(input: &Input, target: &Target, problems: &mut Vec<Pro
         }
         problems.push(problem);
     }
+}
+
+/// How deeply blocks may nest in one template, and partials include partials:
+/// handlebars renders recursively, so without a bound a template could exhaust the
+/// stack. Real templates stay far below both.
+const MAX_BLOCK_DEPTH: usize = 32;
+const MAX_PARTIAL_CHAIN: usize = 8;
+
+/// Checks what handlebars does not: block nesting, and partials that are named
+/// (not computed), exist, and do not include each other in a cycle.
+pub(crate) fn check_structure(templates: &BTreeMap<String, String>) -> Result<(), Box<Problem>> {
+    let structure_problem = |template: &str, message: String, help: &str| {
+        Box::new(
+            Problem::new(
+                ProblemKind::Template,
+                format!("template `{template}` {message}"),
+            )
+            .at_template(TemplateLocation {
+                template: template.to_string(),
+                line: 0,
+                column: 0,
+            })
+            .help(help.to_string()),
+        )
+    };
+    let mut includes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (name, text) in templates {
+        let mut depth = 0usize;
+        let mut partials = Vec::new();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("{{") {
+            rest = &rest[at + 2..];
+            let tag = rest.trim_start_matches(['~', '{']);
+            if tag.starts_with('!') {
+                continue;
+            }
+            if let Some(tag) = tag.strip_prefix('#') {
+                depth += 1;
+                if depth > MAX_BLOCK_DEPTH {
+                    return Err(structure_problem(
+                        name,
+                        format!("nests blocks more than {MAX_BLOCK_DEPTH} deep"),
+                        "flatten the template, or move parts into partials",
+                    ));
+                }
+                if let Some(partial) = tag.strip_prefix('>') {
+                    partials.push(partial.to_string());
+                }
+            } else if tag.starts_with('/') {
+                depth = depth.saturating_sub(1);
+            } else if let Some(partial) = tag.strip_prefix('>') {
+                partials.push(partial.to_string());
+            }
+        }
+        let mut names = Vec::new();
+        for partial in partials {
+            let partial = partial.trim_start();
+            if partial.starts_with('(') {
+                return Err(structure_problem(
+                    name,
+                    "includes a partial whose name is computed".to_string(),
+                    "name partials directly: `{{> _labels.yaml.hbs}}`",
+                ));
+            }
+            let end = partial
+                .find(|c: char| c.is_whitespace() || c == '}' || c == '~')
+                .unwrap_or(partial.len());
+            names.push(partial[..end].trim_matches(['"', '\'']).to_string());
+        }
+        includes.insert(name, names);
+    }
+    // Longest chain of inclusions from each template; a cycle is an error.
+    fn chain<'a>(
+        name: &'a str,
+        includes: &'a BTreeMap<&'a str, Vec<String>>,
+        path: &mut Vec<&'a str>,
+    ) -> Result<usize, Vec<String>> {
+        if path.contains(&name) {
+            let mut cycle: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            cycle.push(name.to_string());
+            return Err(cycle);
+        }
+        let Some(children) = includes.get(name) else {
+            return Ok(0);
+        };
+        path.push(name);
+        let mut longest = 0;
+        for child in children {
+            longest = longest.max(chain(child, includes, path)? + 1);
+            if longest > MAX_PARTIAL_CHAIN {
+                break;
+            }
+        }
+        path.pop();
+        Ok(longest)
+    }
+    for name in includes.keys() {
+        match chain(name, &includes, &mut Vec::new()) {
+            Err(cycle) => {
+                return Err(structure_problem(
+                    name,
+                    format!("includes itself through partials: {}", cycle.join(" → ")),
+                    "break the cycle: a partial must not include the template that includes it",
+                ));
+            }
+            Ok(length) if length > MAX_PARTIAL_CHAIN => {
+                return Err(structure_problem(
+                    name,
+                    format!("includes partials more than {MAX_PARTIAL_CHAIN} deep"),
+                    "include fewer partials within partials",
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
