@@ -354,6 +354,12 @@ fn read_folder(folder: &Path) -> std::io::Result<BTreeMap<String, String>> {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if entry.file_type()?.is_file() && (name.ends_with(".hbs") || name == "target.toml") {
+            if entry.metadata()?.len() > MAX_TEMPLATE_SIZE {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("`{name}` is larger than 16 MiB"),
+                ));
+            }
             let bytes = std::fs::read(entry.path())?;
             let text = String::from_utf8(bytes).map_err(|_| {
                 std::io::Error::new(
