@@ -3,14 +3,13 @@
 //! break out of its place in the output, whatever it holds.
 //!
 //! Each escaper returns a complete quoted scalar, so `key: {{x}}` is always one value.
-//! Values with secrets or run-time parts are written by [`value`], which escapes the
+//! Values with secrets or run-time parts are written by [`value_parts`], which escapes the
 //! literal parts for the engine (`$` in Kubernetes and Compose) and for the syntax, and
 //! writes the references in the engine's own form.
 
 use serde::Deserialize;
 
 use crate::manifest::Interpolation;
-use crate::view::{Part, ValueView};
 
 /// The syntax of a rendered file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -217,30 +216,6 @@ pub fn value_of_json(json: &serde_json::Value) -> Option<ValueRef<'_>> {
 }
 
 /// A value with its secrets and run-time parts, as one quoted scalar of `format`.
-pub fn value(format: Format, interpolation: Interpolation, value: &ValueView) -> String {
-    let parts = value
-        .parts
-        .iter()
-        .map(|p| match p {
-            Part::Text { text } => PartRef::Text(text),
-            Part::Secret { secret } => PartRef::Secret {
-                variable: &secret.variable,
-                host_variable: &secret.host_variable,
-            },
-            Part::Address { .. } => PartRef::Address,
-        })
-        .collect();
-    value_parts(
-        format,
-        interpolation,
-        &ValueRef {
-            parts,
-            variable: value.variable.as_deref(),
-        },
-    )
-}
-
-/// [`value`] over a borrowed view.
 pub fn value_parts(format: Format, interpolation: Interpolation, value: &ValueRef) -> String {
     let mut out = String::from("\"");
     for part in &value.parts {

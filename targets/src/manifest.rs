@@ -346,3 +346,31 @@ fn find_line(text: &str, needle: &str) -> usize {
         .position(|l| l.contains(needle))
         .map_or(0, |i| i + 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_is_named_as_target_toml_writes_it() {
+        for feature in Feature::ALL {
+            let parsed: Feature = toml::Value::String(feature.name().to_string())
+                .try_into()
+                .unwrap_or_else(|e| panic!("{}: {e}", feature.name()));
+            assert_eq!(parsed, feature);
+        }
+    }
+
+    #[test]
+    fn port_names_follow_iana() {
+        assert!(NameRule::DnsLabel.check_port("http").is_ok());
+        assert!(NameRule::DnsLabel.check_port("metrics-admin01").is_ok());
+        assert!(
+            NameRule::DnsLabel
+                .check_port("a-very-long-port-name")
+                .is_err()
+        );
+        assert!(NameRule::DnsLabel.check_port("8080").is_err());
+        assert!(NameRule::DnsLabel.check_port("a--b").is_err());
+    }
+}

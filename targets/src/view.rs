@@ -532,7 +532,7 @@ impl<'a> Builder<'a> {
         }
         let image = match &def.image {
             Some(image) => {
-                let value = self.value_of_template(instance, &image.value, image.span, problems);
+                let value = self.value_of_template(instance, &image.value);
                 if value.dynamic {
                     problems.push(
                         Problem::new(
@@ -899,7 +899,7 @@ impl<'a> Builder<'a> {
         span: Span,
         problems: &mut Vec<Problem>,
     ) -> ValueView {
-        let value = self.value_of_template(instance, template, span, problems);
+        let value = self.value_of_template(instance, template);
         self.check_process_text(&value, span, "a command", problems);
         value
     }
@@ -912,9 +912,7 @@ impl<'a> Builder<'a> {
         problems: &mut Vec<Problem>,
     ) -> ValueView {
         match value {
-            ConfigValue::Text { template } => {
-                self.value_of_template(instance, template, span, problems)
-            }
+            ConfigValue::Text { template } => self.value_of_template(instance, template),
             ConfigValue::Value { value } => ValueView::from_parts(vec![Part::Text {
                 text: value.to_text(),
             }]),
@@ -1012,13 +1010,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn value_of_template(
-        &self,
-        instance: &Instance,
-        template: &Template,
-        _span: Span,
-        _problems: &mut Vec<Problem>,
-    ) -> ValueView {
+    fn value_of_template(&self, instance: &Instance, template: &Template) -> ValueView {
         let mut parts = Vec::new();
         for part in &template.parts {
             match part {
@@ -1187,7 +1179,7 @@ impl<'a> Builder<'a> {
                 view.kind = "exec";
                 view.exec = true;
                 for word in command {
-                    let value = self.value_of_template(instance, &word.value, word.span, problems);
+                    let value = self.value_of_template(instance, &word.value);
                     self.check_process_text(&value, word.span, "a health check command", problems);
                     match value.text {
                         Some(text) => view.command.push(text),
