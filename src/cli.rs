@@ -184,6 +184,94 @@ are references, never values. Nothing is written when any diagnostic is an error
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Show what `deploy` would change: create, update, delete or unchanged per service.
+    #[command(after_help = "Examples:
+  svcmodel plan -e local examples/shop
+  svcmodel plan -e local -f values/local.toml --format json examples/shop
+
+Exit codes: 0 no changes, 5 changes (for pipelines), 1 model errors.")]
+    Plan {
+        #[command(flatten)]
+        system: SystemArgs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Deploy an environment: dependency waves, health gates, rollback on failure.
+    #[command(after_help = "Examples:
+  SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY=... svcmodel deploy -e local examples/shop
+  svcmodel deploy -e local --yes --timeout 60 examples/shop        in a pipeline
+
+Secrets come from SVCMODEL_SECRET_<SERVICE>_<PARAM> on this machine. The state is
+in .svcmodel/ at the project root. Exit codes: 0 deployed (or nothing to do),
+6 a wave failed (rolled back unless --no-rollback), 7 the environment is locked.")]
+    Deploy {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Allow deleting services the model no longer has (no question asked).
+        #[arg(long)]
+        yes: bool,
+        /// Keep a failed wave as it is instead of rolling it back.
+        #[arg(long)]
+        no_rollback: bool,
+        /// Seconds one service may take to become healthy.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+        /// Seconds to wait for another run's lock on the environment.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        lock_timeout: u64,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Desired against observed for every service: version, running, health, config.
+    #[command(after_help = "Examples:
+  svcmodel status -e local examples/shop
+  svcmodel status -e local --format json examples/shop")]
+    Status {
+        #[command(flatten)]
+        system: SystemArgs,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Report drift between the model and what runs; `--fix` converges back.
+    #[command(after_help = "Examples:
+  svcmodel reconcile -e local examples/shop
+  svcmodel reconcile -e local --format junit examples/shop > drift.xml
+  svcmodel reconcile -e local --fix examples/shop
+
+Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
+    Reconcile {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Converge back to the model (never touches what the state does not record).
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: allow deleting services the model no longer has.
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        lock_timeout: u64,
+        #[arg(long, value_enum, default_value_t = DriftFormat::Human)]
+        format: DriftFormat,
+    },
+    /// Stop and forget every service of an environment.
+    #[command(after_help = "Examples:
+  svcmodel destroy -e local --yes examples/shop")]
+    Destroy {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Do not ask (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        lock_timeout: u64,
+    },
+    /// Manage the state under .svcmodel/.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Print the JSON Schema of a command's JSON output.
     #[command(after_help = "Examples:
   svcmodel schema compile > compile.schema.json
@@ -226,6 +314,28 @@ pub struct SystemArgs {
     /// Fail if `svcmodel.lock` is missing or out of date (for pipelines).
     #[arg(long)]
     pub locked: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Release a lock left by a run that is gone (the id is in the lock error).
+    Unlock {
+        /// The lock's id.
+        id: String,
+        /// The project root (default: found from the current folder).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftFormat {
+    /// Each drift as a compiler diagnostic pointing at the model.
+    Human,
+    Json,
+    Markdown,
+    /// JUnit XML: a test case per service, a failure per drift.
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,4 +12,10 @@ pub enum Exit {
     NeedsFormatting = 3,
     /// Reading or writing a file failed, or svcmodel found a bug in itself.
     Failure = 4,
+    /// `plan`: there are changes; `reconcile`: there is drift.
+    Changes = 5,
+    /// `deploy` (or `reconcile --fix`) failed; the state records what finished.
+    DeployFailed = 6,
+    /// Another run holds the environment's lock (past `--lock-timeout`).
+    Locked = 7,
 }

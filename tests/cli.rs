@@ -286,6 +286,7 @@ fn every_code_has_a_snapshot_showing_it() {
         "tests/snapshots/cases",
         "compiler/tests/snapshots",
         "tests/snapshots/render",
+        "tests/snapshots",
     ] {
         for entry in std::fs::read_dir(repo().join(folder)).expect("snapshot folder exists") {
             shown.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());

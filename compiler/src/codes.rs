@@ -84,6 +84,12 @@ codes! {
     PortClash = "E0704": "two services listening on one port of one host",
     TemplateFailed = "E0705": "a target template that fails to render",
     InvalidTarget = "E0706": "a custom target whose `target.toml` is missing or wrong",
+    DriftMissing = "E0801": "a service of the model that is not deployed",
+    DriftStopped = "E0802": "a deployed service that no longer runs",
+    DriftUnhealthy = "E0803": "a deployed service whose health check fails",
+    DriftExtra = "E0804": "a deployed service the model no longer has",
+    DriftConfig = "E0805": "a deployed service whose configuration differs from the model",
+    DriftVersion = "E0806": "a deployed service at another version than the model's",
 }
 
 impl Code {

@@ -1547,4 +1547,157 @@ service "orders" {
 "#,
         right: "",
     },
+    Explanation {
+        code: Code::DriftMissing,
+        text: r#"
+`svcmodel reconcile` compares what runs with the model. The model declares this service
+for the environment, but it was never deployed there (or its deployment was lost): the
+state under `.svcmodel/` has no record of it. The label points at the service's
+declaration.
+
+Run `svcmodel deploy -e ENV`, or `svcmodel reconcile --fix`, to start it.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::DriftStopped,
+        text: r#"
+The service was deployed and recorded, but its process or container no longer runs: it
+crashed, was stopped by hand, or its machine restarted. The label points at the
+service's declaration (and its restart policy, if any).
+
+`svcmodel reconcile --fix` starts it again from the recorded revision; read its log
+under `.svcmodel/logs/ENV/` to see why it stopped.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::DriftUnhealthy,
+        text: r#"
+The service runs but its health check fails now. The label points at the `health`
+block that declares the check.
+
+Look at its log; `svcmodel reconcile --fix` restarts it.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::DriftExtra,
+        text: r#"
+The state records a service in this environment that the model no longer declares:
+something the model removed or renamed and that was never deleted. svcmodel only ever
+touches what its state records, never anything else that runs.
+
+`svcmodel deploy -e ENV` deletes it (after a confirmation on a terminal, or with
+`--yes`); so does `svcmodel reconcile --fix`.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::DriftConfig,
+        text: r#"
+The service runs with another configuration than the model gives it now: a parameter,
+a value in a values file, an environment variable, its command or its health check
+changed since it was deployed. The labels point at what declares the new value.
+
+`svcmodel plan -e ENV` shows each change; `svcmodel deploy` (or `reconcile --fix`)
+applies it.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::DriftVersion,
+        text: r#"
+The service runs at another version than the one the model resolves to now (a version
+rule, a requirement or the lockfile changed). The label points at the version the model
+declares.
+
+`svcmodel deploy -e ENV` (or `reconcile --fix`) replaces it with the model's version.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
 ];

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod check;
+mod deploy;
 mod explain;
 mod fmt;
 mod graph;
@@ -10,7 +11,7 @@ mod system;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, StateCommand};
 use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> Exit {
@@ -32,6 +33,49 @@ pub fn run(cli: Cli) -> Exit {
         Command::Impact { service, system } => system::impact(&service, &system, cli.color),
         Command::Lock { system, update } => system::lock(&system, &update, cli.color),
         Command::Schema { name } => system::schema(name),
+        Command::Plan { system, format } => deploy::plan(&system, format, cli.color),
+        Command::Deploy {
+            system,
+            yes,
+            no_rollback,
+            timeout,
+            lock_timeout,
+            format,
+        } => deploy::deploy(&deploy::DeployArgs {
+            system: &system,
+            yes,
+            repair_unhealthy: false,
+            rollback: !no_rollback,
+            timeout,
+            lock_timeout,
+            format,
+            color: cli.color,
+        }),
+        Command::Status { system, format } => deploy::status(&system, format, cli.color),
+        Command::Reconcile {
+            system,
+            fix,
+            yes,
+            timeout,
+            lock_timeout,
+            format,
+        } => deploy::reconcile(&deploy::ReconcileArgs {
+            system: &system,
+            fix,
+            yes,
+            timeout,
+            lock_timeout,
+            format,
+            color: cli.color,
+        }),
+        Command::Destroy {
+            system,
+            yes,
+            lock_timeout,
+        } => deploy::destroy(&system, yes, lock_timeout, cli.color),
+        Command::State {
+            command: StateCommand::Unlock { id, root },
+        } => deploy::unlock(root.as_deref(), &id),
         Command::Render {
             system,
             output,

@@ -473,7 +473,7 @@ fn code(kind: ProblemKind) -> Code {
 
 /// A problem as a diagnostic; a template location becomes a label in the template
 /// file, which joins the source map.
-fn diagnostic(problem: &Problem, folder: &Path, sources: &mut SourceMap) -> Diagnostic {
+pub(super) fn diagnostic(problem: &Problem, folder: &Path, sources: &mut SourceMap) -> Diagnostic {
     let mut d = Diagnostic::error(code(problem.kind), problem.message.clone());
     if problem.warning {
         d.severity = Severity::Warning;

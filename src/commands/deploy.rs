@@ -1,0 +1,932 @@
+//! `plan`, `deploy`, `status`, `reconcile`, `destroy` and `state unlock`: the model
+//! against what runs, through the state under `.svcmodel/` and an engine.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use svcmodel_compiler::SystemCompilation;
+use svcmodel_compiler::codes::Code;
+use svcmodel_compiler::diagnostic::{Diagnostic, JsonDiagnostic, Severity};
+use svcmodel_model::system::ResolvedSystem;
+use svcmodel_targets::deploy::{self, Action, Desired, Event, Plan};
+use svcmodel_targets::local::LocalEngine;
+use svcmodel_targets::state::{State, StateError, Store};
+use svcmodel_targets::view::Input;
+
+use crate::cli::{Color, DriftFormat, Format, SystemArgs};
+use crate::exit::Exit;
+use crate::output;
+
+/// Everything a deploying command works from, for one environment.
+struct Environment {
+    compilation: SystemCompilation,
+    system: ResolvedSystem,
+    name: String,
+    desired: Vec<Desired>,
+    store: Store,
+}
+
+fn lookup(variable: &str) -> Option<String> {
+    std::env::var(variable).ok()
+}
+
+/// Resolves the model for one environment and builds what should run there.
+fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environment, Exit> {
+    let mut compilation = super::system::resolve(args, &[], false, format, color)?;
+    let names: Vec<String> = compilation
+        .model
+        .environments
+        .iter()
+        .map(|e| e.name.value.clone())
+        .collect();
+    let name = match (&args.environment, names.as_slice()) {
+        (Some(name), _) => name.clone(),
+        (None, [only]) => only.clone(),
+        (None, []) => "default".to_string(),
+        (None, _) => {
+            eprintln!(
+                "error: the model has {} environments: choose one with -e ({})",
+                names.len(),
+                names.join(", ")
+            );
+            return Err(Exit::Usage);
+        }
+    };
+    let Some(system) = compilation
+        .resolution
+        .as_ref()
+        .and_then(|r| {
+            r.systems
+                .iter()
+                .find(|s| s.environment.as_deref().unwrap_or("default") == name)
+        })
+        .cloned()
+    else {
+        eprintln!("error: there is no environment `{name}` in the model");
+        return Err(Exit::Usage);
+    };
+    let target = compilation
+        .model
+        .environment(&name)
+        .map_or_else(|| "local".to_string(), |e| e.target.value.clone());
+    if target != "local" {
+        eprintln!(
+            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes only so far; `svcmodel render -e {name}` writes its manifests"
+        );
+        return Err(Exit::Usage);
+    }
+    let cwd = super::current_dir();
+    let entries = super::entries(&args.paths, &cwd);
+    let root = super::project_root(args.root.as_deref(), &entries, &cwd);
+    let file_dirs: Vec<String> = compilation
+        .sources
+        .files()
+        .map(|(_, file)| {
+            cwd.join(&file.name)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let Some(local) = svcmodel_targets::builtin::built_in("local") else {
+        eprintln!("error: the built-in target `local` is missing: this is a bug in svcmodel");
+        return Err(Exit::Failure);
+    };
+    let no_templates = BTreeMap::new();
+    let root_dir = root.to_string_lossy().into_owned();
+    let mut problems = Vec::new();
+    let view = svcmodel_targets::view::build(
+        &Input {
+            model: &compilation.model,
+            system: &system,
+            file_dirs: &file_dirs,
+            root_dir: &root_dir,
+            template_files: &no_templates,
+            only: &[],
+        },
+        &local.manifest,
+        &mut problems,
+    );
+    let folder = root.join("templates").join("local");
+    let diagnostics: Vec<Diagnostic> = problems
+        .iter()
+        .map(|p| super::render::diagnostic(p, &folder, &mut compilation.sources))
+        .collect();
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        output::print_human(&diagnostics, &compilation.sources, color);
+        eprintln!("error: environment `{name}` cannot run as local processes");
+        return Err(Exit::ModelErrors);
+    }
+    let waves: Vec<Vec<String>> = system
+        .graph
+        .waves()
+        .unwrap_or_default()
+        .iter()
+        .map(|w| {
+            w.iter()
+                .map(|id| system.instance(*id).name.clone())
+                .collect()
+        })
+        .collect();
+    let desired = deploy::desired_local(&view.services, &waves);
+    Ok(Environment {
+        compilation,
+        system,
+        name,
+        desired,
+        store: Store::new(root.join(".svcmodel")),
+    })
+}
+
+fn state_error(error: &StateError) -> Exit {
+    eprintln!("error: {error}");
+    match error {
+        StateError::Locked(_) => Exit::Locked,
+        _ => Exit::Failure,
+    }
+}
+
+fn hashes(env: &Environment, state: Option<&State>) -> BTreeMap<String, BTreeMap<String, String>> {
+    let salt = state.map(|s| s.lineage.clone()).unwrap_or_default();
+    env.desired
+        .iter()
+        .map(|d| (d.name.clone(), deploy::secret_hashes(d, &salt, &lookup)))
+        .collect()
+}
+
+// ---------------------------------------------------------------- plan
+
+pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
+    let env = match prepare(args, format, color) {
+        Ok(env) => env,
+        Err(exit) => return exit,
+    };
+    let state = match env.store.load(&env.name) {
+        Ok(state) => state,
+        Err(e) => return state_error(&e),
+    };
+    let plan = deploy::plan(
+        &env.name,
+        state.as_ref(),
+        &env.desired,
+        &hashes(&env, state.as_ref()),
+    );
+    match format {
+        Format::Json => output::print_json(&PlanOutput {
+            format: 1,
+            plan: &plan,
+        }),
+        Format::Human => print!("{}", plan_text(&plan)),
+    }
+    if plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    }
+}
+
+#[derive(Serialize)]
+struct PlanOutput<'a> {
+    format: u32,
+    #[serde(flatten)]
+    plan: &'a Plan,
+}
+
+fn plan_text(plan: &Plan) -> String {
+    let mut out = format!("plan for environment `{}`:\n", plan.environment);
+    for pending in &plan.pending {
+        out.push_str(&format!(
+            "  ! {} was left pending ({}) by an interrupted run: the next deploy converges it\n",
+            pending.service, pending.action
+        ));
+    }
+    let mut counts = BTreeMap::new();
+    for item in &plan.items {
+        let (sign, word) = match item.action {
+            Action::Create => ("+", "create"),
+            Action::Update => ("~", "update"),
+            Action::Delete => ("-", "delete"),
+            Action::Unchanged => ("=", "unchanged"),
+        };
+        *counts.entry(word).or_insert(0) += 1;
+        out.push_str(&format!(
+            "  {sign} {} {} ({word})\n",
+            item.name,
+            item.version.as_deref().unwrap_or("")
+        ));
+        for change in &item.changes {
+            out.push_str(&format!(
+                "      {}: {} → {}\n",
+                change.field,
+                change.from.as_deref().unwrap_or("(none)"),
+                change.to.as_deref().unwrap_or("(none)")
+            ));
+        }
+    }
+    let summary: Vec<String> = ["create", "update", "delete", "unchanged"]
+        .iter()
+        .filter_map(|w| {
+            counts
+                .get(w)
+                .map(|n| format!("{n} to {w}").replace("to unchanged", "unchanged"))
+        })
+        .collect();
+    out.push_str(&format!("{}\n", summary.join(", ")));
+    out
+}
+
+// ---------------------------------------------------------------- deploy
+
+pub struct DeployArgs<'a> {
+    pub system: &'a SystemArgs,
+    pub yes: bool,
+    pub repair_unhealthy: bool,
+    pub rollback: bool,
+    pub timeout: u64,
+    pub lock_timeout: u64,
+    pub format: Format,
+    pub color: Color,
+}
+
+pub fn deploy(args: &DeployArgs) -> Exit {
+    let env = match prepare(args.system, args.format, args.color) {
+        Ok(env) => env,
+        Err(exit) => return exit,
+    };
+    let missing: Vec<&str> = env
+        .desired
+        .iter()
+        .flat_map(|d| d.secrets.iter().map(|(_, v)| v.as_str()))
+        .filter(|v| lookup(v).is_none())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "error: the secrets of environment `{}` are not set; set these variables on this machine: {}",
+            env.name,
+            missing.join(", ")
+        );
+        return Exit::DeployFailed;
+    }
+    let _lock = match env
+        .store
+        .lock(&env.name, "deploy", Duration::from_secs(args.lock_timeout))
+    {
+        Ok(lock) => lock,
+        Err(e) => return state_error(&e),
+    };
+    let mut state = match env.store.load(&env.name) {
+        Ok(Some(state)) => state,
+        Ok(None) => State::new(&env.name, "local"),
+        Err(e) => return state_error(&e),
+    };
+    let hashes = hashes(&env, Some(&state));
+    let plan = deploy::plan(&env.name, Some(&state), &env.desired, &hashes);
+    for pending in &plan.pending {
+        eprintln!(
+            "note: `{}` was left pending ({}) by an interrupted run; converging it",
+            pending.service, pending.action
+        );
+    }
+    let deletes: Vec<&str> = plan
+        .items
+        .iter()
+        .filter(|i| i.action == Action::Delete)
+        .map(|i| i.name.as_str())
+        .collect();
+    let delete = if deletes.is_empty() || args.yes {
+        true
+    } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        confirm(&format!("delete {}?", deletes.join(", ")))
+    } else {
+        eprintln!(
+            "error: this deploy would delete {}; pass --yes to allow it",
+            deletes.join(", ")
+        );
+        return Exit::Usage;
+    };
+    let engine = LocalEngine {
+        logs: env.store.log_dir(&env.name),
+        lookup: &lookup,
+    };
+    let options = deploy::Options {
+        deadline: Duration::from_secs(args.timeout),
+        rollback: args.rollback,
+        delete,
+        repair_unhealthy: args.repair_unhealthy,
+    };
+    let quiet = args.format == Format::Json;
+    let progress = |event: Event| {
+        if !quiet {
+            eprintln!("{}", event_line(&event));
+        }
+    };
+    let report = match deploy::deploy(
+        &env.store,
+        &mut state,
+        &env.desired,
+        &hashes,
+        &engine,
+        &options,
+        &progress,
+    ) {
+        Ok(report) => report,
+        Err(e) => return state_error(&e),
+    };
+    if args.format == Format::Json {
+        output::print_json(&report);
+    } else if report.ok {
+        let changed = report.outcomes.len();
+        if changed == 0 {
+            eprintln!("environment `{}`: no changes", env.name);
+        } else {
+            eprintln!(
+                "environment `{}`: {} deployed (state serial {})",
+                env.name,
+                output::plural(changed, "change"),
+                state.serial
+            );
+        }
+    } else {
+        eprintln!(
+            "error: deploy of environment `{}` failed in wave {}{}; the state records what finished",
+            env.name,
+            report.failed_wave.map_or(0, |w| w + 1),
+            if report.rolled_back {
+                ", which was rolled back"
+            } else {
+                " (kept: --no-rollback)"
+            }
+        );
+    }
+    if report.ok {
+        Exit::Success
+    } else {
+        Exit::DeployFailed
+    }
+}
+
+fn event_line(event: &Event) -> String {
+    match event {
+        Event::WaveStarted { wave, services } => {
+            format!("wave {}: {}", wave + 1, services.join(", "))
+        }
+        Event::Started { name } => format!("  {name}: started"),
+        Event::Healthy { name, seconds } => format!("  {name}: healthy after {seconds:.1} s"),
+        Event::Failed { name, message } => format!("  {name}: failed: {message}"),
+        Event::RolledBack { name } => format!("  {name}: rolled back"),
+        Event::Deleted { name } => format!("  {name}: deleted"),
+    }
+}
+
+fn confirm(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+// ---------------------------------------------------------------- status
+
+#[derive(Serialize)]
+struct StatusRow {
+    name: String,
+    desired_version: Option<String>,
+    deployed_version: Option<String>,
+    running: bool,
+    healthy: Option<bool>,
+    health: Option<String>,
+    configuration: &'static str,
+    engine_id: Option<String>,
+    memory_bytes: Option<u64>,
+    cpu_seconds: Option<f64>,
+}
+
+pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
+    let env = match prepare(args, format, color) {
+        Ok(env) => env,
+        Err(exit) => return exit,
+    };
+    let state = match env.store.load(&env.name) {
+        Ok(state) => state,
+        Err(e) => return state_error(&e),
+    };
+    let engine = LocalEngine {
+        logs: env.store.log_dir(&env.name),
+        lookup: &lookup,
+    };
+    let plan = deploy::plan(
+        &env.name,
+        state.as_ref(),
+        &env.desired,
+        &hashes(&env, state.as_ref()),
+    );
+    let rows = observe(&env, state.as_ref(), &engine, &plan);
+    match format {
+        Format::Json => output::print_json(&serde_json::json!({
+            "format": 1,
+            "environment": env.name,
+            "serial": state.as_ref().map(|s| s.serial),
+            "services": rows,
+        })),
+        Format::Human => {
+            println!(
+                "environment `{}` (state serial {}):",
+                env.name,
+                state.as_ref().map_or(0, |s| s.serial)
+            );
+            println!(
+                "  {:<16} {:<9} {:<9} {:<8} {:<10} CONFIG",
+                "SERVICE", "MODEL", "DEPLOYED", "RUNNING", "HEALTH"
+            );
+            for row in &rows {
+                println!(
+                    "  {:<16} {:<9} {:<9} {:<8} {:<10} {}",
+                    row.name,
+                    row.desired_version.as_deref().unwrap_or("-"),
+                    row.deployed_version.as_deref().unwrap_or("-"),
+                    if row.running { "yes" } else { "no" },
+                    match row.healthy {
+                        Some(true) => "healthy",
+                        Some(false) => "unhealthy",
+                        None => "-",
+                    },
+                    row.configuration
+                );
+            }
+        }
+    }
+    Exit::Success
+}
+
+fn observe(
+    env: &Environment,
+    state: Option<&State>,
+    engine: &LocalEngine,
+    plan: &Plan,
+) -> Vec<StatusRow> {
+    use svcmodel_targets::deploy::Engine;
+    let empty = BTreeMap::new();
+    let recorded = state.map_or(&empty, |s| &s.services);
+    let mut names: Vec<&str> = env.desired.iter().map(|d| d.name.as_str()).collect();
+    names.extend(
+        recorded
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !env.desired.iter().any(|d| d.name == *n)),
+    );
+    names.sort_unstable();
+    names
+        .into_iter()
+        .map(|name| {
+            let desired = env.desired.iter().find(|d| d.name == name);
+            let record = recorded.get(name);
+            let running = record.is_some_and(|r| engine.alive(&r.engine_id));
+            let check = record
+                .filter(|_| running)
+                .map(|r| engine.check(&r.engine_id, &r.spec));
+            let usage = record.and_then(|r| engine.usage(&r.engine_id));
+            StatusRow {
+                name: name.to_string(),
+                desired_version: desired.map(|d| d.version.clone()),
+                deployed_version: record.map(|r| r.version.clone()),
+                running,
+                healthy: check.as_ref().map(Result::is_ok),
+                health: check.and_then(Result::err),
+                configuration: match (desired, record) {
+                    (Some(_), Some(_))
+                        if plan
+                            .items
+                            .iter()
+                            .any(|i| i.name == name && i.action == Action::Unchanged) =>
+                    {
+                        "as modelled"
+                    }
+                    (Some(_), Some(_)) => "changed",
+                    (Some(_), None) => "not deployed",
+                    (None, Some(_)) => "not in the model",
+                    (None, None) => "-",
+                },
+                engine_id: record.map(|r| r.engine_id.clone()),
+                memory_bytes: usage.map(|u| u.0),
+                cpu_seconds: usage.map(|u| u.1),
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- reconcile
+
+/// One difference between the model and what runs.
+#[derive(Serialize)]
+struct Drift {
+    service: String,
+    kind: &'static str,
+    code: &'static str,
+    message: String,
+    #[serde(skip)]
+    diagnostic: Diagnostic,
+}
+
+pub struct ReconcileArgs<'a> {
+    pub system: &'a SystemArgs,
+    pub fix: bool,
+    pub yes: bool,
+    pub timeout: u64,
+    pub lock_timeout: u64,
+    pub format: DriftFormat,
+    pub color: Color,
+}
+
+pub fn reconcile(args: &ReconcileArgs) -> Exit {
+    let human = if args.format == DriftFormat::Json {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    let env = match prepare(args.system, human, args.color) {
+        Ok(env) => env,
+        Err(exit) => return exit,
+    };
+    let state = match env.store.load(&env.name) {
+        Ok(state) => state,
+        Err(e) => return state_error(&e),
+    };
+    let engine = LocalEngine {
+        logs: env.store.log_dir(&env.name),
+        lookup: &lookup,
+    };
+    let drifts = drifts(&env, state.as_ref(), &engine);
+    print_drifts(&env, &drifts, args.format, args.color);
+    if drifts.is_empty() {
+        return Exit::Success;
+    }
+    if !args.fix {
+        return Exit::Changes;
+    }
+    eprintln!("fixing {}:", output::plural(drifts.len(), "drift"));
+    let exit = deploy(&DeployArgs {
+        system: args.system,
+        yes: args.yes,
+        repair_unhealthy: true,
+        rollback: true,
+        timeout: args.timeout,
+        lock_timeout: args.lock_timeout,
+        format: Format::Human,
+        color: args.color,
+    });
+    if exit != Exit::Success {
+        return exit;
+    }
+    let state = env.store.load(&env.name).ok().flatten();
+    let left = drifts_after_fix(&env, state.as_ref(), &engine);
+    if left == 0 {
+        eprintln!("environment `{}` runs as modelled", env.name);
+        Exit::Success
+    } else {
+        eprintln!("error: {} left after --fix", output::plural(left, "drift"));
+        Exit::Changes
+    }
+}
+
+fn drifts_after_fix(env: &Environment, state: Option<&State>, engine: &LocalEngine) -> usize {
+    drifts(env, state, engine).len()
+}
+
+fn drifts(env: &Environment, state: Option<&State>, engine: &LocalEngine) -> Vec<Drift> {
+    use svcmodel_targets::deploy::Engine;
+    let empty = BTreeMap::new();
+    let recorded = state.map_or(&empty, |s| &s.services);
+    let hashes = hashes(env, state);
+    let plan = deploy::plan(&env.name, state, &env.desired, &hashes);
+    let mut out = Vec::new();
+    for item in &plan.items {
+        let instance = env.system.find(&item.name);
+        let def = instance.map(|i| &*env.compilation.model.services[i.definition]);
+        let mut drift = |kind: &'static str,
+                         code: Code,
+                         message: String,
+                         labels: Vec<(svcmodel_model::Span, String)>,
+                         help: &str| {
+            let mut d = Diagnostic::error(code, message.clone()).help(help);
+            for (span, text) in labels {
+                d = d.label(span, text);
+            }
+            out.push(Drift {
+                service: item.name.clone(),
+                kind,
+                code: code.as_str(),
+                message,
+                diagnostic: d,
+            });
+        };
+        match (item.action.clone(), def) {
+            (Action::Create, Some(def)) => drift(
+                "missing",
+                Code::DriftMissing,
+                format!("`{}` is in the model but not deployed", item.name),
+                vec![(def.name.span, "declared here".to_string())],
+                "run `svcmodel deploy` or `svcmodel reconcile --fix`",
+            ),
+            (Action::Delete, _) => drift(
+                "extra",
+                Code::DriftExtra,
+                format!("`{}` is deployed but no longer in the model", item.name),
+                Vec::new(),
+                "run `svcmodel deploy --yes` or `svcmodel reconcile --fix --yes` to delete it",
+            ),
+            (action, Some(def)) => {
+                let Some(record) = recorded.get(&item.name) else {
+                    continue;
+                };
+                if !engine.alive(&record.engine_id) {
+                    drift(
+                        "stopped",
+                        Code::DriftStopped,
+                        format!("`{}` is deployed but not running", item.name),
+                        vec![(def.name.span, "declared here".to_string())],
+                        "run `svcmodel reconcile --fix`; its log is under .svcmodel/logs/",
+                    );
+                } else if let Err(why) = engine.check(&record.engine_id, &record.spec) {
+                    let span = def.health.as_ref().map_or(def.name.span, |h| h.span);
+                    drift(
+                        "unhealthy",
+                        Code::DriftUnhealthy,
+                        format!("`{}` runs but its health check fails: {why}", item.name),
+                        vec![(span, "the health check".to_string())],
+                        "look at its log under .svcmodel/logs/; `svcmodel reconcile --fix` restarts it",
+                    );
+                }
+                if action == Action::Update {
+                    if let Some(change) = item.changes.iter().find(|c| c.field == "version") {
+                        drift(
+                            "version_changed",
+                            Code::DriftVersion,
+                            format!(
+                                "`{}` runs version {} but the model resolves {}",
+                                item.name,
+                                change.from.as_deref().unwrap_or("?"),
+                                change.to.as_deref().unwrap_or("?")
+                            ),
+                            vec![(def.version.span, "the model's version".to_string())],
+                            "run `svcmodel deploy` or `svcmodel reconcile --fix`",
+                        );
+                    }
+                    let others: Vec<&deploy::Change> = item
+                        .changes
+                        .iter()
+                        .filter(|c| c.field != "version")
+                        .collect();
+                    if !others.is_empty() {
+                        let instance = instance.map(|i| (i, def));
+                        let labels = others
+                            .iter()
+                            .map(|c| {
+                                (
+                                    change_span(c, instance).unwrap_or(def.name.span),
+                                    format!(
+                                        "{}: now {}",
+                                        c.field,
+                                        c.to.as_deref().unwrap_or("(none)")
+                                    ),
+                                )
+                            })
+                            .collect();
+                        drift(
+                            "config_changed",
+                            Code::DriftConfig,
+                            format!(
+                                "`{}` runs with another configuration: {}",
+                                item.name,
+                                others
+                                    .iter()
+                                    .map(|c| format!(
+                                        "{} was {}",
+                                        c.field,
+                                        c.from.as_deref().unwrap_or("(none)")
+                                    ))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            labels,
+                            "run `svcmodel plan` to see every change, then `svcmodel deploy`",
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Where the model declares the value a change is about: a parameter's value (the
+/// values file, the --set flag or the default), else the configuration entry.
+fn change_span(
+    change: &deploy::Change,
+    instance: Option<(&svcmodel_model::system::Instance, &svcmodel_model::Service)>,
+) -> Option<svcmodel_model::Span> {
+    use svcmodel_model::ConfigValue;
+    use svcmodel_model::system::ValueSource;
+    let (instance, def) = instance?;
+    let name = change.field.strip_prefix("env.")?;
+    let entry = def.config.env.iter().find(|e| e.key.value == name)?;
+    if let ConfigValue::Param { name: param } = &entry.value.value {
+        let index = def.params.iter().position(|p| p.name.value == *param)?;
+        match &instance.values.get(index)?.source {
+            ValueSource::Default { span }
+            | ValueSource::ValuesFile { span }
+            | ValueSource::Set { span } => {
+                return Some(*span);
+            }
+            _ => {}
+        }
+    }
+    Some(entry.value.span)
+}
+
+fn print_drifts(env: &Environment, drifts: &[Drift], format: DriftFormat, color: Color) {
+    match format {
+        DriftFormat::Human => {
+            let diagnostics: Vec<Diagnostic> =
+                drifts.iter().map(|d| d.diagnostic.clone()).collect();
+            output::print_human(&diagnostics, &env.compilation.sources, color);
+            if drifts.is_empty() {
+                eprintln!("environment `{}` runs as modelled", env.name);
+            } else {
+                eprintln!(
+                    "environment `{}`: {}",
+                    env.name,
+                    output::plural(drifts.len(), "drift")
+                );
+            }
+        }
+        DriftFormat::Json => {
+            let items: Vec<serde_json::Value> = drifts
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "service": d.service,
+                        "kind": d.kind,
+                        "diagnostic": JsonDiagnostic::new(&d.diagnostic, &env.compilation.sources),
+                    })
+                })
+                .collect();
+            output::print_json(&serde_json::json!({
+                "format": 1,
+                "environment": env.name,
+                "drift": items,
+            }));
+        }
+        DriftFormat::Markdown => {
+            let mut out = format!("# Drift in `{}`\n\n", env.name);
+            if drifts.is_empty() {
+                out.push_str("No drift: everything runs as modelled.\n");
+            } else {
+                out.push_str("| service | drift | code | where | what |\n|---|---|---|---|---|\n");
+                for d in drifts {
+                    out.push_str(&format!(
+                        "| {} | {} | {} | {} | {} |\n",
+                        d.service,
+                        d.kind,
+                        d.code,
+                        location(&d.diagnostic, &env.compilation.sources),
+                        d.message.replace('|', "\\|")
+                    ));
+                }
+            }
+            print!("{out}");
+        }
+        DriftFormat::Junit => {
+            let mut by_service: BTreeMap<&str, Vec<&Drift>> = BTreeMap::new();
+            for d in drifts {
+                by_service.entry(&d.service).or_default().push(d);
+            }
+            for desired in &env.desired {
+                by_service.entry(&desired.name).or_default();
+            }
+            let failures = drifts.len();
+            let mut out = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reconcile {}\" tests=\"{}\" failures=\"{failures}\">\n",
+                xml(&env.name),
+                by_service.len()
+            );
+            for (service, found) in &by_service {
+                out.push_str(&format!(
+                    "    <testcase classname=\"{}\" name=\"{}\"",
+                    xml(&env.name),
+                    xml(service)
+                ));
+                if found.is_empty() {
+                    out.push_str("/>\n");
+                    continue;
+                }
+                out.push_str(">\n");
+                for d in found {
+                    out.push_str(&format!(
+                        "      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
+                        d.code,
+                        xml(&d.message),
+                        xml(&location(&d.diagnostic, &env.compilation.sources))
+                    ));
+                }
+                out.push_str("    </testcase>\n");
+            }
+            out.push_str("  </testsuite>\n</testsuites>\n");
+            print!("{out}");
+        }
+    }
+}
+
+fn location(d: &Diagnostic, sources: &svcmodel_compiler::source::SourceMap) -> String {
+    d.primary_span().map_or_else(String::new, |span| {
+        let file = sources.get(span.file);
+        let (line, column) = file.line_col(span.start);
+        format!("{}:{line}:{column}", file.name)
+    })
+}
+
+fn xml(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+// ---------------------------------------------------------------- destroy, unlock
+
+pub fn destroy(args: &SystemArgs, yes: bool, lock_timeout: u64, color: Color) -> Exit {
+    let env = match prepare(args, Format::Human, color) {
+        Ok(env) => env,
+        Err(exit) => return exit,
+    };
+    let _lock = match env
+        .store
+        .lock(&env.name, "destroy", Duration::from_secs(lock_timeout))
+    {
+        Ok(lock) => lock,
+        Err(e) => return state_error(&e),
+    };
+    let mut state = match env.store.load(&env.name) {
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            eprintln!("environment `{}` has nothing deployed", env.name);
+            return Exit::Success;
+        }
+        Err(e) => return state_error(&e),
+    };
+    let names: Vec<&String> = state.services.keys().collect();
+    if !yes {
+        let question = format!(
+            "stop and delete {} in `{}`?",
+            names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            env.name
+        );
+        if !(std::io::stdin().is_terminal() && confirm(&question)) {
+            eprintln!(
+                "error: destroy deletes every service of `{}`; pass --yes to allow it",
+                env.name
+            );
+            return Exit::Usage;
+        }
+    }
+    let engine = LocalEngine {
+        logs: env.store.log_dir(&env.name),
+        lookup: &lookup,
+    };
+    let progress = |event: Event| eprintln!("{}", event_line(&event));
+    match deploy::destroy(&env.store, &mut state, &engine, &progress) {
+        Ok(removed) => {
+            eprintln!(
+                "environment `{}`: {} removed",
+                env.name,
+                output::plural(removed.len(), "service")
+            );
+            Exit::Success
+        }
+        Err(e) => state_error(&e),
+    }
+}
+
+pub fn unlock(root: Option<&Path>, id: &str) -> Exit {
+    let cwd = super::current_dir();
+    let root = super::project_root(root, std::slice::from_ref(&cwd), &cwd);
+    match Store::new(root.join(".svcmodel")).unlock(id) {
+        Ok(lock) => {
+            eprintln!(
+                "released lock {} of environment `{}` ({} by pid {} on {})",
+                lock.id, lock.environment, lock.operation, lock.pid, lock.host
+            );
+            Exit::Success
+        }
+        Err(e) => state_error(&e),
+    }
+}

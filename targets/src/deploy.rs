@@ -1,0 +1,714 @@
+//! Plan, deploy, observe: the desired services (from the rendered view) against the
+//! recorded state, applied by an engine in dependency waves with health gates.
+//!
+//! Input: the view of one environment and its deploy waves; the state store; an
+//! engine. Output: a plan (create, update, delete, unchanged, with exactly what
+//! changes), a deploy report, observations for status and reconcile.
+//!
+//! The state is written before each wave (what is about to change, as pending) and
+//! after it (what finished), so whatever stops a run, the state says what was done.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::state::{Pending, ServiceRecord, State, StateError, Store, now};
+use crate::view::{HealthView, Part, ServiceView, ValueView};
+
+/// One service as the model wants it.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    pub model_hash: String,
+    /// The engine's spec (for local processes: command, variables, health), with
+    /// secrets as references.
+    pub spec: serde_json::Value,
+    /// Index of the deploy wave: everything in earlier waves starts (healthy) first.
+    pub wave: usize,
+    /// Host variables that hold the secrets: `SVCMODEL_SECRET_INSTANCE_PARAM`.
+    pub secrets: Vec<(String, String)>,
+}
+
+/// Builds the desired services of a local-process view, in `waves` order.
+pub fn desired_local(view: &[ServiceView], waves: &[Vec<String>]) -> Vec<Desired> {
+    let wave_of = |name: &str| {
+        waves
+            .iter()
+            .position(|w| w.iter().any(|n| n == name))
+            .unwrap_or(waves.len())
+    };
+    view.iter()
+        .map(|s| {
+            let command: Vec<serde_json::Value> = s
+                .command
+                .iter()
+                .chain(s.args.iter())
+                .map(spec_value)
+                .collect();
+            let env: BTreeMap<&str, serde_json::Value> = s
+                .env
+                .iter()
+                .map(|e| (e.name.as_str(), spec_value(&e.value)))
+                .collect();
+            let spec = serde_json::json!({
+                "name": s.name,
+                "command": command,
+                "env": env,
+                "workdir": s.workdir.as_ref().map(spec_value),
+                "ports": s.ports.iter().map(|p| (p.name.clone(), p.port)).collect::<BTreeMap<_, _>>(),
+                "health": s.health.as_ref().map(health_spec),
+                "restart": s.restart,
+            });
+            Desired {
+                name: s.name.clone(),
+                service: s.service.clone(),
+                version: s.version.clone(),
+                model_hash: s.model_hash.clone(),
+                spec,
+                wave: wave_of(&s.name),
+                secrets: s
+                    .secrets
+                    .iter()
+                    .map(|x| (x.param.clone(), x.host_variable.clone()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// A value as recorded: its text, or its parts with secrets by the host variable that
+/// holds them at deploy time.
+fn spec_value(value: &ValueView) -> serde_json::Value {
+    if let Some(text) = &value.text {
+        return serde_json::Value::from(text.as_str());
+    }
+    let parts: Vec<serde_json::Value> = value
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Text { text } => serde_json::json!({ "text": text }),
+            Part::Secret { secret } => {
+                serde_json::json!({ "secret": secret.param, "from": secret.host_variable })
+            }
+            Part::Address { service, field, .. } => {
+                serde_json::json!({ "address": service, "field": field })
+            }
+        })
+        .collect();
+    serde_json::json!({ "parts": parts })
+}
+
+fn health_spec(health: &HealthView) -> serde_json::Value {
+    serde_json::json!({
+        "kind": health.kind,
+        "port": health.port,
+        "path": health.path,
+        "command": health.command,
+        "interval_seconds": health.interval_seconds,
+        "timeout_seconds": health.timeout_seconds,
+    })
+}
+
+/// A value of a spec with its secrets filled in from `lookup`.
+pub fn resolve_value(
+    value: &serde_json::Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    if let Some(text) = value.as_str() {
+        return Ok(text.to_string());
+    }
+    let mut out = String::new();
+    for part in value
+        .get("parts")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(text) = part.get("text").and_then(|t| t.as_str()) {
+            out.push_str(text);
+        } else if let Some(from) = part.get("from").and_then(|f| f.as_str()) {
+            match lookup(from) {
+                Some(secret) => out.push_str(&secret),
+                None => return Err(format!("the secret variable `{from}` is not set")),
+            }
+        } else {
+            return Err("a value known only at run time cannot be set here".to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// A salted hash of each secret's current value: enough to say that a secret
+/// changed, never what it is.
+pub fn secret_hashes(
+    desired: &Desired,
+    salt: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
+    desired
+        .secrets
+        .iter()
+        .filter_map(|(param, variable)| {
+            let value = lookup(variable)?;
+            let digest = Sha256::digest(format!("{salt}\0{param}\0{value}").as_bytes());
+            Some((
+                param.clone(),
+                digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
+            ))
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// `version`, `env.NAME`, `command`, `workdir`, `ports`, `health`, `secret.NAME`.
+    pub field: String,
+    /// As shown: a secret is `(secret)`, never its value.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanItem {
+    pub name: String,
+    pub action: Action,
+    pub version: Option<String>,
+    pub changes: Vec<Change>,
+    /// The services started after this one that depend on it.
+    pub wave: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub environment: String,
+    pub items: Vec<PlanItem>,
+    /// Work an earlier run left unfinished.
+    pub pending: Vec<Pending>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.items.iter().any(|i| i.action != Action::Unchanged)
+    }
+}
+
+/// The plan to go from `state` to `desired`. `hashes` are the current secret hashes
+/// per service.
+pub fn plan(
+    environment: &str,
+    state: Option<&State>,
+    desired: &[Desired],
+    hashes: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Plan {
+    let recorded = state.map(|s| &s.services);
+    let mut items = Vec::new();
+    for d in desired {
+        let record = recorded.and_then(|r| r.get(&d.name));
+        let current = hashes.get(&d.name).cloned().unwrap_or_default();
+        let (action, changes) = match record {
+            None => (Action::Create, Vec::new()),
+            Some(record) => {
+                let changes = diff(record, d, &current);
+                if changes.is_empty() {
+                    (Action::Unchanged, changes)
+                } else {
+                    (Action::Update, changes)
+                }
+            }
+        };
+        items.push(PlanItem {
+            name: d.name.clone(),
+            action,
+            version: Some(d.version.clone()),
+            changes,
+            wave: d.wave,
+        });
+    }
+    let wanted: BTreeSet<&str> = desired.iter().map(|d| d.name.as_str()).collect();
+    for (name, record) in recorded.into_iter().flatten() {
+        if !wanted.contains(name.as_str()) {
+            items.push(PlanItem {
+                name: name.clone(),
+                action: Action::Delete,
+                version: Some(record.version.clone()),
+                changes: Vec::new(),
+                wave: usize::MAX,
+            });
+        }
+    }
+    Plan {
+        environment: environment.to_string(),
+        items,
+        pending: state.map(|s| s.pending.clone()).unwrap_or_default(),
+    }
+}
+
+/// What differs between a recorded service and the desired one, field by field.
+fn diff(
+    record: &ServiceRecord,
+    desired: &Desired,
+    hashes: &BTreeMap<String, String>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let change = |field: &str, from: Option<String>, to: Option<String>| Change {
+        field: field.to_string(),
+        from,
+        to,
+    };
+    if record.version != desired.version {
+        changes.push(change(
+            "version",
+            Some(record.version.clone()),
+            Some(desired.version.clone()),
+        ));
+    }
+    let shown = |v: Option<&serde_json::Value>| -> Option<String> {
+        let v = v?;
+        if v.is_null() {
+            return None;
+        }
+        Some(match v.as_str() {
+            Some(text) => text.to_string(),
+            None if v.get("parts").is_some() => shown_parts(v),
+            None => v.to_string(),
+        })
+    };
+    let old_env = record.spec.get("env").and_then(|e| e.as_object());
+    let new_env = desired.spec.get("env").and_then(|e| e.as_object());
+    let names: BTreeSet<&String> = old_env
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .chain(new_env.into_iter().flat_map(|m| m.keys()))
+        .collect();
+    for name in names {
+        let from = old_env.and_then(|m| m.get(name));
+        let to = new_env.and_then(|m| m.get(name));
+        if from != to {
+            changes.push(change(&format!("env.{name}"), shown(from), shown(to)));
+        }
+    }
+    for field in ["command", "workdir", "ports", "health", "restart"] {
+        let from = record.spec.get(field);
+        let to = desired.spec.get(field);
+        if from != to {
+            changes.push(change(field, shown(from), shown(to)));
+        }
+    }
+    let old_hashes = record.spec.get("secret_hashes").and_then(|h| h.as_object());
+    for (param, hash) in hashes {
+        let before = old_hashes
+            .and_then(|h| h.get(param))
+            .and_then(|h| h.as_str());
+        if before != Some(hash.as_str()) {
+            changes.push(change(
+                &format!("secret.{param}"),
+                before.map(|_| "(secret)".to_string()),
+                Some("(secret, changed)".to_string()),
+            ));
+        }
+    }
+    // A model hash that changed with nothing the engine runs (a new consumer, a
+    // label) is not a change here: deploy records the new hash without a restart.
+    changes
+}
+
+/// Parts as a person reads them: secrets as `${secret:NAME}`.
+fn shown_parts(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for part in value
+        .get("parts")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(text) = part.get("text").and_then(|t| t.as_str()) {
+            out.push_str(text);
+        } else if let Some(secret) = part.get("secret").and_then(|t| t.as_str()) {
+            out.push_str(&format!("${{secret:{secret}}}"));
+        }
+    }
+    out
+}
+
+/// An engine svcmodel deploys to.
+pub trait Engine: Sync {
+    /// Starts a service; returns its engine id.
+    fn start(&self, desired: &Desired) -> Result<String, String>;
+    /// Stops it (and removes it, for engines that keep stopped things).
+    fn stop(&self, engine_id: &str);
+    fn alive(&self, engine_id: &str) -> bool;
+    /// Waits until its health check passes, at most `deadline`.
+    fn wait_healthy(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+        deadline: Duration,
+    ) -> Result<(), String>;
+    /// One health check now.
+    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String>;
+    /// Resident memory in bytes and CPU seconds used, where the engine can tell.
+    fn usage(&self, engine_id: &str) -> Option<(u64, f64)>;
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long one service may take to become healthy.
+    pub deadline: Duration,
+    /// Roll a failed wave back to the previous revision (`--no-rollback` turns it off).
+    pub rollback: bool,
+    /// Delete services that are no longer in the model.
+    pub delete: bool,
+    /// Restart services that run but fail their health check (`reconcile --fix`).
+    pub repair_unhealthy: bool,
+}
+
+/// What happened to one service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub name: String,
+    pub action: String,
+    pub ok: bool,
+    pub message: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub environment: String,
+    pub ok: bool,
+    pub outcomes: Vec<Outcome>,
+    /// The wave that failed (and was rolled back, unless `--no-rollback`).
+    pub failed_wave: Option<usize>,
+    pub rolled_back: bool,
+}
+
+/// Progress events, for bars on a terminal and lines elsewhere.
+#[derive(Debug, Clone)]
+pub enum Event {
+    WaveStarted { wave: usize, services: Vec<String> },
+    Started { name: String },
+    Healthy { name: String, seconds: f64 },
+    Failed { name: String, message: String },
+    RolledBack { name: String },
+    Deleted { name: String },
+}
+
+/// One start in a wave: the item's index, its engine id or (the id if it started,
+/// why it failed), and the seconds it took.
+type StartResult = (usize, Result<String, (Option<String>, String)>, f64);
+
+/// Applies `desired` to the environment, wave by wave.
+#[allow(clippy::too_many_arguments)]
+pub fn deploy(
+    store: &Store,
+    state: &mut State,
+    desired: &[Desired],
+    hashes: &BTreeMap<String, BTreeMap<String, String>>,
+    engine: &dyn Engine,
+    options: &Options,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<Report, StateError> {
+    let plan = plan(&state.environment, Some(state), desired, hashes);
+    let by_name: BTreeMap<&str, &Desired> = desired.iter().map(|d| (d.name.as_str(), d)).collect();
+    // What to start: created, changed, and recorded ones whose process is gone.
+    let mut work: BTreeMap<usize, Vec<(&Desired, &'static str)>> = BTreeMap::new();
+    for item in &plan.items {
+        let Some(d) = by_name.get(item.name.as_str()) else {
+            continue;
+        };
+        let action = match item.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => {
+                let broken = state.services.get(&item.name).is_none_or(|r| {
+                    !engine.alive(&r.engine_id)
+                        || (options.repair_unhealthy
+                            && engine.check(&r.engine_id, &r.spec).is_err())
+                });
+                if !broken {
+                    continue;
+                }
+                "repair"
+            }
+            Action::Delete => continue,
+        };
+        work.entry(d.wave).or_default().push((d, action));
+    }
+    // Unchanged for the engine, but the model moved on: record its new hash.
+    for item in plan.items.iter().filter(|i| i.action == Action::Unchanged) {
+        if let (Some(d), Some(record)) = (
+            by_name.get(item.name.as_str()),
+            state.services.get_mut(&item.name),
+        ) {
+            record.model_hash = d.model_hash.clone();
+        }
+    }
+    // Pending work from an interrupted run: what it started may run unrecorded.
+    for pending in std::mem::take(&mut state.pending) {
+        if let Some(id) = &pending.engine_id {
+            let recorded = state
+                .services
+                .get(&pending.service)
+                .map(|r| r.engine_id.as_str());
+            if recorded != Some(id.as_str()) {
+                engine.stop(id);
+            }
+        }
+    }
+    let mut report = Report {
+        environment: state.environment.clone(),
+        ok: true,
+        outcomes: Vec::new(),
+        failed_wave: None,
+        rolled_back: false,
+    };
+    for (wave, items) in &work {
+        progress(Event::WaveStarted {
+            wave: *wave,
+            services: items.iter().map(|(d, _)| d.name.clone()).collect(),
+        });
+        state.pending = items
+            .iter()
+            .map(|(d, action)| Pending {
+                service: d.name.clone(),
+                action: action.to_string(),
+                engine_id: None,
+                since: now(),
+            })
+            .collect();
+        store.save(state)?;
+        let olds: Vec<Option<String>> = items
+            .iter()
+            .map(|(d, _)| state.services.get(&d.name).map(|r| r.engine_id.clone()))
+            .collect();
+        // Each start is written to the state at once (as pending, with its engine id),
+        // so a run killed now leaves nothing running that the state does not know.
+        let shared = std::sync::Mutex::new(&mut *state);
+        let results: Vec<StartResult> = std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .iter()
+                .zip(&olds)
+                .enumerate()
+                .map(|(i, ((d, _), old))| {
+                    let shared = &shared;
+                    scope.spawn(move || {
+                        let started = std::time::Instant::now();
+                        if let Some(old) = old {
+                            engine.stop(old);
+                        }
+                        let result = match engine.start(d) {
+                            Err(e) => Err((None, e)),
+                            Ok(id) => {
+                                if let Ok(mut state) = shared.lock() {
+                                    if let Some(p) = state.pending.get_mut(i) {
+                                        p.engine_id = Some(id.clone());
+                                    }
+                                    let _ = store.save(&mut state);
+                                }
+                                progress(Event::Started {
+                                    name: d.name.clone(),
+                                });
+                                match engine.wait_healthy(&id, &d.spec, options.deadline) {
+                                    Ok(()) => Ok(id),
+                                    Err(e) => Err((Some(id), e)),
+                                }
+                            }
+                        };
+                        (i, result, started.elapsed().as_secs_f64())
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let failed = results.iter().any(|(_, r, _)| r.is_err()) || results.len() != items.len();
+        for (i, result, seconds) in &results {
+            let (d, action) = items[*i];
+            match result {
+                Ok(id) => {
+                    progress(Event::Healthy {
+                        name: d.name.clone(),
+                        seconds: *seconds,
+                    });
+                    report.outcomes.push(Outcome {
+                        name: d.name.clone(),
+                        action: action.to_string(),
+                        ok: true,
+                        message: None,
+                        seconds: *seconds,
+                    });
+                    if !failed || !options.rollback {
+                        record(state, d, id, hashes);
+                    }
+                }
+                Err((id, message)) => {
+                    progress(Event::Failed {
+                        name: d.name.clone(),
+                        message: message.clone(),
+                    });
+                    report.outcomes.push(Outcome {
+                        name: d.name.clone(),
+                        action: action.to_string(),
+                        ok: false,
+                        message: Some(message.clone()),
+                        seconds: *seconds,
+                    });
+                    if !options.rollback
+                        && let Some(id) = id
+                    {
+                        // Kept as it is: recorded, so status and reconcile see it.
+                        record(state, d, id, hashes);
+                    }
+                }
+            }
+        }
+        if failed {
+            report.ok = false;
+            report.failed_wave = Some(*wave);
+            if options.rollback {
+                report.rolled_back = true;
+                for (i, result, _) in &results {
+                    let (d, _) = items[*i];
+                    let new_id = match result {
+                        Ok(id) => Some(id.clone()),
+                        Err((id, _)) => id.clone(),
+                    };
+                    if let Some(id) = new_id {
+                        engine.stop(&id);
+                    }
+                    // Back to the previous revision where there was one.
+                    if let Some(previous) = state.services.get(&d.name).cloned() {
+                        let old = Desired {
+                            name: d.name.clone(),
+                            service: previous.service.clone(),
+                            version: previous.version.clone(),
+                            model_hash: previous.model_hash.clone(),
+                            spec: previous.spec.clone(),
+                            wave: d.wave,
+                            secrets: d.secrets.clone(),
+                        };
+                        match engine.start(&old).and_then(|id| {
+                            engine
+                                .wait_healthy(&id, &old.spec, options.deadline)
+                                .map(|_| id)
+                        }) {
+                            Ok(id) => {
+                                if let Some(r) = state.services.get_mut(&d.name) {
+                                    r.engine_id = id;
+                                }
+                            }
+                            Err(message) => progress(Event::Failed {
+                                name: d.name.clone(),
+                                message: format!(
+                                    "the previous revision did not come back: {message}"
+                                ),
+                            }),
+                        }
+                    }
+                    progress(Event::RolledBack {
+                        name: d.name.clone(),
+                    });
+                }
+            }
+            state.pending.clear();
+            state.record(
+                "deploy",
+                format!(
+                    "wave {wave} failed{}",
+                    if options.rollback {
+                        ", rolled back"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            store.save(state)?;
+            return Ok(report);
+        }
+        state.pending.clear();
+        store.save(state)?;
+    }
+    if options.delete {
+        for item in plan.items.iter().filter(|i| i.action == Action::Delete) {
+            if let Some(record) = state.services.get(&item.name) {
+                engine.stop(&record.engine_id);
+            }
+            state.services.remove(&item.name);
+            progress(Event::Deleted {
+                name: item.name.clone(),
+            });
+            report.outcomes.push(Outcome {
+                name: item.name.clone(),
+                action: "delete".to_string(),
+                ok: true,
+                message: None,
+                seconds: 0.0,
+            });
+        }
+    }
+    let changed = report.outcomes.len();
+    state.record("deploy", format!("{changed} services changed"));
+    store.save(state)?;
+    Ok(report)
+}
+
+fn record(
+    state: &mut State,
+    desired: &Desired,
+    engine_id: &str,
+    hashes: &BTreeMap<String, BTreeMap<String, String>>,
+) {
+    let mut spec = desired.spec.clone();
+    if let (Some(map), Some(h)) = (spec.as_object_mut(), hashes.get(&desired.name)) {
+        map.insert(
+            "secret_hashes".to_string(),
+            serde_json::to_value(h).unwrap_or_default(),
+        );
+    }
+    let revision = state.serial + 1;
+    state.services.insert(
+        desired.name.clone(),
+        ServiceRecord {
+            service: desired.service.clone(),
+            version: desired.version.clone(),
+            model_hash: desired.model_hash.clone(),
+            engine_id: engine_id.to_string(),
+            spec,
+            revision,
+            deployed_at: now(),
+        },
+    );
+}
+
+/// Stops everything recorded and forgets it.
+pub fn destroy(
+    store: &Store,
+    state: &mut State,
+    engine: &dyn Engine,
+    progress: &(dyn Fn(Event) + Sync),
+) -> Result<Vec<String>, StateError> {
+    let names: Vec<String> = state.services.keys().cloned().collect();
+    for name in &names {
+        if let Some(record) = state.services.get(name) {
+            engine.stop(&record.engine_id);
+        }
+        state.services.remove(name);
+        progress(Event::Deleted { name: name.clone() });
+        store.save(state)?;
+    }
+    state.record("destroy", format!("{} services removed", names.len()));
+    store.save(state)?;
+    Ok(names)
+}

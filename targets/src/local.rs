@@ -1,0 +1,436 @@
+//! The local engine: services as processes on this machine.
+//!
+//! A process runs in a process group of its own (so Ctrl-C on svcmodel does not reach
+//! it) with its standard output and error appended to a log under `.svcmodel/logs/`,
+//! and outlives the CLI. It is known by its pid and its start time, so a reused pid is
+//! never mistaken for it. Only the variables of the service's configuration reach it,
+//! with `PATH`, `HOME`, `LANG` and `TZ` from svcmodel's own environment.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A process to start: everything resolved, secrets included (never stored).
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub workdir: Option<PathBuf>,
+    pub log: PathBuf,
+}
+
+/// What identifies a running process: `pid:PID:START` (START in clock ticks since
+/// boot, from /proc), so a recycled pid does not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessId {
+    pub pid: u32,
+    pub start: u64,
+}
+
+impl ProcessId {
+    pub fn encode(self) -> String {
+        format!("pid:{}:{}", self.pid, self.start)
+    }
+
+    pub fn decode(text: &str) -> Option<ProcessId> {
+        let mut parts = text.strip_prefix("pid:")?.split(':');
+        Some(ProcessId {
+            pid: parts.next()?.parse().ok()?,
+            start: parts.next()?.parse().ok()?,
+        })
+    }
+}
+
+const INHERITED: [&str; 4] = ["PATH", "HOME", "LANG", "TZ"];
+
+/// Starts `launch` detached. Fails if the program cannot be started.
+pub fn start(launch: &Launch) -> std::io::Result<ProcessId> {
+    use std::os::unix::process::CommandExt;
+    let Some((program, args)) = launch.command.split_first() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the command is empty",
+        ));
+    };
+    if let Some(dir) = launch.log.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&launch.log)?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    for name in INHERITED {
+        if let Ok(value) = std::env::var(name) {
+            command.env(name, value);
+        }
+    }
+    for (name, value) in &launch.env {
+        command.env(name, value);
+    }
+    if let Some(dir) = &launch.workdir {
+        command.current_dir(dir);
+    }
+    let child = command.spawn()?;
+    let pid = child.id();
+    // The child is not waited for: it must outlive svcmodel. Until svcmodel exits, a
+    // process that ends stays a zombie, which `alive` counts as gone.
+    drop(child);
+    let start = start_time(pid).unwrap_or(0);
+    Ok(ProcessId { pid, start })
+}
+
+/// Field 22 of /proc/PID/stat (start time) and field 3 (state).
+fn stat(pid: u32) -> Option<(char, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after its end.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    stat(pid).map(|(_, start)| start)
+}
+
+/// Whether the process still runs (not gone, not a zombie, not a recycled pid).
+pub fn alive(id: ProcessId) -> bool {
+    matches!(stat(id.pid), Some((state, start)) if state != 'Z' && state != 'X' && start == id.start)
+}
+
+/// Stops the process's group: SIGTERM, then SIGKILL after `grace`.
+pub fn stop(id: ProcessId, grace: Duration) {
+    if !alive(id) {
+        return;
+    }
+    let signal_group = |signal: rustix::process::Signal| {
+        if let Some(pid) = rustix::process::Pid::from_raw(id.pid as i32) {
+            let _ = rustix::process::kill_process_group(pid, signal);
+        }
+    };
+    signal_group(rustix::process::Signal::TERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if !alive(id) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal_group(rustix::process::Signal::KILL);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while alive(id) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Resident memory (bytes) and CPU time used (seconds), from /proc.
+pub fn usage(id: ProcessId) -> Option<(u64, f64)> {
+    if !alive(id) {
+        return None;
+    }
+    let status = fs::read_to_string(format!("/proc/{}/status", id.pid)).ok()?;
+    let rss_kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let text = fs::read_to_string(format!("/proc/{}/stat", id.pid)).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((rss_kib * 1024, ticks as f64 / 100.0))
+}
+
+/// How a service's health is checked on this machine.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    Tcp {
+        port: u16,
+    },
+    Http {
+        port: u16,
+        path: String,
+    },
+    Command {
+        command: Vec<String>,
+        workdir: Option<PathBuf>,
+    },
+}
+
+/// One check, within `timeout`.
+pub fn probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
+    match probe {
+        Probe::Tcp { port } => connect(*port, timeout).map(|_| ()),
+        Probe::Http { port, path } => {
+            let mut stream = connect(*port, timeout)?;
+            let _ = stream.set_read_timeout(Some(timeout));
+            let _ = stream.set_write_timeout(Some(timeout));
+            let request = format!(
+                "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: svcmodel\r\n\r\n"
+            );
+            stream
+                .write_all(request.as_bytes())
+                .map_err(|e| format!("cannot send the request: {e}"))?;
+            let mut head = [0u8; 64];
+            let n = stream
+                .read(&mut head)
+                .map_err(|e| format!("no answer: {e}"))?;
+            let line = String::from_utf8_lossy(&head[..n]);
+            let status: u16 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| "not an HTTP answer".to_string())?;
+            if (200..400).contains(&status) {
+                Ok(())
+            } else {
+                Err(format!("HTTP {status}"))
+            }
+        }
+        Probe::Command { command, workdir } => {
+            let Some((program, args)) = command.split_first() else {
+                return Err("the command is empty".to_string());
+            };
+            let mut cmd = Command::new(program);
+            cmd.args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if let Some(dir) = workdir {
+                cmd.current_dir(dir);
+            }
+            let mut child = cmd
+                .spawn()
+                .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+            let deadline = Instant::now() + timeout;
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) if status.success() => return Ok(()),
+                    Ok(Some(status)) => return Err(format!("`{program}` exited with {status}")),
+                    Ok(None) if Instant::now() >= deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(format!("`{program}` did not finish in {timeout:?}"));
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+fn connect(port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("port {port}: {e}"))
+}
+
+/// Waits until `probe` passes, every `interval`, for at most `deadline`; fails early
+/// when the process is gone.
+pub fn wait_healthy(
+    id: ProcessId,
+    probe: Option<&Probe>,
+    interval: Duration,
+    timeout: Duration,
+    deadline: Duration,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let mut last = String::from("not checked yet");
+    loop {
+        if !alive(id) {
+            return Err(format!("the process exited ({last})"));
+        }
+        match probe {
+            None => return Ok(()),
+            Some(p) => match self::probe(p, timeout) {
+                Ok(()) => return Ok(()),
+                Err(why) => last = why,
+            },
+        }
+        if start.elapsed() >= deadline {
+            return Err(format!(
+                "not healthy within {}s: {last}",
+                deadline.as_secs()
+            ));
+        }
+        // Until it is first healthy, look often: a deploy waits on this.
+        std::thread::sleep(interval.min(Duration::from_millis(200)));
+    }
+}
+
+/// The last lines of a log, for error messages.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The local engine for [`crate::deploy`]: processes on this machine, logs under
+/// `logs`, secrets read through `lookup` (the deploying machine's environment).
+pub struct LocalEngine<'a> {
+    pub logs: PathBuf,
+    pub lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+impl LocalEngine<'_> {
+    fn launch(&self, desired: &crate::deploy::Desired) -> Result<Launch, String> {
+        use crate::deploy::resolve_value;
+        let spec = &desired.spec;
+        let command = spec
+            .get("command")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .map(|v| resolve_value(v, self.lookup))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = spec
+            .get("env")
+            .and_then(|e| e.as_object())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| Ok((k.clone(), resolve_value(v, self.lookup)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let workdir = match spec.get("workdir") {
+            Some(v) if !v.is_null() => Some(PathBuf::from(resolve_value(v, self.lookup)?)),
+            _ => None,
+        };
+        Ok(Launch {
+            command,
+            env,
+            workdir,
+            log: self.logs.join(format!("{}.log", desired.name)),
+        })
+    }
+}
+
+fn probe_of(spec: &serde_json::Value) -> Option<(Probe, Duration, Duration)> {
+    let health = spec.get("health").filter(|h| !h.is_null())?;
+    let port = health
+        .get("port")
+        .and_then(|p| p.as_u64())
+        .map(|p| p as u16);
+    let probe = match health.get("kind").and_then(|k| k.as_str())? {
+        "tcp" => Probe::Tcp { port: port? },
+        "http" => Probe::Http {
+            port: port?,
+            path: health
+                .get("path")
+                .and_then(|p| p.as_str())
+                .unwrap_or("/")
+                .to_string(),
+        },
+        _ => Probe::Command {
+            command: health
+                .get("command")
+                .and_then(|c| c.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.as_str().map(str::to_string))
+                .collect(),
+            workdir: None,
+        },
+    };
+    let seconds = |key: &str, default: u64| {
+        Duration::from_secs(health.get(key).and_then(|v| v.as_u64()).unwrap_or(default))
+    };
+    Some((
+        probe,
+        seconds("interval_seconds", 10),
+        seconds("timeout_seconds", 1),
+    ))
+}
+
+impl crate::deploy::Engine for LocalEngine<'_> {
+    fn start(&self, desired: &crate::deploy::Desired) -> Result<String, String> {
+        let launch = self.launch(desired)?;
+        let id = start(&launch).map_err(|e| {
+            format!(
+                "cannot start `{}`: {e}",
+                launch.command.first().map(String::as_str).unwrap_or("")
+            )
+        })?;
+        Ok(id.encode())
+    }
+
+    fn stop(&self, engine_id: &str) {
+        if let Some(id) = ProcessId::decode(engine_id) {
+            stop(id, Duration::from_secs(5));
+        }
+    }
+
+    fn alive(&self, engine_id: &str) -> bool {
+        ProcessId::decode(engine_id).is_some_and(alive)
+    }
+
+    fn wait_healthy(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+        deadline: Duration,
+    ) -> Result<(), String> {
+        let Some(id) = ProcessId::decode(engine_id) else {
+            return Err(format!("`{engine_id}` is not a local process"));
+        };
+        let probe = probe_of(spec);
+        let (interval, timeout) = probe.as_ref().map_or(
+            (Duration::from_secs(1), Duration::from_secs(1)),
+            |(_, i, t)| (*i, *t),
+        );
+        let result = wait_healthy(
+            id,
+            probe.as_ref().map(|(p, _, _)| p),
+            interval,
+            timeout,
+            deadline,
+        );
+        result.map_err(|why| {
+            let log = self
+                .logs
+                .join(format!("{}.log", engine_log_name(spec).unwrap_or_default()));
+            let tail = log_tail(&log, 3);
+            if tail.is_empty() {
+                why
+            } else {
+                format!("{why}; its log ends: {tail}")
+            }
+        })
+    }
+
+    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        let Some(id) = ProcessId::decode(engine_id) else {
+            return Err(format!("`{engine_id}` is not a local process"));
+        };
+        if !alive(id) {
+            return Err("not running".to_string());
+        }
+        match probe_of(spec) {
+            None => Ok(()),
+            Some((p, _, timeout)) => probe(&p, timeout),
+        }
+    }
+
+    fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
+        usage(ProcessId::decode(engine_id)?)
+    }
+}
+
+/// The service a spec is for: its log is named after it.
+fn engine_log_name(spec: &serde_json::Value) -> Option<String> {
+    spec.get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+}

@@ -1,0 +1,578 @@
+//! Deploy, status, reconcile and destroy on real processes (the local engine), through
+//! the CLI: the example shop, a changed parameter, a failing health check rolled
+//! back, SIGKILL in the middle of a deploy, two deploys at once, and canary secrets.
+//!
+//! Each test has a project of its own with its own ports, so tests run in parallel;
+//! a guard destroys what a test deployed even when it fails.
+
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Output, repo};
+
+const CANARY: &str = "canary-3f1e-provider-key";
+
+/// A copy of the example shop (and its demo service) in a temporary folder, so the
+/// test's `.svcmodel/` state is its own; ports moved by `offset`.
+struct Shop {
+    dir: tempfile::TempDir,
+}
+
+impl Shop {
+    fn new(offset: u16) -> Shop {
+        let dir = tempfile::tempdir().unwrap();
+        let shop = dir.path().join("shop");
+        std::fs::create_dir_all(shop.join("bin")).unwrap();
+        std::fs::write(dir.path().join("svcmodel.toml"), "").unwrap();
+        for entry in std::fs::read_dir(repo().join("examples/shop")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".svc") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // The cloud environment needs the ECS templates: a local-only copy.
+                let text = match text.find("\n# The shop in production") {
+                    Some(at) if name == "shop.svc" => text[..at].to_string(),
+                    _ => text,
+                };
+                let text = text
+                    .replace("port = 180", &format!("port = {}", 180 + offset / 100))
+                    .replace("port = 181", &format!("port = {}", 181 + offset / 100));
+                std::fs::write(shop.join(&name), text).unwrap();
+            }
+        }
+        std::fs::copy(
+            repo().join("examples/shop/bin/demo-service"),
+            shop.join("bin/demo-service"),
+        )
+        .unwrap();
+        Shop { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = command.output().unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_svcmodel"));
+        command
+            .args(["--color", "never"])
+            .args(args)
+            .current_dir(self.path())
+            .env("COLUMNS", "80")
+            .env("SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY", CANARY)
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn port(&self, base: u16, offset: u16) -> u16 {
+        base + offset
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path().join(".svcmodel/state/local.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let _ = self.run(&["destroy", "-e", "local", "--yes", "shop"]);
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    Some(reply)
+}
+
+fn pid_of(shop: &Shop, service: &str) -> u32 {
+    let state = shop.state();
+    let id = state["services"][service]["engine_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    id.split(':').nth(1).unwrap().parse().unwrap()
+}
+
+fn kill(pid: u32, signal: &str) {
+    Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn process_gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(true)
+}
+
+#[test]
+fn deploy_reconcile_repair_the_shop_on_real_processes() {
+    let shop = Shop::new(0);
+    let plan = shop.run(&["plan", "-e", "local", "shop"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert!(plan.stdout.contains("5 to create"), "{}", plan.stdout);
+
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    // Waves in dependency order: payments and products first, storefront last.
+    let wave = |name: &str| deploy.stderr.find(&format!("  {name}: healthy")).unwrap();
+    assert!(wave("products") < wave("orders") && wave("orders") < wave("storefront"));
+
+    // The storefront really reaches what it requires.
+    let deps = http_get(shop.port(18080, 0), "/deps").unwrap();
+    assert!(
+        deps.contains(r#""orders": true"#) && deps.contains(r#""products": true"#),
+        "{deps}"
+    );
+
+    let status = shop.run(&["status", "-e", "local", "--format", "json", "shop"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    for row in status["services"].as_array().unwrap() {
+        assert_eq!(row["running"], true, "{row}");
+        assert_eq!(row["healthy"], true, "{row}");
+    }
+
+    // A second deploy of the same model changes nothing.
+    let pid = pid_of(&shop, "orders");
+    let again = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert!(again.stderr.contains("no changes"), "{}", again.stderr);
+    assert_eq!(pid_of(&shop, "orders"), pid);
+
+    // Stop one: reconcile points at its declaration and exits non-zero.
+    kill(pid, "-KILL");
+    wait_until("orders is gone", || process_gone(pid));
+    let drift = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(drift.code, 5, "{}", drift.transcript());
+    insta::assert_snapshot!("drift-stopped", drift.transcript());
+    assert!(
+        drift
+            .stderr
+            .contains("error[E0802]: `orders` is deployed but not running"),
+        "{}",
+        drift.stderr
+    );
+    assert!(
+        drift.stderr.contains("shop/orders.svc:3:9"),
+        "{}",
+        drift.stderr
+    );
+    let junit = shop.run(&["reconcile", "-e", "local", "--format", "junit", "shop"]);
+    assert!(
+        junit.stdout.contains(r#"<failure type="E0802""#),
+        "{}",
+        junit.stdout
+    );
+
+    let fix = shop.run(&["reconcile", "-e", "local", "--fix", "shop"]);
+    assert_eq!(fix.code, 0, "{}", fix.transcript());
+    let clean = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(clean.code, 0, "{}", clean.transcript());
+    assert!(
+        clean.stderr.contains("runs as modelled"),
+        "{}",
+        clean.stderr
+    );
+    assert_ne!(pid_of(&shop, "orders"), pid);
+
+    // Destroy stops everything it recorded.
+    let pids: Vec<u32> = ["orders", "products", "storefront"]
+        .iter()
+        .map(|s| pid_of(&shop, s))
+        .collect();
+    let destroy = shop.run(&["destroy", "-e", "local", "--yes", "shop"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    for pid in pids {
+        wait_until("the service is stopped", || process_gone(pid));
+    }
+}
+
+#[test]
+fn a_changed_parameter_is_planned_and_deployed_alone() {
+    let shop = Shop::new(1000);
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let before: Vec<(String, u32)> = [
+        "admin-console",
+        "orders",
+        "payments",
+        "products",
+        "storefront",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), pid_of(&shop, s)))
+    .collect();
+    std::fs::write(
+        shop.path().join("values.toml"),
+        "[orders]\nmax_items = 75\n",
+    )
+    .unwrap();
+    let plan = shop.run(&["plan", "-e", "local", "-f", "values.toml", "shop"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    let changes: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("      "))
+        .collect();
+    assert_eq!(changes, ["      env.MAX_ITEMS: 50 → 75"], "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ orders 1.5.1 (update)"));
+    assert!(
+        plan.stdout.contains("1 to update, 4 unchanged"),
+        "{}",
+        plan.stdout
+    );
+
+    let drift = shop.run(&["reconcile", "-e", "local", "-f", "values.toml", "shop"]);
+    assert_eq!(drift.code, 5);
+    insta::assert_snapshot!("drift-config", drift.transcript());
+    // The drift points at the value in the values file.
+    assert!(
+        drift.stderr.contains("E0805") && drift.stderr.contains("values.toml:2:13"),
+        "{}",
+        drift.stderr
+    );
+
+    let deploy = shop.run(&["deploy", "-e", "local", "-f", "values.toml", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    for (service, pid) in before {
+        let now = pid_of(&shop, &service);
+        if service == "orders" {
+            assert_ne!(now, pid, "orders was replaced");
+        } else {
+            assert_eq!(now, pid, "{service} was left alone");
+        }
+    }
+    let plan = shop.run(&["plan", "-e", "local", "-f", "values.toml", "shop"]);
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
+}
+
+#[test]
+fn a_failing_health_check_rolls_the_wave_back_and_keeps_the_state() {
+    let shop = Shop::new(2000);
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let state_before = shop.state();
+    let pid = pid_of(&shop, "products");
+    // products now checks a path the demo service does not serve: 404.
+    let products = shop.path().join("shop/products.svc");
+    let text = std::fs::read_to_string(&products).unwrap();
+    std::fs::write(
+        &products,
+        text.replace("path = \"/healthz\"", "path = \"/missing\""),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let deploy = shop.run(&["deploy", "-e", "local", "--timeout", "3", "shop"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "deadline not kept"
+    );
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    assert!(
+        deploy
+            .stderr
+            .contains("products: failed: not healthy within 3s: HTTP 404"),
+        "{}",
+        deploy.stderr
+    );
+    assert!(deploy.stderr.contains("rolled back"), "{}", deploy.stderr);
+    // The state still records the previous revision, which runs again.
+    let state = shop.state();
+    assert_eq!(
+        state["services"]["products"]["model_hash"],
+        state_before["services"]["products"]["model_hash"]
+    );
+    assert_ne!(
+        pid_of(&shop, "products"),
+        pid,
+        "the previous revision was restarted"
+    );
+    assert_eq!(state["pending"], serde_json::json!([]));
+    assert!(state["serial"].as_u64() > state_before["serial"].as_u64());
+    std::fs::write(&products, text).unwrap();
+    let clean = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(clean.code, 0, "{}", clean.transcript());
+}
+
+#[test]
+fn a_deploy_killed_at_any_point_leaves_a_state_the_next_deploy_converges() {
+    let shop = Shop::new(3000);
+    // Slow starts, so the kill lands in the middle of waves.
+    let products = shop.path().join("shop/products.svc");
+    let text = std::fs::read_to_string(&products).unwrap();
+    std::fs::write(
+        &products,
+        text.replace(
+            "env \"CACHE_TTL\"",
+            "env \"DEMO_START_DELAY\" = \"0.4\"\n    env \"CACHE_TTL\"",
+        ),
+    )
+    .unwrap();
+    for delay in [50u64, 250, 450, 700, 1000] {
+        let mut child = shop
+            .command(&["deploy", "-e", "local", "shop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if let Ok(text) = std::fs::read_to_string(shop.path().join(".svcmodel/state/local.json")) {
+            serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| {
+                panic!("after {delay} ms the state does not parse: {e}\n{text}")
+            });
+        }
+        // The lock of the killed run is stale: released by id, as a user would.
+        let lock = shop.path().join(".svcmodel/state/local.lock");
+        if let Ok(text) = std::fs::read_to_string(&lock) {
+            let id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let unlock = shop.run(&["state", "unlock", &id]);
+            assert_eq!(unlock.code, 0, "{}", unlock.transcript());
+        }
+        let converge = shop.run(&["deploy", "-e", "local", "shop"]);
+        assert_eq!(
+            converge.code,
+            0,
+            "after a kill at {delay} ms: {}",
+            converge.transcript()
+        );
+        let clean = shop.run(&["reconcile", "-e", "local", "shop"]);
+        assert_eq!(
+            clean.code,
+            0,
+            "after a kill at {delay} ms: {}",
+            clean.transcript()
+        );
+        assert_eq!(
+            shop.run(&["destroy", "-e", "local", "--yes", "shop"]).code,
+            0
+        );
+    }
+}
+
+#[test]
+fn two_deploys_at_once_one_waits_or_fails_naming_the_holder() {
+    let shop = Shop::new(4000);
+    let first = shop
+        .command(&["deploy", "-e", "local", "shop"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = shop
+        .command(&["deploy", "-e", "local", "shop"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let codes: Vec<i32> = outputs
+        .iter()
+        .map(|o| o.status.code().unwrap_or(-1))
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 7], "{outputs:?}");
+    let loser = &outputs[codes.iter().position(|c| *c == 7).unwrap()];
+    let stderr = String::from_utf8_lossy(&loser.stderr);
+    assert!(
+        stderr.contains("environment `local` is locked by") && stderr.contains("`deploy` by pid"),
+        "{stderr}"
+    );
+    // With --lock-timeout the second one waits for the first and finds nothing to do.
+    let first = shop
+        .command(&[
+            "deploy",
+            "-e",
+            "local",
+            "--set",
+            "orders.max_items=51",
+            "shop",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let waiting = shop.run(&[
+        "deploy",
+        "-e",
+        "local",
+        "--lock-timeout",
+        "30",
+        "--set",
+        "orders.max_items=51",
+        "shop",
+    ]);
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(waiting.code, 0, "{}", waiting.transcript());
+}
+
+#[test]
+fn canary_secrets_never_reach_output_logs_or_state() {
+    let shop = Shop::new(5000);
+    let mut outputs = Vec::new();
+    for args in [
+        &["plan", "-e", "local", "shop"][..],
+        &["deploy", "-e", "local", "shop"],
+        &["status", "-e", "local", "--format", "json", "shop"],
+        &["reconcile", "-e", "local", "--format", "json", "shop"],
+        &["reconcile", "-e", "local", "--format", "markdown", "shop"],
+        &["plan", "-e", "local", "--format", "json", "shop"],
+    ] {
+        outputs.push(shop.run(args));
+    }
+    // A changed secret is planned as changed, never shown.
+    let changed = shop.run_with(
+        &["plan", "-e", "local", "shop"],
+        &[(
+            "SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY",
+            "canary-3f1e-rotated",
+        )],
+    );
+    assert_eq!(changed.code, 5, "{}", changed.transcript());
+    assert!(
+        changed
+            .stdout
+            .contains("secret.provider_api_key: (secret) → (secret, changed)"),
+        "{}",
+        changed.stdout
+    );
+    assert!(!changed.stdout.contains("rotated") && !changed.stderr.contains("rotated"));
+    outputs.push(changed);
+    // The secret did reach the service that needs it.
+    let pid = pid_of(&shop, "payments");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(String::from_utf8_lossy(&environ).contains(CANARY));
+    for output in &outputs {
+        assert!(
+            !output.stdout.contains(CANARY) && !output.stderr.contains(CANARY),
+            "{}",
+            output.transcript()
+        );
+    }
+    for file in walk(&shop.path().join(".svcmodel")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(
+            !text.contains(CANARY),
+            "{} holds the canary",
+            file.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Every kind of drift, each a diagnostic pointing where the model declares what was
+/// expected (snapshots: tests/snapshots/deploy__drift-*.snap).
+#[test]
+fn every_kind_of_drift_points_at_the_model() {
+    let shop = Shop::new(6000);
+    let snapshot = |name: &str, output: &Output| {
+        insta::assert_snapshot!(name, output.transcript());
+    };
+    let missing = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(missing.code, 5);
+    snapshot("drift-missing", &missing);
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+
+    // Unhealthy: the demo service can be told to fail its health check.
+    assert!(http_get(24110, "/break").is_some());
+    let unhealthy = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(unhealthy.code, 5);
+    snapshot("drift-unhealthy", &unhealthy);
+    assert_eq!(
+        shop.run(&["reconcile", "-e", "local", "--fix", "shop"])
+            .code,
+        0
+    );
+
+    // Version changed, and extra: orders moves to 1.5.2; admin-console leaves the model.
+    let orders = shop.path().join("shop/orders.svc");
+    let text = std::fs::read_to_string(&orders).unwrap();
+    std::fs::write(
+        &orders,
+        text.replace("version     = \"1.5.1\"", "version     = \"1.5.2\""),
+    )
+    .unwrap();
+    std::fs::remove_file(shop.path().join("shop/admin-console.svc")).unwrap();
+    let shop_svc = shop.path().join("shop/shop.svc");
+    let text = std::fs::read_to_string(&shop_svc).unwrap();
+    std::fs::write(&shop_svc, text.replace(", \"admin-console\"", "")).unwrap();
+    let changed = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(changed.code, 5);
+    snapshot("drift-version-and-extra", &changed);
+    let markdown = shop.run(&["reconcile", "-e", "local", "--format", "markdown", "shop"]);
+    snapshot("drift-markdown", &markdown);
+    // --fix replaces orders; deleting admin-console needs --yes.
+    let fix = shop.run(&["reconcile", "-e", "local", "--fix", "shop"]);
+    assert_eq!(fix.code, 2, "{}", fix.transcript());
+    let fix = shop.run(&["reconcile", "-e", "local", "--fix", "--yes", "shop"]);
+    assert_eq!(fix.code, 0, "{}", fix.transcript());
+    assert_eq!(shop.run(&["reconcile", "-e", "local", "shop"]).code, 0);
+}
