@@ -11,7 +11,7 @@ use svcmodel_compiler::SystemCompilation;
 use svcmodel_compiler::codes::Code;
 use svcmodel_compiler::diagnostic::{Diagnostic, JsonDiagnostic, Severity};
 use svcmodel_model::system::ResolvedSystem;
-use svcmodel_targets::deploy::{self, Action, Desired, Event, Plan};
+use svcmodel_targets::deploy::{self, Action, Desired, Engine, Event, Plan};
 use svcmodel_targets::local::LocalEngine;
 use svcmodel_targets::state::{State, StateError, Store};
 use svcmodel_targets::view::Input;
@@ -25,6 +25,8 @@ struct Environment {
     compilation: SystemCompilation,
     system: ResolvedSystem,
     name: String,
+    /// `local` (processes) or `compose` (containers on the Docker Engine).
+    target: String,
     desired: Vec<Desired>,
     store: Store,
 }
@@ -72,9 +74,9 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         .model
         .environment(&name)
         .map_or_else(|| "local".to_string(), |e| e.target.value.clone());
-    if target != "local" {
+    if target != "local" && target != "compose" {
         eprintln!(
-            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes only so far; `svcmodel render -e {name}` writes its manifests"
+            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes and Docker (`compose`) only so far; `svcmodel render -e {name}` writes its manifests"
         );
         return Err(Exit::Usage);
     }
@@ -91,8 +93,8 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
                 .unwrap_or_default()
         })
         .collect();
-    let Some(local) = svcmodel_targets::builtin::built_in("local") else {
-        eprintln!("error: the built-in target `local` is missing: this is a bug in svcmodel");
+    let Some(local) = svcmodel_targets::builtin::built_in(&target) else {
+        eprintln!("error: the built-in target `{target}` is missing: this is a bug in svcmodel");
         return Err(Exit::Failure);
     };
     let no_templates = BTreeMap::new();
@@ -110,14 +112,14 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         &local.manifest,
         &mut problems,
     );
-    let folder = root.join("templates").join("local");
+    let folder = root.join("templates").join(&target);
     let diagnostics: Vec<Diagnostic> = problems
         .iter()
         .map(|p| super::render::diagnostic(p, &folder, &mut compilation.sources))
         .collect();
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         output::print_human(&diagnostics, &compilation.sources, color);
-        eprintln!("error: environment `{name}` cannot run as local processes");
+        eprintln!("error: environment `{name}` cannot run on `{target}`");
         return Err(Exit::ModelErrors);
     }
     let waves: Vec<Vec<String>> = system
@@ -131,14 +133,37 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
                 .collect()
         })
         .collect();
-    let desired = deploy::desired_local(&view.services, &waves);
+    let desired = if target == "compose" {
+        svcmodel_targets::docker::desired(&view.services, &waves, &name)
+    } else {
+        deploy::desired_local(&view.services, &waves)
+    };
     Ok(Environment {
         compilation,
         system,
         name,
+        target,
         desired,
         store: Store::new(root.join(".svcmodel")),
     })
+}
+
+/// The engine of the environment's target.
+fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
+    if env.target == "compose" {
+        match svcmodel_targets::docker::DockerEngine::connect(&env.name, &lookup) {
+            Ok(engine) => Ok(Box::new(engine)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                Err(Exit::Failure)
+            }
+        }
+    } else {
+        Ok(Box::new(LocalEngine {
+            logs: env.store.log_dir(&env.name),
+            lookup: &lookup,
+        }))
+    }
 }
 
 fn state_error(error: &StateError) -> Exit {
@@ -279,7 +304,7 @@ pub fn deploy(args: &DeployArgs) -> Exit {
     };
     let mut state = match env.store.load(&env.name) {
         Ok(Some(state)) => state,
-        Ok(None) => State::new(&env.name, "local"),
+        Ok(None) => State::new(&env.name, &env.target),
         Err(e) => return state_error(&e),
     };
     let hashes = hashes(&env, Some(&state));
@@ -307,9 +332,9 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         );
         return Exit::Usage;
     };
-    let engine = LocalEngine {
-        logs: env.store.log_dir(&env.name),
-        lookup: &lookup,
+    let engine = match engine(&env) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
     };
     let options = deploy::Options {
         deadline: Duration::from_secs(args.timeout),
@@ -328,7 +353,7 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         &mut state,
         &env.desired,
         &hashes,
-        &engine,
+        engine.as_ref(),
         &options,
         &progress,
     ) {
@@ -412,9 +437,9 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
         Ok(state) => state,
         Err(e) => return state_error(&e),
     };
-    let engine = LocalEngine {
-        logs: env.store.log_dir(&env.name),
-        lookup: &lookup,
+    let engine = match engine(&env) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
     };
     let plan = deploy::plan(
         &env.name,
@@ -422,7 +447,7 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
         &env.desired,
         &hashes(&env, state.as_ref()),
     );
-    let rows = observe(&env, state.as_ref(), &engine, &plan);
+    let rows = observe(&env, state.as_ref(), engine.as_ref(), &plan);
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "format": 1,
@@ -463,10 +488,9 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
 fn observe(
     env: &Environment,
     state: Option<&State>,
-    engine: &LocalEngine,
+    engine: &dyn Engine,
     plan: &Plan,
 ) -> Vec<StatusRow> {
-    use svcmodel_targets::deploy::Engine;
     let empty = BTreeMap::new();
     let recorded = state.map_or(&empty, |s| &s.services);
     let mut names: Vec<&str> = env.desired.iter().map(|d| d.name.as_str()).collect();
@@ -553,19 +577,19 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
         Ok(state) => state,
         Err(e) => return state_error(&e),
     };
-    let engine = LocalEngine {
-        logs: env.store.log_dir(&env.name),
-        lookup: &lookup,
+    let engine = match engine(&env) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
     };
-    let drifts = drifts(&env, state.as_ref(), &engine);
-    print_drifts(&env, &drifts, args.format, args.color);
-    if drifts.is_empty() {
+    let found = drifts(&env, state.as_ref(), engine.as_ref());
+    print_drifts(&env, &found, args.format, args.color);
+    if found.is_empty() {
         return Exit::Success;
     }
     if !args.fix {
         return Exit::Changes;
     }
-    eprintln!("fixing {}:", output::plural(drifts.len(), "drift"));
+    eprintln!("fixing {}:", output::plural(found.len(), "drift"));
     let exit = deploy(&DeployArgs {
         system: args.system,
         yes: args.yes,
@@ -580,22 +604,21 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
         return exit;
     }
     let state = env.store.load(&env.name).ok().flatten();
-    let left = drifts_after_fix(&env, state.as_ref(), &engine);
-    if left == 0 {
+    let left = drifts(&env, state.as_ref(), engine.as_ref());
+    if left.is_empty() {
         eprintln!("environment `{}` runs as modelled", env.name);
         Exit::Success
     } else {
-        eprintln!("error: {} left after --fix", output::plural(left, "drift"));
+        print_drifts(&env, &left, args.format, args.color);
+        eprintln!(
+            "error: {} left after --fix",
+            output::plural(left.len(), "drift")
+        );
         Exit::Changes
     }
 }
 
-fn drifts_after_fix(env: &Environment, state: Option<&State>, engine: &LocalEngine) -> usize {
-    drifts(env, state, engine).len()
-}
-
-fn drifts(env: &Environment, state: Option<&State>, engine: &LocalEngine) -> Vec<Drift> {
-    use svcmodel_targets::deploy::Engine;
+fn drifts(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<Drift> {
     let empty = BTreeMap::new();
     let recorded = state.map_or(&empty, |s| &s.services);
     let hashes = hashes(env, state);
@@ -898,12 +921,12 @@ pub fn destroy(args: &SystemArgs, yes: bool, lock_timeout: u64, color: Color) ->
             return Exit::Usage;
         }
     }
-    let engine = LocalEngine {
-        logs: env.store.log_dir(&env.name),
-        lookup: &lookup,
+    let engine = match engine(&env) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
     };
     let progress = |event: Event| eprintln!("{}", event_line(&event));
-    match deploy::destroy(&env.store, &mut state, &engine, &progress) {
+    match deploy::destroy(&env.store, &mut state, engine.as_ref(), &progress) {
         Ok(removed) => {
             eprintln!(
                 "environment `{}`: {} removed",

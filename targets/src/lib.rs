@@ -15,6 +15,7 @@
 pub mod builtin;
 pub mod config_template;
 pub mod deploy;
+pub mod docker;
 pub mod escape;
 pub mod local;
 pub mod manifest;

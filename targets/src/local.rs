@@ -171,25 +171,38 @@ pub enum Probe {
     },
 }
 
-/// One check, within `timeout`.
+/// One check on this machine, within `timeout`.
 pub fn probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
+    probe_at(std::net::IpAddr::from([127, 0, 0, 1]), probe, timeout)
+}
+
+/// One check of a service listening at `ip`, within `timeout`.
+pub fn probe_at(ip: std::net::IpAddr, probe: &Probe, timeout: Duration) -> Result<(), String> {
     match probe {
-        Probe::Tcp { port } => connect(*port, timeout).map(|_| ()),
+        Probe::Tcp { port } => connect(ip, *port, timeout).map(|_| ()),
         Probe::Http { port, path } => {
-            let mut stream = connect(*port, timeout)?;
+            let mut stream = connect(ip, *port, timeout)?;
             let _ = stream.set_read_timeout(Some(timeout));
             let _ = stream.set_write_timeout(Some(timeout));
-            let request = format!(
-                "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: svcmodel\r\n\r\n"
-            );
+            let request =
+                format!("GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nUser-Agent: svcmodel\r\n\r\n");
             stream
                 .write_all(request.as_bytes())
                 .map_err(|e| format!("cannot send the request: {e}"))?;
-            let mut head = [0u8; 64];
-            let n = stream
-                .read(&mut head)
-                .map_err(|e| format!("no answer: {e}"))?;
-            let line = String::from_utf8_lossy(&head[..n]);
+            // Read until the status line is complete: one read may return part of it.
+            let mut head = Vec::new();
+            let mut buffer = [0u8; 256];
+            while !head.contains(&b'\n') && head.len() < 4096 {
+                match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    Err(e) => return Err(format!("no answer: {e}")),
+                }
+            }
+            if head.is_empty() {
+                return Err("the connection closed without an answer".to_string());
+            }
+            let line = String::from_utf8_lossy(&head);
             let status: u16 = line
                 .split_whitespace()
                 .nth(1)
@@ -234,8 +247,8 @@ pub fn probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
     }
 }
 
-fn connect(port: u16, timeout: Duration) -> Result<TcpStream, String> {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
+fn connect(ip: std::net::IpAddr, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let address = SocketAddr::from((ip, port));
     TcpStream::connect_timeout(&address, timeout).map_err(|e| format!("port {port}: {e}"))
 }
 

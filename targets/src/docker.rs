@@ -1,0 +1,438 @@
+//! The Docker engine: each service a container on the Docker Engine of this machine,
+//! through its API (bollard), for environments whose target is `compose`.
+//!
+//! - A network per environment (`svcmodel-ENV`); each container joins it with its
+//!   service's name as alias, so `${orders.http.host}` is `orders` as in the rendered
+//!   Compose file.
+//! - Containers are named `svcmodel-ENV-SERVICE` and labelled with their provenance
+//!   (environment, service, version, model hash; never a secret).
+//! - Images must already be on this machine: svcmodel never pulls.
+//! - Containers run with Docker's init as PID 1, so a stop's SIGTERM reaches the
+//!   service.
+//! - Every declared port is also published on 127.0.0.1 at a port Docker picks, to
+//!   reach the services from this machine. `tcp` and `http` checks run from the host
+//!   against the container's address (images need no shell or probe tool);
+//!   `command` checks run as Docker's own health check inside the container.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
+    StatsOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use crate::deploy::{Desired, resolve_value};
+use crate::local::{Probe, probe_at};
+use crate::view::ServiceView;
+
+/// The label every container svcmodel creates carries, with its environment.
+pub const ENVIRONMENT_LABEL: &str = "svcmodel.io/environment";
+
+pub struct DockerEngine<'a> {
+    docker: Docker,
+    runtime: tokio::runtime::Runtime,
+    environment: String,
+    lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+/// Builds the desired containers of a view rendered for the `compose` target.
+pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -> Vec<Desired> {
+    let locals = crate::deploy::desired_local(view, waves);
+    locals
+        .into_iter()
+        .zip(view)
+        .map(|(mut d, s)| {
+            let args: Vec<serde_json::Value> = d.spec["command"]
+                .as_array()
+                .map(|c| c[s.command.len()..].to_vec())
+                .unwrap_or_default();
+            d.spec = serde_json::json!({
+                "name": s.name,
+                "image": s.image,
+                "args": args,
+                "env": d.spec["env"],
+                "ports": d.spec["ports"],
+                "health": d.spec["health"],
+                "restart": s.restart,
+                "network": format!("svcmodel-{environment}"),
+                "labels": {
+                    ENVIRONMENT_LABEL: environment,
+                    "svcmodel.io/service": s.service,
+                    "app.kubernetes.io/instance": s.name,
+                    "app.kubernetes.io/version": s.version,
+                    "svcmodel.io/model-hash": s.model_hash,
+                    "app.kubernetes.io/managed-by": "svcmodel",
+                },
+                "memory_bytes": s.resources.memory_bytes,
+                "millicpu": s.resources.millicpu,
+            });
+            d
+        })
+        .collect()
+}
+
+impl<'a> DockerEngine<'a> {
+    /// Connects to the local Docker Engine, agreeing on an API version with it.
+    pub fn connect(
+        environment: &str,
+        lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<DockerEngine<'a>, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the Docker client: {e}"))?;
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        let docker = runtime
+            .block_on(docker.negotiate_version())
+            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        Ok(DockerEngine {
+            docker,
+            runtime,
+            environment: environment.to_string(),
+            lookup,
+        })
+    }
+
+    fn container_name(&self, service: &str) -> String {
+        format!("svcmodel-{}-{service}", self.environment)
+    }
+
+    fn ensure_network(&self, name: &str) -> Result<(), String> {
+        let exists = self
+            .runtime
+            .block_on(self.docker.inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            ))
+            .is_ok();
+        if exists {
+            return Ok(());
+        }
+        let labels = HashMap::from([
+            (ENVIRONMENT_LABEL.to_string(), self.environment.clone()),
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "svcmodel".to_string(),
+            ),
+        ]);
+        self.runtime
+            .block_on(self.docker.create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".to_string()),
+                labels: Some(labels),
+                ..Default::default()
+            }))
+            .map(|_| ())
+            .map_err(|e| format!("cannot create the network `{name}`: {e}"))
+    }
+
+    /// The container's address on its network: this machine reaches it there directly,
+    /// without Docker's port proxy (which accepts connections even when nothing
+    /// listens behind it, so a check through it would pass for a dead service).
+    fn address(&self, id: &str) -> Option<std::net::IpAddr> {
+        let info = self
+            .runtime
+            .block_on(
+                self.docker
+                    .inspect_container(id, None::<InspectContainerOptions>),
+            )
+            .ok()?;
+        let networks = info.network_settings?.networks?;
+        networks.values().find_map(|n| {
+            n.ip_address
+                .as_ref()
+                .filter(|ip| !ip.is_empty())?
+                .parse()
+                .ok()
+        })
+    }
+
+    fn container_id(engine_id: &str) -> Option<&str> {
+        engine_id.strip_prefix("docker:")
+    }
+
+    fn running(&self, id: &str) -> Option<(bool, Option<String>)> {
+        let info = self
+            .runtime
+            .block_on(
+                self.docker
+                    .inspect_container(id, None::<InspectContainerOptions>),
+            )
+            .ok()?;
+        let state = info.state?;
+        let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
+        Some((state.running.unwrap_or(false), health))
+    }
+
+    fn check_once(&self, id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        let Some((running, docker_health)) = self.running(id) else {
+            return Err("the container is gone".to_string());
+        };
+        if !running {
+            return Err("the container is not running".to_string());
+        }
+        let Some(health) = spec.get("health").filter(|h| !h.is_null()) else {
+            return Ok(());
+        };
+        let port = health
+            .get("port")
+            .and_then(|p| p.as_u64())
+            .map(|p| p as u16);
+        let timeout = Duration::from_secs(
+            health
+                .get("timeout_seconds")
+                .and_then(|t| t.as_u64())
+                .unwrap_or(1),
+        );
+        match health.get("kind").and_then(|k| k.as_str()) {
+            Some("tcp") | Some("http") => {
+                let (Some(ip), Some(port)) = (self.address(id), port) else {
+                    return Err("it has no address on its network".to_string());
+                };
+                let p = if health.get("kind").and_then(|k| k.as_str()) == Some("tcp") {
+                    Probe::Tcp { port }
+                } else {
+                    Probe::Http {
+                        port,
+                        path: health
+                            .get("path")
+                            .and_then(|p| p.as_str())
+                            .unwrap_or("/")
+                            .to_string(),
+                    }
+                };
+                probe_at(ip, &p, timeout)
+            }
+            _ => match docker_health.as_deref() {
+                Some("healthy") => Ok(()),
+                Some(other) => Err(format!("Docker reports it {other}")),
+                None => Err("Docker reports no health yet".to_string()),
+            },
+        }
+    }
+
+    fn remove(&self, name_or_id: &str) {
+        let stop = StopContainerOptionsBuilder::default().t(5).build();
+        let _ = self
+            .runtime
+            .block_on(self.docker.stop_container(name_or_id, Some(stop)));
+        let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+        let _ = self
+            .runtime
+            .block_on(self.docker.remove_container(name_or_id, Some(remove)));
+    }
+}
+
+impl crate::deploy::Engine for DockerEngine<'_> {
+    fn start(&self, desired: &Desired) -> Result<String, String> {
+        let spec = &desired.spec;
+        let image = spec["image"].as_str().unwrap_or_default().to_string();
+        if self
+            .runtime
+            .block_on(self.docker.inspect_image(&image))
+            .is_err()
+        {
+            return Err(format!(
+                "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
+            ));
+        }
+        let network = spec["network"].as_str().unwrap_or_default().to_string();
+        self.ensure_network(&network)?;
+        let name = self.container_name(&desired.name);
+        // A container of this name left by an interrupted run: ours only if labelled so.
+        if let Ok(info) = self.runtime.block_on(
+            self.docker
+                .inspect_container(&name, None::<InspectContainerOptions>),
+        ) {
+            let ours = info
+                .config
+                .and_then(|c| c.labels)
+                .is_some_and(|l| l.get(ENVIRONMENT_LABEL) == Some(&self.environment));
+            if !ours {
+                return Err(format!(
+                    "a container named `{name}` exists and svcmodel did not create it: remove or rename it"
+                ));
+            }
+            self.remove(&name);
+        }
+        let args = spec["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| resolve_value(v, self.lookup))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = spec["env"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| Ok(format!("{k}={}", resolve_value(v, self.lookup)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let labels: HashMap<String, String> = spec["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let ports: Vec<u16> = spec["ports"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, p)| p.as_u64().map(|p| p as u16))
+            .collect();
+        let bindings = ports
+            .iter()
+            .map(|p| {
+                (
+                    format!("{p}/tcp"),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".to_string()),
+                        host_port: Some(String::new()),
+                    }]),
+                )
+            })
+            .collect();
+        let health = &spec["health"];
+        let healthcheck = (health["kind"].as_str() == Some("exec")).then(|| {
+            let seconds = |key: &str, default: u64| {
+                (health[key].as_u64().unwrap_or(default) * 1_000_000_000) as i64
+            };
+            let mut test = vec!["CMD".to_string()];
+            test.extend(
+                health["command"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|w| w.as_str().map(str::to_string)),
+            );
+            HealthConfig {
+                test: Some(test),
+                interval: Some(seconds("interval_seconds", 10)),
+                timeout: Some(seconds("timeout_seconds", 1)),
+                retries: Some(3),
+                start_period: None,
+                start_interval: Some(1_000_000_000),
+            }
+        });
+        let restart = match spec["restart"].as_str() {
+            Some("always") => RestartPolicyNameEnum::ALWAYS,
+            Some("never") => RestartPolicyNameEnum::NO,
+            _ => RestartPolicyNameEnum::ON_FAILURE,
+        };
+        let config = ContainerCreateBody {
+            image: Some(image),
+            cmd: Some(args),
+            env: Some(env),
+            labels: Some(labels),
+            exposed_ports: Some(ports.iter().map(|p| format!("{p}/tcp")).collect()),
+            healthcheck,
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(restart),
+                    maximum_retry_count: None,
+                }),
+                network_mode: Some(network.clone()),
+                // Docker's init as PID 1: SIGTERM reaches the service (a process that
+                // is PID 1 itself ignores it) and zombies are reaped.
+                init: Some(true),
+                memory: spec["memory_bytes"].as_i64(),
+                nano_cpus: spec["millicpu"].as_i64().map(|m| m * 1_000_000),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network,
+                    EndpointSettings {
+                        aliases: Some(vec![desired.name.clone()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .runtime
+            .block_on(self.docker.create_container(Some(options), config))
+            .map_err(|e| format!("cannot create the container `{name}`: {e}"))?;
+        self.runtime
+            .block_on(self.docker.start_container(
+                &created.id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            ))
+            .map_err(|e| {
+                self.remove(&created.id);
+                format!("cannot start the container `{name}`: {e}")
+            })?;
+        Ok(format!("docker:{}", created.id))
+    }
+
+    fn stop(&self, engine_id: &str) {
+        if let Some(id) = Self::container_id(engine_id) {
+            self.remove(id);
+        }
+    }
+
+    fn alive(&self, engine_id: &str) -> bool {
+        Self::container_id(engine_id)
+            .and_then(|id| self.running(id))
+            .is_some_and(|(running, _)| running)
+    }
+
+    fn wait_healthy(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+        deadline: Duration,
+    ) -> Result<(), String> {
+        let Some(id) = Self::container_id(engine_id) else {
+            return Err(format!("`{engine_id}` is not a container"));
+        };
+        let start = Instant::now();
+        loop {
+            match self.check_once(id, spec) {
+                Ok(()) => return Ok(()),
+                Err(why) if start.elapsed() >= deadline => {
+                    return Err(format!("not healthy within {}s: {why}", deadline.as_secs()));
+                }
+                Err(why) if why.contains("not running") || why.contains("gone") => {
+                    return Err(format!("the container stopped: {why}"));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        let Some(id) = Self::container_id(engine_id) else {
+            return Err(format!("`{engine_id}` is not a container"));
+        };
+        self.check_once(id, spec)
+    }
+
+    fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
+        let id = Self::container_id(engine_id)?;
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let stats = self
+            .runtime
+            .block_on(async { self.docker.stats(id, Some(options)).next().await })?
+            .ok()?;
+        let memory = stats.memory_stats.and_then(|m| m.usage)?;
+        let cpu_ns = stats
+            .cpu_stats
+            .and_then(|c| c.cpu_usage)
+            .and_then(|u| u.total_usage)?;
+        Some((memory, cpu_ns as f64 / 1e9))
+    }
+}

@@ -1,0 +1,269 @@
+//! Deploy, reconcile and repair on the real Docker Engine of this machine: an image
+//! built here `FROM scratch` with the demo service (no registry is reachable), two
+//! containers on the environment's network, one reaching the other by name.
+//!
+//! Needs a running Docker Engine (CI has one); the test fails, never skips, without it.
+
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use support::{Output, Project};
+
+const IMAGE: &str = "svcmodel-demo:test";
+const CANARY: &str = "canary-docker-7d2c";
+
+/// Builds the demo image once: the binary and the libraries it links, nothing else.
+fn image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let context = tempfile::tempdir().unwrap();
+        let binary = env!("CARGO_BIN_EXE_demo-service");
+        std::fs::copy(binary, context.path().join("demo-service")).unwrap();
+        let ldd = Command::new("ldd").arg(binary).output().unwrap();
+        for library in String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
+            let target = context.path().join(library.trim_start_matches('/'));
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(library, &target).unwrap();
+        }
+        // glibc resolves names (`api`, the alias on the network) through NSS.
+        std::fs::create_dir_all(context.path().join("etc")).unwrap();
+        std::fs::write(
+            context.path().join("etc/nsswitch.conf"),
+            "hosts: files dns\n",
+        )
+        .unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nCOPY . /\nENTRYPOINT [\"/demo-service\"]\n",
+        )
+        .unwrap();
+        let build = Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE])
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+    });
+    IMAGE
+}
+
+fn model(environment: &str) -> String {
+    format!(
+        r#"
+environment "{environment}" {{
+  target = "compose"
+}}
+
+service "api" {{
+  version = "1.0.0"
+  image   = "{IMAGE}"
+
+  param "token" {{
+    type = secret
+  }}
+
+  config {{
+    args        = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+    env "TOKEN" = param.token
+  }}
+
+  provides "http" {{ port = 8080, protocol = "http" }}
+
+  health {{
+    http     = "http"
+    path     = "/healthz"
+    interval = 1s
+  }}
+}}
+
+service "web" {{
+  version = "1.0.0"
+  image   = "{IMAGE}"
+
+  config {{
+    args          = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+    env "API_URL" = "${{api.http.url}}"
+  }}
+
+  provides "http" {{ port = 8081, protocol = "http" }}
+  requires "api"
+
+  health {{
+    tcp      = "http"
+    interval = 1s
+  }}
+}}
+"#
+    )
+}
+
+struct Dock {
+    project: Project,
+    environment: String,
+}
+
+impl Dock {
+    fn new(environment: &str) -> Dock {
+        image();
+        let project = Project::new();
+        project
+            .file("svcmodel.toml", "")
+            .file("main.svc", model(environment));
+        Dock {
+            project,
+            environment: environment.to_string(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["-e", &self.environment, "main.svc"]);
+        let output = Command::new(env!("CARGO_BIN_EXE_svcmodel"))
+            .args(["--color", "never"])
+            .args(&all)
+            .current_dir(self.project.path())
+            .env("COLUMNS", "80")
+            .env("SVCMODEL_SECRET_API_TOKEN", CANARY)
+            .output()
+            .unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn container(&self, service: &str) -> String {
+        format!("svcmodel-{}-{service}", self.environment)
+    }
+}
+
+impl Drop for Dock {
+    fn drop(&mut self) {
+        let _ = self.run(&["destroy", "--yes"]);
+        let _ = Command::new("docker")
+            .args(["network", "rm", &format!("svcmodel-{}", self.environment)])
+            .output();
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn containers_deploy_reach_each_other_and_are_repaired() {
+    let dock = Dock::new("dock1");
+    let deploy = dock.run(&["deploy"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    let wave = |name: &str| deploy.stderr.find(&format!("  {name}: healthy")).unwrap();
+    assert!(wave("api") < wave("web"), "{}", deploy.stderr);
+
+    // web reaches api by its service name on the environment's network.
+    let address = docker(&["port", &dock.container("web"), "8081/tcp"]);
+    let deps = get(&address, "/deps");
+    assert!(deps.contains(r#""api": true"#), "{deps}");
+
+    // Containers carry their provenance, never a secret.
+    let labels = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        &dock.container("api"),
+    ]);
+    assert!(
+        labels.contains(r#""svcmodel.io/environment":"dock1""#),
+        "{labels}"
+    );
+    assert!(labels.contains(r#""svcmodel.io/model-hash""#), "{labels}");
+    assert!(!labels.contains(CANARY), "{labels}");
+    let network = docker(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks}}",
+        &dock.container("api"),
+    ]);
+    assert!(network.contains("svcmodel-dock1"), "{network}");
+
+    // A second deploy changes nothing.
+    let id = docker(&["inspect", "-f", "{{.Id}}", &dock.container("api")]);
+    assert!(dock.run(&["deploy"]).stderr.contains("no changes"));
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Id}}", &dock.container("api")]),
+        id
+    );
+
+    // Stop one: reconcile reports it against the model, --fix repairs it.
+    docker(&["stop", &dock.container("api")]);
+    let drift = dock.run(&["reconcile"]);
+    assert_eq!(drift.code, 5, "{}", drift.transcript());
+    assert!(
+        drift
+            .stderr
+            .contains("error[E0802]: `api` is deployed but not running"),
+        "{}",
+        drift.stderr
+    );
+    assert!(drift.stderr.contains("main.svc:6:9"), "{}", drift.stderr);
+    let fix = dock.run(&["reconcile", "--fix"]);
+    assert_eq!(fix.code, 0, "{}", fix.transcript());
+    assert_eq!(dock.run(&["reconcile"]).code, 0);
+    let status = dock.run(&["status", "--format", "json"]);
+    assert!(!status.stdout.contains(CANARY) && !status.stderr.contains(CANARY));
+    let state =
+        std::fs::read_to_string(dock.project.path().join(".svcmodel/state/dock1.json")).unwrap();
+    assert!(!state.contains(CANARY));
+
+    // Destroy removes the containers.
+    assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            "label=svcmodel.io/environment=dock1"
+        ]),
+        ""
+    );
+}
+
+#[test]
+fn a_missing_image_fails_the_deploy_without_pulling() {
+    let dock = Dock::new("dock2");
+    let text = model("dock2").replace(
+        &format!("image   = \"{IMAGE}\"\n\n  param"),
+        "image   = \"svcmodel-absent:0.0.0\"\n\n  param",
+    );
+    dock.project.file("main.svc", text);
+    let deploy = dock.run(&["deploy", "--timeout", "5"]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    assert!(
+        deploy
+            .stderr
+            .contains("the image `svcmodel-absent:0.0.0` is not on this machine"),
+        "{}",
+        deploy.stderr
+    );
+}
