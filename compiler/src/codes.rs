@@ -90,6 +90,7 @@ codes! {
     DriftExtra = "E0804": "a deployed service the model no longer has",
     DriftConfig = "E0805": "a deployed service whose configuration differs from the model",
     DriftVersion = "E0806": "a deployed service at another version than the model's",
+    TuningAdvice = "E0807": "a service that uses much more or much less than it declares",
 }
 
 impl Code {

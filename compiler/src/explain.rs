@@ -1700,4 +1700,34 @@ service "orders" {
 "#,
         right: "",
     },
+    Explanation {
+        code: Code::TuningAdvice,
+        text: r#"
+A warning from `svcmodel reconcile` (and an entry under `advice` in `svcmodel status
+--format json`): the service's observed use is far from what its `resources` declare.
+Memory counts the resident memory of the process (or the container's, from Docker's
+statistics); CPU counts the average cores used since it was deployed. Above 90% of the
+declared amount the advice is 1.5 times the use; under a quarter of the memory (or a
+tenth of the CPU, after a minute of running) it is twice the use, so that placement
+and capacity planning work from real numbers. The label points at the declaration.
+
+Set the advised value in the service's `resources`, or leave it if the observed period
+was not typical. Advice never changes the exit code.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  resources { cpu = 2, memory = 4Gi }
+
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
 ];

@@ -448,9 +448,11 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
         &hashes(&env, state.as_ref()),
     );
     let rows = observe(&env, state.as_ref(), engine.as_ref(), &plan);
+    let tuning = advice(&env, state.as_ref(), engine.as_ref());
     match format {
         Format::Json => output::print_json(&serde_json::json!({
             "format": 1,
+            "advice": tuning,
             "environment": env.name,
             "serial": state.as_ref().map(|s| s.serial),
             "services": rows,
@@ -540,6 +542,126 @@ fn observe(
         .collect()
 }
 
+// ---------------------------------------------------------------- tuning
+
+/// Advice from what a service uses against what the model declares for it.
+#[derive(Serialize)]
+struct Advice {
+    service: String,
+    /// `memory` or `cpu`.
+    resource: &'static str,
+    declared: String,
+    observed: String,
+    advised: String,
+    why: String,
+    #[serde(skip)]
+    span: Option<svcmodel_model::Span>,
+}
+
+/// Memory within 90% of the declared amount, or under a quarter of it; CPU on average
+/// above 90% of the declared cores, or under a tenth: advice with some headroom.
+fn advice(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<Advice> {
+    use svcmodel_model::quantity::{QuantityKind, format};
+    let mut out = Vec::new();
+    let Some(state) = state else { return out };
+    for (name, record) in &state.services {
+        let Some(instance) = env.system.find(name) else {
+            continue;
+        };
+        let def = &env.compilation.model.services[instance.definition];
+        let Some((rss, cpu_seconds)) = engine.usage(&record.engine_id) else {
+            continue;
+        };
+        if let Some(memory) = &def.resources.memory_bytes {
+            let declared = memory.value.max(1);
+            let ratio = rss as f64 / declared as f64;
+            let advised = if ratio > 0.9 {
+                Some(round_mib(rss.saturating_mul(3) / 2))
+            } else if ratio < 0.25 && declared > 64 << 20 {
+                Some(round_mib((rss * 2).max(32 << 20)))
+            } else {
+                None
+            };
+            if let Some(advised) = advised.filter(|a| *a != declared) {
+                out.push(Advice {
+                    service: name.clone(),
+                    resource: "memory",
+                    declared: format(QuantityKind::Size, declared),
+                    observed: format(QuantityKind::Size, round_mib(rss)),
+                    advised: format(QuantityKind::Size, advised),
+                    why: format!("it uses {:.0}% of its memory", ratio * 100.0),
+                    span: Some(memory.span),
+                });
+            }
+        }
+        if let Some(cpu) = &def.resources.millicpu {
+            let uptime = svcmodel_targets::state::now()
+                .saturating_sub(record.deployed_at)
+                .max(1);
+            let cores = cpu_seconds / uptime as f64;
+            let declared = cpu.value.max(1);
+            let ratio = cores * 1000.0 / declared as f64;
+            let advised = if ratio > 0.9 {
+                Some(round_millicpu(cores * 1500.0))
+            } else if ratio < 0.1 && declared > 100 && uptime >= 60 {
+                Some(round_millicpu((cores * 2000.0).max(50.0)))
+            } else {
+                None
+            };
+            if let Some(advised) = advised.filter(|a| *a != declared) {
+                out.push(Advice {
+                    service: name.clone(),
+                    resource: "cpu",
+                    declared: format(QuantityKind::Cpu, declared),
+                    observed: format!("{:.0}m on average over {uptime} s", cores * 1000.0),
+                    advised: format(QuantityKind::Cpu, advised),
+                    why: format!("it uses {:.0}% of its cpu", ratio * 100.0),
+                    span: Some(cpu.span),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Up to the next MiB (at least one).
+fn round_mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20).max(1) << 20
+}
+
+/// Up to the next 50 millicores.
+fn round_millicpu(millicpu: f64) -> u64 {
+    ((millicpu / 50.0).ceil() as u64).max(1) * 50
+}
+
+fn print_advice(env: &Environment, advice: &[Advice], color: Color) {
+    if advice.is_empty() {
+        return;
+    }
+    let notes: Vec<Diagnostic> = advice
+        .iter()
+        .map(|a| {
+            let mut d = Diagnostic::error(
+                Code::TuningAdvice,
+                format!(
+                    "`{}` could declare {} = {} (declared {}, uses {}): {}",
+                    a.service, a.resource, a.advised, a.declared, a.observed, a.why
+                ),
+            )
+            .help(format!(
+                "set `{} = {}` in the service's `resources`",
+                a.resource, a.advised
+            ));
+            d.severity = Severity::Warning;
+            if let Some(span) = a.span {
+                d = d.label(span, format!("declared {}", a.declared));
+            }
+            d
+        })
+        .collect();
+    output::print_human(&notes, &env.compilation.sources, color);
+}
+
 // ---------------------------------------------------------------- reconcile
 
 /// One difference between the model and what runs.
@@ -583,6 +705,13 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
     };
     let found = drifts(&env, state.as_ref(), engine.as_ref());
     print_drifts(&env, &found, args.format, args.color);
+    if args.format == DriftFormat::Human {
+        print_advice(
+            &env,
+            &advice(&env, state.as_ref(), engine.as_ref()),
+            args.color,
+        );
+    }
     if found.is_empty() {
         return Exit::Success;
     }
