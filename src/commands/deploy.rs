@@ -343,10 +343,11 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         repair_unhealthy: args.repair_unhealthy,
     };
     let quiet = args.format == Format::Json;
-    let progress = |event: Event| {
-        if !quiet {
-            eprintln!("{}", event_line(&event));
-        }
+    let bars = (!quiet && std::io::stderr().is_terminal()).then(Bars::new);
+    let progress = |event: Event| match &bars {
+        Some(bars) => bars.show(&event),
+        None if !quiet => eprintln!("{}", event_line(&event)),
+        None => {}
     };
     let report = match deploy::deploy(
         &env.store,
@@ -390,6 +391,61 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         Exit::Success
     } else {
         Exit::DeployFailed
+    }
+}
+
+/// Progress on a terminal: a line per service that updates in place.
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<BTreeMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars {
+            multi: indicatif::MultiProgress::new(),
+            bars: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn show(&self, event: &Event) {
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<18} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        match event {
+            Event::WaveStarted { wave, services } => {
+                let _ = self.multi.println(format!("wave {}", wave + 1));
+                for name in services {
+                    let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
+                    bar.set_style(style.clone());
+                    bar.set_prefix(name.clone());
+                    bar.set_message("starting");
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bars.insert(name.clone(), bar);
+                }
+            }
+            Event::Started { name } => {
+                if let Some(bar) = bars.get(name) {
+                    bar.set_message("waiting for its health check");
+                }
+            }
+            Event::Healthy { name, seconds } => {
+                if let Some(bar) = bars.get(name) {
+                    bar.finish_with_message(format!("healthy after {seconds:.1} s"));
+                }
+            }
+            Event::Failed { name, message } => match bars.get(name) {
+                Some(bar) => bar.abandon_with_message(format!("failed: {message}")),
+                None => {
+                    let _ = self.multi.println(event_line(event));
+                }
+            },
+            Event::RolledBack { .. } | Event::Deleted { .. } => {
+                let _ = self.multi.println(event_line(event));
+            }
+        }
     }
 }
 
