@@ -101,17 +101,39 @@ impl<'a> DockerEngine<'a> {
         })
     }
 
+    /// Runs an Engine API call, retrying what may be transient (a timeout, a broken
+    /// connection, 502, 503, 504) up to three times with backoff from 100 ms; any
+    /// other error fails at once.
+    fn call<T, Fut>(&self, request: impl Fn() -> Fut) -> Result<T, bollard::errors::Error>
+    where
+        Fut: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
+        loop {
+            match self.runtime.block_on(request()) {
+                Err(e) if attempt < 3 && transient(&e) => {
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
     fn container_name(&self, service: &str) -> String {
         format!("svcmodel-{}-{service}", self.environment)
     }
 
     fn ensure_network(&self, name: &str) -> Result<(), String> {
         let exists = self
-            .runtime
-            .block_on(self.docker.inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            ))
+            .call(|| {
+                self.docker.inspect_network(
+                    name,
+                    None::<bollard::query_parameters::InspectNetworkOptions>,
+                )
+            })
             .is_ok();
         if exists {
             return Ok(());
@@ -123,15 +145,16 @@ impl<'a> DockerEngine<'a> {
                 "svcmodel".to_string(),
             ),
         ]);
-        self.runtime
-            .block_on(self.docker.create_network(NetworkCreateRequest {
+        self.call(|| {
+            self.docker.create_network(NetworkCreateRequest {
                 name: name.to_string(),
                 driver: Some("bridge".to_string()),
-                labels: Some(labels),
+                labels: Some(labels.clone()),
                 ..Default::default()
-            }))
-            .map(|_| ())
-            .map_err(|e| format!("cannot create the network `{name}`: {e}"))
+            })
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot create the network `{name}`: {e}"))
     }
 
     /// The container's address on its network: this machine reaches it there directly,
@@ -139,11 +162,10 @@ impl<'a> DockerEngine<'a> {
     /// listens behind it, so a check through it would pass for a dead service).
     fn address(&self, id: &str) -> Option<std::net::IpAddr> {
         let info = self
-            .runtime
-            .block_on(
+            .call(|| {
                 self.docker
-                    .inspect_container(id, None::<InspectContainerOptions>),
-            )
+                    .inspect_container(id, None::<InspectContainerOptions>)
+            })
             .ok()?;
         let networks = info.network_settings?.networks?;
         networks.values().find_map(|n| {
@@ -161,11 +183,10 @@ impl<'a> DockerEngine<'a> {
 
     fn running(&self, id: &str) -> Option<(bool, Option<String>)> {
         let info = self
-            .runtime
-            .block_on(
+            .call(|| {
                 self.docker
-                    .inspect_container(id, None::<InspectContainerOptions>),
-            )
+                    .inspect_container(id, None::<InspectContainerOptions>)
+            })
             .ok()?;
         let state = info.state?;
         let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
@@ -221,13 +242,27 @@ impl<'a> DockerEngine<'a> {
 
     fn remove(&self, name_or_id: &str) {
         let stop = StopContainerOptionsBuilder::default().t(5).build();
-        let _ = self
-            .runtime
-            .block_on(self.docker.stop_container(name_or_id, Some(stop)));
+        let _ = self.call(|| self.docker.stop_container(name_or_id, Some(stop.clone())));
         let remove = RemoveContainerOptionsBuilder::default().force(true).build();
-        let _ = self
-            .runtime
-            .block_on(self.docker.remove_container(name_or_id, Some(remove)));
+        let _ = self.call(|| {
+            self.docker
+                .remove_container(name_or_id, Some(remove.clone()))
+        });
+    }
+}
+
+/// Errors worth another try: the engine or the connection to it hiccupped.
+fn transient(error: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error;
+    match error {
+        Error::RequestTimeoutError
+        | Error::IOError { .. }
+        | Error::HyperResponseError { .. }
+        | Error::HyperLegacyError { .. } => true,
+        Error::DockerResponseServerError { status_code, .. } => {
+            matches!(status_code, 502..=504)
+        }
+        _ => false,
     }
 }
 
@@ -235,11 +270,7 @@ impl crate::deploy::Engine for DockerEngine<'_> {
     fn start(&self, desired: &Desired) -> Result<String, String> {
         let spec = &desired.spec;
         let image = spec["image"].as_str().unwrap_or_default().to_string();
-        if self
-            .runtime
-            .block_on(self.docker.inspect_image(&image))
-            .is_err()
-        {
+        if self.call(|| self.docker.inspect_image(&image)).is_err() {
             return Err(format!(
                 "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
             ));
@@ -248,10 +279,10 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         self.ensure_network(&network)?;
         let name = self.container_name(&desired.name);
         // A container of this name left by an interrupted run: ours only if labelled so.
-        if let Ok(info) = self.runtime.block_on(
+        if let Ok(info) = self.call(|| {
             self.docker
-                .inspect_container(&name, None::<InspectContainerOptions>),
-        ) {
+                .inspect_container(&name, None::<InspectContainerOptions>)
+        }) {
             let ours = info
                 .config
                 .and_then(|c| c.labels)
@@ -360,18 +391,21 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         };
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = self
-            .runtime
-            .block_on(self.docker.create_container(Some(options), config))
+            .call(|| {
+                self.docker
+                    .create_container(Some(options.clone()), config.clone())
+            })
             .map_err(|e| format!("cannot create the container `{name}`: {e}"))?;
-        self.runtime
-            .block_on(self.docker.start_container(
+        self.call(|| {
+            self.docker.start_container(
                 &created.id,
                 None::<bollard::query_parameters::StartContainerOptions>,
-            ))
-            .map_err(|e| {
-                self.remove(&created.id);
-                format!("cannot start the container `{name}`: {e}")
-            })?;
+            )
+        })
+        .map_err(|e| {
+            self.remove(&created.id);
+            format!("cannot start the container `{name}`: {e}")
+        })?;
         Ok(format!("docker:{}", created.id))
     }
 
