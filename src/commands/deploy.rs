@@ -166,6 +166,21 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
     }
 }
 
+/// What `status` and `reconcile` look at: the environment, its state (read without
+/// the lock: they change nothing) and its engine.
+type Observed<'a> = (Environment, Option<State>, Box<dyn Engine + 'a>);
+
+fn observe_environment<'a>(
+    args: &SystemArgs,
+    format: Format,
+    color: Color,
+) -> Result<Observed<'a>, Exit> {
+    let env = prepare(args, format, color)?;
+    let state = env.store.load(&env.name).map_err(|e| state_error(&e))?;
+    let engine = engine(&env)?;
+    Ok((env, state, engine))
+}
+
 fn state_error(error: &StateError) -> Exit {
     eprintln!("error: {error}");
     match error {
@@ -485,16 +500,8 @@ struct StatusRow {
 }
 
 pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
-    let env = match prepare(args, format, color) {
-        Ok(env) => env,
-        Err(exit) => return exit,
-    };
-    let state = match env.store.load(&env.name) {
-        Ok(state) => state,
-        Err(e) => return state_error(&e),
-    };
-    let engine = match engine(&env) {
-        Ok(engine) => engine,
+    let (env, state, engine) = match observe_environment(args, format, color) {
+        Ok(opened) => opened,
         Err(exit) => return exit,
     };
     let plan = deploy::plan(
@@ -747,16 +754,8 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
     } else {
         Format::Human
     };
-    let env = match prepare(args.system, human, args.color) {
-        Ok(env) => env,
-        Err(exit) => return exit,
-    };
-    let state = match env.store.load(&env.name) {
-        Ok(state) => state,
-        Err(e) => return state_error(&e),
-    };
-    let engine = match engine(&env) {
-        Ok(engine) => engine,
+    let (env, state, engine) = match observe_environment(args.system, human, args.color) {
+        Ok(opened) => opened,
         Err(exit) => return exit,
     };
     let found = drifts(&env, state.as_ref(), engine.as_ref());
