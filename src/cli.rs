@@ -248,6 +248,9 @@ Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
         /// With --fix: allow deleting services the model no longer has.
         #[arg(long)]
         yes: bool,
+        /// Write the tuning advice as a values file (`-f FILE` applies it later).
+        #[arg(long, value_name = "FILE")]
+        write_values: Option<PathBuf>,
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]

@@ -260,6 +260,41 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
             .any(|a| a["service"] == "products" && a["resource"] == "memory"),
         "{status}"
     );
+    // The advice as a values file closes the loop: with it, the advice is gone.
+    let written = shop.run(&[
+        "reconcile",
+        "-e",
+        "local",
+        "--write-values",
+        "tuned.toml",
+        "shop",
+    ]);
+    assert_eq!(written.code, 0, "{}", written.transcript());
+    let tuned = std::fs::read_to_string(shop.path().join("tuned.toml")).unwrap();
+    assert!(
+        tuned.contains("[environment.local.products.resources]\nmemory = \""),
+        "{tuned}"
+    );
+    let again = shop.run(&["reconcile", "-e", "local", "-f", "tuned.toml", "shop"]);
+    assert_eq!(again.code, 0, "{}", again.transcript());
+    assert!(
+        !again.stderr.contains("`products` could declare memory"),
+        "{}",
+        again.stderr
+    );
+    // A file it did not write is never overwritten.
+    std::fs::write(shop.path().join("mine.toml"), "[orders]\nmax_items = 3\n").unwrap();
+    let refused = shop.run(&[
+        "reconcile",
+        "-e",
+        "local",
+        "--write-values",
+        "mine.toml",
+        "shop",
+    ]);
+    assert_eq!(refused.code, 4, "{}", refused.transcript());
+    let mine = std::fs::read_to_string(shop.path().join("mine.toml")).unwrap();
+    assert_eq!(mine, "[orders]\nmax_items = 3\n");
 
     // Destroy stops everything it recorded.
     let pids: Vec<u32> = ["orders", "products", "storefront"]

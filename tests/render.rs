@@ -590,3 +590,42 @@ fn templates_that_would_recurse_forever_are_refused() {
         output.stdout
     );
 }
+
+/// Values files and `--set` may give a service other resources than it declares
+/// (`[SERVICE.resources]`, what `reconcile --write-values` writes); rendering uses them.
+#[test]
+fn values_files_and_flags_set_resources() {
+    let project = Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file(
+            "main.svc",
+            SMALL.replace(
+                "provides",
+                "resources { cpu = 250m, memory = 128Mi }\n  provides",
+            ),
+        )
+        .file(
+            "values.toml",
+            "[environment.prod.orders.resources]\nmemory = \"512Mi\"\n",
+        );
+    let output = project.run(&[
+        "render",
+        "-f",
+        "values.toml",
+        "--set",
+        "orders.resources.cpu=1.5",
+        "main.svc",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stdout
+            .contains("              cpu: \"1500m\"\n              memory: \"512Mi\""),
+        "{}",
+        output.stdout
+    );
+    let wrong = project.run(&["render", "--set", "orders.resources.disk=1", "main.svc"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.transcript());
+    assert!(wrong.stderr.contains("E0607"), "{}", wrong.stderr);
+}

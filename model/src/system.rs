@@ -57,6 +57,9 @@ pub struct Instance {
     pub origin: Origin,
     /// The value of each parameter, in the order of the definition's `params`.
     pub values: Vec<ParamValue>,
+    /// The resources it declares, or that a values file or `--set` gives it
+    /// (`[SERVICE.resources]`); the spans point where the value comes from.
+    pub resources: crate::Resources,
     pub dependencies: Vec<Dependency>,
 }
 

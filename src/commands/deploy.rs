@@ -631,11 +631,10 @@ fn advice(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<
         let Some(instance) = env.system.find(name) else {
             continue;
         };
-        let def = &env.compilation.model.services[instance.definition];
         let Some((rss, cpu_seconds)) = engine.usage(&record.engine_id) else {
             continue;
         };
-        if let Some(memory) = &def.resources.memory_bytes {
+        if let Some(memory) = &instance.resources.memory_bytes {
             let declared = memory.value.max(1);
             let ratio = rss as f64 / declared as f64;
             let advised = if ratio > 0.9 {
@@ -657,7 +656,7 @@ fn advice(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<
                 });
             }
         }
-        if let Some(cpu) = &def.resources.millicpu {
+        if let Some(cpu) = &instance.resources.millicpu {
             let uptime = svcmodel_targets::state::now()
                 .saturating_sub(record.deployed_at)
                 .max(1);
@@ -695,6 +694,56 @@ fn round_mib(bytes: u64) -> u64 {
 /// Up to the next 50 millicores.
 fn round_millicpu(millicpu: f64) -> u64 {
     ((millicpu / 50.0).ceil() as u64).max(1) * 50
+}
+
+/// The first line of a values file written by `--write-values`: only such a file is
+/// ever overwritten.
+const WRITTEN_VALUES: &str = "# Written by `svcmodel reconcile --write-values`";
+
+/// Writes the advice as a values file: `[environment.ENV.SERVICE.resources]` tables.
+fn write_values(env: &Environment, advice: &[Advice], path: &Path) -> Result<(), String> {
+    if let Ok(existing) = std::fs::read_to_string(path)
+        && !existing.starts_with(WRITTEN_VALUES)
+    {
+        return Err(format!(
+            "`{}` exists and was not written by --write-values; choose another file",
+            path.display()
+        ));
+    }
+    let mut services = toml::Table::new();
+    let mut reasons = String::new();
+    for a in advice {
+        let service = services
+            .entry(a.service.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(service) = service {
+            let resources = service
+                .entry("resources")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(resources) = resources {
+                resources.insert(
+                    a.resource.to_string(),
+                    toml::Value::String(a.advised.clone()),
+                );
+            }
+        }
+        reasons.push_str(&format!(
+            "# {}: {} {} → {} ({}; uses {})\n",
+            a.service, a.resource, a.declared, a.advised, a.why, a.observed
+        ));
+    }
+    let mut environments = toml::Table::new();
+    environments.insert(env.name.clone(), toml::Value::Table(services));
+    let mut root = toml::Table::new();
+    root.insert("environment".to_string(), toml::Value::Table(environments));
+    let body = toml::to_string(&root).map_err(|e| format!("cannot write the values: {e}"))?;
+    let text = format!(
+        "{WRITTEN_VALUES} from what environment `{}` used.\n# Use it with `-f {}`; the next --write-values replaces it.\n{reasons}\n{body}",
+        env.name,
+        path.display()
+    );
+    svcmodel_targets::state::write_atomically(path, text.as_bytes())
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 fn print_advice(env: &Environment, advice: &[Advice], color: Color) {
@@ -741,6 +790,7 @@ struct Drift {
 pub struct ReconcileArgs<'a> {
     pub system: &'a SystemArgs,
     pub fix: bool,
+    pub write_values: Option<&'a Path>,
     pub yes: bool,
     pub timeout: u64,
     pub lock_timeout: u64,
@@ -760,12 +810,22 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
     };
     let found = drifts(&env, state.as_ref(), engine.as_ref());
     print_drifts(&env, &found, args.format, args.color);
+    let tuning = advice(&env, state.as_ref(), engine.as_ref());
     if args.format == DriftFormat::Human {
-        print_advice(
-            &env,
-            &advice(&env, state.as_ref(), engine.as_ref()),
-            args.color,
-        );
+        print_advice(&env, &tuning, args.color);
+    }
+    if let Some(path) = args.write_values {
+        match write_values(&env, &tuning, &super::current_dir().join(path)) {
+            Ok(()) => eprintln!(
+                "wrote {} to `{}`",
+                output::plural(tuning.len(), "advised value"),
+                path.display()
+            ),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Exit::Failure;
+            }
+        }
     }
     if found.is_empty() {
         return Exit::Success;

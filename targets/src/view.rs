@@ -822,7 +822,7 @@ impl<'a> Builder<'a> {
             disruption_budget: critical && replicas > 1,
             entrypoint: self.entrypoints.contains(&instance.name.as_str()),
             restart: restart_name(def.restart.value),
-            resources: resources(def),
+            resources: resources(&instance.resources),
             data: def.data.as_ref().map(|d| DataView {
                 path: d
                     .path
@@ -1508,9 +1508,10 @@ fn config_key(name: &str) -> String {
     }
 }
 
-fn resources(def: &Service) -> ResourcesView {
-    let millicpu = def.resources.millicpu.as_ref().map(|c| c.value);
-    let memory_bytes = def.resources.memory_bytes.as_ref().map(|m| m.value);
+/// The instance's resources: the definition's, or what values files give it.
+fn resources(resources: &svcmodel_model::Resources) -> ResourcesView {
+    let millicpu = resources.millicpu.as_ref().map(|c| c.value);
+    let memory_bytes = resources.memory_bytes.as_ref().map(|m| m.value);
     ResourcesView {
         cpu: millicpu.map(|m| format(QuantityKind::Cpu, m)),
         millicpu,

@@ -225,14 +225,22 @@ pub fn resolve(
                         let found: Vec<_> = part
                             .iter()
                             .map(|instance| {
-                                let params = &model.services[instance.definition].params;
-                                values.resolve(
+                                let def = &model.services[instance.definition];
+                                let params = values.resolve(
                                     &instance.name,
                                     &instance.service,
-                                    params,
+                                    &def.params,
                                     environment,
                                     &mut d,
-                                )
+                                );
+                                let resources = values.resolve_resources(
+                                    &instance.name,
+                                    &instance.service,
+                                    def,
+                                    environment,
+                                    &mut d,
+                                );
+                                (params, resources)
                             })
                             .collect();
                         (found, d)
@@ -247,8 +255,9 @@ pub fn resolve(
             all_values.extend(part);
             d.append(diagnostics);
         }
-        for (instance, values) in system.instances.iter_mut().zip(all_values) {
+        for (instance, (values, resources)) in system.instances.iter_mut().zip(all_values) {
             instance.values = values;
+            instance.resources = resources;
         }
         d.extend(cycles);
         systems.push(system);
@@ -476,6 +485,7 @@ fn instantiate(
                 consumer: pending.consumer.map(|c| id_of[c]),
                 origin: pending.origin,
                 values: Vec::new(),
+                resources: model.services[pending.definition].resources.clone(),
                 dependencies: Vec::with_capacity(model.services[pending.definition].requires.len()),
             })
         })

@@ -29,6 +29,10 @@ enum Given {
     Text(String),
 }
 
+/// What a values file or `--set` may give besides parameters: `[SERVICE.resources]`
+/// `cpu` and `memory`.
+pub const RESOURCE_KEYS: [&str; 2] = ["resources.cpu", "resources.memory"];
+
 /// An owned copy of a TOML value with spans, so the parsed file need not be kept.
 #[derive(Debug, Clone)]
 enum TomlValue {
@@ -197,7 +201,7 @@ impl<'a> Targets<'a> {
             return false;
         };
         let params = self.params(service);
-        if params.contains(param) {
+        if params.contains(param) || RESOURCE_KEYS.contains(&param) {
             return true;
         }
         let help = suggest::did_you_mean(param, params.iter().copied()).unwrap_or_else(|| {
@@ -352,9 +356,21 @@ impl Values {
             );
             return;
         };
+        let mut expanded = Vec::new();
         for (param_key, param_value) in params.iter() {
-            let param = param_key.get_ref().as_ref();
-            let key_span = span_of(file, param_key.span());
+            let name = param_key.get_ref().as_ref();
+            match (name, param_value.get_ref()) {
+                ("resources", DeValue::Table(resources)) => {
+                    for (key, value) in resources.iter() {
+                        expanded.push((format!("resources.{}", key.get_ref()), key.span(), value));
+                    }
+                }
+                _ => expanded.push((name.to_string(), param_key.span(), param_value)),
+            }
+        }
+        for (param, key_range, param_value) in &expanded {
+            let param = param.as_str();
+            let key_span = span_of(file, key_range.clone());
             if !targets.check(target, target_span, param, key_span, d) {
                 // One report for a wrong service name is enough.
                 if targets.service_of(target).is_none() {
@@ -422,6 +438,76 @@ impl Values {
         });
     }
 
+    /// The resources of an instance in `environment`: the definition's, with what
+    /// `[SERVICE.resources]` tables and `--set SERVICE.resources.KEY=` flags give.
+    pub fn resolve_resources(
+        &self,
+        instance: &str,
+        service: &str,
+        def: &svcmodel_model::Service,
+        environment: Option<&str>,
+        d: &mut Diagnostics,
+    ) -> svcmodel_model::Resources {
+        use svcmodel_model::{ParamType, Resources, Spanned};
+        let given = |key: &str| {
+            [service, instance]
+                .iter()
+                .flat_map(|t| self.by_target.get(*t).into_iter().flatten())
+                .any(|i| self.entries[*i].param == key)
+        };
+        let mut out: Resources = def.resources.clone();
+        if !given(RESOURCE_KEYS[0]) && !given(RESOURCE_KEYS[1]) {
+            return out;
+        }
+        let pseudo = |key: &str, ty: ParamType, default: Option<Spanned<Value>>| Param {
+            name: Spanned::new(key.to_string(), def.name.span),
+            ty: Spanned::new(ty, def.name.span),
+            default,
+            range: None,
+            pattern: None,
+            doc: None,
+            span: def.span,
+        };
+        let cpu = pseudo(
+            RESOURCE_KEYS[0],
+            ParamType::Cpu,
+            def.resources
+                .millicpu
+                .as_ref()
+                .map(|c| Spanned::new(Value::Cpu(c.value), c.span)),
+        );
+        let memory = pseudo(
+            RESOURCE_KEYS[1],
+            ParamType::Size,
+            def.resources
+                .memory_bytes
+                .as_ref()
+                .map(|m| Spanned::new(Value::Size(m.value), m.span)),
+        );
+        let spanned = |value: &ParamValue| -> Option<Spanned<u64>> {
+            let span = match value.source {
+                ValueSource::Default { span }
+                | ValueSource::ValuesFile { span }
+                | ValueSource::Set { span } => span,
+                _ => return None,
+            };
+            match value.value {
+                Some(Value::Cpu(v)) | Some(Value::Size(v)) => Some(Spanned::new(v, span)),
+                _ => None,
+            }
+        };
+        for (param, slot) in [(cpu, &mut out.millicpu), (memory, &mut out.memory_bytes)] {
+            if slot.is_none() && !given(&param.name.value) {
+                continue;
+            }
+            if let Some(value) = self.resolve_one(instance, service, &param, environment, d, false)
+            {
+                *slot = spanned(&value).or(slot.take());
+            }
+        }
+        out
+    }
+
     /// The values of an instance's parameters in `environment`.
     pub fn resolve(
         &self,
@@ -431,8 +517,29 @@ impl Values {
         environment: Option<&str>,
         d: &mut Diagnostics,
     ) -> Vec<ParamValue> {
-        let mut out = Vec::with_capacity(params.len());
-        for param in params {
+        params
+            .iter()
+            .map(|param| {
+                self.resolve_one(instance, service, param, environment, d, true)
+                    .unwrap_or(ParamValue {
+                        value: None,
+                        source: ValueSource::Missing,
+                    })
+            })
+            .collect()
+    }
+
+    /// One parameter's value; with `required`, no value at all is E0609.
+    fn resolve_one(
+        &self,
+        instance: &str,
+        service: &str,
+        param: &Param,
+        environment: Option<&str>,
+        d: &mut Diagnostics,
+        required: bool,
+    ) -> Option<ParamValue> {
+        {
             let name = param.name.value.as_str();
             let applies =
                 |e: &&Entry| e.param == name && (e.target == service || e.target == instance);
@@ -471,11 +578,10 @@ impl Values {
                             .help("remove it; secrets are supplied when deploying, from a secret store or the environment"),
                     );
                 }
-                out.push(ParamValue {
+                return Some(ParamValue {
                     value: None,
                     source: ValueSource::Secret,
                 });
-                continue;
             }
             let mut chosen = param.default.as_ref().map(|default| ParamValue {
                 value: Some(default.value.clone()),
@@ -501,7 +607,8 @@ impl Values {
                 });
             }
             match chosen {
-                Some(value) => out.push(value),
+                Some(value) => Some(value),
+                None if !required => None,
                 None => {
                     d.push(
                         Diagnostic::error(Code::MissingValue, format!("parameter `{name}` of `{instance}` has no value"))
@@ -510,14 +617,10 @@ impl Values {
                                 "give it a default, add `[{service}]` with `{name} = ...` to a values file, or pass `--set {service}.{name}=...`"
                             )),
                     );
-                    out.push(ParamValue {
-                        value: None,
-                        source: ValueSource::Missing,
-                    });
+                    None
                 }
             }
         }
-        out
     }
 }
 
