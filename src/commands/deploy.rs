@@ -74,9 +74,9 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         .model
         .environment(&name)
         .map_or_else(|| "local".to_string(), |e| e.target.value.clone());
-    if target != "local" && target != "compose" {
+    if !matches!(target.as_str(), "local" | "compose" | "swarm") {
         eprintln!(
-            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes and Docker (`compose`) only so far; `svcmodel render -e {name}` writes its manifests"
+            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`) and Swarm only so far; `svcmodel render -e {name}` writes its manifests"
         );
         return Err(Exit::Usage);
     }
@@ -133,7 +133,7 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
                 .collect()
         })
         .collect();
-    let desired = if target == "compose" {
+    let desired = if target == "compose" || target == "swarm" {
         svcmodel_targets::docker::desired(&view.services, &waves, &name)
     } else {
         deploy::desired_local(&view.services, &waves)
@@ -150,6 +150,15 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
 
 /// The engine of the environment's target.
 fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
+    if env.target == "swarm" {
+        return match svcmodel_targets::swarm::SwarmEngine::connect(&env.name, &lookup) {
+            Ok(engine) => Ok(Box::new(engine)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                Err(Exit::Failure)
+            }
+        };
+    }
     if env.target == "compose" {
         match svcmodel_targets::docker::DockerEngine::connect(&env.name, &lookup) {
             Ok(engine) => Ok(Box::new(engine)),

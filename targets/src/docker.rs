@@ -72,6 +72,9 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
                 },
                 "memory_bytes": s.resources.memory_bytes,
                 "millicpu": s.resources.millicpu,
+                // Read by the Swarm engine; a container is always one replica.
+                "replicas": s.replicas,
+                "spread": s.spread.iter().map(|x| format!("node.labels.svcmodel.{}", x.over)).collect::<Vec<_>>(),
             });
             d
         })

@@ -23,6 +23,7 @@ pub mod nomad;
 pub mod problem;
 pub mod render;
 pub mod state;
+pub mod swarm;
 pub mod view;
 
 pub use render::{Rendered, RenderedFile, Target, render};

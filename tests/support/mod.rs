@@ -98,3 +98,48 @@ impl Project {
         svcmodel(self.path(), args)
     }
 }
+
+/// The image the Docker and Swarm tests run: `src/bin/demo-service` built FROM scratch.
+pub const DEMO_IMAGE: &str = "svcmodel-demo:test";
+
+/// Builds the demo image once: the binary and the libraries it links, nothing else.
+pub fn demo_image() -> &'static str {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let context = tempfile::tempdir().unwrap();
+        let binary = env!("CARGO_BIN_EXE_demo-service");
+        std::fs::copy(binary, context.path().join("demo-service")).unwrap();
+        let ldd = Command::new("ldd").arg(binary).output().unwrap();
+        for library in String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
+            let target = context.path().join(library.trim_start_matches('/'));
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(library, &target).unwrap();
+        }
+        // glibc resolves names (`api`, the alias on the network) through NSS.
+        std::fs::create_dir_all(context.path().join("etc")).unwrap();
+        std::fs::write(
+            context.path().join("etc/nsswitch.conf"),
+            "hosts: files dns\n",
+        )
+        .unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nCOPY . /\nENTRYPOINT [\"/demo-service\"]\n",
+        )
+        .unwrap();
+        let build = Command::new("docker")
+            .args(["build", "-q", "-t", DEMO_IMAGE])
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+    });
+    DEMO_IMAGE
+}

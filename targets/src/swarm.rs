@@ -1,0 +1,410 @@
+//! The Swarm engine: each service a Swarm service on the Docker Engine of this machine
+//! (a manager of an active swarm), through its API, for environments whose target is
+//! `swarm`. svcmodel never initialises or leaves Swarm mode itself.
+//!
+//! - An attachable overlay network per environment (`svcmodel-ENV`); each service
+//!   joins it with its name as alias.
+//! - Services are named `svcmodel-ENV-SERVICE`, labelled with their provenance, run
+//!   `replicas` tasks, with Docker's init, restart condition, memory and CPU limits,
+//!   and a placement preference `spread: node.labels.svcmodel.KIND` per spread rule.
+//! - Every declared port is published in host mode at a port Swarm picks per task, so
+//!   each task's `tcp` or `http` check runs from this machine; `command` checks become
+//!   the container's health check. A service is healthy when all its replicas run and
+//!   pass.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{
+    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, HealthConfig, Limit,
+    LocalNodeState, NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+};
+use bollard::query_parameters::ListTasksOptionsBuilder;
+
+use crate::deploy::{Desired, resolve_value};
+use crate::docker::ENVIRONMENT_LABEL;
+use crate::local::{Probe, probe};
+
+pub struct SwarmEngine<'a> {
+    docker: Docker,
+    runtime: tokio::runtime::Runtime,
+    environment: String,
+    lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+}
+
+impl<'a> SwarmEngine<'a> {
+    /// Connects to the local Docker Engine, which must be a manager of an active swarm.
+    pub fn connect(
+        environment: &str,
+        lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<SwarmEngine<'a>, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the Docker client: {e}"))?;
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        let docker = runtime
+            .block_on(docker.negotiate_version())
+            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        let info = runtime
+            .block_on(docker.info())
+            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        let state = info.swarm.and_then(|s| s.local_node_state);
+        if state != Some(LocalNodeState::ACTIVE) {
+            return Err(
+                "Swarm mode is not active on this Docker Engine: run `docker swarm init` (svcmodel never changes the Engine's mode)"
+                    .to_string(),
+            );
+        }
+        Ok(SwarmEngine {
+            docker,
+            runtime,
+            environment: environment.to_string(),
+            lookup,
+        })
+    }
+
+    fn service_name(&self, service: &str) -> String {
+        format!("svcmodel-{}-{service}", self.environment)
+    }
+
+    fn ensure_network(&self, name: &str) -> Result<(), String> {
+        let exists = self
+            .runtime
+            .block_on(self.docker.inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            ))
+            .is_ok();
+        if exists {
+            return Ok(());
+        }
+        let labels = HashMap::from([
+            (ENVIRONMENT_LABEL.to_string(), self.environment.clone()),
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "svcmodel".to_string(),
+            ),
+        ]);
+        self.runtime
+            .block_on(self.docker.create_network(NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("overlay".to_string()),
+                attachable: Some(true),
+                labels: Some(labels),
+                ..Default::default()
+            }))
+            .map(|_| ())
+            .map_err(|e| format!("cannot create the network `{name}`: {e}"))
+    }
+
+    /// The running tasks of a service, with the host ports each published.
+    fn running_tasks(&self, service_id: &str) -> Vec<(Option<String>, HashMap<u16, u16>)> {
+        let filters = HashMap::from([
+            ("service", vec![service_id.to_string()]),
+            ("desired-state", vec!["running".to_string()]),
+        ]);
+        let options = ListTasksOptionsBuilder::default().filters(&filters).build();
+        let Ok(tasks) = self.runtime.block_on(self.docker.list_tasks(Some(options))) else {
+            return Vec::new();
+        };
+        tasks
+            .into_iter()
+            .filter_map(|task| {
+                let status = task.status?;
+                if status.state != Some(TaskState::RUNNING) {
+                    return None;
+                }
+                let container = status.container_status.and_then(|c| c.container_id);
+                let ports = status
+                    .port_status
+                    .and_then(|p| p.ports)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| Some((p.target_port? as u16, p.published_port? as u16)))
+                    .collect();
+                Some((container, ports))
+            })
+            .collect()
+    }
+
+    fn replicas(spec: &serde_json::Value) -> usize {
+        spec["replicas"].as_u64().unwrap_or(1) as usize
+    }
+
+    fn check_tasks(&self, service_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        let tasks = self.running_tasks(service_id);
+        let wanted = Self::replicas(spec);
+        if tasks.len() < wanted {
+            return Err(format!("{} of {wanted} replicas run", tasks.len()));
+        }
+        let health = &spec["health"];
+        if health.is_null() {
+            return Ok(());
+        }
+        let timeout = Duration::from_secs(health["timeout_seconds"].as_u64().unwrap_or(1));
+        let port = health["port"].as_u64().map(|p| p as u16);
+        for (container, ports) in &tasks {
+            match health["kind"].as_str() {
+                Some(kind @ ("tcp" | "http")) => {
+                    let Some(host_port) = port.and_then(|p| ports.get(&p)) else {
+                        return Err("a replica's port is not published yet".to_string());
+                    };
+                    let p = if kind == "tcp" {
+                        Probe::Tcp { port: *host_port }
+                    } else {
+                        Probe::Http {
+                            port: *host_port,
+                            path: health["path"].as_str().unwrap_or("/").to_string(),
+                        }
+                    };
+                    probe(&p, timeout)?;
+                }
+                _ => {
+                    let Some(container) = container else {
+                        return Err("a replica has no container yet".to_string());
+                    };
+                    let info = self
+                        .runtime
+                        .block_on(self.docker.inspect_container(
+                            container,
+                            None::<bollard::query_parameters::InspectContainerOptions>,
+                        ))
+                        .map_err(|e| e.to_string())?;
+                    let status = info
+                        .state
+                        .and_then(|s| s.health)
+                        .and_then(|h| h.status)
+                        .map(|s| s.to_string());
+                    if status.as_deref() != Some("healthy") {
+                        return Err(format!(
+                            "Docker reports a replica {}",
+                            status.as_deref().unwrap_or("without health yet")
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn service_id(engine_id: &str) -> Option<&str> {
+        engine_id.strip_prefix("swarm:")
+    }
+
+    fn remove(&self, name_or_id: &str) {
+        let _ = self
+            .runtime
+            .block_on(self.docker.delete_service(name_or_id));
+        // Its tasks' containers go after the service: wait, so its ports are free.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline && !self.running_tasks(name_or_id).is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl crate::deploy::Engine for SwarmEngine<'_> {
+    fn start(&self, desired: &Desired) -> Result<String, String> {
+        let spec = &desired.spec;
+        let image = spec["image"].as_str().unwrap_or_default().to_string();
+        if self
+            .runtime
+            .block_on(self.docker.inspect_image(&image))
+            .is_err()
+        {
+            return Err(format!(
+                "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
+            ));
+        }
+        let network = spec["network"].as_str().unwrap_or_default().to_string();
+        self.ensure_network(&network)?;
+        let name = self.service_name(&desired.name);
+        if let Ok(existing) = self.runtime.block_on(self.docker.inspect_service(
+            &name,
+            None::<bollard::query_parameters::InspectServiceOptions>,
+        )) {
+            let ours = existing
+                .spec
+                .and_then(|s| s.labels)
+                .is_some_and(|l| l.get(ENVIRONMENT_LABEL) == Some(&self.environment));
+            if !ours {
+                return Err(format!(
+                    "a service named `{name}` exists and svcmodel did not create it: remove or rename it"
+                ));
+            }
+            self.remove(&name);
+        }
+        let args = spec["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| resolve_value(v, self.lookup))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = spec["env"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| Ok(format!("{k}={}", resolve_value(v, self.lookup)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let labels: HashMap<String, String> = spec["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let ports: Vec<EndpointPortConfig> = spec["ports"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, p)| p.as_i64())
+            .map(|port| EndpointPortConfig {
+                target_port: Some(port),
+                published_port: None,
+                publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+                ..Default::default()
+            })
+            .collect();
+        let health = &spec["health"];
+        let health_check = (health["kind"].as_str() == Some("exec")).then(|| {
+            let seconds = |key: &str, default: u64| {
+                (health[key].as_u64().unwrap_or(default) * 1_000_000_000) as i64
+            };
+            let mut test = vec!["CMD".to_string()];
+            test.extend(
+                health["command"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|w| w.as_str().map(str::to_string)),
+            );
+            HealthConfig {
+                test: Some(test),
+                interval: Some(seconds("interval_seconds", 10)),
+                timeout: Some(seconds("timeout_seconds", 1)),
+                retries: Some(3),
+                start_period: None,
+                start_interval: Some(1_000_000_000),
+            }
+        });
+        let condition = match spec["restart"].as_str() {
+            Some("always") => TaskSpecRestartPolicyConditionEnum::ANY,
+            Some("never") => TaskSpecRestartPolicyConditionEnum::NONE,
+            _ => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
+        };
+        let preferences: Vec<TaskSpecPlacementPreferences> = spec["spread"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str())
+            .map(|descriptor| TaskSpecPlacementPreferences {
+                spread: Some(TaskSpecPlacementSpread {
+                    spread_descriptor: Some(descriptor.to_string()),
+                }),
+            })
+            .collect();
+        let service = ServiceSpec {
+            name: Some(name.clone()),
+            labels: Some(labels.clone()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image),
+                    args: Some(args),
+                    env: Some(env),
+                    labels: Some(labels),
+                    init: Some(true),
+                    health_check,
+                    ..Default::default()
+                }),
+                resources: Some(TaskSpecResources {
+                    limits: Some(Limit {
+                        nano_cpus: spec["millicpu"].as_i64().map(|m| m * 1_000_000),
+                        memory_bytes: spec["memory_bytes"].as_i64(),
+                        pids: None,
+                    }),
+                    reservations: None,
+                    swap_bytes: None,
+                    memory_swappiness: None,
+                }),
+                restart_policy: Some(TaskSpecRestartPolicy {
+                    condition: Some(condition),
+                    ..Default::default()
+                }),
+                placement: Some(TaskSpecPlacement {
+                    preferences: Some(preferences),
+                    ..Default::default()
+                }),
+                networks: Some(vec![NetworkAttachmentConfig {
+                    target: Some(network),
+                    aliases: Some(vec![desired.name.clone()]),
+                    driver_opts: None,
+                }]),
+                ..Default::default()
+            }),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(Self::replicas(spec) as i64),
+                }),
+                ..Default::default()
+            }),
+            endpoint_spec: Some(EndpointSpec {
+                mode: None,
+                ports: Some(ports),
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .runtime
+            .block_on(self.docker.create_service(service, None))
+            .map_err(|e| format!("cannot create the service `{name}`: {e}"))?;
+        let id = created.id.unwrap_or(name);
+        Ok(format!("swarm:{id}"))
+    }
+
+    fn stop(&self, engine_id: &str) {
+        if let Some(id) = Self::service_id(engine_id) {
+            self.remove(id);
+        }
+    }
+
+    fn alive(&self, engine_id: &str) -> bool {
+        Self::service_id(engine_id).is_some_and(|id| !self.running_tasks(id).is_empty())
+    }
+
+    fn wait_healthy(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+        deadline: Duration,
+    ) -> Result<(), String> {
+        let Some(id) = Self::service_id(engine_id) else {
+            return Err(format!("`{engine_id}` is not a Swarm service"));
+        };
+        let start = Instant::now();
+        loop {
+            match self.check_tasks(id, spec) {
+                Ok(()) => return Ok(()),
+                Err(why) if start.elapsed() >= deadline => {
+                    return Err(format!("not healthy within {}s: {why}", deadline.as_secs()));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+    }
+
+    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        let Some(id) = Self::service_id(engine_id) else {
+            return Err(format!("`{engine_id}` is not a Swarm service"));
+        };
+        self.check_tasks(id, spec)
+    }
+
+    fn usage(&self, _engine_id: &str) -> Option<(u64, f64)> {
+        None
+    }
+}

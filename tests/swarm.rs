@@ -1,0 +1,158 @@
+//! Deploy, reconcile and repair as Swarm services on the real Docker Engine of this
+//! machine. The test puts the Engine in Swarm mode if it is not (and leaves it again
+//! afterwards); svcmodel itself never changes the Engine's mode.
+//!
+//! Overlay networking between services does not work on this machine (a service
+//! cannot reach another through the overlay network, checked by hand), so this test
+//! checks each service through its own published ports, not one service reaching
+//! another.
+
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{Output, Project};
+
+fn docker(args: &[&str]) -> (bool, String) {
+    let output = Command::new("docker").args(args).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_string(),
+    )
+}
+
+/// Swarm mode for the test's duration: initialised here only if it was off.
+struct SwarmMode {
+    initialised: bool,
+}
+
+impl SwarmMode {
+    fn on() -> SwarmMode {
+        let (_, state) = docker(&["info", "-f", "{{.Swarm.LocalNodeState}}"]);
+        if state == "active" {
+            return SwarmMode { initialised: false };
+        }
+        let (ok, _) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        assert!(ok, "docker swarm init failed");
+        SwarmMode { initialised: true }
+    }
+}
+
+impl Drop for SwarmMode {
+    fn drop(&mut self) {
+        if self.initialised {
+            let _ = docker(&["swarm", "leave", "--force"]);
+        }
+    }
+}
+
+const MODEL: &str = r#"
+environment "swarm1" {
+  target = "swarm"
+}
+
+service "api" {
+  version  = "1.0.0"
+  image    = "svcmodel-demo:test"
+  replicas = 2
+
+  config {
+    args = ["--name=${self.name}", "--port=${self.http.port}"]
+  }
+
+  provides "http" { port = 8080, protocol = "http" }
+
+  health {
+    http     = "http"
+    path     = "/healthz"
+    interval = 1s
+  }
+}
+
+policy "api-across-zones" {
+  spread   = "zone"
+  services = ["api"]
+  because  = "one zone may fail"
+}
+"#;
+
+fn run(project: &Project, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["-e", "swarm1", "main.svc"]);
+    project.run(&all)
+}
+
+#[test]
+fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
+    support::demo_image();
+    let _swarm = SwarmMode::on();
+    let project = Project::new();
+    project.file("svcmodel.toml", "").file("main.svc", MODEL);
+    let deploy = run(&project, &["deploy", "--timeout", "60"]);
+    let cleanup = || {
+        let _ = run(&project, &["destroy", "--yes"]);
+        let _ = docker(&["network", "rm", "svcmodel-swarm1"]);
+    };
+    if deploy.code != 0 {
+        cleanup();
+        panic!("{}", deploy.transcript());
+    }
+    let (_, replicas) = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{.Spec.Mode.Replicated.Replicas}}",
+        "svcmodel-swarm1-api",
+    ]);
+    let (_, placement) = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{json .Spec.TaskTemplate.Placement}}",
+        "svcmodel-swarm1-api",
+    ]);
+    let (_, labels) = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{json .Spec.Labels}}",
+        "svcmodel-swarm1-api",
+    ]);
+    let status = run(&project, &["status", "--format", "json"]);
+    let clean = run(&project, &["reconcile"]);
+    // Scale to zero behind svcmodel's back: reconcile sees it stopped, --fix repairs.
+    docker(&["service", "scale", "-d", "svcmodel-swarm1-api=0"]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let drift = run(&project, &["reconcile"]);
+    let fix = run(&project, &["reconcile", "--fix"]);
+    let after = run(&project, &["reconcile"]);
+    cleanup();
+    assert_eq!(replicas, "2");
+    assert!(
+        placement.contains("node.labels.svcmodel.zone"),
+        "{placement}"
+    );
+    assert!(
+        labels.contains(r#""svcmodel.io/environment":"swarm1""#),
+        "{labels}"
+    );
+    assert!(
+        status.stdout.contains(r#""healthy": true"#),
+        "{}",
+        status.transcript()
+    );
+    assert_eq!(clean.code, 0, "{}", clean.transcript());
+    assert_eq!(drift.code, 5, "{}", drift.transcript());
+    assert!(
+        drift
+            .stderr
+            .contains("error[E0802]: `api` is deployed but not running"),
+        "{}",
+        drift.stderr
+    );
+    assert_eq!(fix.code, 0, "{}", fix.transcript());
+    assert_eq!(after.code, 0, "{}", after.transcript());
+}
