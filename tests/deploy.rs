@@ -442,16 +442,8 @@ fn a_deploy_killed_at_any_point_leaves_a_state_the_next_deploy_converges() {
                 panic!("after {delay} ms the state does not parse: {e}\n{text}")
             });
         }
-        // The lock of the killed run is stale: released by id, as a user would.
-        let lock = shop.path().join(".svcmodel/state/local.lock");
-        if let Ok(text) = std::fs::read_to_string(&lock) {
-            let id = serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let unlock = shop.run(&["state", "unlock", &id]);
-            assert_eq!(unlock.code, 0, "{}", unlock.transcript());
-        }
+        // The lock of the killed run is stale: the next run takes it over.
+        let stale = shop.path().join(".svcmodel/state/local.lock").exists();
         let converge = shop.run(&["deploy", "-e", "local", "shop"]);
         assert_eq!(
             converge.code,
@@ -459,6 +451,13 @@ fn a_deploy_killed_at_any_point_leaves_a_state_the_next_deploy_converges() {
             "after a kill at {delay} ms: {}",
             converge.transcript()
         );
+        if stale {
+            assert!(
+                converge.stderr.contains("note: took over lock"),
+                "{}",
+                converge.stderr
+            );
+        }
         let clean = shop.run(&["reconcile", "-e", "local", "shop"]);
         assert_eq!(
             clean.code,
@@ -648,4 +647,32 @@ fn every_kind_of_drift_points_at_the_model() {
     let fix = shop.run(&["reconcile", "-e", "local", "--fix", "--yes", "shop"]);
     assert_eq!(fix.code, 0, "{}", fix.transcript());
     assert_eq!(shop.run(&["reconcile", "-e", "local", "shop"]).code, 0);
+}
+
+/// A lock held from another machine is never taken over: the run names the holder,
+/// and `svcmodel state unlock ID` releases it.
+#[test]
+fn a_lock_from_another_machine_waits_for_state_unlock() {
+    let shop = Shop::new(7000);
+    let lock = shop.path().join(".svcmodel/state/local.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(
+        &lock,
+        r#"{"id": "0123456789ab", "environment": "local", "operation": "deploy", "who": "ci", "pid": 1, "host": "build-agent-7", "since": 0}"#,
+    )
+    .unwrap();
+    let blocked = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(blocked.code, 7, "{}", blocked.transcript());
+    assert!(
+        blocked
+            .stderr
+            .contains("lock 0123456789ab, `deploy` by pid 1 on build-agent-7"),
+        "{}",
+        blocked.stderr
+    );
+    let unlock = shop.run(&["state", "unlock", "0123456789ab"]);
+    assert_eq!(unlock.code, 0, "{}", unlock.transcript());
+    let unknown = shop.run(&["state", "unlock", "0123456789ab"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.transcript());
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
 }

@@ -194,6 +194,7 @@ fn state_error(error: &StateError) -> Exit {
     eprintln!("error: {error}");
     match error {
         StateError::Locked(_) => Exit::Locked,
+        StateError::NotHeld(_) => Exit::Usage,
         _ => Exit::Failure,
     }
 }

@@ -156,7 +156,9 @@ pub struct Store {
     dir: PathBuf,
 }
 
-/// A held lock: released when dropped.
+/// A held lock: released when dropped. A lock left on this machine by a process that
+/// is gone is taken over by the next run; one from another machine needs
+/// `svcmodel state unlock ID`.
 #[derive(Debug)]
 pub struct LockGuard {
     path: PathBuf,
@@ -276,6 +278,20 @@ impl Store {
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // A lock whose holder ran on this machine and is gone (killed,
+                    // crashed) is stale: taken over, and said so.
+                    if let Some(holder) = read_lock(&path)
+                        && holder.host == info.host
+                        && !process_exists(holder.pid)
+                    {
+                        if fs::remove_file(&path).is_ok() {
+                            eprintln!(
+                                "note: took over lock {} of environment `{environment}`: its holder (pid {}, `{}`) is gone",
+                                holder.id, holder.pid, holder.operation
+                            );
+                        }
+                        continue;
+                    }
                     if start.elapsed() >= timeout {
                         let holder = read_lock(&path).unwrap_or(LockInfo {
                             id: "?".to_string(),
@@ -320,6 +336,10 @@ impl Store {
         }
         Err(StateError::NotHeld(id.to_string()))
     }
+}
+
+fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn read_lock(path: &Path) -> Option<LockInfo> {
