@@ -270,6 +270,17 @@ Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         lock_timeout: u64,
     },
+    /// Run a local service and restart it by its policy (the local engine starts every
+    /// service under this; not for people).
+    #[command(hide = true)]
+    Supervise {
+        /// always, on_failure or never.
+        #[arg(long)]
+        restart: String,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Manage the state under .svcmodel/.
     State {
         #[command(subcommand)]

@@ -245,10 +245,13 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
     settings.add_filter(r"\d+(Mi|Ki|B|m)\b", "[N]$1");
     settings.add_filter(r"\d+% of", "[N]% of");
     settings.add_filter(r"over \d+ s", "over [N] s");
+    // The products advice: from its header to the blank line after its help.
     let advice: String = clean
         .stderr
-        .split("\n\n")
-        .filter(|block| block.contains("`products` could declare memory"))
+        .lines()
+        .skip_while(|l| !l.contains("`products` could declare memory"))
+        .take_while(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
         .collect();
     settings.bind(|| insta::assert_snapshot!("advice-memory", advice));
     let status = shop.run(&["status", "-e", "local", "--format", "json", "shop"]);
@@ -675,4 +678,36 @@ fn a_lock_from_another_machine_waits_for_state_unlock() {
     let unknown = shop.run(&["state", "unlock", "0123456789ab"]);
     assert_eq!(unknown.code, 2, "{}", unknown.transcript());
     assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+}
+
+/// Local services run under `svcmodel supervise`, which honours the model's restart
+/// policy: a service that crashes comes back by itself, and reconcile sees no drift.
+#[test]
+fn a_crashed_local_service_is_restarted_by_its_policy() {
+    let shop = Shop::new(8000);
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let supervisor = pid_of(&shop, "products");
+    let child = || -> Option<u32> {
+        std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    let first = child().unwrap();
+    kill(first, "-KILL");
+    wait_until("products runs again", || {
+        child().is_some_and(|c| c != first)
+            && http_get(26110, "/healthz").is_some_and(|r| r.contains("200"))
+    });
+    let clean = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(clean.code, 0, "{}", clean.transcript());
+    assert_eq!(pid_of(&shop, "products"), supervisor);
+    let log =
+        std::fs::read_to_string(shop.path().join(".svcmodel/logs/local/products.log")).unwrap();
+    assert!(
+        log.contains("restarting in 1 s (restart = \"on_failure\")"),
+        "{log}"
+    );
 }

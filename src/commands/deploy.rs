@@ -171,6 +171,9 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
         Ok(Box::new(LocalEngine {
             logs: env.store.log_dir(&env.name),
             lookup: &lookup,
+            // Every service runs under `svcmodel supervise`, which honours its
+            // restart policy after svcmodel has exited.
+            supervisor: std::env::current_exe().ok(),
         }))
     }
 }

@@ -6,6 +6,7 @@ mod explain;
 mod fmt;
 mod graph;
 mod render;
+mod supervise;
 mod system;
 
 use std::io::Write;
@@ -75,6 +76,7 @@ pub fn run(cli: Cli) -> Exit {
             yes,
             lock_timeout,
         } => deploy::destroy(&system, yes, lock_timeout, cli.color),
+        Command::Supervise { restart, command } => supervise::run(&restart, &command),
         Command::State {
             command: StateCommand::Unlock { id, root },
         } => deploy::unlock(root.as_deref(), &id),

@@ -104,6 +104,7 @@ fn main() {
     let engine = LocalEngine {
         logs: store.log_dir("bench"),
         lookup: &no_secrets,
+        supervisor: None,
     };
     let options = Options {
         deadline: Duration::from_secs(60),

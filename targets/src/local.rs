@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// A process to start: everything resolved, secrets included (never stored).
 #[derive(Debug, Clone)]
 pub struct Launch {
+    /// The program and its arguments; with a supervisor, what it runs.
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
     pub workdir: Option<PathBuf>,
@@ -110,9 +111,38 @@ pub fn alive(id: ProcessId) -> bool {
     matches!(stat(id.pid), Some((state, start)) if state != 'Z' && state != 'X' && start == id.start)
 }
 
-/// Stops the process's group: SIGTERM, then SIGKILL after `grace`.
+/// The processes of the group `id` leads that started with or after it: the service
+/// under its supervisor, even when the supervisor itself is gone.
+fn group(id: ProcessId) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(text) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(close) = text.rfind(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
+            let state = fields.first().and_then(|s| s.chars().next());
+            let pgrp = fields.get(2).and_then(|p| p.parse::<u32>().ok());
+            let start = fields.get(19).and_then(|s| s.parse::<u64>().ok());
+            pgrp == Some(id.pid)
+                && start.is_some_and(|s| s >= id.start)
+                && !matches!(state, Some('Z') | Some('X'))
+        })
+        .collect()
+}
+
+/// Stops the process's group: SIGTERM, then SIGKILL after `grace`. The group is
+/// stopped even when its leader is already gone, so no child outlives it holding a
+/// port.
 pub fn stop(id: ProcessId, grace: Duration) {
-    if !alive(id) {
+    if !alive(id) && group(id).is_empty() {
         return;
     }
     let signal_group = |signal: rustix::process::Signal| {
@@ -120,27 +150,42 @@ pub fn stop(id: ProcessId, grace: Duration) {
             let _ = rustix::process::kill_process_group(pid, signal);
         }
     };
+    let gone = || !alive(id) && group(id).is_empty();
     signal_group(rustix::process::Signal::TERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if !alive(id) {
+        if gone() {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     signal_group(rustix::process::Signal::KILL);
     let deadline = Instant::now() + Duration::from_secs(2);
-    while alive(id) && Instant::now() < deadline {
+    while !gone() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Resident memory (bytes) and CPU time used (seconds), from /proc.
+/// Resident memory (bytes) and CPU time used (seconds) of the process and its
+/// children (the service under its supervisor), from /proc.
 pub fn usage(id: ProcessId) -> Option<(u64, f64)> {
     if !alive(id) {
         return None;
     }
-    let status = fs::read_to_string(format!("/proc/{}/status", id.pid)).ok()?;
+    let (mut rss, mut cpu) = usage_of(id.pid)?;
+    let children =
+        fs::read_to_string(format!("/proc/{0}/task/{0}/children", id.pid)).unwrap_or_default();
+    for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+        if let Some((r, c)) = usage_of(child) {
+            rss += r;
+            cpu += c;
+        }
+    }
+    Some((rss, cpu))
+}
+
+fn usage_of(pid: u32) -> Option<(u64, f64)> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kib: u64 = status
         .lines()
         .find(|l| l.starts_with("VmRSS:"))?
@@ -148,7 +193,7 @@ pub fn usage(id: ProcessId) -> Option<(u64, f64)> {
         .nth(1)?
         .parse()
         .ok()?;
-    let text = fs::read_to_string(format!("/proc/{}/stat", id.pid)).ok()?;
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
@@ -297,6 +342,9 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 pub struct LocalEngine<'a> {
     pub logs: PathBuf,
     pub lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// `svcmodel supervise`, which restarts a service by its policy; without it,
+    /// processes run bare and nothing restarts them.
+    pub supervisor: Option<PathBuf>,
 }
 
 impl LocalEngine<'_> {
@@ -320,6 +368,24 @@ impl LocalEngine<'_> {
         let workdir = match spec.get("workdir") {
             Some(v) if !v.is_null() => Some(PathBuf::from(resolve_value(v, self.lookup)?)),
             _ => None,
+        };
+        let command = match &self.supervisor {
+            Some(supervisor) => {
+                let restart = spec
+                    .get("restart")
+                    .and_then(|r| r.as_str())
+                    .unwrap_or("on_failure");
+                let mut wrapped = vec![
+                    supervisor.to_string_lossy().into_owned(),
+                    "supervise".to_string(),
+                    "--restart".to_string(),
+                    restart.to_string(),
+                    "--".to_string(),
+                ];
+                wrapped.extend(command);
+                wrapped
+            }
+            None => command,
         };
         Ok(Launch {
             command,
