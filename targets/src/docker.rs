@@ -81,21 +81,97 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
         .collect()
 }
 
+/// A Docker client on a runtime of its own, with the API version agreed with the
+/// Engine: what the Docker and Swarm engines start from.
+pub(crate) fn client() -> Result<(Docker, tokio::runtime::Runtime), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the Docker client: {e}"))?;
+    let docker = Docker::connect_with_local_defaults()
+        .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+    let docker = runtime
+        .block_on(docker.negotiate_version())
+        .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+    Ok((docker, runtime))
+}
+
+/// What a container (or a Swarm task's container) runs, from a spec: arguments and
+/// variables with secrets filled in, labels, ports, and a command health check.
+pub(crate) struct ContainerParts {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub ports: Vec<u16>,
+    pub healthcheck: Option<HealthConfig>,
+}
+
+pub(crate) fn container_parts(
+    spec: &serde_json::Value,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<ContainerParts, String> {
+    let args = spec["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| resolve_value(v, lookup))
+        .collect::<Result<Vec<_>, _>>()?;
+    let env = spec["env"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| Ok(format!("{k}={}", resolve_value(v, lookup)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let labels = spec["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let ports = spec["ports"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, p)| p.as_u64().map(|p| p as u16))
+        .collect();
+    let health = &spec["health"];
+    let healthcheck = (health["kind"].as_str() == Some("exec")).then(|| {
+        let seconds = |key: &str, default: u64| {
+            (health[key].as_u64().unwrap_or(default) * 1_000_000_000) as i64
+        };
+        let mut test = vec!["CMD".to_string()];
+        test.extend(
+            health["command"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.as_str().map(str::to_string)),
+        );
+        HealthConfig {
+            test: Some(test),
+            interval: Some(seconds("interval_seconds", 10)),
+            timeout: Some(seconds("timeout_seconds", 1)),
+            retries: Some(3),
+            start_period: None,
+            start_interval: Some(1_000_000_000),
+        }
+    });
+    Ok(ContainerParts {
+        args,
+        env,
+        labels,
+        ports,
+        healthcheck,
+    })
+}
+
 impl<'a> DockerEngine<'a> {
     /// Connects to the local Docker Engine, agreeing on an API version with it.
     pub fn connect(
         environment: &str,
         lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<DockerEngine<'a>, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the Docker client: {e}"))?;
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
-        let docker = runtime
-            .block_on(docker.negotiate_version())
-            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        let (docker, runtime) = client()?;
         Ok(DockerEngine {
             docker,
             runtime,
@@ -297,30 +373,13 @@ impl crate::deploy::Engine for DockerEngine<'_> {
             }
             self.remove(&name);
         }
-        let args = spec["args"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| resolve_value(v, self.lookup))
-            .collect::<Result<Vec<_>, _>>()?;
-        let env = spec["env"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| Ok(format!("{k}={}", resolve_value(v, self.lookup)?)))
-            .collect::<Result<Vec<_>, String>>()?;
-        let labels: HashMap<String, String> = spec["labels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect();
-        let ports: Vec<u16> = spec["ports"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, p)| p.as_u64().map(|p| p as u16))
-            .collect();
+        let ContainerParts {
+            args,
+            env,
+            labels,
+            ports,
+            healthcheck,
+        } = container_parts(spec, self.lookup)?;
         let bindings = ports
             .iter()
             .map(|p| {
@@ -333,28 +392,6 @@ impl crate::deploy::Engine for DockerEngine<'_> {
                 )
             })
             .collect();
-        let health = &spec["health"];
-        let healthcheck = (health["kind"].as_str() == Some("exec")).then(|| {
-            let seconds = |key: &str, default: u64| {
-                (health[key].as_u64().unwrap_or(default) * 1_000_000_000) as i64
-            };
-            let mut test = vec!["CMD".to_string()];
-            test.extend(
-                health["command"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|w| w.as_str().map(str::to_string)),
-            );
-            HealthConfig {
-                test: Some(test),
-                interval: Some(seconds("interval_seconds", 10)),
-                timeout: Some(seconds("timeout_seconds", 1)),
-                retries: Some(3),
-                start_period: None,
-                start_interval: Some(1_000_000_000),
-            }
-        });
         let restart = match spec["restart"].as_str() {
             Some("always") => RestartPolicyNameEnum::ALWAYS,
             Some("never") => RestartPolicyNameEnum::NO,

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{
-    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, HealthConfig, Limit,
-    LocalNodeState, NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode,
+    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, Limit, LocalNodeState,
+    NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode,
     ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
     TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
     TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::ListTasksOptionsBuilder;
 
-use crate::deploy::{Desired, resolve_value};
+use crate::deploy::Desired;
 use crate::docker::ENVIRONMENT_LABEL;
 use crate::local::{Probe, probe};
 
@@ -42,15 +42,7 @@ impl<'a> SwarmEngine<'a> {
         environment: &str,
         lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<SwarmEngine<'a>, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the Docker client: {e}"))?;
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
-        let docker = runtime
-            .block_on(docker.negotiate_version())
-            .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+        let (docker, runtime) = crate::docker::client()?;
         let info = runtime
             .block_on(docker.info())
             .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
@@ -240,58 +232,22 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             }
             self.remove(&name);
         }
-        let args = spec["args"]
-            .as_array()
+        let crate::docker::ContainerParts {
+            args,
+            env,
+            labels,
+            ports,
+            healthcheck: health_check,
+        } = crate::docker::container_parts(spec, self.lookup)?;
+        let ports: Vec<EndpointPortConfig> = ports
             .into_iter()
-            .flatten()
-            .map(|v| resolve_value(v, self.lookup))
-            .collect::<Result<Vec<_>, _>>()?;
-        let env = spec["env"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| Ok(format!("{k}={}", resolve_value(v, self.lookup)?)))
-            .collect::<Result<Vec<_>, String>>()?;
-        let labels: HashMap<String, String> = spec["labels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect();
-        let ports: Vec<EndpointPortConfig> = spec["ports"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, p)| p.as_i64())
             .map(|port| EndpointPortConfig {
-                target_port: Some(port),
+                target_port: Some(i64::from(port)),
                 published_port: None,
                 publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
                 ..Default::default()
             })
             .collect();
-        let health = &spec["health"];
-        let health_check = (health["kind"].as_str() == Some("exec")).then(|| {
-            let seconds = |key: &str, default: u64| {
-                (health[key].as_u64().unwrap_or(default) * 1_000_000_000) as i64
-            };
-            let mut test = vec!["CMD".to_string()];
-            test.extend(
-                health["command"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|w| w.as_str().map(str::to_string)),
-            );
-            HealthConfig {
-                test: Some(test),
-                interval: Some(seconds("interval_seconds", 10)),
-                timeout: Some(seconds("timeout_seconds", 1)),
-                retries: Some(3),
-                start_period: None,
-                start_interval: Some(1_000_000_000),
-            }
-        });
         let condition = match spec["restart"].as_str() {
             Some("always") => TaskSpecRestartPolicyConditionEnum::ANY,
             Some("never") => TaskSpecRestartPolicyConditionEnum::NONE,
