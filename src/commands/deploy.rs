@@ -122,17 +122,7 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         eprintln!("error: environment `{name}` cannot run on `{target}`");
         return Err(Exit::ModelErrors);
     }
-    let waves: Vec<Vec<String>> = system
-        .graph
-        .waves()
-        .unwrap_or_default()
-        .iter()
-        .map(|w| {
-            w.iter()
-                .map(|id| system.instance(*id).name.clone())
-                .collect()
-        })
-        .collect();
+    let waves = deploy::wave_names(&system);
     let desired = if target == "compose" || target == "swarm" {
         svcmodel_targets::docker::desired(&view.services, &waves, &name)
     } else {

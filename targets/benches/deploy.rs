@@ -72,17 +72,7 @@ fn desired(text: &str) -> Vec<Desired> {
         &mut problems,
     );
     assert!(problems.is_empty(), "{problems:?}");
-    let waves: Vec<Vec<String>> = system
-        .graph
-        .waves()
-        .unwrap_or_default()
-        .iter()
-        .map(|w| {
-            w.iter()
-                .map(|id| system.instance(*id).name.clone())
-                .collect()
-        })
-        .collect();
+    let waves = deploy::wave_names(system);
     deploy::desired_local(&view.services, &waves)
 }
 

@@ -33,6 +33,42 @@ pub struct Desired {
     pub secrets: Vec<(String, String)>,
 }
 
+/// The deploy waves of a system, as instance names.
+pub fn wave_names(system: &svcmodel_model::system::ResolvedSystem) -> Vec<Vec<String>> {
+    system
+        .graph
+        .waves()
+        .unwrap_or_default()
+        .iter()
+        .map(|w| {
+            w.iter()
+                .map(|id| system.instance(*id).name.clone())
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs `check` every `interval` until it passes or `deadline` has passed; a failure
+/// for which `fatal` holds ends the wait at once. What engines wait for health with.
+pub fn poll_healthy(
+    deadline: Duration,
+    interval: Duration,
+    check: impl Fn() -> Result<(), String>,
+    fatal: impl Fn(&str) -> bool,
+) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        match check() {
+            Ok(()) => return Ok(()),
+            Err(why) if fatal(&why) => return Err(why),
+            Err(why) if start.elapsed() >= deadline => {
+                return Err(format!("not healthy within {}s: {why}", deadline.as_secs()));
+            }
+            Err(_) => std::thread::sleep(interval),
+        }
+    }
+}
+
 /// Builds the desired services of a local-process view, in `waves` order.
 pub fn desired_local(view: &[ServiceView], waves: &[Vec<String>]) -> Vec<Desired> {
     let wave_of = |name: &str| {

@@ -15,7 +15,7 @@
 //!   `command` checks run as Docker's own health check inside the container.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
@@ -470,19 +470,19 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         let Some(id) = Self::container_id(engine_id) else {
             return Err(format!("`{engine_id}` is not a container"));
         };
-        let start = Instant::now();
-        loop {
-            match self.check_once(id, spec) {
-                Ok(()) => return Ok(()),
-                Err(why) if start.elapsed() >= deadline => {
-                    return Err(format!("not healthy within {}s: {why}", deadline.as_secs()));
-                }
-                Err(why) if why.contains("not running") || why.contains("gone") => {
-                    return Err(format!("the container stopped: {why}"));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        crate::deploy::poll_healthy(
+            deadline,
+            Duration::from_millis(200),
+            || self.check_once(id, spec),
+            |why| why.contains("not running") || why.contains("gone"),
+        )
+        .map_err(|why| {
+            if why.starts_with("not healthy") {
+                why
+            } else {
+                format!("the container stopped: {why}")
             }
-        }
+        })
     }
 
     fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {

@@ -341,16 +341,12 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         let Some(id) = Self::service_id(engine_id) else {
             return Err(format!("`{engine_id}` is not a Swarm service"));
         };
-        let start = Instant::now();
-        loop {
-            match self.check_tasks(id, spec) {
-                Ok(()) => return Ok(()),
-                Err(why) if start.elapsed() >= deadline => {
-                    return Err(format!("not healthy within {}s: {why}", deadline.as_secs()));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(250)),
-            }
-        }
+        crate::deploy::poll_healthy(
+            deadline,
+            Duration::from_millis(250),
+            || self.check_tasks(id, spec),
+            |_| false,
+        )
     }
 
     fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
