@@ -711,3 +711,59 @@ fn a_crashed_local_service_is_restarted_by_its_policy() {
         "{log}"
     );
 }
+
+/// No cluster can be reached from this machine: what is tested of the Kubernetes
+/// engine through the CLI is that `plan` works without one, and that `deploy` and
+/// `status` fail at once, say why, write no state and leak no secret.
+#[test]
+fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
+    let shop = Shop::new(9000);
+    let model = shop.path().join("shop/shop.svc");
+    let mut text = std::fs::read_to_string(&model).unwrap();
+    text.push_str("\nenvironment \"cluster\" {\n  target = \"kubernetes\"\n}\n");
+    std::fs::write(&model, text).unwrap();
+    let kubeconfig = shop.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: nowhere\n  context: {cluster: nowhere, user: nobody}\ncurrent-context: nowhere\nusers:\n- name: nobody\n  user: {token: not-a-secret}\n",
+    )
+    .unwrap();
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+
+    let plan = shop.run(&["plan", "-e", "cluster", "shop"]);
+    assert_eq!(plan.code, 5, "{plan:?}");
+    assert!(
+        plan.stdout.contains("+ orders 1.5.1 (create)"),
+        "{}",
+        plan.stdout
+    );
+
+    let deploy = shop.run_with(
+        &["deploy", "-e", "cluster", "--yes", "shop"],
+        &[("KUBECONFIG", &kubeconfig)],
+    );
+    assert_eq!(deploy.code, 4, "{deploy:?}");
+    assert!(
+        deploy
+            .stderr
+            .contains("error: the Kubernetes API at `https://127.0.0.1:1/` does not answer"),
+        "{}",
+        deploy.stderr
+    );
+    let status = shop.run_with(
+        &["status", "-e", "cluster", "shop"],
+        &[("KUBECONFIG", "/nonexistent/kubeconfig")],
+    );
+    assert_eq!(status.code, 4, "{status:?}");
+    assert!(
+        status
+            .stderr
+            .contains("error: no Kubernetes cluster is configured"),
+        "{}",
+        status.stderr
+    );
+    assert!(!shop.path().join(".svcmodel/state/cluster.json").exists());
+    for output in [&plan, &deploy, &status] {
+        assert!(!format!("{output:?}").contains(CANARY));
+    }
+}

@@ -133,7 +133,7 @@ pub fn to_whole_base_unit(
 /// Binary size units win over decimal ones when both divide.
 pub fn format(kind: QuantityKind, base: u64) -> String {
     if kind == QuantityKind::Cpu {
-        return if base % 1000 == 0 {
+        return if base.is_multiple_of(1000) {
             (base / 1000).to_string()
         } else {
             format!("{base}m")
@@ -170,7 +170,7 @@ pub fn format(kind: QuantityKind, base: u64) -> String {
     };
     if base != 0 {
         for (unit, factor) in units {
-            if base % factor == 0 {
+            if base.is_multiple_of(*factor) {
                 return format!("{}{unit}", base / factor);
             }
         }

@@ -25,7 +25,8 @@ struct Environment {
     compilation: SystemCompilation,
     system: ResolvedSystem,
     name: String,
-    /// `local` (processes) or `compose` (containers on the Docker Engine).
+    /// `local` (processes), `compose` (containers on the Docker Engine), `swarm` or
+    /// `kubernetes`.
     target: String,
     desired: Vec<Desired>,
     store: Store,
@@ -74,9 +75,12 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         .model
         .environment(&name)
         .map_or_else(|| "local".to_string(), |e| e.target.value.clone());
-    if !matches!(target.as_str(), "local" | "compose" | "swarm") {
+    if !matches!(
+        target.as_str(),
+        "local" | "compose" | "swarm" | "kubernetes"
+    ) {
         eprintln!(
-            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`) and Swarm only so far; `svcmodel render -e {name}` writes its manifests"
+            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far; `svcmodel render -e {name}` writes its manifests"
         );
         return Err(Exit::Usage);
     }
@@ -123,10 +127,23 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         return Err(Exit::ModelErrors);
     }
     let waves = deploy::wave_names(&system);
-    let desired = if target == "compose" || target == "swarm" {
-        svcmodel_targets::docker::desired(&view.services, &waves, &name)
-    } else {
-        deploy::desired_local(&view.services, &waves)
+    let desired = match target.as_str() {
+        "compose" | "swarm" => svcmodel_targets::docker::desired(&view.services, &waves, &name),
+        "kubernetes" => {
+            let files = kubernetes_files(&mut compilation, &system, &root, &file_dirs, color)?;
+            svcmodel_targets::kubernetes::desired(
+                &view.services,
+                &files,
+                &waves,
+                &name,
+                &view.environment.namespace,
+            )
+            .map_err(|message| {
+                eprintln!("error: {message}");
+                Exit::Failure
+            })?
+        }
+        _ => deploy::desired_local(&view.services, &waves),
     };
     Ok(Environment {
         compilation,
@@ -138,8 +155,61 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
     })
 }
 
+/// The manifests `svcmodel render` writes for a Kubernetes environment (with the
+/// project's `templates/kubernetes/`), which the Kubernetes engine applies as they are.
+fn kubernetes_files(
+    compilation: &mut SystemCompilation,
+    system: &ResolvedSystem,
+    root: &Path,
+    file_dirs: &[String],
+    color: Color,
+) -> Result<Vec<svcmodel_targets::RenderedFile>, Exit> {
+    let folder = root.join("templates").join("kubernetes");
+    let target = super::render::load_target(root, "kubernetes").map_err(|problem| {
+        let d = super::render::diagnostic(&problem, &folder, &mut compilation.sources);
+        output::print_human(&[d], &compilation.sources, color);
+        Exit::ModelErrors
+    })?;
+    let cwd = super::current_dir();
+    let (template_files, mut diagnostics) =
+        super::render::read_config_templates(compilation, &cwd, root);
+    let root_dir = root.to_string_lossy().into_owned();
+    let rendered = svcmodel_targets::render(
+        &Input {
+            model: &compilation.model,
+            system,
+            file_dirs,
+            root_dir: &root_dir,
+            template_files: &template_files,
+            only: &[],
+        },
+        &target,
+    );
+    for problem in &rendered.problems {
+        diagnostics.push(super::render::diagnostic(
+            problem,
+            &folder,
+            &mut compilation.sources,
+        ));
+    }
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        output::print_human(&diagnostics, &compilation.sources, color);
+        return Err(Exit::ModelErrors);
+    }
+    Ok(rendered.files)
+}
+
 /// The engine of the environment's target.
 fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
+    if env.target == "kubernetes" {
+        return match svcmodel_targets::kubernetes::KubernetesEngine::connect(&lookup) {
+            Ok(engine) => Ok(Box::new(engine)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                Err(Exit::Failure)
+            }
+        };
+    }
     if env.target == "swarm" {
         return match svcmodel_targets::swarm::SwarmEngine::connect(&env.name, &lookup) {
             Ok(engine) => Ok(Box::new(engine)),

@@ -321,7 +321,7 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
 }
 
 /// A built-in target, with the project's `templates/<target>/` applied if it exists.
-fn load_target(root: &Path, name: &str) -> Result<Target, Box<Problem>> {
+pub(super) fn load_target(root: &Path, name: &str) -> Result<Target, Box<Problem>> {
     let folder = root.join("templates").join(name);
     let files = if folder.is_dir() && !name.contains(['/', '\\', '.']) {
         Some(read_folder(&folder).map_err(|e| {
@@ -378,7 +378,7 @@ const MAX_TEMPLATE_SIZE: u64 = 16 << 20;
 
 /// Reads every configuration template the model names (`template("FILE")`), from the
 /// folder of the model file that names it; what cannot be read is a diagnostic.
-fn read_config_templates(
+pub(super) fn read_config_templates(
     compilation: &SystemCompilation,
     cwd: &Path,
     root: &Path,

@@ -336,7 +336,18 @@ fn diff(
             changes.push(change(&format!("env.{name}"), shown(from), shown(to)));
         }
     }
-    for field in ["command", "workdir", "ports", "health", "restart"] {
+    for field in [
+        "image",
+        "command",
+        "args",
+        "workdir",
+        "ports",
+        "health",
+        "restart",
+        "replicas",
+        "millicpu",
+        "memory_bytes",
+    ] {
         let from = record.spec.get(field);
         let to = desired.spec.get(field);
         if from != to {
@@ -355,6 +366,15 @@ fn diff(
                 Some("(secret, changed)".to_string()),
             ));
         }
+    }
+    // Objects an engine applies as they are (Kubernetes manifests) can change in
+    // ways no field above shows: a template, a label, a probe's detail.
+    if changes.is_empty() && record.spec.get("objects") != desired.spec.get("objects") {
+        changes.push(change(
+            "manifests",
+            None,
+            Some("(rendered objects changed)".to_string()),
+        ));
     }
     // A model hash that changed with nothing the engine runs (a new consumer, a
     // label) is not a change here: deploy records the new hash without a restart.
@@ -397,6 +417,14 @@ pub trait Engine: Sync {
     fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String>;
     /// Resident memory in bytes and CPU seconds used, where the engine can tell.
     fn usage(&self, engine_id: &str) -> Option<(u64, f64)>;
+    /// Whether `start` brings what an old engine id runs to the new spec in place
+    /// (declarative engines such as Kubernetes): then the old one is not stopped
+    /// first, and what it held beyond the new one is pruned once the new one is healthy.
+    fn in_place(&self) -> bool {
+        false
+    }
+    /// Removes what `old` holds and `new` does not (engines that update in place).
+    fn prune(&self, _old: &str, _new: &str) {}
 }
 
 #[derive(Debug, Clone)]
@@ -542,7 +570,9 @@ pub fn deploy(
                     let shared = &shared;
                     scope.spawn(move || {
                         let started = std::time::Instant::now();
-                        if let Some(old) = old {
+                        if let Some(old) = old
+                            && !engine.in_place()
+                        {
                             engine.stop(old);
                         }
                         let result = match engine.start(d) {
@@ -558,7 +588,15 @@ pub fn deploy(
                                     name: d.name.clone(),
                                 });
                                 match engine.wait_healthy(&id, &d.spec, options.deadline) {
-                                    Ok(()) => Ok(id),
+                                    Ok(()) => {
+                                        if let Some(old) = old
+                                            && engine.in_place()
+                                            && *old != id
+                                        {
+                                            engine.prune(old, &id);
+                                        }
+                                        Ok(id)
+                                    }
                                     Err(e) => Err((Some(id), e)),
                                 }
                             }
@@ -621,11 +659,17 @@ pub fn deploy(
                         Ok(id) => Some(id.clone()),
                         Err((id, _)) => id.clone(),
                     };
-                    if let Some(id) = new_id {
-                        engine.stop(&id);
+                    let previous = state.services.get(&d.name).cloned();
+                    // An engine that updates in place goes back by applying the
+                    // previous revision over the new one, then pruning what only the
+                    // new one held; any other engine stops the new one first.
+                    if let Some(id) = &new_id
+                        && (previous.is_none() || !engine.in_place())
+                    {
+                        engine.stop(id);
                     }
                     // Back to the previous revision where there was one.
-                    if let Some(previous) = state.services.get(&d.name).cloned() {
+                    if let Some(previous) = previous {
                         let old = Desired {
                             name: d.name.clone(),
                             service: previous.service.clone(),
@@ -641,6 +685,12 @@ pub fn deploy(
                                 .map(|_| id)
                         }) {
                             Ok(id) => {
+                                if let Some(new_id) = &new_id
+                                    && engine.in_place()
+                                    && *new_id != id
+                                {
+                                    engine.prune(new_id, &id);
+                                }
                                 if let Some(r) = state.services.get_mut(&d.name) {
                                     r.engine_id = id;
                                 }

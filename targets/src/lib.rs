@@ -17,6 +17,7 @@ pub mod config_template;
 pub mod deploy;
 pub mod docker;
 pub mod escape;
+pub mod kubernetes;
 pub mod local;
 pub mod manifest;
 pub mod nomad;

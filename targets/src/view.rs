@@ -515,20 +515,20 @@ impl<'a> Builder<'a> {
     fn service(&self, instance: &'a Instance, problems: &mut Vec<Problem>) -> ServiceView {
         let def = self.definition(instance);
         let name = instance.name.clone();
-        if let Some(rule) = self.target.names {
-            if let Err(why) = rule.check(&name) {
-                problems.push(
-                    Problem::new(
-                        ProblemKind::InvalidName,
-                        format!(
-                            "`{name}` is not a valid name on target `{}`: {why}",
-                            self.target.name
-                        ),
-                    )
-                    .label(def.name.span, "the service's name")
-                    .help(format!("rename the service: {}", rule.description())),
-                );
-            }
+        if let Some(rule) = self.target.names
+            && let Err(why) = rule.check(&name)
+        {
+            problems.push(
+                Problem::new(
+                    ProblemKind::InvalidName,
+                    format!(
+                        "`{name}` is not a valid name on target `{}`: {why}",
+                        self.target.name
+                    ),
+                )
+                .label(def.name.span, "the service's name")
+                .help(format!("rename the service: {}", rule.description())),
+            );
         }
         let image = match &def.image {
             Some(image) => {
@@ -748,16 +748,16 @@ impl<'a> Builder<'a> {
                 problems,
             );
         }
-        if let Some(data) = &def.data {
-            if data.size_bytes.is_some() {
-                self.require(
-                    &instance.name,
-                    Feature::Data,
-                    data.span,
-                    "data held by the service",
-                    problems,
-                );
-            }
+        if let Some(data) = &def.data
+            && data.size_bytes.is_some()
+        {
+            self.require(
+                &instance.name,
+                Feature::Data,
+                data.span,
+                "data held by the service",
+                problems,
+            );
         }
         if def.restart.value == RestartPolicy::Never && !self.target.supports(Feature::Restart) {
             problems.push(
@@ -1457,10 +1457,10 @@ fn secret_variables(args: &[ValueView], env: &[EnvView]) -> Vec<SecretView> {
     );
     for value in composed {
         for part in &value.parts {
-            if let Part::Secret { secret } = part {
-                if !out.contains(secret) {
-                    out.push(secret.clone());
-                }
+            if let Part::Secret { secret } = part
+                && !out.contains(secret)
+            {
+                out.push(secret.clone());
             }
         }
     }
