@@ -111,6 +111,58 @@ catalog) join when something requires them. Values: defaults, then each -f file
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Place every service by the model's rules: environment, failure domains, reason.
+    #[command(after_help = "Examples:
+  svcmodel place examples/bank                        every landscape (environments sharing a tier)
+  svcmodel place -e dc-frankfurt examples/bank        the landscape that holds dc-frankfurt
+  svcmodel place --explain fraud examples/bank        every environment, with why it was or was not chosen
+  svcmodel place --format json examples/bank
+
+Hard rules: require/forbid policies, spread over failure domains, capacity, latency
+budgets and bandwidth on requirements, links between environments, near. The
+objective is cost per hour plus the weights of unmet prefer rules.")]
+    Place {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// List every environment for this service, with why it was or was not chosen.
+        #[arg(long, value_name = "SERVICE")]
+        explain: Option<String>,
+        /// Choices the exact search may try per landscape before it settles for the
+        /// best placement found (and says how far from the optimum it may be).
+        #[arg(long, value_name = "N", default_value_t = 2_000_000)]
+        max_nodes: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// What stops if an environment or failure domain is lost; single points of failure.
+    #[command(after_help = "Examples:
+  svcmodel risk examples/bank
+  svcmodel risk --format json -e dc-frankfurt examples/bank
+
+A service stops when every replica is lost or when a service it requires stops.
+Always exits 0 on a placed model: gate on the JSON (`single_points_of_failure`).")]
+    Risk {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Availability and latency of each entry point against the system's `slo`.
+    #[command(after_help = "Examples:
+  svcmodel slo examples/bank
+  svcmodel slo --format json examples/bank
+
+Exit code 5 when a target is not met. Replicas count as independent only in distinct
+failure domains; services without `availability` count as always up (and are listed).")]
+    Slo {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Show the chains of requirements that bring a service into the system.
     #[command(after_help = "Examples:
   svcmodel why postgres examples/bank
@@ -372,6 +424,12 @@ pub enum SchemaName {
     Graph,
     /// The output of `svcmodel render --format json`.
     Render,
+    /// The output of `svcmodel place --format json`.
+    Place,
+    /// The output of `svcmodel risk --format json`.
+    Risk,
+    /// The output of `svcmodel slo --format json`.
+    Slo,
 }
 
 #[derive(Debug, clap::Args)]

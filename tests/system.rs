@@ -97,7 +97,7 @@ fn validate(schema_name: &str, instance: &serde_json::Value) {
 
 #[test]
 fn published_schemas_are_current() {
-    for name in ["compile", "graph", "render"] {
+    for name in ["compile", "graph", "render", "place", "risk", "slo"] {
         let generated = svcmodel(&repo(), &["schema", name]);
         assert_eq!(generated.code, 0);
         let path = repo()

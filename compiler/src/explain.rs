@@ -1730,4 +1730,123 @@ service "orders" {
 "#,
         right: "",
     },
+    Explanation {
+        code: Code::NoEnvironment,
+        text: r#"
+`svcmodel place` found a service that no environment of its landscape (the
+environments sharing its `tier`) may run: every environment is ruled out by a
+`require` or `forbid` policy, a `spread` rule the environment's failure domains cannot
+meet, a capacity smaller than the service's replicas, or a resolution that does not
+hold the service there. Each label names one environment and the rule that rules it
+out, with the rule's `because`.
+
+Change one of the rules, make the service smaller, or add an environment that meets
+them all.
+"#,
+        wrong: r#"environment "cloud" {
+  target   = "kubernetes"
+  provider = "aws"
+  tier     = "prod"
+}
+
+service "ledger" {
+  version = "1.0.0"
+  image   = "bank/ledger:1.0.0"
+  data { classification = "pii" }
+}
+
+policy "pii-on-premises" {
+  when    = service.data.classification == "pii"
+  require = environment.provider == "onprem"
+  because = "personal data stays in our own data centre"
+}
+"#,
+        right: r#"environment "cloud" {
+  target   = "kubernetes"
+  provider = "aws"
+  tier     = "prod"
+}
+
+environment "dc" {
+  target   = "kubernetes"
+  provider = "onprem"
+  tier     = "prod"
+}
+
+service "ledger" {
+  version = "1.0.0"
+  image   = "bank/ledger:1.0.0"
+  data { classification = "pii" }
+}
+
+policy "pii-on-premises" {
+  when    = service.data.classification == "pii"
+  require = environment.provider == "onprem"
+  because = "personal data stays in our own data centre"
+}
+"#,
+    },
+    Explanation {
+        code: Code::PlacementConflict,
+        text: r#"
+Every service has an environment it may run in, but no placement meets all the rules
+at once: a latency budget that keeps two services together while a policy keeps them
+apart, more replicas than an environment holds, a link without the bandwidth that the
+dependencies crossing it need. The labels are the smallest set of rules svcmodel found
+that cannot hold together: drop any one of them and the others can be met. (When the
+search gives up on a rule, the help says the set may not be the smallest.)
+
+Loosen one of the labelled rules.
+"#,
+        wrong: r#"environment "dc" {
+  target   = "kubernetes"
+  provider = "onprem"
+  tier     = "prod"
+  link "cloud" { latency = 6ms }
+}
+
+environment "cloud" {
+  target   = "kubernetes"
+  provider = "aws"
+  tier     = "prod"
+}
+
+service "db" {
+  version = "1.0.0"
+  image   = "bank/db:1.0.0"
+  data { classification = "pii" }
+}
+
+service "api" {
+  version = "1.0.0"
+  image   = "bank/api:1.0.0"
+  requires "db" { latency = 1ms }
+}
+
+policy "pii-on-premises" {
+  when    = service.data.classification == "pii"
+  require = environment.provider == "onprem"
+}
+
+policy "api-in-cloud" {
+  when    = service.name == "api"
+  forbid  = environment.provider == "onprem"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::PlacementUnknown,
+        text: r#"
+The placement search visited as many choices as it may (`--max-nodes`, two million by default)
+without finding a placement or proving that there is none. This happens only with very
+tight rules on large landscapes: the greedy pass and the local search found nothing,
+and the exhaustive search could not finish.
+
+Loosen a rule (capacity, a latency budget, a spread), or split the landscape into
+smaller ones with `tier`.
+"#,
+        wrong: "",
+        right: "",
+    },
 ];

@@ -16,6 +16,7 @@ pub mod fmt;
 pub mod generate;
 pub mod load;
 pub mod lower;
+pub mod place;
 pub mod resolve;
 pub mod source;
 pub mod suggest;

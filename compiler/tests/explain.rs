@@ -48,6 +48,32 @@ fn wrong_examples_trigger_their_code_and_right_examples_are_clean() {
             }
             continue;
         }
+        if code.as_str().starts_with("E09") {
+            // Placement: the model is sound, its rules cannot all hold.
+            if explanation.wrong.is_empty() {
+                continue;
+            }
+            assert!(
+                !wrong.has_errors(),
+                "{code}: the example should compile: {codes:?}"
+            );
+            let placed = place(&wrong);
+            assert_eq!(
+                placed.first().map(|d| d.code),
+                Some(*code),
+                "{code}: placing the wrong example reports {placed:?}"
+            );
+            let rendered = render_all(&placed, &wrong.sources, RenderOptions::default());
+            insta::assert_snapshot!(code.as_str(), rendered);
+            if !explanation.right.is_empty() {
+                let right = compile_system_str("main.svc", explanation.right);
+                assert!(
+                    place(&right).is_empty(),
+                    "{code}: the right example does not place"
+                );
+            }
+            continue;
+        }
         if explanation.right.is_empty() {
             // Shown only with files on disk (imports, encodings, sizes): tests/cases and
             // tests/cli.rs cover these through the real binary.
@@ -159,4 +185,15 @@ fn docs_diagnostics_md_is_current() {
         current == generated,
         "docs/diagnostics.md is stale: run `UPDATE_DOCS=1 cargo test -p svcmodel-compiler --test explain`"
     );
+}
+
+/// The diagnostics of placing every landscape of a compiled model.
+fn place(
+    compilation: &svcmodel_compiler::SystemCompilation,
+) -> Vec<svcmodel_compiler::diagnostic::Diagnostic> {
+    let systems = &compilation.resolution.as_ref().expect("resolved").systems;
+    svcmodel_compiler::place::place(&compilation.model, systems, Default::default())
+        .into_iter()
+        .flat_map(|p| p.diagnostics)
+        .collect()
 }

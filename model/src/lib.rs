@@ -14,16 +14,17 @@ use serde::Serialize;
 
 pub mod eval;
 pub mod graph;
+pub mod placement;
 pub mod quantity;
 pub mod system;
 pub use quantity::{QuantityError, QuantityKind};
 
 /// Index of a loaded source file in the compiler's source map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct FileId(pub u32);
 
 /// A byte range in one source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Span {
     pub file: FileId,
     pub start: u32,

@@ -5,6 +5,7 @@ mod deploy;
 mod explain;
 mod fmt;
 mod graph;
+mod place;
 mod render;
 mod supervise;
 mod system;
@@ -30,6 +31,14 @@ pub fn run(cli: Cli) -> Exit {
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
         Command::Compile { system, format } => system::compile(&system, format, cli.color),
         Command::Graph { system, format } => graph::run(&system, format, cli.color),
+        Command::Place {
+            system,
+            explain,
+            max_nodes,
+            format,
+        } => place::run(&system, explain.as_deref(), max_nodes, format, cli.color),
+        Command::Risk { system, format } => place::risk(&system, format, cli.color),
+        Command::Slo { system, format } => place::slo(&system, format, cli.color),
         Command::Why { service, system } => system::why(&service, &system, cli.color),
         Command::Impact { service, system } => system::impact(&service, &system, cli.color),
         Command::Lock { system, update } => system::lock(&system, &update, cli.color),

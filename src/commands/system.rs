@@ -413,6 +413,9 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::Compile => schemars::schema_for!(view::CompileOutput),
         SchemaName::Graph => schemars::schema_for!(super::graph::GraphOutput),
         SchemaName::Render => schemars::schema_for!(super::render::RenderOutput),
+        SchemaName::Place => schemars::schema_for!(super::place::PlaceOutput),
+        SchemaName::Risk => schemars::schema_for!(super::place::RiskOutput),
+        SchemaName::Slo => schemars::schema_for!(super::place::SloOutput),
     };
     output::print_json(&schema);
     Exit::Success

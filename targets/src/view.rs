@@ -1318,9 +1318,10 @@ impl<'a> Builder<'a> {
             let PolicyRule::Spread { services, over } = &policy.rule else {
                 continue;
             };
-            let named = services.iter().any(|s| s.value == def.name.value);
-            let applies = if services.is_empty() {
-                policy.when.as_ref().is_none_or(|w| {
+            // Placement reads spread rules the same way (compiler/src/place).
+            let named = services.is_empty() || services.iter().any(|s| s.value == def.name.value);
+            let applies = named
+                && policy.when.as_ref().is_none_or(|w| {
                     holds(
                         &w.value,
                         Context {
@@ -1328,10 +1329,7 @@ impl<'a> Builder<'a> {
                             environment: self.environment,
                         },
                     )
-                })
-            } else {
-                named
-            };
+                });
             if !applies {
                 continue;
             }

@@ -1,0 +1,768 @@
+//! Placement: which environment, and which failure domains, every service instance
+//! runs in, decided by the model's rules, with the reason for each decision.
+//!
+//! Input: the model and its resolved systems (one per environment). Output: per
+//! landscape (environments sharing a `tier`), a [`Placement`], or diagnostics that
+//! name the smallest set of rules that cannot hold together.
+//!
+//! - `problem.rs` turns the model into items, edges, links and rules;
+//! - `solve.rs` searches (greedy, local search, branch and bound);
+//! - this file assigns failure domains, explains decisions and finds conflicts.
+
+pub mod problem;
+pub mod risk;
+pub mod slo;
+pub mod solve;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use svcmodel_model::placement::{Assignment, EnvironmentLoad, Placement};
+use svcmodel_model::system::ResolvedSystem;
+use svcmodel_model::{Model, PolicyRule, Span};
+
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+pub use problem::{Problem, RuleId, landscapes};
+pub use solve::{Limits, Outcome, Solution};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Nodes the branch and bound may visit per landscape.
+    pub nodes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { nodes: 2_000_000 }
+    }
+}
+
+/// One landscape, placed or not.
+pub struct Placed<'a> {
+    pub problem: Problem<'a>,
+    pub solution: Option<Solution>,
+    pub placement: Option<Placement>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Places every landscape of the model.
+pub fn place<'a>(
+    model: &'a Model,
+    systems: &'a [ResolvedSystem],
+    options: Options,
+) -> Vec<Placed<'a>> {
+    landscapes(model)
+        .into_iter()
+        .map(|(name, envs)| place_landscape(Problem::build(model, systems, &name, &envs), options))
+        .collect()
+}
+
+pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
+    let none = BTreeSet::new();
+    let outcome = solve::solve(
+        &problem,
+        &none,
+        Limits {
+            nodes: options.nodes,
+            feasibility_only: false,
+        },
+    );
+    match outcome {
+        Outcome::Found(solution) => {
+            let placement = placement(&problem, &solution);
+            Placed {
+                problem,
+                solution: Some(solution),
+                placement: Some(placement),
+                diagnostics: Vec::new(),
+            }
+        }
+        Outcome::Infeasible => {
+            let diagnostics = conflicts(&problem, options);
+            Placed {
+                problem,
+                solution: None,
+                placement: None,
+                diagnostics,
+            }
+        }
+        Outcome::Unknown => {
+            let mut d = Diagnostic::error(
+                Code::PlacementUnknown,
+                format!(
+                    "no placement of landscape `{}` was found within {} search nodes",
+                    problem.landscape, options.nodes
+                ),
+            );
+            for env in &problem.envs {
+                d = d.label(env.env.name.span, "an environment of this landscape");
+            }
+            let diagnostics = vec![d.help(
+                "raise `--max-nodes`, loosen a rule (capacity, a latency budget, a spread), or split the landscape by `tier`",
+            )];
+            Placed {
+                problem,
+                solution: None,
+                placement: None,
+                diagnostics,
+            }
+        }
+    }
+}
+
+fn placement(p: &Problem, solution: &Solution) -> Placement {
+    let domains = failure_domains(p, &solution.env_of);
+    let assignments = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let e = solution.env_of[i];
+            Assignment {
+                instance: item.name.clone(),
+                service: item.service.clone(),
+                environment: p.envs[e].name.clone(),
+                replicas: domains[i].clone(),
+                cost_per_hour: item.cost[e],
+                unmet_preferences: item.unmet[e]
+                    .iter()
+                    .map(|&q| p.model.policies[q].name.value.clone())
+                    .collect(),
+                reason: reason(p, &solution.env_of, i),
+            }
+        })
+        .collect();
+    let loads = p
+        .envs
+        .iter()
+        .enumerate()
+        .map(|(e, env)| {
+            let mut load = EnvironmentLoad {
+                environment: env.name.clone(),
+                millicpu: 0,
+                memory_bytes: 0,
+                capacity_millicpu: env.cpu_cap,
+                capacity_memory_bytes: env.memory_cap,
+                cost_per_hour: 0.0,
+            };
+            for (i, item) in p.items.iter().enumerate() {
+                if solution.env_of[i] == e
+                    && let Some(size) = item.size[e]
+                {
+                    load.millicpu += size.total_cpu();
+                    load.memory_bytes += size.total_memory();
+                    load.cost_per_hour += item.cost[e];
+                }
+            }
+            load
+        })
+        .collect();
+    let cost: f64 = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| item.cost[solution.env_of[i]])
+        .sum();
+    Placement {
+        landscape: p.landscape.clone(),
+        environments: p.envs.iter().map(|e| e.name.clone()).collect(),
+        assignments,
+        cost_per_hour: cost,
+        penalty: solution.objective - cost,
+        objective: solution.objective,
+        optimal: solution.optimal,
+        lower_bound: solution.lower_bound,
+        loads,
+    }
+}
+
+/// The failure domains of every replica: for each kind the environment declares,
+/// replicas go to the domain where the fewest replicas of the same service and of the
+/// same spread rules already are, then the least loaded one. Replicas of one service
+/// are always spread, rule or not.
+fn failure_domains(p: &Problem, env_of: &[usize]) -> Vec<Vec<BTreeMap<String, String>>> {
+    let mut out: Vec<Vec<BTreeMap<String, String>>> = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let replicas = item.size[env_of[i]].map_or(1, |s| s.replicas);
+            vec![BTreeMap::new(); replicas as usize]
+        })
+        .collect();
+    for (e, env) in p.envs.iter().enumerate() {
+        let mut members: Vec<usize> = (0..p.items.len()).filter(|&i| env_of[i] == e).collect();
+        members.sort_by(|&a, &b| {
+            let spread = |i: usize| p.items[i].spreads[e].is_empty();
+            let cpu = |i: usize| p.items[i].size[e].map_or(0, |s| s.millicpu);
+            spread(a)
+                .cmp(&spread(b))
+                .then(cpu(b).cmp(&cpu(a)))
+                .then(a.cmp(&b))
+        });
+        for (kind, domains) in &env.domains {
+            if domains.is_empty() {
+                continue;
+            }
+            let mut load = vec![0u64; domains.len()];
+            let mut by_rule: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+            for &i in &members {
+                let item = &p.items[i];
+                let rules: Vec<usize> = item.spreads[e]
+                    .iter()
+                    .filter(|(k, _)| k == kind)
+                    .map(|(_, q)| *q)
+                    .collect();
+                let mut own = vec![0u32; domains.len()];
+                for replica in out[i].iter_mut() {
+                    let d = (0..domains.len())
+                        .min_by_key(|&d| {
+                            let ruled: u32 = rules
+                                .iter()
+                                .map(|q| by_rule.get(q).map_or(0, |c| c[d]))
+                                .sum();
+                            (ruled + own[d], load[d], d)
+                        })
+                        .unwrap_or(0);
+                    own[d] += 1;
+                    load[d] += item.size[e].map_or(0, |s| s.millicpu);
+                    for q in &rules {
+                        by_rule.entry(*q).or_insert_with(|| vec![0; domains.len()])[d] += 1;
+                    }
+                    replica.insert(kind.as_str().to_string(), domains[d].clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What decided an item's environment, in one sentence.
+fn reason(p: &Problem, env_of: &[usize], i: usize) -> String {
+    let item = &p.items[i];
+    let e = env_of[i];
+    let verdicts = verdicts(p, env_of, i);
+    let alternatives: Vec<&Verdict> = verdicts.iter().filter(|v| v.environment != e).collect();
+    if alternatives.is_empty() {
+        return format!(
+            "`{}` is the only environment of the landscape",
+            p.envs[e].name
+        );
+    }
+    if alternatives.iter().all(|v| v.kind == VerdictKind::Ruled) {
+        let why = alternatives
+            .iter()
+            .map(|v| format!("not `{}`: {}", p.envs[v.environment].name, v.text))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return format!("the only environment its rules allow; {why}");
+    }
+    // The best alternative the rules would allow on its own: why not there.
+    let best = alternatives
+        .iter()
+        .filter(|v| v.kind != VerdictKind::Ruled)
+        .min_by(|a, b| {
+            item.objective(a.environment)
+                .total_cmp(&item.objective(b.environment))
+                .then(a.environment.cmp(&b.environment))
+        });
+    match best {
+        Some(v) => format!("not `{}`: {}", p.envs[v.environment].name, v.text),
+        None => String::new(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictKind {
+    Chosen,
+    /// A rule forbids it whatever else is placed.
+    Ruled,
+    /// It would break a rule with what is placed (near, latency, capacity, bandwidth).
+    Blocked,
+    /// Allowed, but the objective is worse.
+    Costlier,
+}
+
+/// Why one environment was chosen or not for one item.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub environment: usize,
+    pub kind: VerdictKind,
+    pub text: String,
+    /// The rules behind it, for spans.
+    pub rules: Vec<RuleId>,
+}
+
+/// Every environment of the landscape for item `i`, with why it was or was not
+/// chosen: what moving it there, with the items that must share its environment
+/// (`near`, or a latency budget no link meets), would break or cost while everything
+/// else stays.
+pub fn verdicts(p: &Problem, env_of: &[usize], i: usize) -> Vec<Verdict> {
+    let none = BTreeSet::new();
+    let (blocks, block_of) = solve::blocks(p, &none);
+    let together: Vec<usize> = blocks[block_of[i]].clone();
+    let item = &p.items[i];
+    let here = env_of[i];
+    let before: BTreeSet<RuleId> = solve::violations(p, &none, env_of).into_iter().collect();
+    let money = |x: f64| format!("{x:.3}/h");
+    let sum = |e: usize, f: &dyn Fn(&problem::Item, usize) -> f64| -> f64 {
+        together.iter().map(|&j| f(&p.items[j], e)).sum()
+    };
+    let with = if together.len() > 1 {
+        format!(
+            " (with {}, which must share its environment)",
+            together
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| format!("`{}`", p.items[j].name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
+    (0..p.envs.len())
+        .map(|e| {
+            if e == here {
+                let mut text = format!("chosen: {}", money(item.cost[e]));
+                if !item.unmet[e].is_empty() {
+                    text.push_str(&format!(
+                        ", leaving {} unmet",
+                        item.unmet[e]
+                            .iter()
+                            .map(|&q| format!("`{}`", p.model.policies[q].name.value))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                return Verdict {
+                    environment: e,
+                    kind: VerdictKind::Chosen,
+                    text,
+                    rules: Vec::new(),
+                };
+            }
+            // Its own rules first, then those of what must go with it.
+            let ruled: Vec<(usize, &problem::Rejection)> = std::iter::once(i)
+                .chain(together.iter().copied().filter(|&j| j != i))
+                .flat_map(|j| p.items[j].rejections[e].iter().map(move |r| (j, r)))
+                .collect();
+            if !ruled.is_empty() {
+                // One sentence per rule: its own, then for what must go with it.
+                let mut sentences: Vec<(RuleId, Vec<&str>, &str)> = Vec::new();
+                for (j, r) in &ruled {
+                    let who = if *j == i { "" } else { p.items[*j].name.as_str() };
+                    match sentences.iter_mut().find(|(rule, _, _)| *rule == r.rule) {
+                        Some((_, names, _)) => {
+                            if !who.is_empty() && !names.contains(&who) && !names.contains(&"") {
+                                names.push(who);
+                            }
+                        }
+                        None => sentences.push((r.rule, vec![who], r.text.as_str())),
+                    }
+                }
+                let text = sentences
+                    .iter()
+                    .map(|(_, names, text)| {
+                        if names.contains(&"") {
+                            text.to_string()
+                        } else {
+                            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                            format!("it must run with {}, and {text}", names.join(" and "))
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Verdict {
+                    environment: e,
+                    kind: VerdictKind::Ruled,
+                    text,
+                    rules: sentences.iter().map(|(rule, _, _)| *rule).collect(),
+                };
+            }
+            let mut moved = env_of.to_vec();
+            for &j in &together {
+                moved[j] = e;
+            }
+            let broken: Vec<RuleId> = solve::violations(p, &none, &moved)
+                .into_iter()
+                .filter(|r| !before.contains(r))
+                .collect();
+            if !broken.is_empty() {
+                let text = broken
+                    .iter()
+                    .map(|r| blocked_text(p, env_of, i, e, *r))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Verdict {
+                    environment: e,
+                    kind: VerdictKind::Blocked,
+                    text: format!("{text}{with}"),
+                    rules: broken,
+                };
+            }
+            let cost_here = sum(here, &|x, f| x.cost[f]);
+            let cost_there = sum(e, &|x, f| x.cost[f]);
+            let gained: Vec<String> = together
+                .iter()
+                .flat_map(|&j| {
+                    let x = &p.items[j];
+                    x.unmet[e]
+                        .iter()
+                        .filter(|q| !x.unmet[here].contains(q))
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .collect::<BTreeSet<usize>>()
+                .into_iter()
+                .map(|q| {
+                    let policy = &p.model.policies[q];
+                    let weight = match &policy.rule {
+                        PolicyRule::Prefer { weight, .. } => *weight,
+                        _ => 0.0,
+                    };
+                    format!("`{}` (weight {weight})", policy.name.value)
+                })
+                .collect();
+            let chosen = &p.envs[here].name;
+            let text = if !gained.is_empty() {
+                format!(
+                    "it would leave {} unmet; {} there against {} in `{chosen}`{with}",
+                    gained.join(", "),
+                    money(cost_there),
+                    money(cost_here)
+                )
+            } else if (cost_there - cost_here).abs() < 1e-9 {
+                format!(
+                    "as cheap as `{chosen}` ({}); the environment declared first wins the tie{with}",
+                    money(cost_here)
+                )
+            } else {
+                format!(
+                    "{} there against {} in `{chosen}`{with}",
+                    money(cost_there),
+                    money(cost_here)
+                )
+            };
+            Verdict {
+                environment: e,
+                kind: VerdictKind::Costlier,
+                text,
+                rules: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn blocked_text(p: &Problem, env_of: &[usize], i: usize, e: usize, rule: RuleId) -> String {
+    let name = &p.envs[e].name;
+    let item = &p.items[i].name;
+    let env_name = |x: usize| &p.envs[x].name;
+    match rule {
+        RuleId::Near(n) => {
+            let near = &p.nears[n];
+            let other = if near.item == i {
+                near.target
+            } else {
+                near.item
+            };
+            if near.item == i {
+                format!(
+                    "kept near `{}` (in `{}`): `near` keeps it with its data, not in `{name}`",
+                    p.items[other].name,
+                    env_name(env_of[other])
+                )
+            } else {
+                format!(
+                    "`{}` (in `{}`) is declared near it, so it stays there, not in `{name}`",
+                    p.items[other].name,
+                    env_name(env_of[other])
+                )
+            }
+        }
+        RuleId::Latency(x) | RuleId::Reach(x) => {
+            let edge = &p.edges[x];
+            let other = if edge.from == i { edge.to } else { edge.from };
+            let f = env_of[other];
+            let arrow = if edge.from == i {
+                format!("`{item}` → `{}`", p.items[other].name)
+            } else {
+                format!("`{}` → `{item}`", p.items[other].name)
+            };
+            match (rule, p.latency(e, f)) {
+                (RuleId::Reach(_), _) | (_, None) => format!(
+                    "{arrow} would cross from `{name}` to `{}`, and no link joins them",
+                    env_name(f)
+                ),
+                (_, Some(latency)) => format!(
+                    "{arrow} allows {} and the link from `{name}` to `{}` takes {}",
+                    problem::duration_text(edge.latency.unwrap_or(0)),
+                    env_name(f),
+                    problem::duration_text(latency)
+                ),
+            }
+        }
+        RuleId::Capacity(_) => format!("`{name}` has no room left for it"),
+        RuleId::Bandwidth(l) => {
+            let link = &p.links[l];
+            format!(
+                "the link between `{}` and `{}` has no bandwidth left for it",
+                env_name(link.a),
+                env_name(link.b)
+            )
+        }
+        RuleId::Policy(q) => format!(
+            "`{}` allows only one of its services per {} and `{name}` has one already",
+            p.model.policies[q].name.value,
+            match &p.model.policies[q].rule {
+                PolicyRule::Spread { over, .. } => over.value.as_str(),
+                _ => "failure domain",
+            }
+        ),
+        RuleId::Resolution => format!("`{item}` does not resolve in `{name}`"),
+    }
+}
+
+/// The span that declares a rule, and a label for it.
+pub fn rule_label(p: &Problem, rule: RuleId) -> Option<(Span, String)> {
+    Some(match rule {
+        RuleId::Policy(q) => {
+            let policy = &p.model.policies[q];
+            let because = policy
+                .because
+                .as_ref()
+                .map(|b| format!(": {}", b.value))
+                .unwrap_or_default();
+            (
+                policy.name.span,
+                format!("policy `{}`{because}", policy.name.value),
+            )
+        }
+        RuleId::Near(n) => {
+            let near = &p.nears[n];
+            (
+                near.span,
+                format!(
+                    "`{}` must run near `{}`",
+                    p.items[near.item].name, p.items[near.target].name
+                ),
+            )
+        }
+        RuleId::Latency(x) => {
+            let edge = &p.edges[x];
+            let fastest = p.links.iter().filter_map(|l| l.latency).min();
+            (
+                edge.span,
+                format!(
+                    "`{}` → `{}` within {}{}",
+                    p.items[edge.from].name,
+                    p.items[edge.to].name,
+                    problem::duration_text(edge.latency.unwrap_or(0)),
+                    fastest
+                        .map(|f| format!(" (the fastest link takes {})", problem::duration_text(f)))
+                        .unwrap_or_default()
+                ),
+            )
+        }
+        RuleId::Reach(x) => {
+            let edge = &p.edges[x];
+            (
+                edge.span,
+                format!(
+                    "`{}` needs `{}`: across environments only over a link",
+                    p.items[edge.from].name, p.items[edge.to].name
+                ),
+            )
+        }
+        RuleId::Capacity(e) => {
+            let env = &p.envs[e];
+            let span = env
+                .env
+                .capacity
+                .as_ref()
+                .and_then(|c| c.span)
+                .unwrap_or(env.env.name.span);
+            // What can run nowhere else must fit here.
+            let (mut cpu, mut memory) = (0, 0);
+            for item in &p.items {
+                let only_here = (0..p.envs.len())
+                    .all(|f| (f == e) == (item.rejections[f].is_empty() && item.size[f].is_some()));
+                if let (true, Some(size)) = (only_here, item.size[e]) {
+                    cpu += size.total_cpu();
+                    memory += size.total_memory();
+                }
+            }
+            let holds = [
+                env.cpu_cap.map(|c| format!("{} cpu", problem::cpu_text(c))),
+                env.memory_cap.map(problem::memory_text),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" and ");
+            let needs = if cpu > 0 || memory > 0 {
+                format!(
+                    "; what can run nowhere else needs {} cpu and {}",
+                    problem::cpu_text(cpu),
+                    problem::memory_text(memory)
+                )
+            } else {
+                String::new()
+            };
+            (span, format!("`{}` holds {holds}{needs}", env.name))
+        }
+        RuleId::Bandwidth(l) => {
+            let link = &p.links[l];
+            (
+                link.span,
+                format!(
+                    "the bandwidth between `{}` and `{}`",
+                    p.envs[link.a].name, p.envs[link.b].name
+                ),
+            )
+        }
+        RuleId::Resolution => return None,
+    })
+}
+
+/// Why a landscape has no placement: for an instance no environment allows, the rules
+/// that rule out each environment; otherwise the smallest set of rules found that
+/// cannot hold together (each rule dropped in turn, kept only if the rest can then be
+/// met).
+pub fn conflicts(p: &Problem, options: Options) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for item in &p.items {
+        if (0..p.envs.len()).any(|e| item.rejections[e].is_empty() && item.size[e].is_some()) {
+            continue;
+        }
+        let mut rules: Vec<RuleId> = Vec::new();
+        for e in 0..p.envs.len() {
+            if let Some(r) = item.rejections[e]
+                .iter()
+                .find(|r| r.rule != RuleId::Resolution)
+                .or(item.rejections[e].first())
+                && !rules.contains(&r.rule)
+            {
+                rules.push(r.rule);
+            }
+        }
+        let envs = p
+            .envs
+            .iter()
+            .map(|e| format!("`{}`", e.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut d = Diagnostic::error(
+            Code::NoEnvironment,
+            format!(
+                "`{}` can run in no environment of landscape `{}` ({envs})",
+                item.name, p.landscape
+            ),
+        )
+        .label(item.span, "this service");
+        let mut unresolved = Vec::new();
+        for e in 0..p.envs.len() {
+            for r in &item.rejections[e] {
+                if let Some((span, _)) = rule_label(p, r.rule) {
+                    d = d.label(span, format!("rules out `{}`: {}", p.envs[e].name, r.text));
+                } else {
+                    unresolved.push(r.text.clone());
+                }
+            }
+        }
+        let mut help =
+            "change one of these rules, or add an environment that meets them all".to_string();
+        if !unresolved.is_empty() {
+            help = format!("{help} ({})", unresolved.join("; "));
+        }
+        out.push(d.help(help));
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    let candidates = candidate_rules(p);
+    let limits = Limits {
+        nodes: options.nodes.min(200_000),
+        feasibility_only: true,
+    };
+    let mut kept: Vec<RuleId> = candidates.clone();
+    let mut disabled: BTreeSet<RuleId> = BTreeSet::new();
+    let mut exact = true;
+    if candidates.len() <= 400 {
+        for rule in &candidates {
+            let mut trial = disabled.clone();
+            trial.insert(*rule);
+            match solve::solve(p, &trial, limits) {
+                Outcome::Infeasible => {
+                    disabled = trial;
+                    kept.retain(|r| r != rule);
+                }
+                Outcome::Found(_) => {}
+                Outcome::Unknown => exact = false,
+            }
+        }
+    } else {
+        exact = false;
+    }
+    let message = match kept.len() {
+        1 => format!(
+            "no placement of landscape `{}` meets this rule",
+            p.landscape
+        ),
+        n => format!(
+            "no placement of landscape `{}` meets these {n} rules together",
+            p.landscape
+        ),
+    };
+    let mut d = Diagnostic::error(Code::PlacementConflict, message);
+    for rule in &kept {
+        if let Some((span, text)) = rule_label(p, *rule) {
+            d = d.label(span, text);
+        }
+    }
+    let help = if let [RuleId::Capacity(_)] = kept.as_slice() {
+        "raise the capacity, or give the services fewer replicas or smaller resources"
+    } else if kept.len() == 1 {
+        "loosen this rule"
+    } else if exact {
+        "loosen one of these rules: without any one of them the others can be met"
+    } else {
+        "loosen one of these rules (the search gave up on some rules, so the set may not be the smallest)"
+    };
+    out.push(d.help(help));
+    out
+}
+
+fn candidate_rules(p: &Problem) -> Vec<RuleId> {
+    let mut rules: BTreeSet<RuleId> = BTreeSet::new();
+    for item in &p.items {
+        for r in item.rejections.iter().flatten() {
+            if r.rule != RuleId::Resolution {
+                rules.insert(r.rule);
+            }
+        }
+    }
+    for group in &p.groups {
+        rules.insert(RuleId::Policy(group.policy));
+    }
+    for n in 0..p.nears.len() {
+        rules.insert(RuleId::Near(n));
+    }
+    for (x, edge) in p.edges.iter().enumerate() {
+        rules.insert(RuleId::Reach(x));
+        if edge.latency.is_some() {
+            rules.insert(RuleId::Latency(x));
+        }
+    }
+    for (e, env) in p.envs.iter().enumerate() {
+        if env.cpu_cap.is_some() || env.memory_cap.is_some() {
+            rules.insert(RuleId::Capacity(e));
+        }
+    }
+    for (l, link) in p.links.iter().enumerate() {
+        if link.bandwidth.is_some() {
+            rules.insert(RuleId::Bandwidth(l));
+        }
+    }
+    rules.into_iter().collect()
+}

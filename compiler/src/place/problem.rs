@@ -1,0 +1,564 @@
+//! The placement problem of one landscape, built from the model and the resolved
+//! systems: items (instances) with their sizes, costs and unary verdicts per
+//! environment, dependency edges with latency budgets and bandwidth, `near` pairs,
+//! links between environments and spread groups.
+//!
+//! Every hard rule has a [`RuleId`]: the search can be run with any set of rules
+//! switched off, which is how an infeasible model is explained (the smallest set of
+//! rules that cannot hold together).
+
+use std::collections::BTreeMap;
+
+use svcmodel_model::eval::{Context, holds};
+use svcmodel_model::system::ResolvedSystem;
+use svcmodel_model::{Environment, FailureDomainKind, Model, PolicyRule, Span};
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// A rule that can decide or forbid a placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleId {
+    /// A policy (`require`, `forbid`, `spread`), by index in `Model::policies`.
+    Policy(usize),
+    /// `near` of an item, by index into [`Problem::nears`].
+    Near(usize),
+    /// The latency budget of a dependency, by index into [`Problem::edges`].
+    Latency(usize),
+    /// A dependency between environments needs a link between them.
+    Reach(usize),
+    /// The capacity of an environment (by index into [`Problem::envs`]).
+    Capacity(usize),
+    /// The bandwidth of a link, by index into [`Problem::links`].
+    Bandwidth(usize),
+    /// The instance is not part of this environment's resolution (its versions or
+    /// requirements resolve differently there). Never switched off.
+    Resolution,
+}
+
+/// Why an item cannot run in an environment whatever else is placed.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub rule: RuleId,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    pub replicas: u32,
+    /// Per replica.
+    pub millicpu: u64,
+    /// Per replica.
+    pub memory: u64,
+}
+
+impl Size {
+    pub fn total_cpu(&self) -> u64 {
+        self.millicpu * u64::from(self.replicas)
+    }
+    pub fn total_memory(&self) -> u64 {
+        self.memory * u64::from(self.replicas)
+    }
+}
+
+pub struct Env<'a> {
+    pub env: &'a Environment,
+    pub name: String,
+    pub system: Option<&'a ResolvedSystem>,
+    pub cpu_cap: Option<u64>,
+    pub memory_cap: Option<u64>,
+    pub cpu_hour: f64,
+    pub memory_gib_hour: f64,
+    pub domains: BTreeMap<FailureDomainKind, Vec<String>>,
+}
+
+pub struct Item {
+    pub name: String,
+    pub service: String,
+    /// Per environment: the size there, `None` when the environment's resolution does
+    /// not hold the instance.
+    pub size: Vec<Option<Size>>,
+    /// Per environment: cost per hour.
+    pub cost: Vec<f64>,
+    /// Per environment: the weights of unmet `prefer` rules, and which.
+    pub penalty: Vec<f64>,
+    pub unmet: Vec<Vec<usize>>,
+    /// Per environment: what rules it out.
+    pub rejections: Vec<Vec<Rejection>>,
+    /// Per environment: the spread rules that apply (kind, policy).
+    pub spreads: Vec<Vec<(FailureDomainKind, usize)>>,
+    pub criticality: svcmodel_model::Criticality,
+    /// Availability of one replica, as a fraction (0.999), where declared.
+    pub availability: Option<f64>,
+    pub span: Span,
+}
+
+impl Item {
+    /// Cost plus penalty in environment `e`.
+    pub fn objective(&self, e: usize) -> f64 {
+        self.cost[e] + self.penalty[e]
+    }
+}
+
+pub struct Edge {
+    pub from: usize,
+    pub to: usize,
+    pub latency: Option<u64>,
+    pub bandwidth: Option<u64>,
+    pub span: Span,
+}
+
+pub struct Near {
+    pub item: usize,
+    pub target: usize,
+    pub span: Span,
+}
+
+pub struct Link {
+    pub a: usize,
+    pub b: usize,
+    pub latency: Option<u64>,
+    pub bandwidth: Option<u64>,
+    pub span: Span,
+}
+
+/// Services named together in one spread rule: two of them may share an environment
+/// only if it has at least two failure domains of the kind.
+pub struct Group {
+    pub policy: usize,
+    pub over: FailureDomainKind,
+    pub items: Vec<usize>,
+}
+
+pub struct Problem<'a> {
+    pub model: &'a Model,
+    pub landscape: String,
+    pub envs: Vec<Env<'a>>,
+    pub items: Vec<Item>,
+    pub edges: Vec<Edge>,
+    pub nears: Vec<Near>,
+    pub links: Vec<Link>,
+    pub groups: Vec<Group>,
+    /// `link_of[e][f]`: the link between two environments.
+    pub link_of: Vec<Vec<Option<usize>>>,
+}
+
+/// The landscapes of a model: environments that share a `tier` are placed together;
+/// an environment without a tier is a landscape of its own. In the order of the first
+/// environment of each.
+pub fn landscapes(model: &Model) -> Vec<(String, Vec<usize>)> {
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, env) in model.environments.iter().enumerate() {
+        match &env.tier {
+            Some(tier) => match out.iter_mut().find(|(name, _)| *name == tier.value) {
+                Some((_, members)) => members.push(i),
+                None => out.push((tier.value.clone(), vec![i])),
+            },
+            None => out.push((env.name.value.clone(), vec![i])),
+        }
+    }
+    out
+}
+
+impl<'a> Problem<'a> {
+    /// The problem of the landscape made of `environments` (indices into
+    /// `model.environments`), from their resolved systems.
+    pub fn build(
+        model: &'a Model,
+        systems: &'a [ResolvedSystem],
+        landscape: &str,
+        environments: &[usize],
+    ) -> Problem<'a> {
+        let envs: Vec<Env<'a>> = environments
+            .iter()
+            .map(|&i| {
+                let env = &model.environments[i];
+                let name = env.name.value.clone();
+                Env {
+                    env,
+                    system: systems
+                        .iter()
+                        .find(|s| s.environment.as_deref() == Some(name.as_str())),
+                    name,
+                    cpu_cap: env.capacity.as_ref().and_then(|c| c.millicpu),
+                    memory_cap: env.capacity.as_ref().and_then(|c| c.memory_bytes),
+                    cpu_hour: env.cost.as_ref().and_then(|c| c.cpu_hour).unwrap_or(0.0),
+                    memory_gib_hour: env
+                        .cost
+                        .as_ref()
+                        .and_then(|c| c.memory_gib_hour)
+                        .unwrap_or(0.0),
+                    domains: env
+                        .failure_domains
+                        .iter()
+                        .map(|(k, v)| (*k, v.iter().map(|d| d.value.clone()).collect()))
+                        .collect(),
+                }
+            })
+            .collect();
+        let mut names: Vec<String> = envs
+            .iter()
+            .filter_map(|e| e.system)
+            .flat_map(|s| s.instances.iter().map(|i| i.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        let index: BTreeMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let mut problem = Problem {
+            model,
+            landscape: landscape.to_string(),
+            items: Vec::with_capacity(names.len()),
+            edges: Vec::new(),
+            nears: Vec::new(),
+            links: Vec::new(),
+            groups: Vec::new(),
+            link_of: vec![vec![None; envs.len()]; envs.len()],
+            envs,
+        };
+        for name in &names {
+            let item = problem.item(name);
+            problem.items.push(item);
+        }
+        problem.relations(&names, &index);
+        problem.links();
+        problem
+    }
+
+    fn item(&self, name: &str) -> Item {
+        let n = self.envs.len();
+        let mut item = Item {
+            name: name.to_string(),
+            service: String::new(),
+            size: vec![None; n],
+            cost: vec![0.0; n],
+            penalty: vec![0.0; n],
+            unmet: vec![Vec::new(); n],
+            rejections: vec![Vec::new(); n],
+            spreads: vec![Vec::new(); n],
+            criticality: svcmodel_model::Criticality::Medium,
+            availability: None,
+            span: Span::default(),
+        };
+        for (e, env) in self.envs.iter().enumerate() {
+            let Some(instance) = env.system.and_then(|s| s.find(name)) else {
+                item.rejections[e].push(Rejection {
+                    rule: RuleId::Resolution,
+                    text: format!(
+                        "`{name}` is not part of the system as `{}` resolves it",
+                        env.name
+                    ),
+                });
+                continue;
+            };
+            let def = &*self.model.services[instance.definition];
+            item.service = instance.service.clone();
+            item.criticality = def.criticality.value;
+            item.availability = def.availability.as_ref().map(|a| a.value / 100.0);
+            item.span = def.name.span;
+            let size = Size {
+                replicas: def.replicas.value.max(1),
+                millicpu: instance.resources.millicpu.as_ref().map_or(0, |c| c.value),
+                memory: instance
+                    .resources
+                    .memory_bytes
+                    .as_ref()
+                    .map_or(0, |m| m.value),
+            };
+            item.size[e] = Some(size);
+            item.cost[e] = f64::from(size.replicas)
+                * (size.millicpu as f64 / 1000.0 * env.cpu_hour
+                    + size.memory as f64 / GIB * env.memory_gib_hour);
+            let context = Context {
+                service: Some(def),
+                environment: Some(env.env),
+            };
+            for (p, policy) in self.model.policies.iter().enumerate() {
+                let when = policy
+                    .when
+                    .as_ref()
+                    .is_none_or(|w| holds(&w.value, context));
+                let because = policy
+                    .because
+                    .as_ref()
+                    .map(|b| format!(": {}", b.value))
+                    .unwrap_or_default();
+                match &policy.rule {
+                    PolicyRule::Require { condition }
+                        if when && !holds(&condition.value, context) =>
+                    {
+                        item.rejections[e].push(Rejection {
+                            rule: RuleId::Policy(p),
+                            text: format!(
+                                "`{}` does not allow `{}`{because}",
+                                policy.name.value, env.name
+                            ),
+                        });
+                    }
+                    PolicyRule::Forbid { condition }
+                        if when && holds(&condition.value, context) =>
+                    {
+                        item.rejections[e].push(Rejection {
+                            rule: RuleId::Policy(p),
+                            text: format!(
+                                "`{}` forbids `{}`{because}",
+                                policy.name.value, env.name
+                            ),
+                        });
+                    }
+                    PolicyRule::Prefer { condition, weight }
+                        if when && !holds(&condition.value, context) =>
+                    {
+                        item.penalty[e] += weight;
+                        item.unmet[e].push(p);
+                    }
+                    PolicyRule::Spread { services, over } => {
+                        let named = services.is_empty()
+                            || services.iter().any(|s| s.value == def.name.value);
+                        if !(named && when) {
+                            continue;
+                        }
+                        item.spreads[e].push((over.value, p));
+                        let count = env.domains.get(&over.value).map_or(0, Vec::len);
+                        let kind = over.value.as_str();
+                        if count == 0 {
+                            item.rejections[e].push(Rejection {
+                                rule: RuleId::Policy(p),
+                                text: format!(
+                                    "`{}` spreads it over {kind}s and `{}` declares none{because}",
+                                    policy.name.value, env.name
+                                ),
+                            });
+                        } else if count < 2 && size.replicas >= 2 {
+                            item.rejections[e].push(Rejection {
+                                rule: RuleId::Policy(p),
+                                text: format!(
+                                    "`{}` spreads its {} replicas over {kind}s and `{}` has only one{because}",
+                                    policy.name.value, size.replicas, env.name
+                                ),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Capacity a single item can already break, whatever else runs there.
+            let too_big = |used: u64, cap: Option<u64>| cap.is_some_and(|c| used > c);
+            if too_big(size.total_cpu(), env.cpu_cap)
+                || too_big(size.total_memory(), env.memory_cap)
+            {
+                item.rejections[e].push(Rejection {
+                    rule: RuleId::Capacity(e),
+                    text: format!(
+                        "its {} replicas need {} cpu and {} of memory, more than `{}` has",
+                        size.replicas,
+                        cpu_text(size.total_cpu()),
+                        memory_text(size.total_memory()),
+                        env.name
+                    ),
+                });
+            } else {
+                for (kind, domains) in &env.domains {
+                    let share = |cap: Option<u64>| cap.map(|c| c / domains.len().max(1) as u64);
+                    let kind = kind.as_str();
+                    let count = domains.len();
+                    let text = if too_big(size.millicpu, share(env.cpu_cap)) {
+                        Some(format!(
+                            "one replica needs {} cpu and a {kind} of `{}` holds {} (its {} cpu shared by {count} {kind}s)",
+                            cpu_text(size.millicpu),
+                            env.name,
+                            cpu_text(share(env.cpu_cap).unwrap_or(0)),
+                            cpu_text(env.cpu_cap.unwrap_or(0)),
+                        ))
+                    } else if too_big(size.memory, share(env.memory_cap)) {
+                        Some(format!(
+                            "one replica needs {} of memory and a {kind} of `{}` holds {} (its {} shared by {count} {kind}s)",
+                            memory_text(size.memory),
+                            env.name,
+                            memory_text(share(env.memory_cap).unwrap_or(0)),
+                            memory_text(env.memory_cap.unwrap_or(0)),
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(text) = text {
+                        item.rejections[e].push(Rejection {
+                            rule: RuleId::Capacity(e),
+                            text,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        item
+    }
+
+    /// Dependencies, `near` and spread groups, from the first environment whose
+    /// resolution holds each item.
+    fn relations(&mut self, names: &[String], index: &BTreeMap<&str, usize>) {
+        for (i, name) in names.iter().enumerate() {
+            let Some((system, instance)) = self
+                .envs
+                .iter()
+                .filter_map(|e| e.system)
+                .find_map(|s| s.find(name).map(|inst| (s, inst)))
+            else {
+                continue;
+            };
+            let def = &*self.model.services[instance.definition];
+            for dep in &instance.dependencies {
+                let target = &system.instance(dep.instance).name;
+                let Some(&to) = index.get(target.as_str()) else {
+                    continue;
+                };
+                let requirement = def.requires.get(dep.requirement);
+                self.edges.push(Edge {
+                    from: i,
+                    to,
+                    latency: requirement.and_then(|r| r.latency_ns.as_ref().map(|l| l.value)),
+                    bandwidth: requirement.and_then(|r| r.bandwidth_bps.as_ref().map(|b| b.value)),
+                    span: requirement.map_or(dep.span, |r| r.span),
+                });
+            }
+            for near in &def.near {
+                // The instance of that service this one uses (its own, for a
+                // per-consumer service), else the one of that name.
+                let target = instance
+                    .dependencies
+                    .iter()
+                    .map(|d| system.instance(d.instance))
+                    .find(|d| d.service == near.value)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_else(|| near.value.clone());
+                if let Some(&t) = index.get(target.as_str())
+                    && t != i
+                {
+                    self.nears.push(Near {
+                        item: i,
+                        target: t,
+                        span: near.span,
+                    });
+                }
+            }
+        }
+        for (p, policy) in self.model.policies.iter().enumerate() {
+            if let PolicyRule::Spread { services, over } = &policy.rule
+                && services.len() >= 2
+            {
+                let items: Vec<usize> = names
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| {
+                        let service = &self.items[index[n.as_str()]].service;
+                        services.iter().any(|s| &s.value == service)
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if items.len() >= 2 {
+                    self.groups.push(Group {
+                        policy: p,
+                        over: over.value,
+                        items,
+                    });
+                }
+            }
+        }
+    }
+
+    fn links(&mut self) {
+        for (a, env) in self.envs.iter().enumerate() {
+            for link in &env.env.links {
+                let Some(b) = self.envs.iter().position(|e| e.name == link.to.value) else {
+                    continue;
+                };
+                if a == b {
+                    continue;
+                }
+                match self.link_of[a][b] {
+                    // Declared from both sides: the worse of the two holds.
+                    Some(l) => {
+                        let existing = &mut self.links[l];
+                        existing.latency = max_option(existing.latency, link.latency_ns);
+                        existing.bandwidth = match (existing.bandwidth, link.bandwidth_bps) {
+                            (Some(x), Some(y)) => Some(x.min(y)),
+                            (x, y) => x.or(y),
+                        };
+                    }
+                    None => {
+                        self.link_of[a][b] = Some(self.links.len());
+                        self.link_of[b][a] = Some(self.links.len());
+                        self.links.push(Link {
+                            a: a.min(b),
+                            b: a.max(b),
+                            latency: link.latency_ns,
+                            bandwidth: link.bandwidth_bps,
+                            span: link.span,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The latency between two environments: none within one, the link's between two,
+    /// `None` when no link joins them.
+    pub fn latency(&self, e: usize, f: usize) -> Option<u64> {
+        if e == f {
+            return Some(0);
+        }
+        self.link_of[e][f].map(|l| self.links[l].latency.unwrap_or(0))
+    }
+}
+
+fn max_option(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Cores: `2`, `16.5`, `250m` below one core.
+pub fn cpu_text(millicpu: u64) -> String {
+    if millicpu.is_multiple_of(1000) {
+        format!("{}", millicpu / 1000)
+    } else if millicpu < 1000 {
+        format!("{millicpu}m")
+    } else {
+        let text = format!("{:.3}", millicpu as f64 / 1000.0);
+        text.trim_end_matches('0').to_string()
+    }
+}
+
+pub fn memory_text(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("Ti", 1 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ];
+    for (unit, size) in UNITS {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{}{unit}", bytes / size);
+        }
+        if bytes >= size {
+            let text = format!("{:.2}", bytes as f64 / size as f64);
+            return format!("{}{unit}", text.trim_end_matches('0').trim_end_matches('.'));
+        }
+    }
+    format!("{bytes}")
+}
+
+pub fn duration_text(ns: u64) -> String {
+    if ns == 0 {
+        "0ms".to_string()
+    } else if ns >= 1_000_000 && ns.is_multiple_of(1_000_000) {
+        format!("{}ms", ns / 1_000_000)
+    } else if ns >= 1_000_000 {
+        format!("{:.1}ms", ns as f64 / 1e6)
+    } else {
+        format!("{}µs", ns / 1000)
+    }
+}

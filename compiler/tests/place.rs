@@ -1,0 +1,459 @@
+//! Placement: exact against exhaustive search on small generated models, and each
+//! kind of rule moving a service the way it should.
+
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use proptest::prelude::*;
+use svcmodel_compiler::compile_system_str;
+use svcmodel_compiler::place::{self, Problem, solve};
+
+/// A small generated model: environments in one landscape, services with sizes, data
+/// classes, requirements with latency and bandwidth, `near`, and policies of every kind.
+#[derive(Debug, Clone)]
+struct Spec {
+    envs: Vec<EnvSpec>,
+    services: Vec<ServiceSpec>,
+    prefer_cloud_weight: Option<u32>,
+    pii_on_premises: bool,
+    spread_critical_over_zones: bool,
+}
+
+#[derive(Debug, Clone)]
+struct EnvSpec {
+    onprem: bool,
+    zones: usize,
+    cpu: u32,
+    cpu_rate: u32,
+    link_latency: Option<u32>,
+    link_bandwidth: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct ServiceSpec {
+    cpu: u32,
+    replicas: u32,
+    pii: bool,
+    critical: bool,
+    /// Requirements on earlier services: (index, latency ms, bandwidth Mbps).
+    requires: Vec<(usize, Option<u32>, Option<u32>)>,
+    near: Option<usize>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    let env = (
+        any::<bool>(),
+        0usize..4,
+        6u32..30,
+        1u32..6,
+        prop::option::of(1u32..8),
+        prop::option::of(prop::sample::select(vec![100u32, 300, 1000])),
+    )
+        .prop_map(
+            |(onprem, zones, cpu, cpu_rate, link_latency, link_bandwidth)| EnvSpec {
+                onprem,
+                zones,
+                cpu,
+                cpu_rate,
+                link_latency,
+                link_bandwidth,
+            },
+        );
+    let service = (
+        1u32..4,
+        1u32..3,
+        prop::bool::weighted(0.3),
+        prop::bool::weighted(0.3),
+        prop::collection::vec(
+            (
+                0usize..6,
+                prop::option::of(prop::sample::select(vec![1u32, 5, 10])),
+                prop::option::of(prop::sample::select(vec![100u32, 400])),
+            ),
+            0..3,
+        ),
+        prop::option::weighted(0.2, 0usize..6),
+    )
+        .prop_map(
+            |(cpu, replicas, pii, critical, requires, near)| ServiceSpec {
+                cpu,
+                replicas,
+                pii,
+                critical,
+                requires,
+                near,
+            },
+        );
+    (
+        prop::collection::vec(env, 1..4),
+        prop::collection::vec(service, 1..7),
+        prop::option::of(1u32..20),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(envs, services, prefer_cloud_weight, pii_on_premises, spread_critical_over_zones)| {
+                Spec {
+                    envs,
+                    services,
+                    prefer_cloud_weight,
+                    pii_on_premises,
+                    spread_critical_over_zones,
+                }
+            },
+        )
+}
+
+fn model_text(spec: &Spec) -> String {
+    let mut out = String::new();
+    for (i, e) in spec.envs.iter().enumerate() {
+        let provider = if e.onprem { "onprem" } else { "aws" };
+        writeln!(out, "environment \"e{i}\" {{").unwrap();
+        writeln!(
+            out,
+            "  target = \"kubernetes\"\n  provider = \"{provider}\"\n  tier = \"prod\""
+        )
+        .unwrap();
+        if e.zones > 0 {
+            let zones: Vec<String> = (0..e.zones).map(|z| format!("\"e{i}z{z}\"")).collect();
+            writeln!(
+                out,
+                "  failure_domains = {{ zone = [{}] }}",
+                zones.join(", ")
+            )
+            .unwrap();
+        }
+        writeln!(out, "  capacity = {{ cpu = {}, memory = 1Ti }}", e.cpu).unwrap();
+        writeln!(
+            out,
+            "  cost = {{ cpu_hour = 0.0{}, memory_gib_hour = 0.001 }}",
+            e.cpu_rate
+        )
+        .unwrap();
+        // A link to the next environment, so some pairs have none.
+        if i + 1 < spec.envs.len() && (e.link_latency.is_some() || e.link_bandwidth.is_some()) {
+            write!(out, "  link \"e{}\" {{", i + 1).unwrap();
+            if let Some(l) = e.link_latency {
+                write!(out, " latency = {l}ms").unwrap();
+            }
+            if let Some(b) = e.link_bandwidth {
+                write!(
+                    out,
+                    "{} bandwidth = {b}Mbps",
+                    if e.link_latency.is_some() { "," } else { "" }
+                )
+                .unwrap();
+            }
+            writeln!(out, " }}").unwrap();
+        }
+        writeln!(out, "}}\n").unwrap();
+    }
+    for (i, s) in spec.services.iter().enumerate() {
+        writeln!(
+            out,
+            "service \"s{i}\" {{\n  version = \"1.0.0\"\n  image = \"x/s{i}:1\""
+        )
+        .unwrap();
+        writeln!(out, "  resources {{ cpu = {}, memory = 1Gi }}", s.cpu).unwrap();
+        writeln!(out, "  replicas = {}", s.replicas).unwrap();
+        if s.critical {
+            writeln!(out, "  criticality = \"critical\"").unwrap();
+        }
+        if s.pii {
+            writeln!(out, "  data {{ classification = \"pii\" }}").unwrap();
+        }
+        let mut required = BTreeSet::new();
+        for (target, latency, bandwidth) in &s.requires {
+            if *target >= i || !required.insert(*target) {
+                continue;
+            }
+            write!(out, "  requires \"s{target}\" {{").unwrap();
+            let mut parts = Vec::new();
+            if let Some(l) = latency {
+                parts.push(format!("latency = {l}ms"));
+            }
+            if let Some(b) = bandwidth {
+                parts.push(format!("bandwidth = {b}Mbps"));
+            }
+            writeln!(out, " {} }}", parts.join(", ")).unwrap();
+        }
+        if let Some(n) = s.near
+            && n < i
+        {
+            writeln!(out, "  near \"s{n}\"").unwrap();
+        }
+        writeln!(out, "}}\n").unwrap();
+    }
+    if spec.pii_on_premises {
+        out.push_str("policy \"pii\" {\n  when = service.data.classification == \"pii\"\n  require = environment.provider == \"onprem\"\n}\n");
+    }
+    if let Some(w) = spec.prefer_cloud_weight {
+        writeln!(
+            out,
+            "policy \"cloud\" {{\n  prefer = environment.provider == \"aws\"\n  weight = 0.0{w}\n}}"
+        )
+        .unwrap();
+    }
+    if spec.spread_critical_over_zones {
+        out.push_str("policy \"spread\" {\n  when = service.criticality == \"critical\"\n  spread = \"zone\"\n}\n");
+    }
+    out
+}
+
+/// The best objective over every assignment of items to environments, by brute force.
+fn exhaustive(p: &Problem) -> Option<f64> {
+    let n = p.items.len();
+    let k = p.envs.len();
+    let none = BTreeSet::new();
+    let mut best: Option<f64> = None;
+    let mut env_of = vec![0usize; n];
+    loop {
+        if solve::violations(p, &none, &env_of).is_empty() {
+            let value = solve::objective(p, &env_of);
+            if best.is_none_or(|b| value < b) {
+                best = Some(value);
+            }
+        }
+        // Next assignment, as a number in base k.
+        let mut i = 0;
+        loop {
+            if i == n {
+                return best;
+            }
+            env_of[i] += 1;
+            if env_of[i] < k {
+                break;
+            }
+            env_of[i] = 0;
+            i += 1;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// On every small model the search finds a placement exactly when one exists, it
+    /// meets every rule, and its objective is the optimum.
+    #[test]
+    fn placement_is_exact_on_small_models(spec in spec()) {
+        let text = model_text(&spec);
+        let compilation = compile_system_str("main.svc", &text);
+        prop_assert!(!compilation.has_errors(), "{text}\n{:?}", compilation.diagnostics);
+        let systems = &compilation.resolution.as_ref().unwrap().systems;
+        for (name, envs) in place::landscapes(&compilation.model) {
+            let problem = Problem::build(&compilation.model, systems, &name, &envs);
+            let best = exhaustive(&problem);
+            let none = BTreeSet::new();
+            let outcome = solve::solve(&problem, &none, solve::Limits { nodes: 10_000_000, feasibility_only: false });
+            match (outcome, best) {
+                (solve::Outcome::Found(solution), Some(best)) => {
+                    prop_assert!(solution.optimal);
+                    prop_assert_eq!(solve::violations(&problem, &none, &solution.env_of), vec![]);
+                    prop_assert!((solution.objective - best).abs() < 1e-6, "search {} against exhaustive {best}\n{text}", solution.objective);
+                    prop_assert!((solve::objective(&problem, &solution.env_of) - solution.objective).abs() < 1e-6);
+                }
+                (solve::Outcome::Infeasible, None) => {
+                    // And the explanation names rules whose removal makes it placeable.
+                    let diagnostics = place::conflicts(&problem, place::Options::default());
+                    prop_assert!(!diagnostics.is_empty());
+                }
+                (outcome, best) => prop_assert!(false, "search {outcome:?} against exhaustive {best:?}\n{text}"),
+            }
+        }
+    }
+}
+
+/// Places the model and returns where each named service runs.
+fn placed(text: &str) -> Vec<(String, String)> {
+    let compilation = compile_system_str("main.svc", text);
+    assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+    let systems = &compilation.resolution.as_ref().unwrap().systems;
+    let mut out = Vec::new();
+    for p in place::place(&compilation.model, systems, Default::default()) {
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        for a in &p.placement.unwrap().assignments {
+            out.push((a.instance.clone(), a.environment.clone()));
+        }
+    }
+    out
+}
+
+fn env_of(text: &str, service: &str) -> String {
+    placed(text)
+        .into_iter()
+        .find(|(s, _)| s == service)
+        .map(|(_, e)| e)
+        .unwrap()
+}
+
+/// Two environments in one landscape: `dc` is cheaper than `cloud`, linked with 6 ms.
+const BASE: &str = r#"
+environment "dc" {
+  target          = "kubernetes"
+  provider        = "onprem"
+  tier            = "prod"
+  failure_domains = { hypervisor = ["hv1", "hv2"] }
+  capacity        = { cpu = 8, memory = 64Gi }
+  cost            = { cpu_hour = 0.02, memory_gib_hour = 0.002 }
+  link "cloud" { latency = 6ms, bandwidth = 1Gbps }
+}
+
+environment "cloud" {
+  target          = "kubernetes"
+  provider        = "aws"
+  tier            = "prod"
+  failure_domains = { zone = ["z1", "z2", "z3"] }
+  capacity        = { cpu = 64, memory = 256Gi }
+  cost            = { cpu_hour = 0.05, memory_gib_hour = 0.005 }
+}
+
+service "db" {
+  version   = "1.0.0"
+  image     = "x/db:1"
+  resources { cpu = 2, memory = 4Gi }
+  data { classification = "confidential" }
+}
+
+service "api" {
+  version   = "1.0.0"
+  image     = "x/api:1"
+  resources { cpu = 1, memory = 1Gi }
+  replicas  = 2
+  requires "db" {}
+}
+"#;
+
+#[test]
+fn the_cheapest_environment_wins_when_no_rule_decides() {
+    assert_eq!(env_of(BASE, "db"), "dc");
+    assert_eq!(env_of(BASE, "api"), "dc");
+}
+
+#[test]
+fn require_and_forbid_move_a_service() {
+    let required = format!(
+        "{BASE}\npolicy \"api-in-cloud\" {{\n  when = service.name == \"api\"\n  require = environment.provider == \"aws\"\n}}\n"
+    );
+    assert_eq!(env_of(&required, "api"), "cloud");
+    assert_eq!(env_of(&required, "db"), "dc");
+    let forbidden = format!(
+        "{BASE}\npolicy \"no-db-on-premises\" {{\n  when = service.name == \"db\"\n  forbid = environment.provider == \"onprem\"\n}}\n"
+    );
+    assert_eq!(env_of(&forbidden, "db"), "cloud");
+}
+
+#[test]
+fn a_preference_moves_a_service_only_when_it_outweighs_the_cost() {
+    // api in the cloud costs 2 x (0.03 + 0.003) = 0.066/h more.
+    let weak = format!(
+        "{BASE}\npolicy \"cloud\" {{\n  when = service.name == \"api\"\n  prefer = environment.provider == \"aws\"\n  weight = 0.05\n}}\n"
+    );
+    assert_eq!(env_of(&weak, "api"), "dc");
+    let strong = weak.replace("weight = 0.05", "weight = 0.07");
+    assert_eq!(env_of(&strong, "api"), "cloud");
+}
+
+#[test]
+fn a_spread_rule_needs_the_failure_domains() {
+    let spread = format!(
+        "{BASE}\npolicy \"api-across-zones\" {{\n  services = [\"api\"]\n  spread = \"zone\"\n}}\n"
+    );
+    assert_eq!(env_of(&spread, "api"), "cloud");
+}
+
+#[test]
+fn capacity_moves_what_does_not_fit() {
+    // 4 cores in dc, 2 per hypervisor: db (2) and api (3 x 1) do not both fit. Keeping
+    // api saves 3 x 0.033/h, keeping db 0.072/h: api stays, db moves.
+    let small = BASE
+        .replace(
+            "capacity        = { cpu = 8, memory = 64Gi }",
+            "capacity        = { cpu = 4, memory = 64Gi }",
+        )
+        .replace("replicas  = 2", "replicas  = 3");
+    let placed = placed(&small);
+    let in_dc: Vec<&str> = placed
+        .iter()
+        .filter(|(_, e)| e == "dc")
+        .map(|(s, _)| s.as_str())
+        .collect();
+    assert_eq!(in_dc, ["api"]);
+    // A replica larger than one hypervisor's share cannot run there at all.
+    let big = small.replace(
+        "resources { cpu = 2, memory = 4Gi }",
+        "resources { cpu = 3, memory = 4Gi }",
+    );
+    assert_eq!(env_of(&big, "db"), "cloud");
+}
+
+#[test]
+fn a_latency_budget_pulls_a_consumer_to_its_dependency() {
+    let pinned = format!(
+        "{}\npolicy \"db-in-cloud\" {{\n  when = service.name == \"db\"\n  require = environment.provider == \"aws\"\n}}\n",
+        BASE.replace("requires \"db\" {}", "requires \"db\" { latency = 2ms }")
+    );
+    assert_eq!(env_of(&pinned, "db"), "cloud");
+    assert_eq!(env_of(&pinned, "api"), "cloud");
+    // A budget the link meets leaves api where it is cheapest.
+    let loose = pinned.replace("latency = 2ms", "latency = 10ms");
+    assert_eq!(env_of(&loose, "api"), "dc");
+}
+
+#[test]
+fn near_keeps_a_service_with_its_data() {
+    let pinned = format!(
+        "{}\npolicy \"db-in-cloud\" {{\n  when = service.name == \"db\"\n  require = environment.provider == \"aws\"\n}}\n",
+        BASE.replace("requires \"db\" {}", "requires \"db\" {}\n  near \"db\"")
+    );
+    assert_eq!(env_of(&pinned, "api"), "cloud");
+}
+
+#[test]
+fn bandwidth_keeps_a_heavy_dependency_on_one_side() {
+    let pinned = format!(
+        "{}\npolicy \"db-in-cloud\" {{\n  when = service.name == \"db\"\n  require = environment.provider == \"aws\"\n}}\n",
+        BASE.replace(
+            "requires \"db\" {}",
+            "requires \"db\" { bandwidth = 2Gbps }"
+        )
+    );
+    assert_eq!(env_of(&pinned, "api"), "cloud");
+    let light = pinned.replace("bandwidth = 2Gbps", "bandwidth = 500Mbps");
+    assert_eq!(env_of(&light, "api"), "dc");
+}
+
+#[test]
+fn without_a_link_a_dependency_cannot_cross() {
+    let unlinked = format!(
+        "{}\npolicy \"db-in-cloud\" {{\n  when = service.name == \"db\"\n  require = environment.provider == \"aws\"\n}}\n",
+        BASE.replace(
+            "  link \"cloud\" { latency = 6ms, bandwidth = 1Gbps }\n",
+            ""
+        )
+    );
+    assert_eq!(env_of(&unlinked, "api"), "cloud");
+}
+
+#[test]
+fn the_same_model_always_gives_the_same_placement() {
+    // Every service costs the same everywhere: only the order decides, never chance.
+    let text = BASE.replace(
+        "cpu_hour = 0.05, memory_gib_hour = 0.005",
+        "cpu_hour = 0.02, memory_gib_hour = 0.002",
+    );
+    let first = placed(&text);
+    assert_eq!(
+        first,
+        [
+            ("api".to_string(), "dc".to_string()),
+            ("db".to_string(), "dc".to_string())
+        ]
+    );
+    for _ in 0..5 {
+        assert_eq!(placed(&text), first);
+    }
+}

@@ -1,0 +1,583 @@
+//! `svcmodel place`: where every service runs, and why.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use svcmodel_compiler::place::{self, Placed, VerdictKind};
+use svcmodel_compiler::source::SourceMap;
+use svcmodel_model::Span;
+
+use crate::cli::{Color, Format, SystemArgs};
+use crate::exit::Exit;
+use crate::output;
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlaceOutput {
+    /// The version of this output's shape.
+    pub format: u32,
+    pub landscapes: Vec<LandscapeOutput>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LandscapeOutput {
+    /// The environments' shared `tier`, or the environment's name when it has none.
+    pub name: String,
+    pub environments: Vec<String>,
+    /// Whether the search proved that no placement has a lower objective.
+    pub optimal: bool,
+    /// Cost plus the weights of unmet preferences: what placement minimises.
+    pub objective: f64,
+    /// Per hour, in the currency of the environments' cost rates.
+    pub cost_per_hour: f64,
+    /// The weights of `prefer` rules left unmet.
+    pub penalty: f64,
+    /// No placement can have a lower objective than this.
+    pub lower_bound: f64,
+    pub loads: Vec<LoadOutput>,
+    pub assignments: Vec<AssignmentOutput>,
+    /// With `--explain SERVICE`: every environment, with why it was or was not chosen.
+    pub explanations: Vec<ExplanationOutput>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LoadOutput {
+    pub environment: String,
+    pub millicpu: u64,
+    pub memory_bytes: u64,
+    pub capacity_millicpu: Option<u64>,
+    pub capacity_memory_bytes: Option<u64>,
+    pub cost_per_hour: f64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AssignmentOutput {
+    pub instance: String,
+    pub service: String,
+    pub environment: String,
+    /// Per replica: its failure domain of each kind the environment declares.
+    pub replicas: Vec<BTreeMap<String, String>>,
+    pub cost_per_hour: f64,
+    pub unmet_preferences: Vec<String>,
+    /// What decided the environment.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExplanationOutput {
+    pub instance: String,
+    pub verdicts: Vec<VerdictOutput>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VerdictOutput {
+    pub environment: String,
+    /// `chosen`; `ruled` (a rule forbids it whatever else is placed); `blocked` (it
+    /// would break a rule with what is placed); `costlier` (allowed, higher objective).
+    pub verdict: String,
+    pub text: String,
+    /// The rules behind the verdict, where they are declared.
+    pub rules: Vec<RuleOutput>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RuleOutput {
+    pub rule: String,
+    pub file: String,
+    pub line: usize,
+}
+
+/// Resolves and places the model (every environment: `-e` picks the landscapes that
+/// hold it), prints placement diagnostics, and hands the placed landscapes to `then`.
+fn with_placement(
+    args: &SystemArgs,
+    options: place::Options,
+    format: Format,
+    color: Color,
+    then: &dyn Fn(&SourceMap, &[Placed]) -> Exit,
+) -> Exit {
+    let all = SystemArgs {
+        environment: None,
+        ..args.clone()
+    };
+    let compilation = match super::system::resolve(&all, &[], false, format, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let Some(resolution) = compilation.resolution.as_ref() else {
+        return Exit::ModelErrors;
+    };
+    if let Some(env) = &args.environment
+        && compilation.model.environment(env).is_none()
+    {
+        eprintln!("error: there is no environment `{env}` in the model");
+        return Exit::Usage;
+    }
+    let placed: Vec<Placed> = place::place(&compilation.model, &resolution.systems, options)
+        .into_iter()
+        .filter(|p| {
+            args.environment
+                .as_ref()
+                .is_none_or(|env| p.problem.envs.iter().any(|e| &e.name == env))
+        })
+        .collect();
+    let diagnostics: Vec<_> = placed.iter().flat_map(|p| p.diagnostics.clone()).collect();
+    if !diagnostics.is_empty() {
+        match format {
+            Format::Json => output::print_json_diagnostics(
+                &diagnostics,
+                &compilation.sources,
+                &serde_json::json!({}),
+            ),
+            Format::Human => output::print_human(&diagnostics, &compilation.sources, color),
+        }
+        output::print_error_summary(diagnostics.len(), compilation.model_files);
+        return Exit::ModelErrors;
+    }
+    then(&compilation.sources, &placed)
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RiskOutput {
+    /// The version of this output's shape.
+    pub format: u32,
+    pub landscapes: Vec<place::risk::RiskReport>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SloOutput {
+    /// The version of this output's shape.
+    pub format: u32,
+    pub landscapes: Vec<place::slo::SloReport>,
+}
+
+/// `svcmodel risk`.
+pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
+    with_placement(
+        args,
+        place::Options::default(),
+        format,
+        color,
+        &|_, placed| {
+            let reports: Vec<place::risk::RiskReport> = placed
+                .iter()
+                .filter_map(|p| {
+                    Some(place::risk::risk(
+                        &p.problem,
+                        p.placement.as_ref()?,
+                        &p.solution.as_ref()?.env_of,
+                    ))
+                })
+                .collect();
+            match format {
+                Format::Json => output::print_json(&RiskOutput {
+                    format: 1,
+                    landscapes: reports,
+                }),
+                Format::Human => reports.iter().for_each(print_risk),
+            }
+            Exit::Success
+        },
+    )
+}
+
+/// `svcmodel slo`: exit 5 when a target is not met.
+pub fn slo(args: &SystemArgs, format: Format, color: Color) -> Exit {
+    with_placement(
+        args,
+        place::Options::default(),
+        format,
+        color,
+        &|_, placed| {
+            let reports: Vec<place::slo::SloReport> = placed
+                .iter()
+                .filter_map(|p| {
+                    Some(place::slo::slo(
+                        &p.problem,
+                        p.placement.as_ref()?,
+                        &p.solution.as_ref()?.env_of,
+                    ))
+                })
+                .collect();
+            let missed = reports
+                .iter()
+                .flat_map(|r| &r.entrypoints)
+                .any(|e| e.availability_met == Some(false) || e.latency_met == Some(false));
+            match format {
+                Format::Json => output::print_json(&SloOutput {
+                    format: 1,
+                    landscapes: reports,
+                }),
+                Format::Human => reports.iter().for_each(print_slo),
+            }
+            if missed { Exit::Changes } else { Exit::Success }
+        },
+    )
+}
+
+fn print_risk(r: &place::risk::RiskReport) {
+    println!(
+        "landscape `{}`: entry points {}",
+        r.landscape,
+        list(&r.entrypoints)
+    );
+    for l in &r.losses {
+        if l.stopped.is_empty() && l.degraded.is_empty() {
+            continue;
+        }
+        let scope = if l.kind == "environment" {
+            format!("environment `{}`", l.name)
+        } else {
+            format!("{} `{}` of `{}`", l.kind, l.name, l.environment)
+        };
+        let mut parts = Vec::new();
+        if !l.stopped.is_empty() {
+            parts.push(format!("stops {}", list(&l.stopped)));
+        }
+        if !l.degraded.is_empty() {
+            parts.push(format!(
+                "degrades {}",
+                l.degraded
+                    .iter()
+                    .map(|d| format!("`{}` ({} of {} replicas)", d.service, d.lost, d.replicas))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !l.stopped_through.is_empty() {
+            parts.push(format!(
+                "then stops {}",
+                l.stopped_through
+                    .iter()
+                    .map(|t| format!("`{}` (requires `{}`)", t.service, t.requires))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !l.entrypoints_down.is_empty() {
+            parts.push(format!("entry points down: {}", list(&l.entrypoints_down)));
+        }
+        println!("  lose {scope}: {}", parts.join("; "));
+    }
+    if r.single_points_of_failure.is_empty() {
+        println!("  no single failure domain stops an entry point");
+    } else {
+        println!("  single points of failure (one failure domain stops an entry point):");
+        for s in &r.single_points_of_failure {
+            println!(
+                "    {} `{}` of `{}`: holds every replica of {}; stops {}",
+                s.kind,
+                s.name,
+                s.environment,
+                list(&s.services),
+                list(&s.entrypoints_down)
+            );
+        }
+    }
+    for c in &r.concentration {
+        let spread = if c.not_spread.is_empty() {
+            String::new()
+        } else {
+            format!("; not spread: {}", list(&c.not_spread))
+        };
+        println!(
+            "  critical services in `{}` by {}: {} replicas, at most {} ({:.0}%) on `{}`{spread}",
+            c.environment,
+            c.kind,
+            c.critical_replicas,
+            c.busiest_replicas,
+            c.busiest_share * 100.0,
+            c.busiest
+        );
+    }
+    println!();
+}
+
+fn print_slo(r: &place::slo::SloReport) {
+    let mut targets = Vec::new();
+    if let Some(a) = r.availability_target {
+        targets.push(format!("availability {a}%"));
+    }
+    if let Some(l) = r.latency_target_ms {
+        targets.push(format!("latency {}", place::slo::ms_text(l)));
+    }
+    let targets = if targets.is_empty() {
+        "no targets declared".to_string()
+    } else {
+        format!("targets {}", targets.join(", "))
+    };
+    println!("landscape `{}`: {targets}", r.landscape);
+    let verdict = |met: Option<bool>| match met {
+        Some(true) => ": met",
+        Some(false) => ": NOT MET",
+        None => "",
+    };
+    for e in &r.entrypoints {
+        println!(
+            "  `{}`: availability {:.4}%{}",
+            e.name,
+            e.availability,
+            verdict(e.availability_met)
+        );
+        if !e.weakest.is_empty() {
+            println!(
+                "    weakest links: {}",
+                e.weakest
+                    .iter()
+                    .map(|w| format!(
+                        "`{}` {:.3}% ({} of {} replicas independent; {:.0}% of the downtime)",
+                        w.service, w.availability, w.independent, w.replicas, w.share
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if !e.unknown_availability.is_empty() {
+            println!(
+                "    counted as always up (no `availability` declared): {}",
+                list(&e.unknown_availability)
+            );
+        }
+        println!(
+            "    slowest request path: {}: at most {} by the declared budgets (network {}){}",
+            e.slowest_path.join(" → "),
+            place::slo::ms_text(e.latency_bound_ms),
+            place::slo::ms_text(e.network_ms),
+            verdict(e.latency_met)
+        );
+    }
+    println!();
+}
+
+fn list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `svcmodel place`.
+pub fn run(
+    args: &SystemArgs,
+    explain: Option<&str>,
+    max_nodes: u64,
+    format: Format,
+    color: Color,
+) -> Exit {
+    let options = place::Options { nodes: max_nodes };
+    with_placement(args, options, format, color, &|sources, placed| {
+        if let Some(name) = explain
+            && !placed
+                .iter()
+                .any(|p| p.problem.items.iter().any(|i| i.name == name))
+        {
+            let known = placed
+                .iter()
+                .flat_map(|p| p.problem.items.iter().map(|i| i.name.as_str()));
+            let hint = svcmodel_compiler::suggest::did_you_mean(name, known)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            eprintln!("error: there is no service `{name}` in the system{hint}");
+            return Exit::Usage;
+        }
+        let landscapes: Vec<LandscapeOutput> = placed
+            .iter()
+            .filter_map(|p| landscape_output(p, explain, sources))
+            .collect();
+        match format {
+            Format::Json => output::print_json(&PlaceOutput {
+                format: 1,
+                landscapes,
+            }),
+            Format::Human => landscapes.iter().for_each(print_landscape),
+        }
+        Exit::Success
+    })
+}
+
+fn landscape_output(
+    placed: &Placed,
+    explain: Option<&str>,
+    sources: &SourceMap,
+) -> Option<LandscapeOutput> {
+    let placement = placed.placement.as_ref()?;
+    let solution = placed.solution.as_ref()?;
+    let p = &placed.problem;
+    let explanations = explain
+        .and_then(|name| p.items.iter().position(|i| i.name == name))
+        .map(|i| {
+            let verdicts = place::verdicts(p, &solution.env_of, i)
+                .into_iter()
+                .map(|v| VerdictOutput {
+                    environment: p.envs[v.environment].name.clone(),
+                    verdict: match v.kind {
+                        VerdictKind::Chosen => "chosen",
+                        VerdictKind::Ruled => "ruled",
+                        VerdictKind::Blocked => "blocked",
+                        VerdictKind::Costlier => "costlier",
+                    }
+                    .to_string(),
+                    text: v.text,
+                    rules: v
+                        .rules
+                        .iter()
+                        .filter_map(|r| place::rule_label(p, *r))
+                        .map(|(span, rule)| {
+                            let (file, line) = location(sources, span);
+                            RuleOutput { rule, file, line }
+                        })
+                        .collect(),
+                })
+                .collect();
+            ExplanationOutput {
+                instance: p.items[i].name.clone(),
+                verdicts,
+            }
+        })
+        .into_iter()
+        .collect();
+    Some(LandscapeOutput {
+        name: placement.landscape.clone(),
+        environments: placement.environments.clone(),
+        optimal: placement.optimal,
+        objective: round(placement.objective),
+        cost_per_hour: round(placement.cost_per_hour),
+        penalty: round(placement.penalty),
+        lower_bound: round(placement.lower_bound),
+        loads: placement
+            .loads
+            .iter()
+            .map(|l| LoadOutput {
+                environment: l.environment.clone(),
+                millicpu: l.millicpu,
+                memory_bytes: l.memory_bytes,
+                capacity_millicpu: l.capacity_millicpu,
+                capacity_memory_bytes: l.capacity_memory_bytes,
+                cost_per_hour: round(l.cost_per_hour),
+            })
+            .collect(),
+        assignments: placement
+            .assignments
+            .iter()
+            .map(|a| AssignmentOutput {
+                instance: a.instance.clone(),
+                service: a.service.clone(),
+                environment: a.environment.clone(),
+                replicas: a.replicas.clone(),
+                cost_per_hour: round(a.cost_per_hour),
+                unmet_preferences: a.unmet_preferences.clone(),
+                reason: a.reason.clone(),
+            })
+            .collect(),
+        explanations,
+    })
+}
+
+/// Six decimals: enough for any rate, and no float noise in the output.
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn location(sources: &SourceMap, span: Span) -> (String, usize) {
+    let file = sources.get(span.file);
+    let line = file.text[..(span.start as usize).min(file.text.len())]
+        .matches('\n')
+        .count()
+        + 1;
+    (file.name.clone(), line)
+}
+
+fn print_landscape(l: &LandscapeOutput) {
+    println!(
+        "landscape `{}` ({}): {:.3}/h{}{}",
+        l.name,
+        l.environments.join(", "),
+        l.cost_per_hour,
+        if l.penalty > 0.0 {
+            format!(" + {} for unmet preferences", l.penalty)
+        } else {
+            String::new()
+        },
+        if l.optimal {
+            ", optimal".to_string()
+        } else {
+            format!(
+                ", within {:.3}/h of the best possible",
+                l.objective - l.lower_bound
+            )
+        }
+    );
+    let width = l.environments.iter().map(String::len).max().unwrap_or(0);
+    for load in &l.loads {
+        let cap = |used: String, cap: Option<String>| match cap {
+            Some(c) => format!("{used} of {c}"),
+            None => used,
+        };
+        println!(
+            "  {:width$}  cpu {}, memory {}, {:.3}/h",
+            load.environment,
+            cap(
+                place::problem::cpu_text(load.millicpu),
+                load.capacity_millicpu.map(place::problem::cpu_text)
+            ),
+            cap(
+                place::problem::memory_text(load.memory_bytes),
+                load.capacity_memory_bytes.map(place::problem::memory_text)
+            ),
+            load.cost_per_hour
+        );
+    }
+    println!();
+    let name_width = l
+        .assignments
+        .iter()
+        .map(|a| a.instance.len())
+        .max()
+        .unwrap_or(0);
+    for a in &l.assignments {
+        let domains: Vec<String> = a
+            .replicas
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(domain_text)
+            .collect();
+        let domains = if domains.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", domains.join(", "))
+        };
+        println!(
+            "  {:name_width$}  {:width$}{domains}",
+            a.instance, a.environment
+        );
+        println!("  {:name_width$}  {}", "", a.reason);
+    }
+    for e in &l.explanations {
+        println!();
+        println!("why `{}` runs where it does:", e.instance);
+        for v in &e.verdicts {
+            let mark = match v.verdict.as_str() {
+                "chosen" => "✓",
+                _ => "✗",
+            };
+            println!("  {mark} {:width$}  {}", v.environment, v.text);
+            for rule in &v.rules {
+                println!(
+                    "    {:width$}  {} ({}:{})",
+                    "", rule.rule, rule.file, rule.line
+                );
+            }
+        }
+    }
+    println!();
+}
+
+/// A replica's failure domains, coarsest first: `eu-central-1a`, `fra-r01/fra-hv02`.
+fn domain_text(replica: &BTreeMap<String, String>) -> String {
+    ["zone", "rack", "hypervisor"]
+        .iter()
+        .filter_map(|k| replica.get(*k).cloned())
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -1,0 +1,352 @@
+//! Placement, risk and service levels through the CLI: the bank's outputs, the JSON
+//! against the published schemas, and what a new user meets when the rules cannot be
+//! met (a rule no environment satisfies, a latency budget against a policy, too little
+//! capacity), each explained with the rules named.
+
+// Tests may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::{Project, repo, svcmodel};
+
+fn examples(args: &[&str]) -> support::Output {
+    svcmodel(&repo().join("examples"), args)
+}
+
+#[test]
+fn the_bank_is_placed_explained_and_assessed() {
+    let runs: &[(&str, &[&str], i32)] = &[
+        ("place-bank", &["place", "bank"], 0),
+        (
+            "place-bank-explain-fraud",
+            &["place", "-e", "dc-frankfurt", "--explain", "fraud", "bank"],
+            0,
+        ),
+        (
+            "place-bank-explain-postgres",
+            &[
+                "place",
+                "-e",
+                "aws-eu-central",
+                "--explain",
+                "postgres",
+                "bank",
+            ],
+            0,
+        ),
+        ("place-shop", &["place", "shop"], 0),
+        ("risk-bank", &["risk", "bank"], 0),
+        // The bank's single redis and postgres instances cost it its availability target.
+        ("slo-bank", &["slo", "bank"], 5),
+        ("slo-shop", &["slo", "shop"], 0),
+        (
+            "place-unknown-service",
+            &["place", "--explain", "frad", "bank"],
+            2,
+        ),
+    ];
+    for (name, args, code) in runs {
+        let output = examples(args);
+        assert_eq!(output.code, *code, "{name}: {}", output.transcript());
+        insta::assert_snapshot!(*name, output.transcript());
+    }
+}
+
+#[test]
+fn the_banks_rules_hold_in_its_placement() {
+    let output = examples(&["place", "--format", "json", "bank"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let prod = &json["landscapes"][0];
+    assert_eq!(prod["name"], "prod");
+    assert_eq!(prod["optimal"], true);
+    let env_of = |name: &str| {
+        prod["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["instance"] == name)
+            .unwrap()["environment"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Personal data stays in the EU data centre.
+    for pii in ["accounts", "payments", "statements"] {
+        assert_eq!(env_of(pii), "dc-frankfurt", "{pii}");
+    }
+    // near and 1-2 ms budgets keep the databases and caches with their users.
+    assert_eq!(env_of("postgres"), "dc-frankfurt");
+    assert_eq!(env_of("accounts-redis"), "dc-frankfurt");
+    assert_eq!(env_of("fraud-redis"), env_of("fraud"));
+    // The zone-spread web bank can only run where there are zones; fraud prefers the cloud.
+    assert_eq!(env_of("web-banking"), "aws-eu-central");
+    assert_eq!(env_of("fraud"), "aws-eu-central");
+    // Critical services: every replica on its own hypervisor, or spread over zones.
+    for assignment in prod["assignments"].as_array().unwrap() {
+        let replicas = assignment["replicas"].as_array().unwrap();
+        let name = assignment["instance"].as_str().unwrap();
+        if ["accounts", "payments"].contains(&name) {
+            let hypervisors: std::collections::BTreeSet<&str> = replicas
+                .iter()
+                .map(|r| r["hypervisor"].as_str().unwrap())
+                .collect();
+            assert_eq!(hypervisors.len(), replicas.len(), "{name}: {replicas:?}");
+        }
+        if name == "web-banking" {
+            let zones: std::collections::BTreeSet<&str> = replicas
+                .iter()
+                .map(|r| r["zone"].as_str().unwrap())
+                .collect();
+            assert_eq!(zones.len(), 3, "{replicas:?}");
+        }
+    }
+    // The cost is the sum of the assignments' costs.
+    let sum: f64 = prod["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["cost_per_hour"].as_f64().unwrap())
+        .sum();
+    assert!((sum - prod["cost_per_hour"].as_f64().unwrap()).abs() < 1e-5);
+}
+
+#[test]
+fn place_risk_and_slo_json_match_their_schemas() {
+    for (command, example) in [
+        ("place", "bank"),
+        ("place", "shop"),
+        ("risk", "bank"),
+        ("risk", "shop"),
+        ("slo", "bank"),
+        ("slo", "shop"),
+    ] {
+        let output = examples(&[command, "--format", "json", example]);
+        let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+        validate(command, &json);
+    }
+    let explained = examples(&["place", "--format", "json", "--explain", "fraud", "bank"]);
+    let json: serde_json::Value = serde_json::from_str(&explained.stdout).unwrap();
+    validate("place", &json);
+    let verdicts = &json["landscapes"][0]["explanations"][0]["verdicts"];
+    assert_eq!(verdicts.as_array().unwrap().len(), 2);
+}
+
+/// Risk and service levels checked by hand on a small placed system: `web` (2
+/// replicas, 99%) requires `db` (1 replica, 99.9%); one environment with two zones.
+#[test]
+fn risk_and_slo_figures_are_right_by_hand() {
+    let project = Project::new();
+    project.file(
+        "main.svc",
+        r#"system "small" {
+  entrypoints = ["web"]
+  slo {
+    availability = 99.9%
+    latency      = 100ms
+  }
+}
+
+environment "prod" {
+  target          = "kubernetes"
+  tier            = "prod"
+  failure_domains = { zone = ["a", "b"] }
+}
+
+service "db" {
+  version      = "1.0.0"
+  image        = "x/db:1"
+  availability = 99.9%
+}
+
+service "web" {
+  version      = "1.0.0"
+  image        = "x/web:1"
+  replicas     = 2
+  availability = 99%
+  requires "db" { latency = 30ms }
+}
+"#,
+    );
+    let slo = project.run(&["slo", "--format", "json", "main.svc"]);
+    let json: serde_json::Value = serde_json::from_str(&slo.stdout).unwrap();
+    let web = &json["landscapes"][0]["entrypoints"][0];
+    // web: 1 - 0.01^2 = 0.9999 (two zones); db: 0.999; together 0.9989001.
+    assert_eq!(web["availability"], 99.89001);
+    assert_eq!(web["availability_met"], false);
+    assert_eq!(web["latency_bound_ms"], 30.0);
+    assert_eq!(web["latency_met"], true);
+    assert_eq!(slo.code, 5, "a missed target is exit 5");
+    // db costs 0.001 of 0.0011 of downtime.
+    assert_eq!(web["weakest"][0]["service"], "db");
+    assert_eq!(web["weakest"][0]["share"], 90.9);
+
+    let risk = project.run(&["risk", "--format", "json", "main.svc"]);
+    assert_eq!(risk.code, 0, "{}", risk.transcript());
+    let json: serde_json::Value = serde_json::from_str(&risk.stdout).unwrap();
+    let report = &json["landscapes"][0];
+    let losses = report["losses"].as_array().unwrap();
+    // Losing the zone of db stops db, then web through it; losing the other zone only
+    // degrades web.
+    let zone_of_db = losses
+        .iter()
+        .find(|l| l["kind"] == "zone" && l["stopped"] == serde_json::json!(["db"]))
+        .unwrap();
+    assert_eq!(zone_of_db["entrypoints_down"], serde_json::json!(["web"]));
+    assert_eq!(zone_of_db["stopped_through"][0]["service"], "web");
+    let other = losses
+        .iter()
+        .find(|l| l["kind"] == "zone" && l["name"] != zone_of_db["name"])
+        .unwrap();
+    assert_eq!(other["stopped"], serde_json::json!([]));
+    assert_eq!(other["degraded"][0]["lost"], 1);
+    assert_eq!(
+        report["single_points_of_failure"][0]["services"],
+        serde_json::json!(["db"])
+    );
+}
+
+/// What a new user meets: each infeasible model explained with the rules named.
+#[test]
+fn impossible_rules_are_explained_in_plain_words() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "place-rule-never-met",
+            r#"environment "dc" {
+  target       = "kubernetes"
+  jurisdiction = "EU"
+  tier         = "prod"
+}
+
+environment "cloud" {
+  target       = "kubernetes"
+  jurisdiction = "EU"
+  tier         = "prod"
+}
+
+service "ledger" {
+  version = "1.0.0"
+  image   = "x/ledger:1"
+}
+
+policy "us-only" {
+  require = environment.jurisdiction == "US"
+  because = "the ledger is regulated in the US"
+}
+"#,
+        ),
+        (
+            "place-latency-against-policy",
+            r#"environment "dc" {
+  target   = "kubernetes"
+  provider = "onprem"
+  tier     = "prod"
+  link "cloud" { latency = 8ms }
+}
+
+environment "cloud" {
+  target   = "kubernetes"
+  provider = "aws"
+  tier     = "prod"
+}
+
+service "db" {
+  version = "1.0.0"
+  image   = "x/db:1"
+  data { classification = "pii" }
+}
+
+service "api" {
+  version = "1.0.0"
+  image   = "x/api:1"
+  requires "db" { latency = 2ms }
+}
+
+policy "pii-on-premises" {
+  when    = service.data.classification == "pii"
+  require = environment.provider == "onprem"
+  because = "personal data stays in our data centre"
+}
+
+policy "api-in-cloud" {
+  when    = service.name == "api"
+  require = environment.provider == "aws"
+  because = "the API scales out in the cloud"
+}
+"#,
+        ),
+        (
+            "place-capacity-too-small",
+            r#"environment "dc" {
+  target   = "kubernetes"
+  tier     = "prod"
+  capacity = { cpu = 8, memory = 32Gi }
+}
+
+service "search" {
+  version   = "1.0.0"
+  image     = "x/search:1"
+  replicas  = 3
+  resources { cpu = 2, memory = 8Gi }
+}
+
+service "index" {
+  version   = "1.0.0"
+  image     = "x/index:1"
+  replicas  = 2
+  resources { cpu = 2, memory = 4Gi }
+}
+"#,
+        ),
+        (
+            "place-service-too-big",
+            r#"environment "dc" {
+  target          = "kubernetes"
+  tier            = "prod"
+  failure_domains = { hypervisor = ["hv1", "hv2"] }
+  capacity        = { cpu = 16, memory = 64Gi }
+}
+
+service "search" {
+  version   = "1.0.0"
+  image     = "x/search:1"
+  resources { cpu = 12, memory = 8Gi }
+}
+"#,
+        ),
+    ];
+    for (name, model) in cases {
+        let project = Project::new();
+        project.file("main.svc", model);
+        let output = project.run(&["place", "main.svc"]);
+        assert_eq!(output.code, 1, "{name}: {}", output.transcript());
+        insta::assert_snapshot!(*name, output.transcript());
+    }
+    // With too small a search budget the capacity case is neither placed nor proved
+    // impossible: E0903 says so.
+    let project = Project::new();
+    project.file("main.svc", cases[2].1);
+    let output = project.run(&["place", "--max-nodes", "1", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    insta::assert_snapshot!("place-search-budget", output.transcript());
+}
+
+fn validate(schema_name: &str, instance: &serde_json::Value) {
+    let published = repo()
+        .join("docs/schema")
+        .join(format!("{schema_name}.schema.json"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&published).expect("the schema is published"),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}"
+    );
+}
