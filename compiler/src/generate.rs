@@ -111,6 +111,83 @@ pub fn model(n: usize, seed: u64) -> Generated {
     Generated { files, values }
 }
 
+/// Environments and placement rules for a generated model of `n` services: `k`
+/// environments in one landscape (tier `prod`) with providers, jurisdictions, zones,
+/// hypervisors, capacities (about 1.4 times what the services need, so the cheap ones
+/// fill up), cost rates and links (2 to 6 ms to the next two, 10 to 20 ms farther); and policies of each kind (require,
+/// forbid, prefer, spread). Appended to `model(n, seed)` as one more file.
+pub fn landscape(n: usize, k: usize, seed: u64) -> String {
+    let mut rng = Rng(seed.max(1) ^ 0x9E37_79B9_7F4A_7C15);
+    // What `model` asks for, on average: 1.15 cores per system service, 0.5 per
+    // catalog instance.
+    let need_cores = n as f64 * 1.1;
+    let cores = |rng: &mut Rng| {
+        (need_cores * 1.4 / k as f64 * (0.7 + rng.below(60) as f64 / 100.0)).ceil() as u64
+    };
+    let mut out = String::new();
+    for e in 0..k {
+        let provider = ["onprem", "aws", "gcp"][e % 3];
+        let jurisdiction = if e % 4 == 3 { "US" } else { "EU" };
+        let zones: Vec<String> = (0..=(e % 3)).map(|z| format!("\"e{e}z{z}\"")).collect();
+        out.push_str(&format!(
+            "environment \"e{e}\" {{\n  target = \"kubernetes\"\n  provider = \"{provider}\"\n  jurisdiction = \"{jurisdiction}\"\n  region = \"r{}\"\n  tier = \"prod\"\n",
+            e % 5
+        ));
+        out.push_str(&format!(
+            "  failure_domains = {{ zone = [{}]",
+            zones.join(", ")
+        ));
+        if provider == "onprem" {
+            out.push_str(&format!(
+                ", hypervisor = [\"e{e}h0\", \"e{e}h1\", \"e{e}h2\", \"e{e}h3\"]"
+            ));
+        }
+        out.push_str(" }\n");
+        out.push_str(&format!(
+            "  capacity = {{ cpu = {}, memory = {}Gi }}\n  cost = {{ cpu_hour = 0.0{}, memory_gib_hour = 0.00{} }}\n",
+            cores(&mut rng),
+            cores(&mut rng) * 8,
+            20 + rng.below(40),
+            2 + rng.below(5)
+        ));
+        // Near neighbours within the catalog's 5 ms budget, farther ones beyond it.
+        for (step, base, spread) in [(1, 2, 3), (2, 3, 4), (5, 10, 10)] {
+            let to = (e + step) % k;
+            if to != e && k > step {
+                out.push_str(&format!(
+                    "  link \"e{to}\" {{ latency = {}ms, bandwidth = 100Gbps }}\n",
+                    base + rng.below(spread)
+                ));
+            }
+        }
+        out.push_str("}\n\n");
+    }
+    out.push_str(
+        r#"policy "high-in-eu" {
+  when    = service.criticality == "high"
+  require = environment.jurisdiction == "EU"
+  because = "synthetic residency rule"
+}
+
+policy "no-low-in-r0" {
+  when    = service.criticality == "low"
+  forbid  = environment.region == "r0"
+}
+
+policy "critical-across-zones" {
+  when   = service.criticality == "critical"
+  spread = "zone"
+}
+
+policy "prefer-onprem" {
+  prefer = environment.provider == "onprem"
+  weight = 0.01
+}
+"#,
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -427,7 +427,7 @@ fn bandwidth_keeps_a_heavy_dependency_on_one_side() {
 }
 
 #[test]
-fn without_a_link_a_dependency_cannot_cross() {
+fn without_a_link_only_a_dependency_without_budget_or_bandwidth_crosses() {
     let unlinked = format!(
         "{}\npolicy \"db-in-cloud\" {{\n  when = service.name == \"db\"\n  require = environment.provider == \"aws\"\n}}\n",
         BASE.replace(
@@ -435,7 +435,14 @@ fn without_a_link_a_dependency_cannot_cross() {
             ""
         )
     );
-    assert_eq!(env_of(&unlinked, "api"), "cloud");
+    assert_eq!(env_of(&unlinked, "api"), "dc");
+    let budget = unlinked.replace("requires \"db\" {}", "requires \"db\" { latency = 50ms }");
+    assert_eq!(env_of(&budget, "api"), "cloud");
+    let bandwidth = unlinked.replace(
+        "requires \"db\" {}",
+        "requires \"db\" { bandwidth = 1Mbps }",
+    );
+    assert_eq!(env_of(&bandwidth, "api"), "cloud");
 }
 
 #[test]

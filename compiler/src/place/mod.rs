@@ -112,6 +112,7 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
 
 fn placement(p: &Problem, solution: &Solution) -> Placement {
     let domains = failure_domains(p, &solution.env_of);
+    let explainer = Explainer::new(p, &solution.env_of);
     let assignments = p
         .items
         .iter()
@@ -128,7 +129,7 @@ fn placement(p: &Problem, solution: &Solution) -> Placement {
                     .iter()
                     .map(|&q| p.model.policies[q].name.value.clone())
                     .collect(),
-                reason: reason(p, &solution.env_of, i),
+                reason: reason(&explainer, i),
             }
         })
         .collect();
@@ -237,11 +238,197 @@ fn failure_domains(p: &Problem, env_of: &[usize]) -> Vec<Vec<BTreeMap<String, St
     out
 }
 
+/// What explaining a placement needs, computed once: the blocks of items that must
+/// share an environment, each environment's load and each link's traffic.
+pub struct Explainer<'p> {
+    p: &'p Problem<'p>,
+    env_of: &'p [usize],
+    blocks: Vec<Vec<usize>>,
+    block_of: Vec<usize>,
+    cpu: Vec<u64>,
+    memory: Vec<u64>,
+    bandwidth: Vec<u64>,
+    group_count: Vec<Vec<usize>>,
+    /// Per item: the `near` rules, edges and groups it is part of.
+    nears_of: Vec<Vec<usize>>,
+    edges_of: Vec<Vec<usize>>,
+    groups_of: Vec<Vec<usize>>,
+}
+
+impl<'p> Explainer<'p> {
+    pub fn new(p: &'p Problem<'p>, env_of: &'p [usize]) -> Explainer<'p> {
+        let (blocks, block_of) = solve::blocks(p, &BTreeSet::new());
+        let mut cpu = vec![0; p.envs.len()];
+        let mut memory = vec![0; p.envs.len()];
+        for (i, item) in p.items.iter().enumerate() {
+            if let Some(size) = item.size[env_of[i]] {
+                cpu[env_of[i]] += size.total_cpu();
+                memory[env_of[i]] += size.total_memory();
+            }
+        }
+        let mut bandwidth = vec![0; p.links.len()];
+        for edge in &p.edges {
+            let (e, f) = (env_of[edge.from], env_of[edge.to]);
+            if e != f
+                && let Some(l) = p.link_of[e][f]
+            {
+                bandwidth[l] += edge.bandwidth.unwrap_or(0);
+            }
+        }
+        let group_count = p
+            .groups
+            .iter()
+            .map(|g| {
+                let mut count = vec![0; p.envs.len()];
+                for &i in &g.items {
+                    count[env_of[i]] += 1;
+                }
+                count
+            })
+            .collect();
+        let mut nears_of = vec![Vec::new(); p.items.len()];
+        for (n, near) in p.nears.iter().enumerate() {
+            nears_of[near.item].push(n);
+            nears_of[near.target].push(n);
+        }
+        let mut edges_of = vec![Vec::new(); p.items.len()];
+        for (x, edge) in p.edges.iter().enumerate() {
+            edges_of[edge.from].push(x);
+            edges_of[edge.to].push(x);
+        }
+        let mut groups_of = vec![Vec::new(); p.items.len()];
+        for (g, group) in p.groups.iter().enumerate() {
+            for &i in &group.items {
+                groups_of[i].push(g);
+            }
+        }
+        Explainer {
+            nears_of,
+            edges_of,
+            groups_of,
+            p,
+            env_of,
+            blocks,
+            block_of,
+            cpu,
+            memory,
+            bandwidth,
+            group_count,
+        }
+    }
+
+    /// The rules moving `block` (all of it) to `e` would break, everything else
+    /// staying: only what touches the block is looked at.
+    fn move_violations(&self, block: &[usize], e: usize) -> Vec<RuleId> {
+        let p = self.p;
+        let members: BTreeSet<usize> = block.iter().copied().collect();
+        let inside = |i: usize| members.contains(&i);
+        let mut out = BTreeSet::new();
+        let touching = |lists: &[Vec<usize>]| -> BTreeSet<usize> {
+            block
+                .iter()
+                .flat_map(|&i| lists[i].iter().copied())
+                .collect()
+        };
+        for n in touching(&self.nears_of) {
+            let near = &p.nears[n];
+            if inside(near.item) != inside(near.target) {
+                let other = if inside(near.item) {
+                    near.target
+                } else {
+                    near.item
+                };
+                if self.env_of[other] != e {
+                    out.insert(RuleId::Near(n));
+                }
+            }
+        }
+        let mut extra: BTreeMap<usize, i64> = BTreeMap::new();
+        for x in touching(&self.edges_of) {
+            let edge = &p.edges[x];
+            if inside(edge.from) == inside(edge.to) {
+                continue;
+            }
+            let (mine, other) = if inside(edge.from) {
+                (edge.from, edge.to)
+            } else {
+                (edge.to, edge.from)
+            };
+            let (before, f) = (self.env_of[mine], self.env_of[other]);
+            if before != f
+                && let Some(l) = p.link_of[before][f]
+            {
+                *extra.entry(l).or_default() -= edge.bandwidth.unwrap_or(0) as i64;
+            }
+            if e == f {
+                continue;
+            }
+            match p.link_of[e][f] {
+                None => {
+                    if edge.needs_link() {
+                        out.insert(RuleId::Reach(x));
+                    }
+                }
+                Some(l) => {
+                    if edge
+                        .latency
+                        .is_some_and(|b| p.links[l].latency.unwrap_or(0) > b)
+                    {
+                        out.insert(RuleId::Latency(x));
+                    }
+                    *extra.entry(l).or_default() += edge.bandwidth.unwrap_or(0) as i64;
+                }
+            }
+        }
+        for (l, delta) in extra {
+            if delta > 0
+                && p.links[l]
+                    .bandwidth
+                    .is_some_and(|b| self.bandwidth[l] as i64 + delta > b as i64)
+            {
+                out.insert(RuleId::Bandwidth(l));
+            }
+        }
+        let (mut cpu, mut memory) = (0, 0);
+        for &i in block {
+            if self.env_of[i] != e
+                && let Some(size) = p.items[i].size[e]
+            {
+                cpu += size.total_cpu();
+                memory += size.total_memory();
+            }
+        }
+        let env = &p.envs[e];
+        if (cpu > 0 && env.cpu_cap.is_some_and(|c| self.cpu[e] + cpu > c))
+            || (memory > 0 && env.memory_cap.is_some_and(|c| self.memory[e] + memory > c))
+        {
+            out.insert(RuleId::Capacity(e));
+        }
+        for g in touching(&self.groups_of) {
+            let group = &p.groups[g];
+            let moving = group
+                .items
+                .iter()
+                .filter(|&&i| inside(i) && self.env_of[i] != e)
+                .count();
+            if moving > 0
+                && self.group_count[g][e] + moving > 1
+                && env.domains.get(&group.over).map_or(0, Vec::len) < 2
+            {
+                out.insert(RuleId::Policy(group.policy));
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
 /// What decided an item's environment, in one sentence.
-fn reason(p: &Problem, env_of: &[usize], i: usize) -> String {
+fn reason(x: &Explainer, i: usize) -> String {
+    let p = x.p;
+    let env_of = x.env_of;
     let item = &p.items[i];
     let e = env_of[i];
-    let verdicts = verdicts(p, env_of, i);
+    let verdicts = x.verdicts(i);
     let alternatives: Vec<&Verdict> = verdicts.iter().filter(|v| v.environment != e).collect();
     if alternatives.is_empty() {
         return format!(
@@ -298,30 +485,34 @@ pub struct Verdict {
 /// (`near`, or a latency budget no link meets), would break or cost while everything
 /// else stays.
 pub fn verdicts(p: &Problem, env_of: &[usize], i: usize) -> Vec<Verdict> {
-    let none = BTreeSet::new();
-    let (blocks, block_of) = solve::blocks(p, &none);
-    let together: Vec<usize> = blocks[block_of[i]].clone();
-    let item = &p.items[i];
-    let here = env_of[i];
-    let before: BTreeSet<RuleId> = solve::violations(p, &none, env_of).into_iter().collect();
-    let money = |x: f64| format!("{x:.3}/h");
-    let sum = |e: usize, f: &dyn Fn(&problem::Item, usize) -> f64| -> f64 {
-        together.iter().map(|&j| f(&p.items[j], e)).sum()
-    };
-    let with = if together.len() > 1 {
-        format!(
-            " (with {}, which must share its environment)",
-            together
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| format!("`{}`", p.items[j].name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else {
-        String::new()
-    };
-    (0..p.envs.len())
+    Explainer::new(p, env_of).verdicts(i)
+}
+
+impl Explainer<'_> {
+    pub fn verdicts(&self, i: usize) -> Vec<Verdict> {
+        let p = self.p;
+        let env_of = self.env_of;
+        let together: Vec<usize> = self.blocks[self.block_of[i]].clone();
+        let item = &p.items[i];
+        let here = env_of[i];
+        let money = |x: f64| format!("{x:.3}/h");
+        let sum = |e: usize, f: &dyn Fn(&problem::Item, usize) -> f64| -> f64 {
+            together.iter().map(|&j| f(&p.items[j], e)).sum()
+        };
+        let with = if together.len() > 1 {
+            format!(
+                " (with {}, which must share its environment)",
+                together
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| format!("`{}`", p.items[j].name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        };
+        (0..p.envs.len())
         .map(|e| {
             if e == here {
                 let mut text = format!("chosen: {}", money(item.cost[e]));
@@ -380,14 +571,7 @@ pub fn verdicts(p: &Problem, env_of: &[usize], i: usize) -> Vec<Verdict> {
                     rules: sentences.iter().map(|(rule, _, _)| *rule).collect(),
                 };
             }
-            let mut moved = env_of.to_vec();
-            for &j in &together {
-                moved[j] = e;
-            }
-            let broken: Vec<RuleId> = solve::violations(p, &none, &moved)
-                .into_iter()
-                .filter(|r| !before.contains(r))
-                .collect();
+            let broken = self.move_violations(&together, e);
             if !broken.is_empty() {
                 let text = broken
                     .iter()
@@ -452,6 +636,7 @@ pub fn verdicts(p: &Problem, env_of: &[usize], i: usize) -> Vec<Verdict> {
             }
         })
         .collect()
+    }
 }
 
 fn blocked_text(p: &Problem, env_of: &[usize], i: usize, e: usize, rule: RuleId) -> String {
@@ -491,8 +676,13 @@ fn blocked_text(p: &Problem, env_of: &[usize], i: usize, e: usize, rule: RuleId)
             };
             match (rule, p.latency(e, f)) {
                 (RuleId::Reach(_), _) | (_, None) => format!(
-                    "{arrow} would cross from `{name}` to `{}`, and no link joins them",
-                    env_name(f)
+                    "{arrow} would cross from `{name}` to `{}`, and no link joins them to carry its {}",
+                    env_name(f),
+                    if edge.latency.is_some() {
+                        "latency budget"
+                    } else {
+                        "bandwidth"
+                    }
                 ),
                 (_, Some(latency)) => format!(
                     "{arrow} allows {} and the link from `{name}` to `{}` takes {}",
@@ -569,8 +759,14 @@ pub fn rule_label(p: &Problem, rule: RuleId) -> Option<(Span, String)> {
             (
                 edge.span,
                 format!(
-                    "`{}` needs `{}`: across environments only over a link",
-                    p.items[edge.from].name, p.items[edge.to].name
+                    "`{}` → `{}` has a {}: across environments only over a link",
+                    p.items[edge.from].name,
+                    p.items[edge.to].name,
+                    if edge.latency.is_some() {
+                        "latency budget"
+                    } else {
+                        "bandwidth"
+                    }
                 ),
             )
         }
@@ -749,7 +945,9 @@ fn candidate_rules(p: &Problem) -> Vec<RuleId> {
         rules.insert(RuleId::Near(n));
     }
     for (x, edge) in p.edges.iter().enumerate() {
-        rules.insert(RuleId::Reach(x));
+        if edge.needs_link() {
+            rules.insert(RuleId::Reach(x));
+        }
         if edge.latency.is_some() {
             rules.insert(RuleId::Latency(x));
         }

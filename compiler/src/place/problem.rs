@@ -24,7 +24,8 @@ pub enum RuleId {
     Near(usize),
     /// The latency budget of a dependency, by index into [`Problem::edges`].
     Latency(usize),
-    /// A dependency between environments needs a link between them.
+    /// A dependency with a latency budget or a bandwidth crosses environments only
+    /// over a declared link.
     Reach(usize),
     /// The capacity of an environment (by index into [`Problem::envs`]).
     Capacity(usize),
@@ -105,6 +106,15 @@ pub struct Edge {
     pub latency: Option<u64>,
     pub bandwidth: Option<u64>,
     pub span: Span,
+}
+
+impl Edge {
+    /// Whether crossing environments needs a link: a latency budget or a bandwidth
+    /// can only be met over a declared link. Without either, any two environments of
+    /// a landscape reach each other.
+    pub fn needs_link(&self) -> bool {
+        self.latency.is_some() || self.bandwidth.is_some()
+    }
 }
 
 pub struct Near {
@@ -195,6 +205,20 @@ impl<'a> Problem<'a> {
                 }
             })
             .collect();
+        let by_name: Vec<BTreeMap<&str, usize>> = envs
+            .iter()
+            .map(|e| {
+                e.system
+                    .map(|s| {
+                        s.instances
+                            .iter()
+                            .enumerate()
+                            .map(|(k, i)| (i.name.as_str(), k))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
         let mut names: Vec<String> = envs
             .iter()
             .filter_map(|e| e.system)
@@ -219,15 +243,15 @@ impl<'a> Problem<'a> {
             envs,
         };
         for name in &names {
-            let item = problem.item(name);
+            let item = problem.item(name, &by_name);
             problem.items.push(item);
         }
-        problem.relations(&names, &index);
+        problem.relations(&names, &index, &by_name);
         problem.links();
         problem
     }
 
-    fn item(&self, name: &str) -> Item {
+    fn item(&self, name: &str, by_name: &[BTreeMap<&str, usize>]) -> Item {
         let n = self.envs.len();
         let mut item = Item {
             name: name.to_string(),
@@ -243,7 +267,11 @@ impl<'a> Problem<'a> {
             span: Span::default(),
         };
         for (e, env) in self.envs.iter().enumerate() {
-            let Some(instance) = env.system.and_then(|s| s.find(name)) else {
+            let Some(instance) = env
+                .system
+                .zip(by_name[e].get(name))
+                .map(|(s, &i)| &s.instances[i])
+            else {
                 item.rejections[e].push(Rejection {
                     rule: RuleId::Resolution,
                     text: format!(
@@ -398,14 +426,19 @@ impl<'a> Problem<'a> {
 
     /// Dependencies, `near` and spread groups, from the first environment whose
     /// resolution holds each item.
-    fn relations(&mut self, names: &[String], index: &BTreeMap<&str, usize>) {
+    fn relations(
+        &mut self,
+        names: &[String],
+        index: &BTreeMap<&str, usize>,
+        by_name: &[BTreeMap<&str, usize>],
+    ) {
         for (i, name) in names.iter().enumerate() {
-            let Some((system, instance)) = self
-                .envs
-                .iter()
-                .filter_map(|e| e.system)
-                .find_map(|s| s.find(name).map(|inst| (s, inst)))
-            else {
+            let Some((system, instance)) = self.envs.iter().enumerate().find_map(|(e, env)| {
+                let system = env.system?;
+                by_name[e]
+                    .get(name.as_str())
+                    .map(|&k| (system, &system.instances[k]))
+            }) else {
                 continue;
             };
             let def = &*self.model.services[instance.definition];
@@ -501,6 +534,39 @@ impl<'a> Problem<'a> {
                 }
             }
         }
+    }
+
+    /// The problem as JSON, for an outside solver to check the search against
+    /// (`bench/place_optimum.py`): per item the environments it may use, its objective
+    /// and size in each; edges, links, `near` pairs and spread groups.
+    pub fn export(&self) -> serde_json::Value {
+        use serde_json::json;
+        json!({
+            "landscape": self.landscape,
+            "envs": self.envs.iter().map(|e| json!({
+                "name": e.name,
+                "cpu_cap": e.cpu_cap,
+                "memory_cap": e.memory_cap,
+            })).collect::<Vec<_>>(),
+            "items": self.items.iter().map(|i| json!({
+                "name": i.name,
+                "allowed": (0..self.envs.len()).map(|e| i.rejections[e].is_empty() && i.size[e].is_some()).collect::<Vec<_>>(),
+                "objective": (0..self.envs.len()).map(|e| i.objective(e)).collect::<Vec<_>>(),
+                "cpu": i.size.iter().map(|s| s.map_or(0, |s| s.total_cpu())).collect::<Vec<_>>(),
+                "memory": i.size.iter().map(|s| s.map_or(0, |s| s.total_memory())).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "edges": self.edges.iter().map(|e| json!({
+                "from": e.from, "to": e.to, "latency": e.latency, "bandwidth": e.bandwidth,
+            })).collect::<Vec<_>>(),
+            "links": self.links.iter().map(|l| json!({
+                "a": l.a, "b": l.b, "latency": l.latency, "bandwidth": l.bandwidth,
+            })).collect::<Vec<_>>(),
+            "nears": self.nears.iter().map(|n| json!({ "item": n.item, "target": n.target })).collect::<Vec<_>>(),
+            "groups": self.groups.iter().map(|g| json!({
+                "items": g.items,
+                "domains": self.envs.iter().map(|e| e.domains.get(&g.over).map_or(0, Vec::len)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
     }
 
     /// The latency between two environments: none within one, the link's between two,

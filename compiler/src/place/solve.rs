@@ -179,7 +179,7 @@ impl<'p> Search<'p> {
                 continue;
             }
             let Some(l) = self.p.link_of[e][f] else {
-                if self.on(RuleId::Reach(i)) {
+                if edge.needs_link() && self.on(RuleId::Reach(i)) {
                     return false;
                 }
                 continue;
@@ -289,12 +289,83 @@ impl<'p> Search<'p> {
         order
     }
 
+    /// Places every block, the one with the fewest environments left first (as the
+    /// placed neighbours narrow them), each in its cheapest environment that fits.
     fn greedy(&mut self, order: &[usize]) -> bool {
-        for &b in order {
-            let choice = self.env_order[b].iter().copied().find(|&e| self.fits(b, e));
-            match choice {
-                Some(e) => self.place(b, e),
-                None => return false,
+        let n = self.blocks.len();
+        let mut rank = vec![0; n];
+        for (r, &b) in order.iter().enumerate() {
+            rank[b] = r;
+        }
+        let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (b, list) in neighbours.iter_mut().enumerate() {
+            for &x in &self.edges_of[b] {
+                let edge = &self.p.edges[x];
+                let other = if self.block_of[edge.from] == b {
+                    self.block_of[edge.to]
+                } else {
+                    self.block_of[edge.from]
+                };
+                if !list.contains(&other) {
+                    list.push(other);
+                }
+            }
+        }
+        // Urgent blocks (two environments left or fewer) first, then the one that
+        // loses most if it misses its cheapest environment (its regret), then rank.
+        let key = |s: &Self, b: usize| -> (u8, u64, usize, usize) {
+            let fits: Vec<usize> = s.env_order[b]
+                .iter()
+                .copied()
+                .filter(|&e| s.fits(b, e))
+                .take(2)
+                .collect();
+            let regret = match fits.as_slice() {
+                [first, second, ..] => s.cost[b][*second] - s.cost[b][*first],
+                _ => f64::MAX / 4.0,
+            };
+            let left = s.env_order[b].iter().filter(|&&e| s.fits(b, e)).count();
+            let scaled = (regret.clamp(0.0, 1e12) * 1e6) as u64;
+            (u8::from(left > 2), u64::MAX - scaled, rank[b], b)
+        };
+        let mut keys: Vec<(u8, u64, usize, usize)> = (0..n).map(|b| key(self, b)).collect();
+        let mut queue: BTreeSet<(u8, u64, usize, usize)> = keys.iter().copied().collect();
+        while let Some((_, _, _, b)) = queue.pop_first() {
+            // The cheapest environment that fits and leaves every unplaced neighbour
+            // somewhere to go; failing that, the cheapest that fits.
+            let mut fallback = None;
+            let mut chosen = None;
+            for i in 0..self.env_order[b].len() {
+                let e = self.env_order[b][i];
+                if !self.fits(b, e) {
+                    continue;
+                }
+                fallback.get_or_insert(e);
+                self.place(b, e);
+                let dead_end = neighbours[b].iter().any(|&other| {
+                    self.assign[other].is_none()
+                        && !self.env_order[other].iter().any(|&f| self.fits(other, f))
+                });
+                self.unplace(b);
+                if !dead_end {
+                    chosen = Some(e);
+                    break;
+                }
+            }
+            let Some(e) = chosen.or(fallback) else {
+                return false;
+            };
+            self.place(b, e);
+            for &other in &neighbours[b] {
+                if self.assign[other].is_some() {
+                    continue;
+                }
+                let now = key(self, other);
+                if now != keys[other] {
+                    queue.remove(&keys[other]);
+                    keys[other] = now;
+                    queue.insert(now);
+                }
             }
         }
         true
@@ -309,10 +380,14 @@ impl<'p> Search<'p> {
                     continue;
                 };
                 let here = self.cost[b][current];
+                // Cheaper, or as cheap and declared earlier (ties go to the first).
                 let candidates: Vec<usize> = self.env_order[b]
                     .iter()
                     .copied()
-                    .take_while(|&e| self.cost[b][e] < here - EPSILON)
+                    .take_while(|&e| {
+                        self.cost[b][e] < here - EPSILON
+                            || (self.cost[b][e] <= here + EPSILON && e < current)
+                    })
                     .collect();
                 if candidates.is_empty() {
                     continue;
@@ -329,6 +404,129 @@ impl<'p> Search<'p> {
             if !moved {
                 break;
             }
+        }
+    }
+
+    /// How many rules block `b` (not placed) would break in `e`, with everything else
+    /// where it is: capacity, edges to placed blocks, spread groups.
+    fn conflicts_at(&self, b: usize, e: usize) -> usize {
+        let env = &self.p.envs[e];
+        let mut count = 0;
+        if self.on(RuleId::Capacity(e))
+            && (env
+                .cpu_cap
+                .is_some_and(|c| self.cpu_used[e] + self.cpu[b][e] > c)
+                || env
+                    .memory_cap
+                    .is_some_and(|c| self.memory_used[e] + self.memory[b][e] > c))
+        {
+            count += 1;
+        }
+        for &i in &self.edges_of[b] {
+            let edge = &self.p.edges[i];
+            let other = if self.block_of[edge.from] == b {
+                edge.to
+            } else {
+                edge.from
+            };
+            let Some(f) = self.assign[self.block_of[other]] else {
+                continue;
+            };
+            if e == f {
+                continue;
+            }
+            match self.p.link_of[e][f] {
+                None => {
+                    if edge.needs_link() && self.on(RuleId::Reach(i)) {
+                        count += 1;
+                    }
+                }
+                Some(l) => {
+                    if self.on(RuleId::Latency(i))
+                        && edge
+                            .latency
+                            .is_some_and(|budget| self.p.links[l].latency.unwrap_or(0) > budget)
+                    {
+                        count += 1;
+                    }
+                }
+            }
+        }
+        for &(g, n) in &self.groups_of[b] {
+            let group = &self.p.groups[g];
+            if env.domains.get(&group.over).map_or(0, Vec::len) < 2
+                && self.group_count[g][e] + n > 1
+            {
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Min-conflicts repair, for when the greedy pass finds no environment for a
+    /// block: every block goes where it breaks the fewest rules, then blocks that
+    /// break rules move, again and again, to where they break the fewest (the cheapest
+    /// among equals, now and then another one to leave a plateau). Deterministic: the
+    /// "now and then" comes from a fixed-seed generator.
+    fn repair(&mut self, order: &[usize], sweeps: usize) -> bool {
+        let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for &b in order {
+            if self.assign[b].is_none() {
+                let e = self.least_conflicts(b, 0);
+                self.place(b, e);
+            }
+        }
+        for _ in 0..sweeps {
+            let mut conflicted = 0;
+            for &b in order {
+                let Some(current) = self.assign[b] else {
+                    continue;
+                };
+                self.unplace(b);
+                if self.conflicts_at(b, current) == 0 && self.fits(b, current) {
+                    self.place(b, current);
+                    continue;
+                }
+                conflicted += 1;
+                let noise = next();
+                let e = if noise % 10 == 0 {
+                    let options = &self.env_order[b];
+                    options[(noise / 10) as usize % options.len()]
+                } else {
+                    self.least_conflicts(b, noise)
+                };
+                self.place(b, e);
+            }
+            if conflicted == 0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The environment where `b` breaks the fewest rules; among equals the cheapest,
+    /// or (when `noise` is odd) the one `noise` picks.
+    fn least_conflicts(&self, b: usize, noise: u64) -> usize {
+        let scored: Vec<(usize, usize)> = self.env_order[b]
+            .iter()
+            .map(|&e| (self.conflicts_at(b, e), e))
+            .collect();
+        let least = scored.iter().map(|(c, _)| *c).min().unwrap_or(0);
+        let best: Vec<usize> = scored
+            .iter()
+            .filter(|(c, _)| *c == least)
+            .map(|(_, e)| *e)
+            .collect();
+        if noise % 2 == 1 && best.len() > 1 {
+            best[(noise / 2) as usize % best.len()]
+        } else {
+            best.first().copied().unwrap_or(0)
         }
     }
 
@@ -375,7 +573,8 @@ pub fn blocks(p: &Problem, disabled: &BTreeSet<RuleId>) -> (Vec<Vec<usize>>, Vec
     for (i, edge) in p.edges.iter().enumerate() {
         // Co-location these rules force: no link can carry the dependency.
         let can_cross = n_env > 1
-            && (!on(RuleId::Reach(i))
+            && (!edge.needs_link()
+                || !on(RuleId::Reach(i))
                 || p.links.iter().any(|l| {
                     !on(RuleId::Latency(i))
                         || edge.latency.is_none_or(|b| l.latency.unwrap_or(0) <= b)
@@ -421,7 +620,7 @@ impl BranchAndBound {
         }
         s.nodes += 1;
         if k == self.order.len() {
-            if cost < self.best - EPSILON || self.best_assignment.is_none() {
+            if cost < self.best - EPSILON {
                 self.best = cost;
                 self.best_assignment = Some(s.snapshot());
             }
@@ -431,7 +630,7 @@ impl BranchAndBound {
         for i in 0..s.env_order[b].len() {
             let e = s.env_order[b][i];
             let next = cost + s.cost[b][e];
-            if self.best_assignment.is_some() && next + self.suffix[k + 1] >= self.best - EPSILON {
+            if next + self.suffix[k + 1] >= self.best - EPSILON {
                 break;
             }
             if !s.fits(b, e) {
@@ -447,6 +646,234 @@ impl BranchAndBound {
     }
 }
 
+/// Re-places the blocks of `subset` (all placed) as well as possible with everything
+/// else where it is, trying at most `limit` nodes; keeps the result only if it costs
+/// less. Returns whether it did.
+fn reoptimize(s: &mut Search, subset: &[usize], limit: u64) -> bool {
+    let before: Vec<(usize, usize)> = subset
+        .iter()
+        .filter_map(|&b| s.assign[b].map(|e| (b, e)))
+        .collect();
+    if before.len() != subset.len() {
+        return false;
+    }
+    let current: f64 = before.iter().map(|&(b, e)| s.cost[b][e]).sum();
+    for &b in subset {
+        s.unplace(b);
+    }
+    let mut order = subset.to_vec();
+    order.sort_by_key(|&b| (s.env_order[b].len(), b));
+    let mut suffix = vec![0.0; order.len() + 1];
+    for k in (0..order.len()).rev() {
+        let b = order[k];
+        suffix[k] = suffix[k + 1] + s.env_order[b].first().map_or(0.0, |&e| s.cost[b][e]);
+    }
+    let mut bnb = BranchAndBound {
+        order,
+        suffix,
+        best: current,
+        best_assignment: None,
+        limit: s.nodes + limit,
+        aborted: false,
+        feasibility_only: false,
+    };
+    bnb.run(s, 0, 0.0);
+    match bnb.best_assignment {
+        Some(better) => {
+            for &b in subset {
+                s.place(b, better[b]);
+            }
+            true
+        }
+        None => {
+            for &(b, e) in &before {
+                s.place(b, e);
+            }
+            false
+        }
+    }
+}
+
+/// Large neighbourhood search: for each block, its dependencies' blocks and, where a
+/// cheaper environment is full, the blocks there that lose least by leaving, are
+/// re-placed together exactly (a few thousand nodes each). Passes repeat while they
+/// gain, within `budget` nodes in all.
+fn neighbourhoods(s: &mut Search, order: &[usize], budget: u64) {
+    let stop = s.nodes + budget;
+    let n = s.blocks.len();
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (b, list) in neighbours.iter_mut().enumerate() {
+        for &x in &s.edges_of[b] {
+            let edge = &s.p.edges[x];
+            let other = if s.block_of[edge.from] == b {
+                s.block_of[edge.to]
+            } else {
+                s.block_of[edge.from]
+            };
+            if !list.contains(&other) {
+                list.push(other);
+            }
+        }
+    }
+    for _ in 0..8 {
+        let mut gained = false;
+        // Blocks per environment, for the capacity neighbourhoods of this pass.
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); s.p.envs.len()];
+        for (b, e) in s.assign.iter().enumerate() {
+            if let Some(e) = e {
+                members[*e].push(b);
+            }
+        }
+        for &b in order {
+            if s.nodes >= stop {
+                return;
+            }
+            let mut subset = vec![b];
+            subset.extend(neighbours[b].iter().copied().take(15));
+            gained |= reoptimize(s, &subset, 5_000);
+            let Some(current) = s.assign[b] else {
+                continue;
+            };
+            let cheaper: Vec<usize> = s.env_order[b]
+                .iter()
+                .copied()
+                .take_while(|&e| s.cost[b][e] < s.cost[b][current] - EPSILON)
+                .take(2)
+                .collect();
+            for e in cheaper {
+                // The blocks in `e` that lose least by going elsewhere.
+                let regret = |c: usize| {
+                    let next = s.env_order[c]
+                        .iter()
+                        .copied()
+                        .filter(|&f| f != e)
+                        .map(|f| s.cost[c][f])
+                        .fold(f64::INFINITY, f64::min);
+                    next - s.cost[c][e]
+                };
+                let mut there: Vec<(f64, usize)> = members[e]
+                    .iter()
+                    .filter(|&&c| s.assign[c] == Some(e) && c != b)
+                    .map(|&c| (regret(c), c))
+                    .collect();
+                there.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                let mut subset = vec![b];
+                subset.extend(there.iter().take(6).map(|(_, c)| *c));
+                gained |= reoptimize(s, &subset, 2_000);
+            }
+        }
+        if !gained {
+            return;
+        }
+    }
+}
+
+/// Simulated annealing over moves (a block to another environment) and swaps (two
+/// blocks trade environments), every step keeping all rules: it repacks full
+/// environments, which single moves cannot. Keeps the best placement seen. The
+/// temperature falls geometrically from about the typical cost of a block to a
+/// thousandth of it; the random choices come from a fixed seed.
+fn anneal(s: &mut Search, iterations: u64) {
+    let n = s.blocks.len();
+    if n < 2 || iterations == 0 {
+        return;
+    }
+    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let typical = (0..n)
+        .filter_map(|b| s.assign[b].map(|e| s.cost[b][e]))
+        .sum::<f64>()
+        / n as f64;
+    if typical <= 0.0 {
+        return;
+    }
+    let (start, end) = (typical, typical / 1000.0);
+    let cooling = (end / start).powf(1.0 / iterations as f64);
+    let mut temperature = start;
+    let mut current = s.objective();
+    let initial = current;
+    let initial_assignment = s.snapshot();
+    let mut best = current;
+    let mut best_assignment: Option<Vec<usize>> = None;
+    let accept = |delta: f64, t: f64, r: u64| {
+        delta <= 0.0 || (r as f64 / u64::MAX as f64) < (-delta / t).exp()
+    };
+    for step in 0..iterations {
+        temperature *= cooling;
+        let b = (next() % n as u64) as usize;
+        let Some(eb) = s.assign[b] else { continue };
+        if next() % 2 == 0 {
+            let options = &s.env_order[b];
+            let e = options[(next() % options.len() as u64) as usize];
+            if e == eb {
+                continue;
+            }
+            let delta = s.cost[b][e] - s.cost[b][eb];
+            if !accept(delta, temperature, next()) {
+                continue;
+            }
+            s.unplace(b);
+            if s.fits(b, e) {
+                s.place(b, e);
+                current += delta;
+            } else {
+                s.place(b, eb);
+                continue;
+            }
+        } else {
+            let c = (next() % n as u64) as usize;
+            let Some(ec) = s.assign[c] else { continue };
+            if ec == eb || !s.allowed[b][ec] || !s.allowed[c][eb] {
+                continue;
+            }
+            let delta = s.cost[b][ec] + s.cost[c][eb] - s.cost[b][eb] - s.cost[c][ec];
+            if !accept(delta, temperature, next()) {
+                continue;
+            }
+            s.unplace(b);
+            s.unplace(c);
+            if s.fits(b, ec) {
+                s.place(b, ec);
+                if s.fits(c, eb) {
+                    s.place(c, eb);
+                    current += delta;
+                } else {
+                    s.unplace(b);
+                    s.place(b, eb);
+                    s.place(c, ec);
+                    continue;
+                }
+            } else {
+                s.place(b, eb);
+                s.place(c, ec);
+                continue;
+            }
+        }
+        // Copying the placement is the costly part: while the search is hot and
+        // roams, only the figure is kept; the placement is copied once it settles.
+        if current < best - EPSILON {
+            best = current;
+            if step * 2 >= iterations {
+                best_assignment = Some(s.snapshot());
+            }
+        }
+    }
+    // No real gain: back to where it started, which honours the ties' order.
+    if let Some(best_assignment) = best_assignment
+        && current > best + EPSILON
+        && best < initial - EPSILON
+    {
+        s.restore(&best_assignment);
+    } else if current >= initial - EPSILON {
+        s.restore(&initial_assignment);
+    }
+}
+
 /// Places every item of `p` with the rules in `disabled` switched off.
 pub fn solve(p: &Problem, disabled: &BTreeSet<RuleId>, limits: Limits) -> Outcome {
     let mut s = Search::new(p, disabled);
@@ -455,8 +882,19 @@ pub fn solve(p: &Problem, disabled: &BTreeSet<RuleId>, limits: Limits) -> Outcom
     }
     let order = s.order();
     let mut incumbent: Option<(Vec<usize>, f64)> = None;
-    if s.greedy(&order) {
+    if s.greedy(&order) || s.repair(&order, 200) {
         if !limits.feasibility_only {
+            s.improve(&order);
+            let blocks = s.blocks.len() as u64;
+            neighbourhoods(&mut s, &order, limits.nodes.min(50 * blocks));
+            // About 20,000 moves a block, at most 12 million; 5 million above 4,000
+            // blocks, where each move costs more (about a second either way).
+            let cap = if blocks > 4_000 {
+                5_000_000
+            } else {
+                12_000_000
+            };
+            anneal(&mut s, (blocks * 20_000).min(cap));
             s.improve(&order);
         }
         incumbent = Some((s.snapshot(), s.objective()));
@@ -479,12 +917,21 @@ pub fn solve(p: &Problem, disabled: &BTreeSet<RuleId>, limits: Limits) -> Outcom
         suffix[k] = suffix[k + 1] + least;
     }
     let lower_bound = suffix[0];
+    // Its own budget, whatever the searches before used: all of it where a proof is
+    // within reach, less on large landscapes, where a bound ignoring capacity cannot
+    // prove anything and each node costs more.
+    let blocks = s.blocks.len() as u64;
+    let budget = if blocks <= 200 {
+        limits.nodes
+    } else {
+        limits.nodes.min(20_000_000 / blocks)
+    };
     let mut bnb = BranchAndBound {
         order: order.clone(),
         suffix,
         best: incumbent.as_ref().map_or(f64::INFINITY, |i| i.1),
         best_assignment: incumbent.as_ref().map(|i| i.0.clone()),
-        limit: limits.nodes,
+        limit: s.nodes + budget,
         aborted: false,
         feasibility_only: limits.feasibility_only,
     };
@@ -558,7 +1005,7 @@ pub fn violations(p: &Problem, disabled: &BTreeSet<RuleId>, env_of: &[usize]) ->
         }
         match p.link_of[e][f] {
             None => {
-                if on(RuleId::Reach(i)) {
+                if edge.needs_link() && on(RuleId::Reach(i)) {
                     out.insert(RuleId::Reach(i));
                 }
             }
