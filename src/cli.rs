@@ -79,8 +79,11 @@ Files with syntax errors are left untouched and reported (exit 1).")]
         #[arg(long)]
         check: bool,
         /// Read a model from standard input and write it formatted to standard output.
-        #[arg(long, conflicts_with_all = ["paths", "check"])]
+        #[arg(long, conflicts_with_all = ["paths", "check", "format"])]
         stdin: bool,
+        /// Output format: human, or JSON with every file and whether it was formatted.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Resolve the system: versions, instances, values, dependency graph.
     #[command(after_help = "Examples:
@@ -166,22 +169,30 @@ failure domains; services without `availability` count as always up (and are lis
     /// Show the chains of requirements that bring a service into the system.
     #[command(after_help = "Examples:
   svcmodel why postgres examples/bank
-  svcmodel why rabbitmq -e dc-frankfurt examples/bank")]
+  svcmodel why rabbitmq -e dc-frankfurt examples/bank
+  svcmodel why --format json postgres examples/bank")]
     Why {
         /// A service or instance name.
         service: String,
         #[command(flatten)]
         system: SystemArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Show everything affected, directly and transitively, if a service fails.
     #[command(after_help = "Examples:
   svcmodel impact postgres examples/bank
-  svcmodel impact products examples/shop")]
+  svcmodel impact products examples/shop
+  svcmodel impact --format json postgres examples/bank")]
     Impact {
         /// A service or instance name.
         service: String,
         #[command(flatten)]
         system: SystemArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Write `svcmodel.lock`: the resolved version and definition hash of each service.
     #[command(after_help = "Examples:
@@ -196,6 +207,9 @@ The lockfile lives in the first folder named (or beside the first file named).
         /// Ignore the locked version of this service; repeatable.
         #[arg(long, value_name = "SERVICE")]
         update: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Render deployment manifests for each environment's target.
     #[command(after_help = "Examples:
@@ -321,6 +335,9 @@ Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
         yes: bool,
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         lock_timeout: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Run a local service and restart it by its policy (the local engine starts every
     /// service under this; not for people).
@@ -357,6 +374,9 @@ Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
         /// List every code.
         #[arg(long)]
         list: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
 }
 
@@ -391,6 +411,9 @@ pub enum StateCommand {
         /// The project root (default: found from the current folder).
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
 }
 
@@ -430,6 +453,30 @@ pub enum SchemaName {
     Risk,
     /// The output of `svcmodel slo --format json`.
     Slo,
+    /// The output of `svcmodel check --format json`.
+    Check,
+    /// The output of `svcmodel fmt --format json`.
+    Fmt,
+    /// The output of `svcmodel why --format json`.
+    Why,
+    /// The output of `svcmodel impact --format json`.
+    Impact,
+    /// The output of `svcmodel lock --format json`.
+    Lock,
+    /// The output of `svcmodel plan --format json`.
+    Plan,
+    /// The output of `svcmodel deploy --format json`.
+    Deploy,
+    /// The output of `svcmodel status --format json`.
+    Status,
+    /// The output of `svcmodel reconcile --format json`.
+    Reconcile,
+    /// The output of `svcmodel destroy --format json`.
+    Destroy,
+    /// The output of `svcmodel state unlock --format json`.
+    StateUnlock,
+    /// The output of `svcmodel explain --format json` (one code, or `--list`).
+    Explain,
 }
 
 #[derive(Debug, clap::Args)]

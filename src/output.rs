@@ -44,12 +44,16 @@ pub fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// The JSON report of `check` (and of any command that only reports diagnostics).
-#[derive(Serialize)]
+/// What `svcmodel check --format json` prints: every diagnostic and a summary of the
+/// model. The commands that resolve the system print the same report, without the
+/// summary, when the model has errors.
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct DiagnosticsReport<'a, S: Serialize> {
+    /// No diagnostic is an error.
     pub ok: bool,
     pub errors: usize,
     pub warnings: usize,
+    /// Sorted by file and position.
     pub diagnostics: Vec<JsonDiagnostic>,
     #[serde(flatten)]
     pub summary: &'a S,

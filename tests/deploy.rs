@@ -1,6 +1,7 @@
 //! Deploy, status, reconcile and destroy on real processes (the local engine), through
 //! the CLI: the example shop, a changed parameter, a failing health check rolled
-//! back, SIGKILL in the middle of a deploy, two deploys at once, and canary secrets.
+//! back, SIGKILL in the middle of a deploy, two deploys at once, canary secrets, and
+//! the JSON outputs against their published schemas while the shop runs.
 //!
 //! Each test has a project of its own with its own ports, so tests run in parallel;
 //! a guard destroys what a test deployed even when it fails.
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Output, repo};
+use support::{Output, repo, validate};
 
 const CANARY: &str = "canary-3f1e-provider-key";
 
@@ -766,4 +767,74 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
     for output in [&plan, &deploy, &status] {
         assert!(!format!("{output:?}").contains(CANARY));
     }
+}
+
+/// `--format json` of deploy, and of status, plan, reconcile and destroy while the
+/// shop runs, against the schemas in docs/schema/ (tests/json.rs checks them with
+/// nothing running).
+#[test]
+fn json_outputs_match_their_schemas_while_the_shop_runs() {
+    let shop = Shop::new(10000);
+    let json = |output: &Output| -> serde_json::Value {
+        serde_json::from_str(&output.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", output.transcript()))
+    };
+
+    let deploy = shop.run(&["deploy", "-e", "local", "--format", "json", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    let report = json(&deploy);
+    validate("deploy", &report);
+    assert_eq!(report["ok"], true);
+    let outcomes = report["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 5, "{report}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o["action"] == "create" && o["ok"] == true)
+    );
+
+    let status = shop.run(&["status", "-e", "local", "--format", "json", "shop"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+    let status = json(&status);
+    validate("status", &status);
+    assert!(status["serial"].as_u64().unwrap() > 0);
+    for row in status["services"].as_array().unwrap() {
+        assert_eq!(row["configuration"], "as modelled", "{row}");
+    }
+
+    // A changed parameter: plan and reconcile see it.
+    let changed = [
+        "-e",
+        "local",
+        "--set",
+        "orders.max_items=77",
+        "--format",
+        "json",
+    ];
+    let plan = shop.run(&[&["plan"][..], &changed, &["shop"]].concat());
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    let plan = json(&plan);
+    validate("plan", &plan);
+    let orders = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "orders")
+        .unwrap();
+    assert_eq!(orders["action"], "update");
+    assert_eq!(orders["changes"][0]["field"], "env.MAX_ITEMS");
+    let reconcile = shop.run(&[&["reconcile"][..], &changed, &["shop"]].concat());
+    assert_eq!(reconcile.code, 5, "{}", reconcile.transcript());
+    let reconcile = json(&reconcile);
+    validate("reconcile", &reconcile);
+    assert_eq!(reconcile["drift"][0]["kind"], "config_changed");
+    assert_eq!(reconcile["drift"][0]["diagnostic"]["code"], "E0805");
+
+    let destroy = shop.run(&[
+        "destroy", "-e", "local", "--yes", "--format", "json", "shop",
+    ]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    let destroy = json(&destroy);
+    validate("destroy", &destroy);
+    assert_eq!(destroy["removed"].as_array().unwrap().len(), 5);
 }

@@ -8,7 +8,7 @@
 
 mod support;
 
-use support::{Project, repo, svcmodel};
+use support::{Project, repo, svcmodel, validate};
 
 fn examples(args: &[&str]) -> support::Output {
     svcmodel(&repo().join("examples"), args)
@@ -330,23 +330,4 @@ service "search" {
     let output = project.run(&["place", "--max-nodes", "1", "main.svc"]);
     assert_eq!(output.code, 1, "{}", output.transcript());
     insta::assert_snapshot!("place-search-budget", output.transcript());
-}
-
-fn validate(schema_name: &str, instance: &serde_json::Value) {
-    let published = repo()
-        .join("docs/schema")
-        .join(format!("{schema_name}.schema.json"));
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&published).expect("the schema is published"),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}"
-    );
 }

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{Project, repo, svcmodel};
+use support::{Project, repo, svcmodel, validate};
 
 fn examples(args: &[&str]) -> support::Output {
     svcmodel(&repo().join("examples"), args)
@@ -76,28 +76,29 @@ fn the_svg_graph_is_well_formed_and_deterministic() {
     assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
 }
 
-fn validate(schema_name: &str, instance: &serde_json::Value) {
-    let published = repo()
-        .join("docs/schema")
-        .join(format!("{schema_name}.schema.json"));
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&published).expect("the schema is published"),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}"
-    );
-}
-
 #[test]
 fn published_schemas_are_current() {
-    for name in ["compile", "graph", "render", "place", "risk", "slo"] {
+    let mut names = Vec::new();
+    for name in [
+        "compile",
+        "graph",
+        "render",
+        "place",
+        "risk",
+        "slo",
+        "check",
+        "fmt",
+        "why",
+        "impact",
+        "lock",
+        "plan",
+        "deploy",
+        "status",
+        "reconcile",
+        "destroy",
+        "state-unlock",
+        "explain",
+    ] {
         let generated = svcmodel(&repo(), &["schema", name]);
         assert_eq!(generated.code, 0);
         let path = repo()
@@ -112,7 +113,19 @@ fn published_schemas_are_current() {
             published == generated.stdout,
             "docs/schema/{name}.schema.json is stale: run `UPDATE_DOCS=1 cargo test --test system`"
         );
+        names.push(format!("{name}.schema.json"));
     }
+    // Every published schema is one `svcmodel schema` prints.
+    let mut published: Vec<String> = std::fs::read_dir(repo().join("docs/schema"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    published.sort();
+    names.sort();
+    assert_eq!(
+        published, names,
+        "docs/schema/ holds a schema no command prints"
+    );
 }
 
 #[test]

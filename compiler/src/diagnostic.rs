@@ -10,7 +10,7 @@ use svcmodel_model::Span;
 use crate::codes::Code;
 use crate::source::SourceMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -322,28 +322,39 @@ impl miette::Diagnostic for MietteReport {
     }
 }
 
-/// The JSON form of a diagnostic, for editors and pipelines (schema: docs/diagnostics.md).
-#[derive(Debug, Serialize)]
+/// The JSON form of a diagnostic, for editors and pipelines (described in
+/// docs/diagnostics.md; schema: docs/schema/check.schema.json).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JsonDiagnostic {
+    /// The stable code, such as `E0501` (`svcmodel explain CODE`).
     pub code: String,
     pub severity: Severity,
     pub message: String,
+    /// What to do about it; `null` when there is nothing to say.
     pub help: Option<String>,
+    /// The first is the primary label; empty for a diagnostic about a path named on
+    /// the command line.
     pub labels: Vec<JsonLabel>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct JsonLabel {
+    /// Relative to the current folder where possible.
     pub file: String,
     /// Byte offsets into the file.
     pub start: u32,
+    /// Byte offset of the end (exclusive).
     pub end: u32,
     /// One-based line and column (in characters) of `start` and `end`.
     pub line: usize,
+    /// One-based, in characters.
     pub column: usize,
+    /// The line of `end`.
     pub end_line: usize,
+    /// The column of `end`.
     pub end_column: usize,
     pub message: String,
+    /// The first label of a diagnostic, the one it is about.
     pub primary: bool,
 }
 

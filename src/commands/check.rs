@@ -9,14 +9,21 @@ use crate::exit::Exit;
 use crate::fs_loader::FsLoader;
 use crate::output::{self, plural};
 
-#[derive(Serialize)]
-struct Summary {
+/// The model `check` read.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Summary {
+    /// Model files read, imports included.
     files: usize,
+    /// `system` blocks.
     systems: usize,
     environments: usize,
+    /// Service definitions (every version counts).
     services: usize,
     policies: usize,
 }
+
+/// What `svcmodel check --format json` prints.
+pub type CheckOutput = output::DiagnosticsReport<'static, Summary>;
 
 pub fn run(paths: &[PathBuf], root: Option<&Path>, format: Format, color: Color) -> Exit {
     let cwd = super::current_dir();

@@ -301,8 +301,10 @@ pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
     }
 }
 
-#[derive(Serialize)]
-struct PlanOutput<'a> {
+/// What `svcmodel plan --format json` prints: the plan for one environment.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct PlanOutput<'a> {
+    /// The version of this shape.
     format: u32,
     #[serde(flatten)]
     plan: &'a Plan,
@@ -558,17 +560,41 @@ fn confirm(question: &str) -> bool {
 
 // ---------------------------------------------------------------- status
 
-#[derive(Serialize)]
+/// What `svcmodel status --format json` prints: the model against what runs.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct StatusOutput {
+    /// The version of this shape.
+    format: u32,
+    environment: String,
+    /// The state's serial; `null` when nothing was ever deployed.
+    serial: Option<u64>,
+    /// Every service of the model and every recorded one, by name.
+    services: Vec<StatusRow>,
+    /// Tuning advice from what the services use (E0807).
+    advice: Vec<Advice>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
 struct StatusRow {
     name: String,
+    /// The version the model resolves; `null` when the model no longer has it.
     desired_version: Option<String>,
+    /// The version the state records; `null` when it is not deployed.
     deployed_version: Option<String>,
+    /// The engine sees it running.
     running: bool,
+    /// Its health check passes; `null` when it does not run.
     healthy: Option<bool>,
+    /// Why the health check fails; `null` when it passes or does not run.
     health: Option<String>,
+    /// How what was deployed compares with the model.
+    #[schemars(extend("enum" = ["as modelled", "changed", "not deployed", "not in the model", "-"]))]
     configuration: &'static str,
+    /// What the engine calls it; `null` when it is not deployed.
     engine_id: Option<String>,
+    /// Memory in use (resident), when the engine can tell.
     memory_bytes: Option<u64>,
+    /// Processor time used since it started, when the engine can tell.
     cpu_seconds: Option<f64>,
 }
 
@@ -586,13 +612,13 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
     let rows = observe(&env, state.as_ref(), engine.as_ref(), &plan);
     let tuning = advice(&env, state.as_ref(), engine.as_ref());
     match format {
-        Format::Json => output::print_json(&serde_json::json!({
-            "format": 1,
-            "advice": tuning,
-            "environment": env.name,
-            "serial": state.as_ref().map(|s| s.serial),
-            "services": rows,
-        })),
+        Format::Json => output::print_json(&StatusOutput {
+            format: 1,
+            environment: env.name.clone(),
+            serial: state.as_ref().map(|s| s.serial),
+            services: rows,
+            advice: tuning,
+        }),
         Format::Human => {
             println!(
                 "environment `{}` (state serial {}):",
@@ -681,13 +707,17 @@ fn observe(
 // ---------------------------------------------------------------- tuning
 
 /// Advice from what a service uses against what the model declares for it.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Advice {
     service: String,
     /// `memory` or `cpu`.
+    #[schemars(extend("enum" = ["memory", "cpu"]))]
     resource: &'static str,
+    /// As the model would write it: `256Mi`, `500m`.
     declared: String,
+    /// What it uses.
     observed: String,
+    /// What it could declare instead.
     advised: String,
     why: String,
     #[serde(skip)]
@@ -850,14 +880,33 @@ fn print_advice(env: &Environment, advice: &[Advice], color: Color) {
 // ---------------------------------------------------------------- reconcile
 
 /// One difference between the model and what runs.
-#[derive(Serialize)]
 struct Drift {
     service: String,
     kind: &'static str,
     code: &'static str,
     message: String,
-    #[serde(skip)]
     diagnostic: Diagnostic,
+}
+
+/// What `svcmodel reconcile --format json` prints: the drift between the model and
+/// what runs.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ReconcileOutput {
+    /// The version of this shape.
+    format: u32,
+    environment: String,
+    /// Empty when everything runs as modelled.
+    drift: Vec<DriftOutput>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct DriftOutput {
+    service: String,
+    /// What differs; the diagnostic's code says the same (E0801–E0806).
+    #[schemars(extend("enum" = ["missing", "extra", "stopped", "unhealthy", "version_changed", "config_changed"]))]
+    kind: &'static str,
+    /// The drift as a diagnostic pointing at the model, in the shape `check` uses.
+    diagnostic: JsonDiagnostic,
 }
 
 pub struct ReconcileArgs<'a> {
@@ -1102,23 +1151,18 @@ fn print_drifts(env: &Environment, drifts: &[Drift], format: DriftFormat, color:
                 );
             }
         }
-        DriftFormat::Json => {
-            let items: Vec<serde_json::Value> = drifts
+        DriftFormat::Json => output::print_json(&ReconcileOutput {
+            format: 1,
+            environment: env.name.clone(),
+            drift: drifts
                 .iter()
-                .map(|d| {
-                    serde_json::json!({
-                        "service": d.service,
-                        "kind": d.kind,
-                        "diagnostic": JsonDiagnostic::new(&d.diagnostic, &env.compilation.sources),
-                    })
+                .map(|d| DriftOutput {
+                    service: d.service.clone(),
+                    kind: d.kind,
+                    diagnostic: JsonDiagnostic::new(&d.diagnostic, &env.compilation.sources),
                 })
-                .collect();
-            output::print_json(&serde_json::json!({
-                "format": 1,
-                "environment": env.name,
-                "drift": items,
-            }));
-        }
+                .collect(),
+        }),
         DriftFormat::Markdown => {
             let mut out = format!("# Drift in `{}`\n\n", env.name);
             if drifts.is_empty() {
@@ -1199,8 +1243,25 @@ fn xml(text: &str) -> String {
 
 // ---------------------------------------------------------------- destroy, unlock
 
-pub fn destroy(args: &SystemArgs, yes: bool, lock_timeout: u64, color: Color) -> Exit {
-    let env = match prepare(args, Format::Human, color) {
+/// What `svcmodel destroy --format json` prints: what was stopped and forgotten.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DestroyOutput {
+    /// The version of this shape.
+    format: u32,
+    environment: String,
+    /// The services stopped and removed from the state, by name; empty when nothing
+    /// was deployed.
+    removed: Vec<String>,
+}
+
+pub fn destroy(
+    args: &SystemArgs,
+    yes: bool,
+    lock_timeout: u64,
+    format: Format,
+    color: Color,
+) -> Exit {
+    let env = match prepare(args, format, color) {
         Ok(env) => env,
         Err(exit) => return exit,
     };
@@ -1214,7 +1275,14 @@ pub fn destroy(args: &SystemArgs, yes: bool, lock_timeout: u64, color: Color) ->
     let mut state = match env.store.load(&env.name) {
         Ok(Some(state)) => state,
         Ok(None) => {
-            eprintln!("environment `{}` has nothing deployed", env.name);
+            match format {
+                Format::Json => output::print_json(&DestroyOutput {
+                    format: 1,
+                    environment: env.name.clone(),
+                    removed: Vec::new(),
+                }),
+                Format::Human => eprintln!("environment `{}` has nothing deployed", env.name),
+            }
             return Exit::Success;
         }
         Err(e) => return state_error(&e),
@@ -1242,29 +1310,55 @@ pub fn destroy(args: &SystemArgs, yes: bool, lock_timeout: u64, color: Color) ->
         Ok(engine) => engine,
         Err(exit) => return exit,
     };
-    let progress = |event: Event| eprintln!("{}", event_line(&event));
+    let progress = |event: Event| {
+        if format == Format::Human {
+            eprintln!("{}", event_line(&event));
+        }
+    };
     match deploy::destroy(&env.store, &mut state, engine.as_ref(), &progress) {
         Ok(removed) => {
-            eprintln!(
-                "environment `{}`: {} removed",
-                env.name,
-                output::plural(removed.len(), "service")
-            );
+            match format {
+                Format::Json => output::print_json(&DestroyOutput {
+                    format: 1,
+                    environment: env.name.clone(),
+                    removed,
+                }),
+                Format::Human => eprintln!(
+                    "environment `{}`: {} removed",
+                    env.name,
+                    output::plural(removed.len(), "service")
+                ),
+            }
             Exit::Success
         }
         Err(e) => state_error(&e),
     }
 }
 
-pub fn unlock(root: Option<&Path>, id: &str) -> Exit {
+/// What `svcmodel state unlock --format json` prints: the lock it released.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct UnlockOutput {
+    /// The version of this shape.
+    format: u32,
+    /// The lock as it was written by the run that took it.
+    released: svcmodel_targets::state::LockInfo,
+}
+
+pub fn unlock(root: Option<&Path>, id: &str, format: Format) -> Exit {
     let cwd = super::current_dir();
     let root = super::project_root(root, std::slice::from_ref(&cwd), &cwd);
     match Store::new(root.join(".svcmodel")).unlock(id) {
         Ok(lock) => {
-            eprintln!(
-                "released lock {} of environment `{}` ({} by pid {} on {})",
-                lock.id, lock.environment, lock.operation, lock.pid, lock.host
-            );
+            match format {
+                Format::Json => output::print_json(&UnlockOutput {
+                    format: 1,
+                    released: lock,
+                }),
+                Format::Human => eprintln!(
+                    "released lock {} of environment `{}` ({} by pid {} on {})",
+                    lock.id, lock.environment, lock.operation, lock.pid, lock.host
+                ),
+            }
             Exit::Success
         }
         Err(e) => state_error(&e),

@@ -1,14 +1,77 @@
 //! `svcmodel explain CODE`: the long explanation of a diagnostic code.
 
+use serde::Serialize;
 use svcmodel_compiler::codes::Code;
 use svcmodel_compiler::explain;
 
+use crate::cli::Format;
 use crate::exit::Exit;
+use crate::output;
 
-pub fn run(code: Option<&str>, list: bool) -> Exit {
+/// What `svcmodel explain --format json` prints: one code explained, or with
+/// `--list` every code and its title.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum ExplainOutput {
+    Code(CodeExplanation),
+    List(CodeList),
+}
+
+/// `svcmodel explain CODE --format json`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CodeExplanation {
+    /// The version of this shape.
+    format: u32,
+    /// Such as `E0402`.
+    code: String,
+    /// The one-line summary.
+    title: String,
+    /// What it means and what to do, in paragraphs of plain text (Markdown-style
+    /// backticks around names).
+    text: String,
+    /// A model file that triggers the code; `null` where none can show it alone.
+    wrong: Option<String>,
+    /// The same model, corrected; `null` where the code needs files on disk to show.
+    right: Option<String>,
+}
+
+/// `svcmodel explain --list --format json`.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CodeList {
+    /// The version of this shape.
+    format: u32,
+    /// Every code, in order.
+    codes: Vec<CodeTitle>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct CodeTitle {
+    code: String,
+    title: String,
+}
+
+fn example(text: &str) -> Option<String> {
+    (!text.trim().is_empty()).then(|| text.to_string())
+}
+
+pub fn run(code: Option<&str>, list: bool, format: Format) -> Exit {
     if list {
-        for code in Code::ALL {
-            println!("{code}  {}", code.title());
+        match format {
+            Format::Json => output::print_json(&ExplainOutput::List(CodeList {
+                format: 1,
+                codes: Code::ALL
+                    .iter()
+                    .map(|code| CodeTitle {
+                        code: code.to_string(),
+                        title: code.title().to_string(),
+                    })
+                    .collect(),
+            })),
+            Format::Human => {
+                for code in Code::ALL {
+                    println!("{code}  {}", code.title());
+                }
+            }
         }
         return Exit::Success;
     }
@@ -18,7 +81,20 @@ pub fn run(code: Option<&str>, list: bool) -> Exit {
         eprintln!("help: run `svcmodel explain --list` to see every code");
         return Exit::Usage;
     };
-    print!("{}", render(code));
+    match format {
+        Format::Json => {
+            let explanation = explain::explain(code);
+            output::print_json(&ExplainOutput::Code(CodeExplanation {
+                format: 1,
+                code: code.to_string(),
+                title: code.title().to_string(),
+                text: explanation.map_or(String::new(), |e| e.text.trim().to_string()),
+                wrong: explanation.and_then(|e| example(e.wrong)),
+                right: explanation.and_then(|e| example(e.right)),
+            }));
+        }
+        Format::Human => print!("{}", render(code)),
+    }
     Exit::Success
 }
 

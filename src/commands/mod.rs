@@ -27,8 +27,9 @@ pub fn run(cli: Cli) -> Exit {
             paths,
             check,
             stdin,
-        } => fmt::run(&paths, check, stdin, cli.color),
-        Command::Explain { code, list } => explain::run(code.as_deref(), list),
+            format,
+        } => fmt::run(&paths, check, stdin, format, cli.color),
+        Command::Explain { code, list, format } => explain::run(code.as_deref(), list, format),
         Command::Compile { system, format } => system::compile(&system, format, cli.color),
         Command::Graph { system, format } => graph::run(&system, format, cli.color),
         Command::Place {
@@ -39,9 +40,21 @@ pub fn run(cli: Cli) -> Exit {
         } => place::run(&system, explain.as_deref(), max_nodes, format, cli.color),
         Command::Risk { system, format } => place::risk(&system, format, cli.color),
         Command::Slo { system, format } => place::slo(&system, format, cli.color),
-        Command::Why { service, system } => system::why(&service, &system, cli.color),
-        Command::Impact { service, system } => system::impact(&service, &system, cli.color),
-        Command::Lock { system, update } => system::lock(&system, &update, cli.color),
+        Command::Why {
+            service,
+            system,
+            format,
+        } => system::why(&service, &system, format, cli.color),
+        Command::Impact {
+            service,
+            system,
+            format,
+        } => system::impact(&service, &system, format, cli.color),
+        Command::Lock {
+            system,
+            update,
+            format,
+        } => system::lock(&system, &update, format, cli.color),
         Command::Schema { name } => system::schema(name),
         Command::Plan { system, format } => deploy::plan(&system, format, cli.color),
         Command::Deploy {
@@ -84,11 +97,12 @@ pub fn run(cli: Cli) -> Exit {
             system,
             yes,
             lock_timeout,
-        } => deploy::destroy(&system, yes, lock_timeout, cli.color),
+            format,
+        } => deploy::destroy(&system, yes, lock_timeout, format, cli.color),
         Command::Supervise { restart, command } => supervise::run(&restart, &command),
         Command::State {
-            command: StateCommand::Unlock { id, root },
-        } => deploy::unlock(root.as_deref(), &id),
+            command: StateCommand::Unlock { id, root, format },
+        } => deploy::unlock(root.as_deref(), &id, format),
         Command::Render {
             system,
             output,

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use svcmodel_compiler::{SystemCompilation, SystemRequest};
 use svcmodel_model::system::ResolvedSystem;
 
@@ -111,18 +113,15 @@ pub fn compile(args: &SystemArgs, format: Format, color: Color) -> Exit {
     Exit::Success
 }
 
-/// The same text for several environments is printed once, under all their names.
-fn print_grouped(
-    systems: &[ResolvedSystem],
-    render: impl Fn(&ResolvedSystem) -> Option<String>,
-) -> bool {
+/// The same text for several environments is printed once, under all their names;
+/// an environment with nothing to say is left out.
+fn print_grouped<T>(systems: &[ResolvedSystem], results: &[T], render: impl Fn(&T) -> String) {
     let mut groups: Vec<(Vec<String>, String)> = Vec::new();
-    let mut found = false;
-    for system in systems {
-        let Some(text) = render(system) else {
+    for (system, result) in systems.iter().zip(results) {
+        let text = render(result);
+        if text.is_empty() {
             continue;
-        };
-        found = true;
+        }
         let title = environment_title(system);
         match groups.iter_mut().find(|(_, t)| *t == text) {
             Some((titles, _)) => titles.push(title),
@@ -136,7 +135,6 @@ fn print_grouped(
         }
         print!("{text}");
     }
-    found
 }
 
 fn not_found(name: &str, systems: &[ResolvedSystem]) -> Exit {
@@ -163,55 +161,203 @@ fn matching<'a>(
         .filter(move |i| i.name == name || i.service == name)
 }
 
-pub fn why(service: &str, args: &SystemArgs, color: Color) -> Exit {
-    let compilation = match resolve(args, &[], false, Format::Human, color) {
+/// What `svcmodel why --format json` prints: why the instances a name stands for
+/// are part of the system, and why at their version.
+#[derive(Serialize, JsonSchema)]
+pub struct WhyOutput {
+    /// The version of this shape.
+    format: u32,
+    /// The name asked about: an instance or a service.
+    name: String,
+    /// One per environment resolved, in the model's order (one with `environment`
+    /// `null` for a model without environments).
+    systems: Vec<WhySystem>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct WhySystem {
+    environment: Option<String>,
+    /// The instances the name stands for here; empty when none is part of this
+    /// system.
+    instances: Vec<WhyInstance>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct WhyInstance {
+    name: String,
+    service: String,
+    version: String,
+    /// It is declared in the files named, not only imported.
+    declared: bool,
+    /// The chains of requirements that lead to it, each from an instance nothing
+    /// requires down to this one (at most 20, shortest first). Empty when nothing
+    /// requires it.
+    chains: Vec<Vec<String>>,
+    /// Why this version.
+    version_reason: VersionReason,
+}
+
+/// Why an instance runs the version it runs.
+#[derive(Serialize, JsonSchema)]
+struct VersionReason {
+    /// `locked`: the version locked in svcmodel.lock; `newest`: the newest the model
+    /// holds that meets every requirement and rule; `only`: the only version the model
+    /// holds.
+    choice: VersionChoice,
+    /// Every version of the service the model holds, newest first.
+    versions: Vec<String>,
+    /// Every requirement on the service in this system.
+    requirements: Vec<VersionRequirement>,
+    /// The `use` rules in force here that name the service.
+    policies: Vec<VersionPolicy>,
+}
+
+#[derive(Serialize, JsonSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum VersionChoice {
+    Locked,
+    Newest,
+    Only,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct VersionRequirement {
+    /// The instance that requires the service.
+    consumer: String,
+    /// As written, such as `^15` or `>=15, <17`.
+    requirement: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct VersionPolicy {
+    policy: String,
+    /// The versions the rule allows, such as `^16`.
+    allows: String,
+    /// The policy's `because`; `null` when it has none.
+    because: Option<String>,
+}
+
+fn why_instance(
+    compilation: &SystemCompilation,
+    system: &ResolvedSystem,
+    instance: &svcmodel_model::system::Instance,
+) -> WhyInstance {
+    WhyInstance {
+        name: instance.name.clone(),
+        service: instance.service.clone(),
+        version: instance.version.to_string(),
+        declared: matches!(instance.origin, svcmodel_model::system::Origin::System),
+        chains: system
+            .graph
+            .why(instance.id, 20)
+            .into_iter()
+            .filter(|chain| chain.len() > 1)
+            .map(|chain| {
+                chain
+                    .iter()
+                    .map(|id| system.instance(*id).name.clone())
+                    .collect()
+            })
+            .collect(),
+        version_reason: version_reason(compilation, system, instance),
+    }
+}
+
+fn why_text(instance: &WhyInstance) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "`{}` {} is part of the system because:",
+        instance.name, instance.version
+    );
+    if instance.declared {
+        let _ = writeln!(
+            out,
+            "  it is declared in the files named, not only imported"
+        );
+    }
+    for chain in &instance.chains {
+        let names: Vec<String> = chain.iter().map(|name| format!("`{name}`")).collect();
+        let _ = writeln!(out, "  {}", names.join(" requires "));
+    }
+    let reason = &instance.version_reason;
+    let choice = match reason.choice {
+        VersionChoice::Locked => "is the version locked in svcmodel.lock".to_string(),
+        VersionChoice::Newest => {
+            format!("is the newest of {} that meets", reason.versions.join(", "))
+        }
+        VersionChoice::Only => "is the only version the model holds".to_string(),
+    };
+    let reasons: Vec<String> = reason
+        .requirements
+        .iter()
+        .map(|r| format!("`{}` requires {}", r.consumer, r.requirement))
+        .chain(reason.policies.iter().map(|p| {
+            let because = p
+                .because
+                .as_ref()
+                .map_or(String::new(), |b| format!(" ({b})"));
+            format!("policy `{}` allows {} here{because}", p.policy, p.allows)
+        }))
+        .collect();
+    if reasons.is_empty() {
+        let _ = writeln!(out, "version {} {choice}", instance.version);
+    } else {
+        let _ = writeln!(
+            out,
+            "version {} {choice}{}",
+            instance.version,
+            if reason.choice == VersionChoice::Newest {
+                ":"
+            } else {
+                ", and meets:"
+            }
+        );
+        for reason in reasons {
+            let _ = writeln!(out, "  {reason}");
+        }
+    }
+    out
+}
+
+pub fn why(service: &str, args: &SystemArgs, format: Format, color: Color) -> Exit {
+    let compilation = match resolve(args, &[], false, format, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
-    let found = print_grouped(systems(&compilation), |system| {
-        let mut out = String::new();
-        for instance in matching(system, service) {
-            let chains = system.graph.why(instance.id, 20);
-            let _ = writeln!(
-                out,
-                "`{}` {} is part of the system because:",
-                instance.name, instance.version
-            );
-            if matches!(instance.origin, svcmodel_model::system::Origin::System) {
-                let _ = writeln!(
-                    out,
-                    "  it is declared in the files named, not only imported"
-                );
-            }
-            for chain in chains {
-                if chain.len() == 1 {
-                    continue;
-                }
-                let names: Vec<String> = chain
-                    .iter()
-                    .map(|id| format!("`{}`", system.instance(*id).name))
-                    .collect();
-                let _ = writeln!(out, "  {}", names.join(" requires "));
-            }
-            explain_version(&mut out, &compilation, system, instance);
-        }
-        (!out.is_empty()).then_some(out)
-    });
-    if found {
-        Exit::Success
-    } else {
-        not_found(service, systems(&compilation))
+    let systems = systems(&compilation);
+    let output = WhyOutput {
+        format: 1,
+        name: service.to_string(),
+        systems: systems
+            .iter()
+            .map(|system| WhySystem {
+                environment: system.environment.clone(),
+                instances: matching(system, service)
+                    .map(|instance| why_instance(&compilation, system, instance))
+                    .collect(),
+            })
+            .collect(),
+    };
+    if output.systems.iter().all(|s| s.instances.is_empty()) {
+        return not_found(service, systems);
     }
+    match format {
+        Format::Json => output::print_json(&output),
+        Format::Human => print_grouped(systems, &output.systems, |system| {
+            system.instances.iter().map(why_text).collect()
+        }),
+    }
+    Exit::Success
 }
 
 /// Why this version: the versions held, every requirement on the service in this
 /// system, the `use` rules in force here, and the lockfile's pin.
-fn explain_version(
-    out: &mut String,
+fn version_reason(
     compilation: &SystemCompilation,
     system: &ResolvedSystem,
     instance: &svcmodel_model::system::Instance,
-) {
+) -> VersionReason {
     let model = &compilation.model;
     let mut held: Vec<&semver::Version> = model
         .service_versions(&instance.service)
@@ -219,18 +365,18 @@ fn explain_version(
         .collect();
     held.sort_by(|a, b| b.cmp(a));
     held.dedup();
-    let held: Vec<String> = held.iter().map(|v| v.to_string()).collect();
-    let mut reasons: Vec<String> = Vec::new();
+    let versions: Vec<String> = held.iter().map(|v| v.to_string()).collect();
+    let mut requirements = Vec::new();
     for consumer in &system.instances {
         for dependency in &consumer.dependencies {
             // One version per service: every requirement on the service counts.
             if system.instance(dependency.instance).service == instance.service {
                 let requirement =
                     &model.services[consumer.definition].requires[dependency.requirement];
-                reasons.push(format!(
-                    "`{}` requires {}",
-                    consumer.name, requirement.version.value
-                ));
+                requirements.push(VersionRequirement {
+                    consumer: consumer.name.clone(),
+                    requirement: requirement.version.value.to_string(),
+                });
             }
         }
     }
@@ -238,6 +384,7 @@ fn explain_version(
         .environment
         .as_deref()
         .and_then(|e| model.environment(e));
+    let mut policies = Vec::new();
     for policy in &model.policies {
         let svcmodel_model::PolicyRule::Use { versions } = &policy.rule else {
             continue;
@@ -254,14 +401,11 @@ fn explain_version(
         });
         for (service, requirement) in versions {
             if applies && service.value == instance.service {
-                let because = policy
-                    .because
-                    .as_ref()
-                    .map_or(String::new(), |b| format!(" ({})", b.value));
-                reasons.push(format!(
-                    "policy `{}` allows {} here{because}",
-                    policy.name.value, requirement.value
-                ));
+                policies.push(VersionPolicy {
+                    policy: policy.name.value.clone(),
+                    allows: requirement.value.to_string(),
+                    because: policy.because.as_ref().map(|b| b.value.clone()),
+                });
             }
         }
     }
@@ -273,83 +417,163 @@ fn explain_version(
         .and_then(|pins| pins.get(&instance.service))
         .is_some_and(|pin| pin.version == instance.version);
     let choice = if locked {
-        "is the version locked in svcmodel.lock".to_string()
-    } else if held.len() > 1 {
-        format!("is the newest of {} that meets", held.join(", "))
+        VersionChoice::Locked
+    } else if versions.len() > 1 {
+        VersionChoice::Newest
     } else {
-        "is the only version the model holds".to_string()
+        VersionChoice::Only
     };
-    if reasons.is_empty() {
-        let _ = writeln!(out, "version {} {choice}", instance.version);
-    } else {
-        let _ = writeln!(
-            out,
-            "version {} {choice}{}",
-            instance.version,
-            if locked || held.len() <= 1 {
-                ", and meets:"
-            } else {
-                ":"
-            }
-        );
-        for reason in reasons {
-            let _ = writeln!(out, "  {reason}");
-        }
+    VersionReason {
+        choice,
+        versions,
+        requirements,
+        policies,
     }
 }
 
-pub fn impact(service: &str, args: &SystemArgs, color: Color) -> Exit {
-    let compilation = match resolve(args, &[], false, Format::Human, color) {
+/// What `svcmodel impact --format json` prints: what is affected if the instances a
+/// name stands for fail.
+#[derive(Serialize, JsonSchema)]
+pub struct ImpactOutput {
+    /// The version of this shape.
+    format: u32,
+    /// The name asked about: an instance or a service.
+    name: String,
+    /// One per environment resolved, in the model's order (one with `environment`
+    /// `null` for a model without environments).
+    systems: Vec<ImpactSystem>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ImpactSystem {
+    environment: Option<String>,
+    /// The instances the name stands for here; empty when none is part of this
+    /// system.
+    instances: Vec<ImpactInstance>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ImpactInstance {
+    name: String,
+    version: String,
+    /// Every instance that requires it, directly or through others, nearest first.
+    /// Empty when nothing requires it.
+    affected: Vec<Affected>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Affected {
+    name: String,
+    /// 1: it requires the failed instance directly; 2: through one instance in
+    /// between; and so on.
+    distance: usize,
+}
+
+fn impact_text(instance: &ImpactInstance) -> String {
+    let mut out = String::new();
+    let affected = &instance.affected;
+    if affected.is_empty() {
+        let _ = writeln!(
+            out,
+            "if `{}` fails, nothing else is affected: nothing requires it",
+            instance.name
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "if `{}` fails, {} affected:",
+        instance.name,
+        if affected.len() == 1 {
+            "1 instance is".to_string()
+        } else {
+            format!("{} instances are", affected.len())
+        }
+    );
+    for dependent in affected {
+        let distance = dependent.distance;
+        let how = if distance == 1 {
+            "directly".to_string()
+        } else {
+            format!(
+                "through {} {}",
+                distance - 1,
+                if distance == 2 { "hop" } else { "hops" }
+            )
+        };
+        let _ = writeln!(out, "  {} ({how})", dependent.name);
+    }
+    out
+}
+
+pub fn impact(service: &str, args: &SystemArgs, format: Format, color: Color) -> Exit {
+    let compilation = match resolve(args, &[], false, format, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
-    let found = print_grouped(systems(&compilation), |system| {
-        let mut out = String::new();
-        for instance in matching(system, service) {
-            let affected = system.graph.impact(instance.id);
-            if affected.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "if `{}` fails, nothing else is affected: nothing requires it",
-                    instance.name
-                );
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "if `{}` fails, {} affected:",
-                instance.name,
-                if affected.len() == 1 {
-                    "1 instance is".to_string()
-                } else {
-                    format!("{} instances are", affected.len())
-                }
-            );
-            for (id, distance) in affected {
-                let dependent = system.instance(id);
-                let how = if distance == 1 {
-                    "directly".to_string()
-                } else {
-                    format!(
-                        "through {} {}",
-                        distance - 1,
-                        if distance == 2 { "hop" } else { "hops" }
-                    )
-                };
-                let _ = writeln!(out, "  {} ({how})", dependent.name);
-            }
-        }
-        (!out.is_empty()).then_some(out)
-    });
-    if found {
-        Exit::Success
-    } else {
-        not_found(service, systems(&compilation))
+    let systems = systems(&compilation);
+    let output = ImpactOutput {
+        format: 1,
+        name: service.to_string(),
+        systems: systems
+            .iter()
+            .map(|system| ImpactSystem {
+                environment: system.environment.clone(),
+                instances: matching(system, service)
+                    .map(|instance| ImpactInstance {
+                        name: instance.name.clone(),
+                        version: instance.version.to_string(),
+                        affected: system
+                            .graph
+                            .impact(instance.id)
+                            .into_iter()
+                            .map(|(id, distance)| Affected {
+                                name: system.instance(id).name.clone(),
+                                distance,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    if output.systems.iter().all(|s| s.instances.is_empty()) {
+        return not_found(service, systems);
     }
+    match format {
+        Format::Json => output::print_json(&output),
+        Format::Human => print_grouped(systems, &output.systems, |system| {
+            system.instances.iter().map(impact_text).collect()
+        }),
+    }
+    Exit::Success
 }
 
-pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
-    let compilation = match resolve(args, update, true, Format::Human, color) {
+/// What `svcmodel lock --format json` prints: the lockfile and what it pins.
+#[derive(Serialize, JsonSchema)]
+pub struct LockOutput {
+    /// The version of this shape.
+    format: u32,
+    /// The lockfile's path, relative to the current folder where possible.
+    lockfile: String,
+    /// svcmodel wrote the lockfile; `false` when it was up to date.
+    written: bool,
+    /// Every pin the lockfile now holds, by environment, then service.
+    pins: Vec<LockPin>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct LockPin {
+    /// `null` for a model without environments.
+    environment: Option<String>,
+    service: String,
+    version: String,
+    /// The content hash of the definition used.
+    hash: String,
+}
+
+pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) -> Exit {
+    let compilation = match resolve(args, update, true, format, color) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -391,21 +615,33 @@ pub fn lock(args: &SystemArgs, update: &[String], color: Color) -> Exit {
     let shown = svcmodel_compiler::load::relative(&lock_path, &cwd)
         .display()
         .to_string();
-    if unchanged {
-        println!("{shown} is up to date");
-        return Exit::Success;
+    if !unchanged && let Err(error) = super::write_atomically(&compilation.lock_path, &text) {
+        eprintln!("error: cannot write `{shown}`: {error}");
+        return Exit::Failure;
     }
-    match super::write_atomically(&compilation.lock_path, &text) {
-        Ok(()) => {
-            let count: usize = lock.pins.values().map(|p| p.len()).sum();
-            println!("wrote {shown}: {}", plural(count, "pin"));
-            Exit::Success
-        }
-        Err(error) => {
-            eprintln!("error: cannot write `{shown}`: {error}");
-            Exit::Failure
-        }
+    let pins: Vec<LockPin> = lock
+        .pins
+        .iter()
+        .flat_map(|(environment, pins)| {
+            pins.iter().map(|(service, pin)| LockPin {
+                environment: environment.clone(),
+                service: service.clone(),
+                version: pin.version.to_string(),
+                hash: pin.hash.clone(),
+            })
+        })
+        .collect();
+    match format {
+        Format::Json => output::print_json(&LockOutput {
+            format: 1,
+            lockfile: shown,
+            written: !unchanged,
+            pins,
+        }),
+        Format::Human if unchanged => println!("{shown} is up to date"),
+        Format::Human => println!("wrote {shown}: {}", plural(pins.len(), "pin")),
     }
+    Exit::Success
 }
 
 pub fn schema(name: SchemaName) -> Exit {
@@ -416,6 +652,18 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::Place => schemars::schema_for!(super::place::PlaceOutput),
         SchemaName::Risk => schemars::schema_for!(super::place::RiskOutput),
         SchemaName::Slo => schemars::schema_for!(super::place::SloOutput),
+        SchemaName::Check => schemars::schema_for!(super::check::CheckOutput),
+        SchemaName::Fmt => schemars::schema_for!(super::fmt::FmtOutput),
+        SchemaName::Why => schemars::schema_for!(WhyOutput),
+        SchemaName::Impact => schemars::schema_for!(ImpactOutput),
+        SchemaName::Lock => schemars::schema_for!(LockOutput),
+        SchemaName::Plan => schemars::schema_for!(super::deploy::PlanOutput),
+        SchemaName::Deploy => schemars::schema_for!(svcmodel_targets::deploy::Report),
+        SchemaName::Status => schemars::schema_for!(super::deploy::StatusOutput),
+        SchemaName::Reconcile => schemars::schema_for!(super::deploy::ReconcileOutput),
+        SchemaName::Destroy => schemars::schema_for!(super::deploy::DestroyOutput),
+        SchemaName::StateUnlock => schemars::schema_for!(super::deploy::UnlockOutput),
+        SchemaName::Explain => schemars::schema_for!(super::explain::ExplainOutput),
     };
     output::print_json(&schema);
     Exit::Success

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -199,7 +200,7 @@ pub fn secret_hashes(
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -208,28 +209,34 @@ pub enum Action {
     Unchanged,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Change {
     /// `version`, `env.NAME`, `command`, `workdir`, `ports`, `health`, `secret.NAME`.
     pub field: String,
-    /// As shown: a secret is `(secret)`, never its value.
+    /// As shown: a secret is `(secret)`, never its value. `null`: not set.
     pub from: Option<String>,
+    /// As `from`.
     pub to: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PlanItem {
     pub name: String,
     pub action: Action,
+    /// The version the model wants (for a delete: the version that runs).
     pub version: Option<String>,
+    /// Every field that differs from what was deployed (only for `update`).
     pub changes: Vec<Change>,
-    /// The services started after this one that depend on it.
+    /// The deploy wave, counted from 0; a delete comes after every wave
+    /// (18446744073709551615).
     pub wave: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Plan {
     pub environment: String,
+    /// One per service the model wants, then one per recorded service it no longer
+    /// has.
     pub items: Vec<PlanItem>,
     /// Work an earlier run left unfinished.
     pub pending: Vec<Pending>,
@@ -440,22 +447,31 @@ pub struct Options {
 }
 
 /// What happened to one service.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Outcome {
     pub name: String,
+    /// `create`, `update`, `repair` (recorded but not running) or `delete`.
     pub action: String,
+    /// It became healthy (or was deleted).
     pub ok: bool,
+    /// Why it failed; `null` when it did not.
     pub message: Option<String>,
+    /// How long it took to become healthy (or to fail).
     pub seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What a deploy did (`svcmodel deploy --format json` prints it).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Report {
     pub environment: String,
+    /// Every wave became healthy.
     pub ok: bool,
+    /// One per service started, repaired or deleted, in the order they finished;
+    /// unchanged services are left out.
     pub outcomes: Vec<Outcome>,
     /// The wave that failed (and was rolled back, unless `--no-rollback`).
     pub failed_wave: Option<usize>,
+    /// The failed wave was rolled back.
     pub rolled_back: bool,
 }
 

@@ -54,11 +54,14 @@ pub struct ServiceRecord {
     pub deployed_at: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pending {
     pub service: String,
+    /// `create`, `update` or `repair`.
     pub action: String,
+    /// What the engine calls what was started, when it got that far.
     pub engine_id: Option<String>,
+    /// Unix seconds.
     pub since: u64,
 }
 
@@ -139,14 +142,18 @@ impl std::fmt::Display for StateError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LockInfo {
+    /// The lock's id, as `svcmodel state unlock` takes it.
     pub id: String,
     pub environment: String,
+    /// The command that took it: `deploy`, `destroy`.
     pub operation: String,
+    /// The user who ran it.
     pub who: String,
     pub pid: u32,
     pub host: String,
+    /// Unix seconds.
     pub since: u64,
 }
 

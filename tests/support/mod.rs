@@ -66,6 +66,26 @@ pub fn svcmodel_with_stdin(dir: &Path, args: &[&str], stdin: Option<&str>) -> Ou
     }
 }
 
+/// Checks `instance` against the published `docs/schema/NAME.schema.json`.
+pub fn validate(schema_name: &str, instance: &serde_json::Value) {
+    let published = repo()
+        .join("docs/schema")
+        .join(format!("{schema_name}.schema.json"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&published).expect("the schema is published"),
+    )
+    .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match docs/schema/{schema_name}.schema.json: {errors:#?}"
+    );
+}
+
 /// A temporary project folder with files.
 pub struct Project {
     pub dir: tempfile::TempDir,
