@@ -316,3 +316,23 @@ fn a_project_entered_through_a_symlink_is_inside_its_root() {
     let output = project.run(&["check", "link/main.svc"]);
     assert_eq!(output.code, 0, "{}", output.transcript());
 }
+
+/// A reader that stops reading (`svcmodel render --stdout bank | head -1`) ends
+/// svcmodel quietly with 141, as SIGPIPE would, never with a panic message. The output
+/// (about 90 KB) is larger than a pipe holds, so svcmodel meets the closed pipe
+/// whether it starts writing before or after the reader leaves.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svcmodel"))
+        .args(["render", "--stdout", "bank"])
+        .current_dir(repo().join("examples"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+}
