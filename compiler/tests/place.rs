@@ -464,3 +464,54 @@ fn the_same_model_always_gives_the_same_placement() {
         assert_eq!(placed(&text), first);
     }
 }
+
+/// A generated landscape (300 services over 6 environments, every kind of rule):
+/// placed within every rule, and the same placement twice.
+#[test]
+fn a_generated_landscape_is_placed_within_every_rule_and_the_same_twice() {
+    use std::path::{Path, PathBuf};
+    use svcmodel_compiler::generate;
+    use svcmodel_compiler::load::MemoryLoader;
+    let generated = generate::model(300, 3);
+    let mut loader = MemoryLoader::new();
+    for (path, text) in &generated.files {
+        loader = loader.with_file(Path::new("/m").join(path), text.as_str());
+    }
+    loader = loader.with_file("/m/system/environments.svc", generate::landscape(300, 6, 3));
+    let compilation = svcmodel_compiler::compile_system(
+        &loader,
+        &svcmodel_compiler::SystemRequest {
+            entries: vec![PathBuf::from("/m/system")],
+            root: PathBuf::from("/m"),
+            display_base: PathBuf::from("/m"),
+            ..Default::default()
+        },
+    );
+    assert!(
+        !compilation.has_errors(),
+        "{:?}",
+        compilation.diagnostics.first()
+    );
+    let systems = &compilation.resolution.as_ref().unwrap().systems;
+    assert_eq!(systems.len(), 6);
+    let envs: Vec<usize> = (0..6).collect();
+    let place = || {
+        let problem = Problem::build(&compilation.model, systems, "prod", &envs);
+        let placed = place::place_landscape(problem, place::Options::default());
+        assert!(
+            placed.diagnostics.is_empty(),
+            "{:?}",
+            placed.diagnostics.first()
+        );
+        let env_of = placed.solution.unwrap().env_of;
+        assert_eq!(
+            solve::violations(&placed.problem, &BTreeSet::new(), &env_of),
+            vec![]
+        );
+        env_of
+    };
+    let first = place();
+    assert_eq!(place(), first);
+    // The rules have effect: some services are not in the cheapest environment.
+    assert!(first.iter().collect::<BTreeSet<_>>().len() > 1);
+}

@@ -884,7 +884,12 @@ pub fn conflicts(p: &Problem, options: Options) -> Vec<Diagnostic> {
     let mut kept: Vec<RuleId> = candidates.clone();
     let mut disabled: BTreeSet<RuleId> = BTreeSet::new();
     let mut exact = true;
-    if candidates.len() <= 400 {
+    // Each rule tried costs a search: on large landscapes, the rules the best attempt
+    // breaks instead.
+    if candidates.len() > 400 || p.items.len() * candidates.len() > 2_000_000 {
+        kept = solve::best_attempt(p);
+        exact = false;
+    } else {
         for rule in &candidates {
             let mut trial = disabled.clone();
             trial.insert(*rule);
@@ -897,8 +902,6 @@ pub fn conflicts(p: &Problem, options: Options) -> Vec<Diagnostic> {
                 Outcome::Unknown => exact = false,
             }
         }
-    } else {
-        exact = false;
     }
     let message = match kept.len() {
         1 => format!(

@@ -976,6 +976,26 @@ fn finish(s: &Search, assignment: Vec<usize>, optimal: bool, lower_bound: f64) -
     }
 }
 
+/// The rules the best attempt breaks: greedy, then min-conflicts repair, then the
+/// rules its placement still breaks. For landscapes too large to look for the
+/// smallest conflicting set.
+pub fn best_attempt(p: &Problem) -> Vec<RuleId> {
+    let none = BTreeSet::new();
+    let mut s = Search::new(p, &none);
+    if s.env_order.iter().any(Vec::is_empty) {
+        return Vec::new();
+    }
+    let order = s.order();
+    if !s.greedy(&order) {
+        s.repair(&order, 50);
+    }
+    let assignment = s.snapshot();
+    let env_of: Vec<usize> = (0..p.items.len())
+        .map(|i| assignment[s.block_of[i]])
+        .collect();
+    violations(p, &none, &env_of)
+}
+
 /// Whether `env_of` meets every rule not in `disabled`: the check of a placement,
 /// item by item, with no search (and what tests compare the search against).
 pub fn violations(p: &Problem, disabled: &BTreeSet<RuleId>, env_of: &[usize]) -> Vec<RuleId> {
