@@ -331,3 +331,94 @@ service "search" {
     assert_eq!(output.code, 1, "{}", output.transcript());
     insta::assert_snapshot!("place-search-budget", output.transcript());
 }
+
+/// Rendering and planning an environment of a placed landscape: only what placement
+/// put there, dependencies elsewhere at their environment's `address`, and each
+/// replica pinned to the failure domains placement chose.
+#[test]
+fn an_environment_of_a_placed_landscape_renders_and_plans_what_is_placed_there() {
+    let placed: serde_json::Value =
+        serde_json::from_str(&examples(&["place", "--format", "json", "bank"]).stdout).unwrap();
+    let assignments = placed["landscapes"][0]["assignments"].as_array().unwrap();
+    let placed_in = |env: &str| -> Vec<String> {
+        assignments
+            .iter()
+            .filter(|a| a["environment"] == env)
+            .map(|a| a["instance"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let rendered: serde_json::Value = serde_json::from_str(
+        &examples(&["render", "--format", "json", "-e", "aws-eu-central", "bank"]).stdout,
+    )
+    .unwrap();
+    let files = rendered["environments"][0]["files"].as_array().unwrap();
+    let mut services: Vec<String> = files
+        .iter()
+        .filter_map(|f| f["path"].as_str()?.split('/').next().map(str::to_string))
+        .filter(|s| !s.ends_with(".hcl") && !s.ends_with(".yaml"))
+        .collect();
+    services.sort();
+    services.dedup();
+    assert_eq!(services, placed_in("aws-eu-central"));
+    let web = files
+        .iter()
+        .find(|f| f["path"] == "web-banking/web-banking.nomad.hcl")
+        .unwrap()["contents"]
+        .as_str()
+        .unwrap();
+    assert!(
+        web.contains("ACCOUNTS_ADDR = \"accounts.dc-frankfurt.bank.internal:9090\""),
+        "{web}"
+    );
+
+    // dc-frankfurt on Kubernetes: accounts pinned to the hypervisors it was placed on.
+    let rendered: serde_json::Value = serde_json::from_str(
+        &examples(&["render", "--format", "json", "-e", "dc-frankfurt", "bank"]).stdout,
+    )
+    .unwrap();
+    let accounts = rendered["environments"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "accounts/manifest.yaml")
+        .unwrap()["contents"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hypervisors: std::collections::BTreeSet<&str> = assignments
+        .iter()
+        .find(|a| a["instance"] == "accounts")
+        .unwrap()["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["hypervisor"].as_str().unwrap())
+        .collect();
+    let pinned = accounts
+        .split("key: \"svcmodel.io/hypervisor\"")
+        .nth(1)
+        .unwrap();
+    for hypervisor in &hypervisors {
+        assert!(
+            pinned.contains(&format!("- \"{hypervisor}\"")),
+            "{accounts}"
+        );
+    }
+    // payments requires fraud, placed in the cloud: reached at its address, and let
+    // out by the network policy.
+    assert!(!placed_in("dc-frankfurt").contains(&"fraud".to_string()));
+
+    // The plan of an environment holds what is placed there, nothing else.
+    let plan: serde_json::Value = serde_json::from_str(
+        &examples(&["plan", "--format", "json", "-e", "dc-frankfurt", "bank"]).stdout,
+    )
+    .unwrap();
+    let mut planned: Vec<String> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    planned.sort();
+    assert_eq!(planned, placed_in("dc-frankfurt"));
+}

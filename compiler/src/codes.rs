@@ -84,6 +84,7 @@ codes! {
     PortClash = "E0704": "two services listening on one port of one host",
     TemplateFailed = "E0705": "a target template that fails to render",
     InvalidTarget = "E0706": "a custom target whose `target.toml` is missing or wrong",
+    Unreachable = "E0707": "a dependency placed in another environment that declares no `address`",
     DriftMissing = "E0801": "a service of the model that is not deployed",
     DriftStopped = "E0802": "a deployed service that no longer runs",
     DriftUnhealthy = "E0803": "a deployed service whose health check fails",

@@ -1548,6 +1548,96 @@ service "orders" {
         right: "",
     },
     Explanation {
+        code: Code::Unreachable,
+        text: r#"
+The environment shares its landscape (its `tier`) with others, so `svcmodel place`
+decides which services it runs, and a service placed here requires one placed in
+another environment. Rendering needs the host this environment reaches it at, and
+that environment declares no `address`.
+
+Give the other environment an `address`: the host name other environments reach its
+services at, with `{name}` for the service (an ingress, a gateway or a DNS zone,
+e.g. `address = "{name}.dc.example.internal"`).
+"#,
+        wrong: r#"environment "dc" {
+  target   = "kubernetes"
+  provider = "onprem"
+  tier     = "prod"
+}
+
+environment "cloud" {
+  target   = "kubernetes"
+  provider = "aws"
+  tier     = "prod"
+}
+
+service "db" {
+  version = "1.0.0"
+  image   = "x/db:1"
+  data { classification = "pii" }
+  provides "sql" { port = 5432 }
+}
+
+service "api" {
+  version = "1.0.0"
+  image   = "x/api:1"
+  requires "db" {}
+  config {
+    env "DB_HOST" = "${db.sql.host}"
+  }
+}
+
+policy "pii-on-premises" {
+  when    = service.data.classification == "pii"
+  require = environment.provider == "onprem"
+}
+
+policy "api-in-cloud" {
+  when    = service.name == "api"
+  require = environment.provider == "aws"
+}
+"#,
+        right: r#"environment "dc" {
+  target   = "kubernetes"
+  provider = "onprem"
+  tier     = "prod"
+  address  = "{name}.dc.example.internal"
+}
+
+environment "cloud" {
+  target   = "kubernetes"
+  provider = "aws"
+  tier     = "prod"
+}
+
+service "db" {
+  version = "1.0.0"
+  image   = "x/db:1"
+  data { classification = "pii" }
+  provides "sql" { port = 5432 }
+}
+
+service "api" {
+  version = "1.0.0"
+  image   = "x/api:1"
+  requires "db" {}
+  config {
+    env "DB_HOST" = "${db.sql.host}"
+  }
+}
+
+policy "pii-on-premises" {
+  when    = service.data.classification == "pii"
+  require = environment.provider == "onprem"
+}
+
+policy "api-in-cloud" {
+  when    = service.name == "api"
+  require = environment.provider == "aws"
+}
+"#,
+    },
+    Explanation {
         code: Code::DriftMissing,
         text: r#"
 `svcmodel reconcile` compares what runs with the model. The model declares this service

@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
                     root_dir: "",
             template_files: &Default::default(),
                     only: &[],
+                    placed: None,
                 },
                 &target,
             );

@@ -103,6 +103,30 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
     };
     let no_templates = BTreeMap::new();
     let root_dir = root.to_string_lossy().into_owned();
+    // In a landscape of several environments, only what placement put here.
+    let placements = super::place::Placements::for_command(
+        args,
+        &compilation.model,
+        compilation
+            .resolution
+            .as_ref()
+            .map_or(&[][..], |r| r.systems.as_slice()),
+    );
+    let placed = match placements.for_environment(&compilation.model, &system, &name) {
+        Ok(placed) => placed,
+        Err(found) => {
+            output::print_human(&found, &compilation.sources, color);
+            eprintln!("error: environment `{name}` cannot be placed");
+            return Err(Exit::ModelErrors);
+        }
+    };
+    let only: Vec<String> = match &placed {
+        // An empty list means every instance: a name no instance has means none.
+        Some((here, _)) if here.is_empty() => vec![String::new()],
+        Some((here, _)) => here.clone(),
+        None => Vec::new(),
+    };
+    let placed_view = placed.as_ref().map(|(_, view)| view);
     let mut problems = Vec::new();
     let view = svcmodel_targets::view::build(
         &Input {
@@ -111,7 +135,8 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
             file_dirs: &file_dirs,
             root_dir: &root_dir,
             template_files: &no_templates,
-            only: &[],
+            only: &only,
+            placed: placed_view,
         },
         &local.manifest,
         &mut problems,
@@ -130,7 +155,14 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
     let desired = match target.as_str() {
         "compose" | "swarm" => svcmodel_targets::docker::desired(&view.services, &waves, &name),
         "kubernetes" => {
-            let files = kubernetes_files(&mut compilation, &system, &root, &file_dirs, color)?;
+            let files = kubernetes_files(
+                &mut compilation,
+                &system,
+                &root,
+                &file_dirs,
+                (&only, placed_view),
+                color,
+            )?;
             svcmodel_targets::kubernetes::desired(
                 &view.services,
                 &files,
@@ -162,6 +194,7 @@ fn kubernetes_files(
     system: &ResolvedSystem,
     root: &Path,
     file_dirs: &[String],
+    (only, placed): (&[String], Option<&svcmodel_targets::view::PlacedView>),
     color: Color,
 ) -> Result<Vec<svcmodel_targets::RenderedFile>, Exit> {
     let folder = root.join("templates").join("kubernetes");
@@ -181,7 +214,8 @@ fn kubernetes_files(
             file_dirs,
             root_dir: &root_dir,
             template_files: &template_files,
-            only: &[],
+            only,
+            placed,
         },
         &target,
     );

@@ -4,9 +4,13 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use svcmodel_compiler::codes::Code;
+use svcmodel_compiler::diagnostic::Diagnostic;
 use svcmodel_compiler::place::{self, Placed, VerdictKind};
 use svcmodel_compiler::source::SourceMap;
 use svcmodel_model::Span;
+use svcmodel_model::system::ResolvedSystem;
+use svcmodel_targets::view::PlacedView;
 
 use crate::cli::{Color, Format, SystemArgs};
 use crate::exit::Exit;
@@ -580,4 +584,145 @@ fn domain_text(replica: &BTreeMap<String, String>) -> String {
         .filter_map(|k| replica.get(*k).cloned())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The placements of the landscapes with more than one environment: what rendering
+/// and deploying one of their environments needs.
+pub(super) struct Placements {
+    landscapes: Vec<LandscapePlacement>,
+}
+
+/// A landscape's environments, and its placement or why there is none.
+type LandscapePlacement = (
+    Vec<String>,
+    Result<svcmodel_model::placement::Placement, Vec<Diagnostic>>,
+);
+
+impl Placements {
+    /// Places the landscapes that `systems` (the environments resolved so far) touch;
+    /// when `-e` left some of their environments out, resolves them all again.
+    pub(super) fn for_command(
+        args: &SystemArgs,
+        model: &svcmodel_model::Model,
+        systems: &[ResolvedSystem],
+    ) -> Placements {
+        let shared = place::landscapes(model)
+            .into_iter()
+            .any(|(_, envs)| envs.len() > 1);
+        if !shared {
+            return Placements {
+                landscapes: Vec::new(),
+            };
+        }
+        if systems.len() == model.environments.len() {
+            return Placements::new(model, systems);
+        }
+        match super::system::resolve_every_environment(args) {
+            Some(all) => {
+                let systems = all
+                    .resolution
+                    .as_ref()
+                    .map(|r| r.systems.clone())
+                    .unwrap_or_default();
+                Placements::new(&all.model, &systems)
+            }
+            None => Placements {
+                landscapes: Vec::new(),
+            },
+        }
+    }
+
+    pub(super) fn new(model: &svcmodel_model::Model, systems: &[ResolvedSystem]) -> Placements {
+        let landscapes = place::landscapes(model)
+            .into_iter()
+            .filter(|(_, envs)| envs.len() > 1)
+            .map(|(name, envs)| {
+                let names = envs
+                    .iter()
+                    .map(|&e| model.environments[e].name.value.clone())
+                    .collect();
+                let problem = place::Problem::build(model, systems, &name, &envs);
+                let placed = place::place_landscape(problem, place::Options::default());
+                let result = match placed.placement {
+                    Some(p) if placed.diagnostics.is_empty() => Ok(p),
+                    _ => Err(placed.diagnostics),
+                };
+                (names, result)
+            })
+            .collect();
+        Placements { landscapes }
+    }
+
+    /// For `environment`: the instances placed there and what the view needs, or
+    /// `None` when the environment has its landscape to itself (everything runs there).
+    pub(super) fn for_environment(
+        &self,
+        model: &svcmodel_model::Model,
+        system: &ResolvedSystem,
+        environment: &str,
+    ) -> Result<Option<(Vec<String>, PlacedView)>, Vec<Diagnostic>> {
+        let Some((_, result)) = self
+            .landscapes
+            .iter()
+            .find(|(envs, _)| envs.iter().any(|e| e == environment))
+        else {
+            return Ok(None);
+        };
+        let placement = result.as_ref().map_err(Clone::clone)?;
+        let here: Vec<String> = placement
+            .assignments
+            .iter()
+            .filter(|a| a.environment == environment)
+            .map(|a| a.instance.clone())
+            .collect();
+        let mut view = PlacedView::default();
+        let mut diagnostics = Vec::new();
+        for a in &placement.assignments {
+            if a.environment == environment {
+                view.domains.insert(a.instance.clone(), a.replicas.clone());
+                continue;
+            }
+            let Some(env) = model.environment(&a.environment) else {
+                continue;
+            };
+            match &env.address {
+                Some(address) => {
+                    view.remote.insert(
+                        a.instance.clone(),
+                        address.value.replace("{name}", &a.instance),
+                    );
+                }
+                None => {
+                    // Only a problem if something placed here requires it.
+                    for consumer in here.iter().filter_map(|n| system.find(n)) {
+                        for dep in &consumer.dependencies {
+                            if system.instance(dep.instance).name != a.instance {
+                                continue;
+                            }
+                            diagnostics.push(
+                                Diagnostic::error(
+                                    Code::Unreachable,
+                                    format!(
+                                        "`{}` (placed in `{environment}`) requires `{}`, placed in `{}`, which declares no `address`",
+                                        consumer.name, a.instance, a.environment
+                                    ),
+                                )
+                                .label(dep.span, "this requirement crosses environments")
+                                .label(env.name.span, "no `address` here")
+                                .help(format!(
+                                    "add `address = \"{{name}}.{}.example.internal\"` (the host other environments reach its services at) to environment `{}`",
+                                    a.environment, a.environment
+                                )),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if diagnostics.is_empty() {
+            Ok(Some((here, view)))
+        } else {
+            Err(diagnostics)
+        }
+    }
 }

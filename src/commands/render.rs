@@ -117,7 +117,36 @@ pub fn run(args: &RenderArgs) -> Exit {
 
     let mut outputs = Vec::new();
     let mut views = Vec::new();
+    let placements =
+        super::place::Placements::for_command(args.system, &compilation.model, &systems);
     for system in &systems {
+        // In a landscape of several environments, only what placement put here.
+        let placed = match &system.environment {
+            Some(env) => match placements.for_environment(&compilation.model, system, env) {
+                Ok(placed) => placed,
+                Err(found) => {
+                    diagnostics.extend(found);
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let only: Vec<String> = match &placed {
+            Some((here, _)) => {
+                let chosen: Vec<String> = here
+                    .iter()
+                    .filter(|n| args.services.is_empty() || args.services.contains(n))
+                    .cloned()
+                    .collect();
+                // An empty list means every instance: a name no instance has means none.
+                if chosen.is_empty() {
+                    vec![String::new()]
+                } else {
+                    chosen
+                }
+            }
+            None => args.services.to_vec(),
+        };
         let target_name = match (args.target, &system.environment) {
             (Some(t), _) => t.to_string(),
             (None, Some(env)) => compilation
@@ -141,7 +170,8 @@ pub fn run(args: &RenderArgs) -> Exit {
             file_dirs: &file_dirs,
             root_dir: &root_dir,
             template_files: &template_files,
-            only: args.services,
+            only: &only,
+            placed: placed.as_ref().map(|(_, view)| view),
         };
         if args.view {
             let mut problems = Vec::new();

@@ -14,6 +14,28 @@ use crate::output::{self, plural};
 use crate::view;
 
 /// Compiles and resolves; prints diagnostics; `Err` with the exit code on errors.
+/// Resolves every environment of the model without printing anything (a command
+/// that already resolved with `-e` and showed its diagnostics, and now needs the other
+/// environments of the landscape for placement). `None` when it has errors.
+pub(super) fn resolve_every_environment(args: &SystemArgs) -> Option<SystemCompilation> {
+    let cwd = super::current_dir();
+    let entries = super::entries(&args.paths, &cwd);
+    let root = super::project_root(args.root.as_deref(), &entries, &cwd);
+    let request = SystemRequest {
+        entries,
+        root,
+        display_base: cwd.clone(),
+        values_files: args.values.iter().map(|v| cwd.join(v)).collect(),
+        sets: args.set.clone(),
+        environment: None,
+        locked: false,
+        update: Vec::new(),
+        write_lock: false,
+    };
+    let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
+    (!compilation.has_errors()).then_some(compilation)
+}
+
 pub fn resolve(
     args: &SystemArgs,
     update: &[String],

@@ -67,6 +67,7 @@ fn desired(text: &str) -> Vec<Desired> {
             root_dir: "",
             template_files: &BTreeMap::new(),
             only: &[],
+            placed: None,
         },
         &local.manifest,
         &mut problems,

@@ -69,6 +69,7 @@ fn main() {
             root_dir: "",
             template_files: &Default::default(),
             only: &[],
+            placed: None,
         };
         let start = Instant::now();
         let mut problems = Vec::new();

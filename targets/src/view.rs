@@ -36,6 +36,18 @@ pub struct Input<'a> {
     pub template_files: &'a BTreeMap<(u32, String), String>,
     /// Render only the instances with these names; every instance when empty.
     pub only: &'a [String],
+    /// Where placement put things, when the environment shares its landscape.
+    pub placed: Option<&'a PlacedView>,
+}
+
+/// What rendering one environment of a placed landscape needs from the placement.
+#[derive(Debug, Clone, Default)]
+pub struct PlacedView {
+    /// Instances placed in other environments, by name: the host this environment
+    /// reaches them at (the other environment's `address`).
+    pub remote: BTreeMap<String, String>,
+    /// Instances placed here: their replicas' failure domains, by kind.
+    pub domains: BTreeMap<String, Vec<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,9 +112,15 @@ pub struct ServiceView {
     pub secret_variables: Vec<SecretView>,
     pub ports: Vec<PortView>,
     pub health: Option<HealthView>,
+    /// What it requires in this environment.
     pub dependencies: Vec<DependencyView>,
+    /// What it requires that placement put in another environment, reached at that
+    /// environment's `address`.
+    pub remote_dependencies: Vec<DependencyView>,
     /// The instances that require this one, and the port each uses.
     pub consumers: Vec<ConsumerView>,
+    /// Consumers placed in another environment: they come from outside.
+    pub remote_consumers: Vec<ConsumerView>,
     pub replicas: u32,
     pub criticality: &'static str,
     pub critical: bool,
@@ -113,6 +131,9 @@ pub struct ServiceView {
     pub resources: ResourcesView,
     pub data: Option<DataView>,
     pub spread: Vec<SpreadView>,
+    /// The failure domains placement chose for its replicas, per kind: the nodes it
+    /// may run on. Empty when the environment is not part of a placed landscape.
+    pub pins: Vec<PinView>,
     /// The instances this one should run close to (`near`): its data.
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
@@ -293,6 +314,16 @@ pub struct DataView {
 pub struct NearView {
     /// The instance to run close to.
     pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PinView {
+    /// `zone`, `rack` or `hypervisor`.
+    pub kind: String,
+    /// The Kubernetes node label that carries it.
+    pub node_label: &'static str,
+    /// The domains its replicas were placed in, each once, sorted.
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -736,8 +767,21 @@ impl<'a> Builder<'a> {
             .health
             .as_ref()
             .map(|h| self.health(instance, def, h, problems));
-        let dependencies = self.dependencies(instance, def);
-        let consumers = self.consumers(instance);
+        let remote = self.input.placed.map(|p| &p.remote);
+        let elsewhere = |name: &str| remote.is_some_and(|r| r.contains_key(name));
+        let (mut remote_dependencies, dependencies): (Vec<_>, Vec<_>) = self
+            .dependencies(instance, def)
+            .into_iter()
+            .partition(|d| elsewhere(&d.name));
+        for d in &mut remote_dependencies {
+            if let Some(host) = remote.and_then(|r| r.get(&d.name)) {
+                d.host = host.clone();
+            }
+        }
+        let (remote_consumers, consumers): (Vec<_>, Vec<_>) = self
+            .consumers(instance)
+            .into_iter()
+            .partition(|c| elsewhere(&c.name));
         let replicas = def.replicas.value;
         if replicas > 1 {
             self.require(
@@ -774,6 +818,27 @@ impl<'a> Builder<'a> {
             );
         }
         let spread = self.spread(&instance.name, def, problems);
+        let pins = self
+            .input
+            .placed
+            .and_then(|p| p.domains.get(&instance.name))
+            .map(|replicas| {
+                FailureDomainKind::ALL
+                    .iter()
+                    .filter_map(|kind| {
+                        let values: std::collections::BTreeSet<&String> = replicas
+                            .iter()
+                            .filter_map(|r| r.get(kind.as_str()))
+                            .collect();
+                        (!values.is_empty()).then(|| PinView {
+                            kind: kind.as_str().to_string(),
+                            node_label: node_label(*kind),
+                            values: values.into_iter().cloned().collect(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let near = self.near(instance, def, problems);
         let critical = def.criticality.value == Criticality::Critical;
         let labels = def.labels.clone();
@@ -815,7 +880,9 @@ impl<'a> Builder<'a> {
             ports,
             health,
             dependencies,
+            remote_dependencies,
             consumers,
+            remote_consumers,
             replicas,
             criticality: criticality_name(def.criticality.value),
             critical,
@@ -837,6 +904,7 @@ impl<'a> Builder<'a> {
                 size_mib: d.size_bytes.as_ref().map(|s| s.value.div_ceil(1 << 20)),
             }),
             spread,
+            pins,
             near,
             labels,
             standard_labels: BTreeMap::new(),
@@ -1083,7 +1151,11 @@ impl<'a> Builder<'a> {
     /// A port's host, port or url as this target reaches it.
     fn address(&self, to: Address, field: PortField, own: bool) -> Vec<Part> {
         let scheme = scheme(to.port.protocol.value);
-        if self.target.interpolation == Interpolation::Nomad && !own {
+        let placed_elsewhere = self
+            .input
+            .placed
+            .is_some_and(|p| p.remote.contains_key(&to.instance.name));
+        if self.target.interpolation == Interpolation::Nomad && !own && !placed_elsewhere {
             return vec![Part::Address {
                 service: crate::nomad::service_name(&to.instance.name, &to.port.name.value),
                 field: field.as_str().to_string(),
@@ -1091,10 +1163,17 @@ impl<'a> Builder<'a> {
                 provider: crate::nomad::provider(to.service).to_string(),
             }];
         }
-        let host = if own {
-            self.target.own_host.clone()
+        let remote = if own {
+            None
         } else {
-            self.host(&to.instance.name)
+            self.input
+                .placed
+                .and_then(|p| p.remote.get(&to.instance.name))
+        };
+        let host = match remote {
+            Some(host) => host.clone(),
+            None if own => self.target.own_host.clone(),
+            None => self.host(&to.instance.name),
         };
         let port = to.port.port.value;
         let text = match field {

@@ -96,6 +96,7 @@ fn render_with(target: &str, value: &str) -> Result<(Vec<RenderedFile>, String),
             root_dir: "",
             template_files: &Default::default(),
             only: &[],
+            placed: None,
         },
         &target,
     );

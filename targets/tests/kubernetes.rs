@@ -76,6 +76,7 @@ fn desired(sets: &[&str]) -> Vec<deploy::Desired> {
         root_dir: "",
         template_files: &Default::default(),
         only: &[],
+        placed: None,
     };
     let rendered = render(&input, &target);
     assert!(!rendered.has_errors(), "{:?}", rendered.problems);

@@ -284,6 +284,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         attr("jurisdiction"),
         attr("region"),
         attr("tier"),
+        attr("address"),
         attr("failure_domains"),
         attr("capacity"),
         attr("cost"),
@@ -386,8 +387,23 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             })
         })
         .collect();
+    let address = text("address", d).filter(|a| {
+        let ok = a.value.contains("{name}");
+        if !ok {
+            d.push(
+                Diagnostic::error(
+                    Code::InvalidPattern,
+                    "`address` must say where the service's name goes",
+                )
+                .label(a.span, "no `{name}` in this address")
+                .help("write the host other environments reach a service at, with `{name}` for the service, e.g. \"{name}.dc.example.internal\""),
+            );
+        }
+        ok
+    });
     Some(Environment {
         description: text("description", d).map(|s| s.value),
+        address,
         target: target.unwrap_or_else(|| Spanned::new(String::new(), item.key.span)),
         provider: text("provider", d),
         jurisdiction: text("jurisdiction", d),
