@@ -155,6 +155,23 @@ pub struct SloOutput {
     pub landscapes: Vec<place::slo::SloReport>,
 }
 
+/// An assessment (`risk`, `slo`) of every placed landscape.
+fn assess<T>(
+    placed: &[Placed],
+    assessment: fn(&place::Problem, &svcmodel_model::placement::Placement, &[usize]) -> T,
+) -> Vec<T> {
+    placed
+        .iter()
+        .filter_map(|p| {
+            Some(assessment(
+                &p.problem,
+                p.placement.as_ref()?,
+                &p.solution.as_ref()?.env_of,
+            ))
+        })
+        .collect()
+}
+
 /// `svcmodel risk`.
 pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
     with_placement(
@@ -163,16 +180,7 @@ pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
         format,
         color,
         &|_, placed| {
-            let reports: Vec<place::risk::RiskReport> = placed
-                .iter()
-                .filter_map(|p| {
-                    Some(place::risk::risk(
-                        &p.problem,
-                        p.placement.as_ref()?,
-                        &p.solution.as_ref()?.env_of,
-                    ))
-                })
-                .collect();
+            let reports = assess(placed, place::risk::risk);
             match format {
                 Format::Json => output::print_json(&RiskOutput {
                     format: 1,
@@ -193,16 +201,7 @@ pub fn slo(args: &SystemArgs, format: Format, color: Color) -> Exit {
         format,
         color,
         &|_, placed| {
-            let reports: Vec<place::slo::SloReport> = placed
-                .iter()
-                .filter_map(|p| {
-                    Some(place::slo::slo(
-                        &p.problem,
-                        p.placement.as_ref()?,
-                        &p.solution.as_ref()?.env_of,
-                    ))
-                })
-                .collect();
+            let reports = assess(placed, place::slo::slo);
             let missed = reports
                 .iter()
                 .flat_map(|r| &r.entrypoints)

@@ -145,24 +145,66 @@ impl<'p> Search<'p> {
     }
 
     /// Whether block `b` may go to `e` with what is placed now.
-    fn fits(&self, b: usize, e: usize) -> bool {
-        if !self.allowed[b][e] {
-            return false;
-        }
+    /// Whether adding block `b` to `e` overflows its capacity (when that rule is on).
+    fn over_capacity(&self, b: usize, e: usize) -> bool {
         let env = &self.p.envs[e];
-        if self.on(RuleId::Capacity(e)) {
-            if env
+        self.on(RuleId::Capacity(e))
+            && (env
                 .cpu_cap
                 .is_some_and(|c| self.cpu_used[e] + self.cpu[b][e] > c)
-            {
-                return false;
+                || env
+                    .memory_cap
+                    .is_some_and(|c| self.memory_used[e] + self.memory[b][e] > c))
+    }
+
+    /// The edges from block `b` to placed blocks in another environment than `e`:
+    /// (edge, the other end's environment).
+    fn crossing_edges(&self, b: usize, e: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.edges_of[b].iter().filter_map(move |&i| {
+            let edge = &self.p.edges[i];
+            let other = if self.block_of[edge.from] == b {
+                edge.to
+            } else {
+                edge.from
+            };
+            let f = self.assign[self.block_of[other]]?;
+            (f != e).then_some((i, f))
+        })
+    }
+
+    /// Whether edge `i` breaks its reach or latency rule between `e` and `f`.
+    fn edge_breaks(&self, i: usize, e: usize, f: usize) -> bool {
+        let edge = &self.p.edges[i];
+        match self.p.link_of[e][f] {
+            None => edge.needs_link() && self.on(RuleId::Reach(i)),
+            Some(l) => {
+                self.on(RuleId::Latency(i))
+                    && edge
+                        .latency
+                        .is_some_and(|budget| self.p.links[l].latency.unwrap_or(0) > budget)
             }
-            if env
-                .memory_cap
-                .is_some_and(|c| self.memory_used[e] + self.memory[b][e] > c)
-            {
-                return false;
-            }
+        }
+    }
+
+    /// Whether a spread group of block `b` would have two members in `e`, which has
+    /// fewer than two domains of its kind: the number of such groups.
+    fn crowded_groups(&self, b: usize, e: usize) -> usize {
+        let env = &self.p.envs[e];
+        self.groups_of[b]
+            .iter()
+            .filter(|&&(g, count)| {
+                let group = &self.p.groups[g];
+                env.domains.get(&group.over).map_or(0, Vec::len) < 2
+                    && self.group_count[g][e] + count > 1
+            })
+            .count()
+    }
+
+    /// Whether block `b` may go to `e` with what is placed now. The hottest function
+    /// of the search (every annealing step calls it): a plain loop with early exits.
+    fn fits(&self, b: usize, e: usize) -> bool {
+        if !self.allowed[b][e] || self.over_capacity(b, e) {
+            return false;
         }
         let mut extra: Vec<(usize, u64)> = Vec::new();
         for &i in &self.edges_of[b] {
@@ -178,20 +220,11 @@ impl<'p> Search<'p> {
             if e == f {
                 continue;
             }
-            let Some(l) = self.p.link_of[e][f] else {
-                if edge.needs_link() && self.on(RuleId::Reach(i)) {
-                    return false;
-                }
-                continue;
-            };
-            let link = &self.p.links[l];
-            if self.on(RuleId::Latency(i))
-                && let Some(budget) = edge.latency
-                && link.latency.unwrap_or(0) > budget
-            {
+            if self.edge_breaks(i, e, f) {
                 return false;
             }
-            if let (Some(need), Some(cap)) = (edge.bandwidth, link.bandwidth)
+            if let (Some(need), Some(l)) = (edge.bandwidth, self.p.link_of[e][f])
+                && let Some(cap) = self.p.links[l].bandwidth
                 && self.on(RuleId::Bandwidth(l))
             {
                 let used = match extra.iter_mut().find(|(x, _)| *x == l) {
@@ -209,26 +242,23 @@ impl<'p> Search<'p> {
                 }
             }
         }
-        for &(g, count) in &self.groups_of[b] {
-            let group = &self.p.groups[g];
-            let domains = env.domains.get(&group.over).map_or(0, Vec::len);
-            if domains < 2 && self.group_count[g][e] + count > 1 {
-                return false;
-            }
-        }
-        true
+        self.groups_of[b].is_empty() || self.crowded_groups(b, e) == 0
     }
 
+    /// The bandwidth block `b` in `e` puts on each link.
     fn crossing(&self, b: usize, e: usize) -> Vec<(usize, u64)> {
         let mut out = Vec::new();
         for &i in &self.edges_of[b] {
             let edge = &self.p.edges[i];
+            let Some(need) = edge.bandwidth else {
+                continue;
+            };
             let other = if self.block_of[edge.from] == b {
                 edge.to
             } else {
                 edge.from
             };
-            if let (Some(f), Some(need)) = (self.assign[self.block_of[other]], edge.bandwidth)
+            if let Some(f) = self.assign[self.block_of[other]]
                 && f != e
                 && let Some(l) = self.p.link_of[e][f]
             {
@@ -410,57 +440,12 @@ impl<'p> Search<'p> {
     /// How many rules block `b` (not placed) would break in `e`, with everything else
     /// where it is: capacity, edges to placed blocks, spread groups.
     fn conflicts_at(&self, b: usize, e: usize) -> usize {
-        let env = &self.p.envs[e];
-        let mut count = 0;
-        if self.on(RuleId::Capacity(e))
-            && (env
-                .cpu_cap
-                .is_some_and(|c| self.cpu_used[e] + self.cpu[b][e] > c)
-                || env
-                    .memory_cap
-                    .is_some_and(|c| self.memory_used[e] + self.memory[b][e] > c))
-        {
-            count += 1;
-        }
-        for &i in &self.edges_of[b] {
-            let edge = &self.p.edges[i];
-            let other = if self.block_of[edge.from] == b {
-                edge.to
-            } else {
-                edge.from
-            };
-            let Some(f) = self.assign[self.block_of[other]] else {
-                continue;
-            };
-            if e == f {
-                continue;
-            }
-            match self.p.link_of[e][f] {
-                None => {
-                    if edge.needs_link() && self.on(RuleId::Reach(i)) {
-                        count += 1;
-                    }
-                }
-                Some(l) => {
-                    if self.on(RuleId::Latency(i))
-                        && edge
-                            .latency
-                            .is_some_and(|budget| self.p.links[l].latency.unwrap_or(0) > budget)
-                    {
-                        count += 1;
-                    }
-                }
-            }
-        }
-        for &(g, n) in &self.groups_of[b] {
-            let group = &self.p.groups[g];
-            if env.domains.get(&group.over).map_or(0, Vec::len) < 2
-                && self.group_count[g][e] + n > 1
-            {
-                count += 1;
-            }
-        }
-        count
+        usize::from(self.over_capacity(b, e))
+            + self
+                .crossing_edges(b, e)
+                .filter(|&(i, f)| self.edge_breaks(i, e, f))
+                .count()
+            + self.crowded_groups(b, e)
     }
 
     /// Min-conflicts repair, for when the greedy pass finds no environment for a
