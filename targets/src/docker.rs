@@ -75,6 +75,8 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
                 // Read by the Swarm engine; a container is always one replica.
                 "replicas": s.replicas,
                 "spread": s.spread.iter().map(|x| format!("node.labels.svcmodel.{}", x.over)).collect::<Vec<_>>(),
+                // Read by the Swarm engine: where placement put every replica.
+                "constraints": s.swarm_constraints,
             });
             d
         })

@@ -6,7 +6,9 @@
 //!   joins it with its name as alias.
 //! - Services are named `svcmodel-ENV-SERVICE`, labelled with their provenance, run
 //!   `replicas` tasks, with Docker's init, restart condition, memory and CPU limits,
-//!   and a placement preference `spread: node.labels.svcmodel.KIND` per spread rule.
+//!   and a placement preference `spread: node.labels.svcmodel.KIND` per spread rule;
+//!   a constraint `node.labels.svcmodel.KIND == DOMAIN` where placement put every
+//!   replica in one domain.
 //! - Every declared port is published in host mode at a port Swarm picks per task, so
 //!   each task's `tcp` or `http` check runs from this machine; `command` checks become
 //!   the container's health check. A service is healthy when all its replicas run and
@@ -293,6 +295,14 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
                 placement: Some(TaskSpecPlacement {
                     preferences: Some(preferences),
+                    constraints: Some(
+                        spec["constraints"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|c| c.as_str().map(str::to_string))
+                            .collect(),
+                    ),
                     ..Default::default()
                 }),
                 networks: Some(vec![NetworkAttachmentConfig {

@@ -134,6 +134,8 @@ pub struct ServiceView {
     /// The failure domains placement chose for its replicas, per kind: the nodes it
     /// may run on. Empty when the environment is not part of a placed landscape.
     pub pins: Vec<PinView>,
+    /// Swarm placement constraints from `pins` (where one domain holds every replica).
+    pub swarm_constraints: Vec<String>,
     /// The instances this one should run close to (`near`): its data.
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
@@ -324,6 +326,13 @@ pub struct PinView {
     pub node_label: &'static str,
     /// The domains its replicas were placed in, each once, sorted.
     pub values: Vec<String>,
+    /// The same, comma-separated (a Nomad `set_contains_any` value).
+    pub values_joined: String,
+    /// The Nomad attribute that carries it.
+    pub nomad_attribute: &'static str,
+    /// A Swarm constraint, when every replica is in one domain (Swarm constraints
+    /// cannot say "one of").
+    pub swarm_constraint: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -344,6 +353,24 @@ pub struct SpreadView {
 pub const DEFAULT_DATA_PATH: &str = "/var/lib/svcmodel/data";
 
 /// The node label that names a failure domain on the platforms svcmodel renders for.
+/// The Swarm node label that carries a kind of failure domain.
+pub fn swarm_label(kind: FailureDomainKind) -> &'static str {
+    match kind {
+        FailureDomainKind::Zone => "node.labels.svcmodel.zone",
+        FailureDomainKind::Rack => "node.labels.svcmodel.rack",
+        FailureDomainKind::Hypervisor => "node.labels.svcmodel.hypervisor",
+    }
+}
+
+/// The Nomad client attribute that carries a kind of failure domain.
+pub fn nomad_attribute(kind: FailureDomainKind) -> &'static str {
+    match kind {
+        FailureDomainKind::Zone => "${meta.svcmodel_zone}",
+        FailureDomainKind::Rack => "${meta.svcmodel_rack}",
+        FailureDomainKind::Hypervisor => "${meta.svcmodel_hypervisor}",
+    }
+}
+
 pub fn node_label(kind: FailureDomainKind) -> &'static str {
     match kind {
         FailureDomainKind::Zone => "topology.kubernetes.io/zone",
@@ -818,7 +845,7 @@ impl<'a> Builder<'a> {
             );
         }
         let spread = self.spread(&instance.name, def, problems);
-        let pins = self
+        let pins: Vec<PinView> = self
             .input
             .placed
             .and_then(|p| p.domains.get(&instance.name))
@@ -830,10 +857,19 @@ impl<'a> Builder<'a> {
                             .iter()
                             .filter_map(|r| r.get(kind.as_str()))
                             .collect();
-                        (!values.is_empty()).then(|| PinView {
-                            kind: kind.as_str().to_string(),
-                            node_label: node_label(*kind),
-                            values: values.into_iter().cloned().collect(),
+                        (!values.is_empty()).then(|| {
+                            let values: Vec<String> = values.into_iter().cloned().collect();
+                            PinView {
+                                kind: kind.as_str().to_string(),
+                                node_label: node_label(*kind),
+                                values_joined: values.join(","),
+                                nomad_attribute: nomad_attribute(*kind),
+                                swarm_constraint: match values.as_slice() {
+                                    [only] => Some(format!("{} == {only}", swarm_label(*kind))),
+                                    _ => None,
+                                },
+                                values,
+                            }
                         })
                     })
                     .collect()
@@ -904,6 +940,10 @@ impl<'a> Builder<'a> {
                 size_mib: d.size_bytes.as_ref().map(|s| s.value.div_ceil(1 << 20)),
             }),
             spread,
+            swarm_constraints: pins
+                .iter()
+                .filter_map(|p| p.swarm_constraint.clone())
+                .collect(),
             pins,
             near,
             labels,
@@ -1439,16 +1479,8 @@ impl<'a> Builder<'a> {
                 policy: policy.name.value.clone(),
                 because: policy.because.as_ref().map(|b| b.value.clone()),
                 node_label: node_label(over.value),
-                swarm_label: match over.value {
-                    FailureDomainKind::Zone => "node.labels.svcmodel.zone",
-                    FailureDomainKind::Rack => "node.labels.svcmodel.rack",
-                    FailureDomainKind::Hypervisor => "node.labels.svcmodel.hypervisor",
-                },
-                nomad_attribute: match over.value {
-                    FailureDomainKind::Zone => "${meta.svcmodel_zone}",
-                    FailureDomainKind::Rack => "${meta.svcmodel_rack}",
-                    FailureDomainKind::Hypervisor => "${meta.svcmodel_hypervisor}",
-                },
+                swarm_label: swarm_label(over.value),
+                nomad_attribute: nomad_attribute(over.value),
             });
         }
         out
