@@ -323,10 +323,17 @@ service "search" {
         assert_eq!(output.code, 1, "{name}: {}", output.transcript());
         insta::assert_snapshot!(*name, output.transcript());
     }
-    // With too small a search budget the capacity case is neither placed nor proved
-    // impossible: E0903 says so.
+    // With too small a search budget, the capacity case spread over two environments
+    // is neither placed nor proved impossible: E0903 says so. (With one environment
+    // there is nothing to search: it is proved at once.)
     let project = Project::new();
-    project.file("main.svc", cases[2].1);
+    project.file(
+        "main.svc",
+        format!(
+            "{}\nenvironment \"dc2\" {{\n  target   = \"kubernetes\"\n  tier     = \"prod\"\n  capacity = {{ cpu = 2, memory = 32Gi }}\n}}\n",
+            cases[2].1
+        ),
+    );
     let output = project.run(&["place", "--max-nodes", "1", "main.svc"]);
     assert_eq!(output.code, 1, "{}", output.transcript());
     insta::assert_snapshot!("place-search-budget", output.transcript());

@@ -51,7 +51,8 @@ impl Drop for SwarmMode {
 
 const MODEL: &str = r#"
 environment "swarm1" {
-  target = "swarm"
+  target          = "swarm"
+  failure_domains = { zone = ["z1", "z2"] }
 }
 
 service "api" {
@@ -129,6 +130,12 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     let drift = run(&project, &["reconcile"]);
     let fix = run(&project, &["reconcile", "--fix"]);
     let after = run(&project, &["reconcile"]);
+    // Placement spread the 2 replicas over z1 and z2; this machine is one node. Label
+    // it z1: both replicas now run in z1, which reconcile reports as placement drift.
+    let (_, node) = docker(&["info", "-f", "{{.Swarm.NodeID}}"]);
+    docker(&["node", "update", "--label-add", "svcmodel.zone=z1", &node]);
+    let crowded = run(&project, &["reconcile"]);
+    docker(&["node", "update", "--label-rm", "svcmodel.zone", &node]);
     cleanup();
     assert_eq!(replicas, "2");
     assert!(
@@ -155,4 +162,6 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     );
     assert_eq!(fix.code, 0, "{}", fix.transcript());
     assert_eq!(after.code, 0, "{}", after.transcript());
+    assert_eq!(crowded.code, 5, "{}", crowded.transcript());
+    insta::assert_snapshot!("swarm-placement-drift", crowded.stderr);
 }

@@ -92,6 +92,7 @@ codes! {
     DriftConfig = "E0805": "a deployed service whose configuration differs from the model",
     DriftVersion = "E0806": "a deployed service at another version than the model's",
     TuningAdvice = "E0807": "a service that uses much more or much less than it declares",
+    DriftPlacement = "E0808": "a deployed service whose replicas run outside the failure domains placement chose",
     NoEnvironment = "E0901": "a service that no environment of its landscape allows",
     PlacementConflict = "E0902": "placement rules that cannot all hold together",
     PlacementUnknown = "E0903": "no placement found within the search budget",

@@ -1821,6 +1821,33 @@ service "orders" {
         right: "",
     },
     Explanation {
+        code: Code::DriftPlacement,
+        text: r#"
+`svcmodel place` chose a failure domain (zone, rack, hypervisor) for every replica, and
+the platform reports the replicas elsewhere: a replica on a node whose `svcmodel.KIND`
+label (Swarm) or node label (Kubernetes) names a domain placement did not choose, or
+replicas crowded into fewer domains than placement spread them over (a spread rule no
+longer met). The label points at the domain the environment declares.
+
+Label the nodes as the environment's `failure_domains` say, then redeploy the service.
+Only engines that can tell a replica's node report this (Swarm today).
+"#,
+        wrong: r#"environment "swarm1" {
+  target          = "swarm"
+  tier            = "prod"
+  failure_domains = { zone = ["z1", "z2"] }
+}
+
+service "api" {
+  version  = "1.0.0"
+  image    = "shop/api:1.0.0"
+  replicas = 2
+  provides "http" { port = 8080 }
+}
+"#,
+        right: "",
+    },
+    Explanation {
         code: Code::NoEnvironment,
         text: r#"
 `svcmodel place` found a service that no environment of its landscape (the

@@ -1018,6 +1018,68 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
     }
 }
 
+/// Where a service's replicas run against where placement put them (`pins` in the
+/// recorded spec: kind to domains): a replica in a domain placement did not choose, or
+/// replicas crowded into fewer domains than placement spread them over. The message,
+/// the kind, and the domain of the model to point at.
+fn placement_drift(
+    name: &str,
+    spec: &serde_json::Value,
+    observed: Option<Vec<BTreeMap<String, String>>>,
+) -> Option<(String, String, String)> {
+    let pins = spec.get("pins")?.as_object()?;
+    let observed = observed?;
+    for (kind, values) in pins {
+        let placed: Vec<&str> = values
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let first = placed.first()?.to_string();
+        let running: Vec<&str> = observed
+            .iter()
+            .filter_map(|r| r.get(kind).map(String::as_str))
+            .collect();
+        let list = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(stray) = running.iter().find(|r| !placed.contains(r)) {
+            return Some((
+                format!(
+                    "`{name}` runs a replica in {kind} `{stray}`, where placement did not put it (it chose {})",
+                    list(&placed)
+                ),
+                kind.clone(),
+                first,
+            ));
+        }
+        let distinct: std::collections::BTreeSet<&str> = running.iter().copied().collect();
+        let wanted = placed.len().min(running.len());
+        if running.len() > 1 && distinct.len() < wanted {
+            let missing: Vec<&str> = placed
+                .iter()
+                .copied()
+                .filter(|p| !distinct.contains(p))
+                .collect();
+            return Some((
+                format!(
+                    "`{name}`'s {} replicas run in {kind} {} only, where placement spread them over {}",
+                    running.len(),
+                    list(&distinct.into_iter().collect::<Vec<_>>()),
+                    list(&placed)
+                ),
+                kind.clone(),
+                missing.first().map_or(first, |m| m.to_string()),
+            ));
+        }
+    }
+    None
+}
+
 fn drifts(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<Drift> {
     let empty = BTreeMap::new();
     let recorded = state.map_or(&empty, |s| &s.services);
@@ -1079,6 +1141,30 @@ fn drifts(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<
                         format!("`{}` runs but its health check fails: {why}", item.name),
                         vec![(span, "the health check".to_string())],
                         "look at its log under .svcmodel/logs/; `svcmodel reconcile --fix` restarts it",
+                    );
+                } else if let Some((message, kind, value)) =
+                    placement_drift(&item.name, &record.spec, engine.domains(&record.engine_id))
+                {
+                    // Point at the failure domain the environment declares.
+                    let span = env
+                        .compilation
+                        .model
+                        .environment(&env.name)
+                        .and_then(|e| {
+                            let kind = svcmodel_model::FailureDomainKind::parse(&kind)?;
+                            e.failure_domains
+                                .get(&kind)?
+                                .iter()
+                                .find(|d| d.value == value)
+                                .map(|d| d.span)
+                        })
+                        .unwrap_or(def.name.span);
+                    drift(
+                        "placement",
+                        Code::DriftPlacement,
+                        message,
+                        vec![(span, format!("placement put a replica in this {kind}"))],
+                        "check the nodes' `svcmodel.KIND` labels (Swarm) or node labels (Kubernetes): the platform places replicas by them; redeploy the service once they are right",
                     );
                 }
                 if action == Action::Update {

@@ -605,16 +605,19 @@ impl Placements {
         model: &svcmodel_model::Model,
         systems: &[ResolvedSystem],
     ) -> Placements {
-        let shared = place::landscapes(model)
+        let resolved = |e: &usize| {
+            let name = &model.environments[*e].name.value;
+            systems
+                .iter()
+                .any(|s| s.environment.as_deref() == Some(name.as_str()))
+        };
+        // The landscapes of the environments at hand, and whether all of theirs are.
+        let touched: Vec<(String, Vec<usize>)> = place::landscapes(model)
             .into_iter()
-            .any(|(_, envs)| envs.len() > 1);
-        if !shared {
-            return Placements {
-                landscapes: Vec::new(),
-            };
-        }
-        if systems.len() == model.environments.len() {
-            return Placements::new(model, systems);
+            .filter(|(_, envs)| envs.iter().any(resolved))
+            .collect();
+        if touched.iter().all(|(_, envs)| envs.iter().all(resolved)) {
+            return Placements::new(model, systems, touched);
         }
         match super::system::resolve_every_environment(args) {
             Some(all) => {
@@ -623,7 +626,7 @@ impl Placements {
                     .as_ref()
                     .map(|r| r.systems.clone())
                     .unwrap_or_default();
-                Placements::new(&all.model, &systems)
+                Placements::new(&all.model, &systems, touched)
             }
             None => Placements {
                 landscapes: Vec::new(),
@@ -631,10 +634,13 @@ impl Placements {
         }
     }
 
-    pub(super) fn new(model: &svcmodel_model::Model, systems: &[ResolvedSystem]) -> Placements {
-        let landscapes = place::landscapes(model)
+    fn new(
+        model: &svcmodel_model::Model,
+        systems: &[ResolvedSystem],
+        landscapes: Vec<(String, Vec<usize>)>,
+    ) -> Placements {
+        let landscapes = landscapes
             .into_iter()
-            .filter(|(_, envs)| envs.len() > 1)
             .map(|(name, envs)| {
                 let names = envs
                     .iter()
@@ -652,8 +658,9 @@ impl Placements {
         Placements { landscapes }
     }
 
-    /// For `environment`: the instances placed there and what the view needs, or
-    /// `None` when the environment has its landscape to itself (everything runs there).
+    /// For `environment`: the instances placed there and what the view needs (for an
+    /// environment alone in its landscape, every instance, pinned to its failure
+    /// domains); `None` for a model without environments.
     pub(super) fn for_environment(
         &self,
         model: &svcmodel_model::Model,

@@ -432,6 +432,11 @@ pub trait Engine: Sync {
     }
     /// Removes what `old` holds and `new` does not (engines that update in place).
     fn prune(&self, _old: &str, _new: &str) {}
+    /// The failure domains each running replica is in (kind to name, from its node's
+    /// labels), where the engine can tell: what placement drift is checked against.
+    fn domains(&self, _engine_id: &str) -> Option<Vec<BTreeMap<String, String>>> {
+        None
+    }
 }
 
 #[derive(Debug, Clone)]

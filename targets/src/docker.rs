@@ -14,7 +14,7 @@
 //!   against the container's address (images need no shell or probe tool);
 //!   `command` checks run as Docker's own health check inside the container.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -77,6 +77,8 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
                 "spread": s.spread.iter().map(|x| format!("node.labels.svcmodel.{}", x.over)).collect::<Vec<_>>(),
                 // Read by the Swarm engine: where placement put every replica.
                 "constraints": s.swarm_constraints,
+                // The failure domains placement chose, per kind: placement drift.
+                "pins": s.pins.iter().map(|p| (p.kind.clone(), p.values.clone())).collect::<BTreeMap<_, _>>(),
             });
             d
         })

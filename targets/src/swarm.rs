@@ -14,7 +14,7 @@
 //!   the container's health check. A service is healthy when all its replicas run and
 //!   pass.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -368,5 +368,43 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
 
     fn usage(&self, _engine_id: &str) -> Option<(u64, f64)> {
         None
+    }
+
+    /// Each running task's node, read through its `svcmodel.KIND` labels.
+    fn domains(&self, engine_id: &str) -> Option<Vec<BTreeMap<String, String>>> {
+        let id = Self::service_id(engine_id)?;
+        let filters = HashMap::from([
+            ("service", vec![id.to_string()]),
+            ("desired-state", vec!["running".to_string()]),
+        ]);
+        let options = ListTasksOptionsBuilder::default().filters(&filters).build();
+        let tasks = self
+            .runtime
+            .block_on(self.docker.list_tasks(Some(options)))
+            .ok()?;
+        let mut out = Vec::new();
+        for task in tasks {
+            let running = task
+                .status
+                .as_ref()
+                .is_some_and(|s| s.state == Some(TaskState::RUNNING));
+            let Some(node) = task.node_id.filter(|_| running) else {
+                continue;
+            };
+            let labels = self
+                .runtime
+                .block_on(self.docker.inspect_node(&node))
+                .ok()
+                .and_then(|n| n.spec)
+                .and_then(|s| s.labels)
+                .unwrap_or_default();
+            out.push(
+                labels
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("svcmodel.")?.to_string(), v)))
+                    .collect(),
+            );
+        }
+        Some(out)
     }
 }

@@ -866,6 +866,18 @@ pub fn solve(p: &Problem, disabled: &BTreeSet<RuleId>, limits: Limits) -> Outcom
         return Outcome::Infeasible;
     }
     let order = s.order();
+    // One environment: nothing to choose, only whether everything fits.
+    if p.envs.len() == 1 {
+        return if s.greedy(&order) {
+            let assignment = s.snapshot();
+            let objective = s.objective();
+            let mut solution = finish(&s, assignment, true, objective);
+            solution.objective = objective;
+            Outcome::Found(solution)
+        } else {
+            Outcome::Infeasible
+        };
+    }
     let mut incumbent: Option<(Vec<usize>, f64)> = None;
     if s.greedy(&order) || s.repair(&order, 200) {
         if !limits.feasibility_only {
