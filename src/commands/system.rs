@@ -13,29 +13,42 @@ use crate::fs_loader::FsLoader;
 use crate::output::{self, plural};
 use crate::view;
 
-/// Compiles and resolves; prints diagnostics; `Err` with the exit code on errors.
-/// Resolves every environment of the model without printing anything (a command
-/// that already resolved with `-e` and showed its diagnostics, and now needs the other
-/// environments of the landscape for placement). `None` when it has errors.
-pub(super) fn resolve_every_environment(args: &SystemArgs) -> Option<SystemCompilation> {
+/// The request `args` make: every environment when `environment` is `None`.
+fn request(
+    args: &SystemArgs,
+    environment: Option<String>,
+    update: &[String],
+    write_lock: bool,
+) -> SystemRequest {
     let cwd = super::current_dir();
     let entries = super::entries(&args.paths, &cwd);
     let root = super::project_root(args.root.as_deref(), &entries, &cwd);
-    let request = SystemRequest {
+    SystemRequest {
         entries,
         root,
         display_base: cwd.clone(),
         values_files: args.values.iter().map(|v| cwd.join(v)).collect(),
         sets: args.set.clone(),
-        environment: None,
+        environment,
+        locked: args.locked,
+        update: update.to_vec(),
+        write_lock,
+    }
+}
+
+/// Resolves every environment of the model without printing anything (a command
+/// that already resolved with `-e` and showed its diagnostics, and now needs the other
+/// environments of the landscape for placement). `None` when it has errors.
+pub(super) fn resolve_every_environment(args: &SystemArgs) -> Option<SystemCompilation> {
+    let request = SystemRequest {
         locked: false,
-        update: Vec::new(),
-        write_lock: false,
+        ..request(args, None, &[], false)
     };
     let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
     (!compilation.has_errors()).then_some(compilation)
 }
 
+/// Compiles and resolves; prints diagnostics; `Err` with the exit code on errors.
 pub fn resolve(
     args: &SystemArgs,
     update: &[String],
@@ -43,20 +56,7 @@ pub fn resolve(
     format: Format,
     color: Color,
 ) -> Result<SystemCompilation, Exit> {
-    let cwd = super::current_dir();
-    let entries = super::entries(&args.paths, &cwd);
-    let root = super::project_root(args.root.as_deref(), &entries, &cwd);
-    let request = SystemRequest {
-        entries,
-        root,
-        display_base: cwd.clone(),
-        values_files: args.values.iter().map(|v| cwd.join(v)).collect(),
-        sets: args.set.clone(),
-        environment: args.environment.clone(),
-        locked: args.locked,
-        update: update.to_vec(),
-        write_lock,
-    };
+    let request = request(args, args.environment.clone(), update, write_lock);
     let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
     let (errors, warnings) = output::count(&compilation.diagnostics);
     if format == Format::Json && errors > 0 {

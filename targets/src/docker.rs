@@ -100,6 +100,24 @@ pub(crate) fn client() -> Result<(Docker, tokio::runtime::Runtime), String> {
     Ok((docker, runtime))
 }
 
+/// The network of an environment, labelled as svcmodel's: `bridge` for containers,
+/// `overlay` (attachable) for Swarm services.
+pub(crate) fn network_request(name: &str, environment: &str, driver: &str) -> NetworkCreateRequest {
+    NetworkCreateRequest {
+        name: name.to_string(),
+        driver: Some(driver.to_string()),
+        attachable: (driver == "overlay").then_some(true),
+        labels: Some(HashMap::from([
+            (ENVIRONMENT_LABEL.to_string(), environment.to_string()),
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "svcmodel".to_string(),
+            ),
+        ])),
+        ..Default::default()
+    }
+}
+
 /// What a container (or a Swarm task's container) runs, from a spec: arguments and
 /// variables with secrets filled in, labels, ports, and a command health check.
 pub(crate) struct ContainerParts {
@@ -221,23 +239,10 @@ impl<'a> DockerEngine<'a> {
         if exists {
             return Ok(());
         }
-        let labels = HashMap::from([
-            (ENVIRONMENT_LABEL.to_string(), self.environment.clone()),
-            (
-                "app.kubernetes.io/managed-by".to_string(),
-                "svcmodel".to_string(),
-            ),
-        ]);
-        self.call(|| {
-            self.docker.create_network(NetworkCreateRequest {
-                name: name.to_string(),
-                driver: Some("bridge".to_string()),
-                labels: Some(labels.clone()),
-                ..Default::default()
-            })
-        })
-        .map(|_| ())
-        .map_err(|e| format!("cannot create the network `{name}`: {e}"))
+        let request = network_request(name, &self.environment, "bridge");
+        self.call(|| self.docker.create_network(request.clone()))
+            .map(|_| ())
+            .map_err(|e| format!("cannot create the network `{name}`: {e}"))
     }
 
     /// The container's address on its network: this machine reaches it there directly,

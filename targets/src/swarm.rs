@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, Limit, LocalNodeState,
-    NetworkAttachmentConfig, NetworkCreateRequest, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
-    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecPlacementPreferences,
+    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::ListTasksOptionsBuilder;
 
@@ -78,21 +78,12 @@ impl<'a> SwarmEngine<'a> {
         if exists {
             return Ok(());
         }
-        let labels = HashMap::from([
-            (ENVIRONMENT_LABEL.to_string(), self.environment.clone()),
-            (
-                "app.kubernetes.io/managed-by".to_string(),
-                "svcmodel".to_string(),
-            ),
-        ]);
         self.runtime
-            .block_on(self.docker.create_network(NetworkCreateRequest {
-                name: name.to_string(),
-                driver: Some("overlay".to_string()),
-                attachable: Some(true),
-                labels: Some(labels),
-                ..Default::default()
-            }))
+            .block_on(self.docker.create_network(crate::docker::network_request(
+                name,
+                &self.environment,
+                "overlay",
+            )))
             .map(|_| ())
             .map_err(|e| format!("cannot create the network `{name}`: {e}"))
     }
