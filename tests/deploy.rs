@@ -93,14 +93,20 @@ impl Shop {
     }
 
     fn state(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.path().join(".svcmodel/state/local.json")).unwrap();
+        self.state_of("local")
+    }
+
+    fn state_of(&self, environment: &str) -> serde_json::Value {
+        let path = format!(".svcmodel/state/{environment}.json");
+        let text = std::fs::read_to_string(self.path().join(path)).unwrap();
         serde_json::from_str(&text).unwrap()
     }
 }
 
 impl Drop for Shop {
     fn drop(&mut self) {
-        let _ = self.run(&["destroy", "-e", "local", "--yes", "shop"]);
+        // Every environment of the model: `local`, or a test's own landscape.
+        let _ = self.run(&["destroy", "--yes", "shop"]);
     }
 }
 
@@ -125,7 +131,11 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 }
 
 fn pid_of(shop: &Shop, service: &str) -> u32 {
-    let state = shop.state();
+    pid_in(shop, "local", service)
+}
+
+fn pid_in(shop: &Shop, environment: &str, service: &str) -> u32 {
+    let state = shop.state_of(environment);
     let id = state["services"][service]["engine_id"]
         .as_str()
         .unwrap()
@@ -186,7 +196,7 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
     let status = shop.run(&["status", "-e", "local", "--format", "json", "shop"]);
     assert_eq!(status.code, 0, "{}", status.transcript());
     let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    for row in status["services"].as_array().unwrap() {
+    for row in status["environments"][0]["services"].as_array().unwrap() {
         assert_eq!(row["running"], true, "{row}");
         assert_eq!(row["healthy"], true, "{row}");
     }
@@ -257,7 +267,7 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
     settings.bind(|| insta::assert_snapshot!("advice-memory", advice));
     let status = shop.run(&["status", "-e", "local", "--format", "json", "shop"]);
     let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    let advised = status["advice"].as_array().unwrap();
+    let advised = status["environments"][0]["advice"].as_array().unwrap();
     assert!(
         advised
             .iter()
@@ -785,7 +795,7 @@ fn json_outputs_match_their_schemas_while_the_shop_runs() {
     let report = json(&deploy);
     validate("deploy", &report);
     assert_eq!(report["ok"], true);
-    let outcomes = report["outcomes"].as_array().unwrap();
+    let outcomes = report["environments"][0]["outcomes"].as_array().unwrap();
     assert_eq!(outcomes.len(), 5, "{report}");
     assert!(
         outcomes
@@ -797,8 +807,8 @@ fn json_outputs_match_their_schemas_while_the_shop_runs() {
     assert_eq!(status.code, 0, "{}", status.transcript());
     let status = json(&status);
     validate("status", &status);
-    assert!(status["serial"].as_u64().unwrap() > 0);
-    for row in status["services"].as_array().unwrap() {
+    assert!(status["environments"][0]["serial"].as_u64().unwrap() > 0);
+    for row in status["environments"][0]["services"].as_array().unwrap() {
         assert_eq!(row["configuration"], "as modelled", "{row}");
     }
 
@@ -815,7 +825,7 @@ fn json_outputs_match_their_schemas_while_the_shop_runs() {
     assert_eq!(plan.code, 5, "{}", plan.transcript());
     let plan = json(&plan);
     validate("plan", &plan);
-    let orders = plan["items"]
+    let orders = plan["environments"][0]["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -827,8 +837,14 @@ fn json_outputs_match_their_schemas_while_the_shop_runs() {
     assert_eq!(reconcile.code, 5, "{}", reconcile.transcript());
     let reconcile = json(&reconcile);
     validate("reconcile", &reconcile);
-    assert_eq!(reconcile["drift"][0]["kind"], "config_changed");
-    assert_eq!(reconcile["drift"][0]["diagnostic"]["code"], "E0805");
+    assert_eq!(
+        reconcile["environments"][0]["drift"][0]["kind"],
+        "config_changed"
+    );
+    assert_eq!(
+        reconcile["environments"][0]["drift"][0]["diagnostic"]["code"],
+        "E0805"
+    );
 
     let destroy = shop.run(&[
         "destroy", "-e", "local", "--yes", "--format", "json", "shop",
@@ -836,5 +852,263 @@ fn json_outputs_match_their_schemas_while_the_shop_runs() {
     assert_eq!(destroy.code, 0, "{}", destroy.transcript());
     let destroy = json(&destroy);
     validate("destroy", &destroy);
-    assert_eq!(destroy["removed"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        destroy["environments"][0]["removed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}
+
+/// The shop as one landscape of two environments on this machine: placement puts
+/// products and the storefront in `site-b`, the rest in `site-a`, so requirements
+/// cross between them both ways (storefront → orders, orders → products).
+const LANDSCAPE: &str = r#"
+system "shop" {
+  entrypoints = ["storefront", "admin-console"]
+}
+
+environment "site-a" {
+  target   = "local"
+  provider = "onprem"
+  tier     = "dev"
+  address  = "127.0.0.1"
+  capacity = { cpu = 4, memory = 8Gi }
+  link "site-b" { latency = 1ms }
+}
+
+environment "site-b" {
+  target   = "local"
+  provider = "aws"
+  tier     = "dev"
+  address  = "127.0.0.1"
+  capacity = { cpu = 4, memory = 8Gi }
+  link "site-a" { latency = 1ms }
+}
+
+policy "front-in-the-cloud" {
+  when    = service.name in ["products", "storefront"]
+  require = environment.provider == "aws"
+  because = "the shop front scales with the visitors"
+}
+
+policy "the-rest-at-home" {
+  when    = !(service.name in ["products", "storefront"])
+  require = environment.provider == "onprem"
+  because = "orders and payments stay in our own data centre"
+}
+"#;
+
+/// `plan`, `deploy`, `status`, `reconcile --fix` and `destroy` without `-e`: every
+/// environment at once, in waves across them, on real processes.
+#[test]
+fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
+    let shop = Shop::new(11000);
+    std::fs::write(shop.path().join("shop/shop.svc"), LANDSCAPE).unwrap();
+    let json = |output: &Output, schema: &str| -> serde_json::Value {
+        let value = serde_json::from_str(&output.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", output.transcript()));
+        validate(schema, &value);
+        value
+    };
+
+    let plan = shop.run(&["plan", "--format", "json", "shop"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    let plan = json(&plan, "plan");
+    let waves: Vec<(String, String, u64)> = plan["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|env| {
+            env["items"].as_array().unwrap().iter().map(|item| {
+                (
+                    env["environment"].as_str().unwrap().to_string(),
+                    item["name"].as_str().unwrap().to_string(),
+                    item["wave"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    let wave_of = |name: &str| {
+        waves
+            .iter()
+            .find(|(_, n, _)| n == name)
+            .map(|(env, _, wave)| (env.as_str(), *wave))
+            .unwrap()
+    };
+    // orders waits for products in the other environment, the storefront for orders.
+    assert_eq!(wave_of("products"), ("site-b", 0), "{waves:?}");
+    assert_eq!(wave_of("payments"), ("site-a", 0), "{waves:?}");
+    assert_eq!(wave_of("orders"), ("site-a", 1), "{waves:?}");
+    assert_eq!(wave_of("storefront"), ("site-b", 2), "{waves:?}");
+    // admin-console waits for products only: its `orders` requirement has
+    // `ordering = false`.
+    assert_eq!(wave_of("admin-console"), ("site-a", 1), "{waves:?}");
+
+    let deploy = shop.run(&["deploy", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    let at = |line: &str| {
+        deploy
+            .stderr
+            .find(line)
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{}", deploy.stderr))
+    };
+    assert!(at("site-b/products: healthy") < at("site-a/orders: started"));
+    assert!(at("site-a/orders: healthy") < at("site-b/storefront: started"));
+    assert!(
+        deploy
+            .stderr
+            .contains("environment `site-a`: 3 changes deployed")
+    );
+    assert!(
+        deploy
+            .stderr
+            .contains("environment `site-b`: 2 changes deployed")
+    );
+
+    // The storefront in site-b reaches orders in site-a at its address.
+    let deps = http_get(shop.port(18080, 11000), "/deps").unwrap();
+    assert!(
+        deps.contains(r#""orders": true"#) && deps.contains(r#""products": true"#),
+        "{deps}"
+    );
+
+    let status = json(&shop.run(&["status", "--format", "json", "shop"]), "status");
+    let environments = status["environments"].as_array().unwrap();
+    assert_eq!(environments.len(), 2);
+    for env in environments {
+        for row in env["services"].as_array().unwrap() {
+            assert_eq!(row["healthy"], true, "{row}");
+        }
+    }
+    assert_eq!(shop.run(&["plan", "shop"]).code, 0, "nothing left to do");
+
+    // orders stops: reconcile finds it in site-a only, and --fix brings it back.
+    let pid = pid_in(&shop, "site-a", "orders");
+    kill(pid, "-KILL");
+    wait_until("orders is gone", || process_gone(pid));
+    let drift = shop.run(&["reconcile", "--format", "json", "shop"]);
+    assert_eq!(drift.code, 5, "{}", drift.transcript());
+    let drift = json(&drift, "reconcile");
+    assert_eq!(drift["environments"][0]["drift"][0]["service"], "orders");
+    assert_eq!(drift["environments"][0]["drift"][0]["kind"], "stopped");
+    assert_eq!(drift["environments"][1]["drift"], serde_json::json!([]));
+    let fix = shop.run(&["reconcile", "--fix", "--format", "json", "shop"]);
+    assert_eq!(fix.code, 0, "{}", fix.transcript());
+    let fix = json(&fix, "reconcile");
+    assert_eq!(fix["environments"][0]["drift"][0]["kind"], "stopped");
+    assert_eq!(fix["environments"][0]["left"], serde_json::json!([]));
+    assert_ne!(pid_in(&shop, "site-a", "orders"), pid);
+
+    // One environment of the landscape on its own still works.
+    let one = shop.run(&["deploy", "-e", "site-b", "shop"]);
+    assert_eq!(one.code, 0, "{}", one.transcript());
+    assert!(
+        one.stderr.contains("environment `site-b`: no changes"),
+        "{}",
+        one.stderr
+    );
+
+    let pids: Vec<u32> = ["payments", "orders", "admin-console"]
+        .iter()
+        .map(|s| pid_in(&shop, "site-a", s))
+        .chain(
+            ["products", "storefront"]
+                .iter()
+                .map(|s| pid_in(&shop, "site-b", s)),
+        )
+        .collect();
+    let destroy = shop.run(&["destroy", "--yes", "--format", "json", "shop"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    let destroy = json(&destroy, "destroy");
+    assert_eq!(destroy["environments"][0]["environment"], "site-a");
+    assert_eq!(
+        destroy["environments"][0]["removed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        destroy["environments"][1]["removed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    for pid in pids {
+        wait_until("every service is stopped", || process_gone(pid));
+    }
+}
+
+/// A wave that fails in one environment is rolled back in every environment it ran
+/// in, and the later waves start nowhere.
+#[test]
+fn a_failed_wave_is_rolled_back_in_every_environment_it_ran_in() {
+    let shop = Shop::new(12000);
+    std::fs::write(shop.path().join("shop/shop.svc"), LANDSCAPE).unwrap();
+    let first = shop.run(&["deploy", "shop"]);
+    assert_eq!(first.code, 0, "{}", first.transcript());
+    let before = [shop.state_of("site-a"), shop.state_of("site-b")];
+    let payments = pid_in(&shop, "site-a", "payments");
+    let orders = pid_in(&shop, "site-a", "orders");
+
+    // Wave 0 changes payments (site-a) and products (site-b), whose new health check
+    // fails; wave 1 would change orders.
+    let products = shop.path().join("shop/products.svc");
+    let text = std::fs::read_to_string(&products).unwrap();
+    std::fs::write(
+        &products,
+        text.replace("path = \"/healthz\"", "path = \"/missing\""),
+    )
+    .unwrap();
+    let changes = [
+        "--set",
+        "payments.mode=live",
+        "--set",
+        "orders.max_items=77",
+    ];
+    let args = [
+        &["deploy", "--timeout", "3", "--format", "json"][..],
+        &changes,
+        &["shop"],
+    ];
+    let deploy = shop.run(&args.concat());
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    let report: serde_json::Value = serde_json::from_str(&deploy.stdout).unwrap();
+    validate("deploy", &report);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["failed_wave"], 0);
+    let site_a = &report["environments"][0];
+    assert_eq!(site_a["environment"], "site-a");
+    assert_eq!(site_a["rolled_back"], true, "{report}");
+    assert_eq!(site_a["outcomes"][0]["name"], "payments");
+    assert_eq!(
+        site_a["outcomes"][0]["ok"], true,
+        "healthy, but its wave failed"
+    );
+    assert_eq!(report["environments"][1]["rolled_back"], true);
+    assert_eq!(report["environments"][1]["outcomes"][0]["ok"], false);
+
+    // Both environments run their previous revision; orders was never touched.
+    for (env, before) in ["site-a", "site-b"].iter().zip(&before) {
+        let state = shop.state_of(env);
+        for (name, record) in before["services"].as_object().unwrap() {
+            assert_eq!(
+                state["services"][name]["spec"], record["spec"],
+                "{env}/{name} is back at its previous revision"
+            );
+        }
+        assert_eq!(state["pending"], serde_json::json!([]));
+    }
+    assert_ne!(pid_in(&shop, "site-a", "payments"), payments, "restarted");
+    assert_eq!(
+        pid_in(&shop, "site-a", "orders"),
+        orders,
+        "wave 1 never ran"
+    );
+    std::fs::write(&products, text).unwrap();
+    let clean = shop.run(&["reconcile", "shop"]);
+    assert_eq!(clean.code, 0, "{}", clean.transcript());
 }

@@ -31,7 +31,13 @@ fn run(dir: &Path, args: &[&str], code: i32, schema: &str) -> serde_json::Value 
     assert_eq!(output.code, code, "{args:?}:\n{}", output.transcript());
     let json = parse(&output);
     validate(schema, &json);
-    assert_eq!(json["format"], 1, "{args:?}: no `format` field");
+    // The deploying commands' shapes became version 2 when they took several
+    // environments at once.
+    let version = match schema {
+        "plan" | "deploy" | "status" | "reconcile" | "destroy" => 2,
+        _ => 1,
+    };
+    assert_eq!(json["format"], version, "{args:?}: no `format` field");
     json
 }
 
@@ -272,7 +278,7 @@ fn plan_status_reconcile_destroy_and_unlock_json_without_anything_running() {
         "plan",
     );
     assert!(
-        plan["items"]
+        plan["environments"][0]["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -287,10 +293,16 @@ fn plan_status_reconcile_destroy_and_unlock_json_without_anything_running() {
         0,
         "status",
     );
-    assert_eq!(status["serial"], serde_json::Value::Null);
-    assert_eq!(status["services"].as_array().unwrap().len(), 5);
+    assert_eq!(status["environments"][0]["serial"], serde_json::Value::Null);
+    assert_eq!(
+        status["environments"][0]["services"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     assert!(
-        status["services"]
+        status["environments"][0]["services"]
             .as_array()
             .unwrap()
             .iter()
@@ -302,7 +314,7 @@ fn plan_status_reconcile_destroy_and_unlock_json_without_anything_running() {
         5,
         "reconcile",
     );
-    let drift = reconcile["drift"].as_array().unwrap();
+    let drift = reconcile["environments"][0]["drift"].as_array().unwrap();
     assert_eq!(drift.len(), 5);
     assert!(
         drift
@@ -317,7 +329,7 @@ fn plan_status_reconcile_destroy_and_unlock_json_without_anything_running() {
         0,
         "destroy",
     );
-    assert_eq!(destroy["removed"], serde_json::json!([]));
+    assert_eq!(destroy["environments"][0]["removed"], serde_json::json!([]));
 
     // A lock left by a run on another machine.
     project.file(

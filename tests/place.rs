@@ -420,7 +420,7 @@ fn an_environment_of_a_placed_landscape_renders_and_plans_what_is_placed_there()
         &examples(&["plan", "--format", "json", "-e", "dc-frankfurt", "bank"]).stdout,
     )
     .unwrap();
-    let mut planned: Vec<String> = plan["items"]
+    let mut planned: Vec<String> = plan["environments"][0]["items"]
         .as_array()
         .unwrap()
         .iter()

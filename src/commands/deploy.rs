@@ -1,5 +1,9 @@
 //! `plan`, `deploy`, `status`, `reconcile`, `destroy` and `state unlock`: the model
 //! against what runs, through the state under `.svcmodel/` and an engine.
+//!
+//! Each works on one environment (`-e ENV`) or on every environment of the model at
+//! once: a deploy then runs in waves across environments, so a service placed in one
+//! environment starts after what it requires in another.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -20,9 +24,18 @@ use crate::cli::{Color, DriftFormat, Format, SystemArgs};
 use crate::exit::Exit;
 use crate::output;
 
-/// Everything a deploying command works from, for one environment.
-struct Environment {
+/// The targets svcmodel deploys to.
+const DEPLOYABLE: [&str; 4] = ["local", "compose", "swarm", "kubernetes"];
+
+/// The model, resolved once, and the environments a command works on.
+struct Selection {
     compilation: SystemCompilation,
+    /// In the model's order; a run over several deploys in waves across them.
+    envs: Vec<Environment>,
+}
+
+/// What should run in one environment.
+struct Environment {
     system: ResolvedSystem,
     name: String,
     /// `local` (processes), `compose` (containers on the Docker Engine), `swarm` or
@@ -36,28 +49,106 @@ fn lookup(variable: &str) -> Option<String> {
     std::env::var(variable).ok()
 }
 
-/// Resolves the model for one environment and builds what should run there.
-fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environment, Exit> {
+/// Resolves the model and builds what should run in the environment `-e` names, or
+/// in every environment of the model, with deploy waves across them.
+fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, Exit> {
     let mut compilation = super::system::resolve(args, &[], false, format, color)?;
-    let names: Vec<String> = compilation
+    let model_names: Vec<String> = compilation
         .model
         .environments
         .iter()
         .map(|e| e.name.value.clone())
         .collect();
-    let name = match (&args.environment, names.as_slice()) {
-        (Some(name), _) => name.clone(),
-        (None, [only]) => only.clone(),
-        (None, []) => "default".to_string(),
-        (None, _) => {
-            eprintln!(
-                "error: the model has {} environments: choose one with -e ({})",
-                names.len(),
-                names.join(", ")
-            );
-            return Err(Exit::Usage);
-        }
+    let names = match &args.environment {
+        Some(name) => vec![name.clone()],
+        None if model_names.is_empty() => vec!["default".to_string()],
+        None => model_names,
     };
+    let targets: Vec<String> = names
+        .iter()
+        .map(|name| {
+            compilation
+                .model
+                .environment(name)
+                .map_or_else(|| "local".to_string(), |e| e.target.value.clone())
+        })
+        .collect();
+    let undeployable: Vec<(&String, &String)> = names
+        .iter()
+        .zip(&targets)
+        .filter(|(_, target)| !DEPLOYABLE.contains(&target.as_str()))
+        .collect();
+    if let Some((name, target)) = undeployable.first() {
+        if args.environment.is_some() {
+            eprintln!(
+                "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far; `svcmodel render -e {name}` writes its manifests"
+            );
+        } else {
+            let list: Vec<String> = undeployable
+                .iter()
+                .map(|(name, target)| format!("`{name}` runs on `{target}`"))
+                .collect();
+            eprintln!(
+                "error: not every environment of the model can be deployed: {}; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far\n  help: choose an environment with -e ENV",
+                list.join(", ")
+            );
+        }
+        return Err(Exit::Usage);
+    }
+    // Placed once for every environment of the command.
+    let placements = super::place::Placements::for_command(
+        args,
+        &compilation.model,
+        compilation
+            .resolution
+            .as_ref()
+            .map_or(&[][..], |r| r.systems.as_slice()),
+    );
+    let mut envs = Vec::new();
+    for (name, target) in names.into_iter().zip(targets) {
+        envs.push(prepare(
+            &mut compilation,
+            args,
+            &placements,
+            name,
+            target,
+            color,
+        )?);
+    }
+    let landscapes = svcmodel_compiler::place::landscapes(&compilation.model);
+    let landscape_of = |name: &str| -> String {
+        landscapes
+            .iter()
+            .find(|(_, members)| {
+                members
+                    .iter()
+                    .any(|&e| compilation.model.environments[e].name.value == name)
+            })
+            .map_or_else(|| name.to_string(), |(landscape, _)| landscape.clone())
+    };
+    let keys: Vec<String> = envs.iter().map(|e| landscape_of(&e.name)).collect();
+    let mut sites: Vec<_> = envs
+        .iter_mut()
+        .zip(&keys)
+        .map(|(env, key)| (&env.system, key.as_str(), env.desired.as_mut_slice()))
+        .collect();
+    if let Err(message) = deploy::landscape_waves(&mut sites) {
+        eprintln!("error: {message}");
+        return Err(Exit::ModelErrors);
+    }
+    Ok(Selection { compilation, envs })
+}
+
+/// What should run in the environment `name`: in a landscape of several
+/// environments, only what placement put there.
+fn prepare(
+    compilation: &mut SystemCompilation,
+    args: &SystemArgs,
+    placements: &super::place::Placements,
+    name: String,
+    target: String,
+    color: Color,
+) -> Result<Environment, Exit> {
     let Some(system) = compilation
         .resolution
         .as_ref()
@@ -71,19 +162,6 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         eprintln!("error: there is no environment `{name}` in the model");
         return Err(Exit::Usage);
     };
-    let target = compilation
-        .model
-        .environment(&name)
-        .map_or_else(|| "local".to_string(), |e| e.target.value.clone());
-    if !matches!(
-        target.as_str(),
-        "local" | "compose" | "swarm" | "kubernetes"
-    ) {
-        eprintln!(
-            "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far; `svcmodel render -e {name}` writes its manifests"
-        );
-        return Err(Exit::Usage);
-    }
     let cwd = super::current_dir();
     let entries = super::entries(&args.paths, &cwd);
     let root = super::project_root(args.root.as_deref(), &entries, &cwd);
@@ -103,15 +181,6 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
     };
     let no_templates = BTreeMap::new();
     let root_dir = root.to_string_lossy().into_owned();
-    // In a landscape of several environments, only what placement put here.
-    let placements = super::place::Placements::for_command(
-        args,
-        &compilation.model,
-        compilation
-            .resolution
-            .as_ref()
-            .map_or(&[][..], |r| r.systems.as_slice()),
-    );
     let placed = match placements.for_environment(&compilation.model, &system, &name) {
         Ok(placed) => placed,
         Err(found) => {
@@ -156,7 +225,7 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         "compose" | "swarm" => svcmodel_targets::docker::desired(&view.services, &waves, &name),
         "kubernetes" => {
             let files = kubernetes_files(
-                &mut compilation,
+                compilation,
                 &system,
                 &root,
                 &file_dirs,
@@ -178,7 +247,6 @@ fn prepare(args: &SystemArgs, format: Format, color: Color) -> Result<Environmen
         _ => deploy::desired_local(&view.services, &waves),
     };
     Ok(Environment {
-        compilation,
         system,
         name,
         target,
@@ -272,19 +340,22 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
     }
 }
 
-/// What `status` and `reconcile` look at: the environment, its state (read without
-/// the lock: they change nothing) and its engine.
-type Observed<'a> = (Environment, Option<State>, Box<dyn Engine + 'a>);
+/// What `status` and `reconcile` look at: the environments, and each one's state
+/// (read without the lock: they change nothing) and engine.
+type Observed<'a> = (Selection, Vec<(Option<State>, Box<dyn Engine + 'a>)>);
 
-fn observe_environment<'a>(
+fn observe_selection<'a>(
     args: &SystemArgs,
     format: Format,
     color: Color,
 ) -> Result<Observed<'a>, Exit> {
-    let env = prepare(args, format, color)?;
-    let state = env.store.load(&env.name).map_err(|e| state_error(&e))?;
-    let engine = engine(&env)?;
-    Ok((env, state, engine))
+    let selection = select(args, format, color)?;
+    let mut opened = Vec::new();
+    for env in &selection.envs {
+        let state = env.store.load(&env.name).map_err(|e| state_error(&e))?;
+        opened.push((state, engine(env)?));
+    }
+    Ok((selection, opened))
 }
 
 fn state_error(error: &StateError) -> Exit {
@@ -307,41 +378,46 @@ fn hashes(env: &Environment, state: Option<&State>) -> BTreeMap<String, BTreeMap
 // ---------------------------------------------------------------- plan
 
 pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
-    let env = match prepare(args, format, color) {
-        Ok(env) => env,
+    let selection = match select(args, format, color) {
+        Ok(selection) => selection,
         Err(exit) => return exit,
     };
-    let state = match env.store.load(&env.name) {
-        Ok(state) => state,
-        Err(e) => return state_error(&e),
-    };
-    let plan = deploy::plan(
-        &env.name,
-        state.as_ref(),
-        &env.desired,
-        &hashes(&env, state.as_ref()),
-    );
+    let mut plans = Vec::new();
+    for env in &selection.envs {
+        let state = match env.store.load(&env.name) {
+            Ok(state) => state,
+            Err(e) => return state_error(&e),
+        };
+        plans.push(deploy::plan(
+            &env.name,
+            state.as_ref(),
+            &env.desired,
+            &hashes(env, state.as_ref()),
+        ));
+    }
     match format {
         Format::Json => output::print_json(&PlanOutput {
-            format: 1,
-            plan: &plan,
+            format: 2,
+            environments: &plans,
         }),
-        Format::Human => print!("{}", plan_text(&plan)),
+        Format::Human => plans.iter().for_each(|plan| print!("{}", plan_text(plan))),
     }
-    if plan.has_changes() {
+    if plans.iter().any(Plan::has_changes) {
         Exit::Changes
     } else {
         Exit::Success
     }
 }
 
-/// What `svcmodel plan --format json` prints: the plan for one environment.
+/// What `svcmodel plan --format json` prints: a plan per environment.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct PlanOutput<'a> {
     /// The version of this shape.
     format: u32,
-    #[serde(flatten)]
-    plan: &'a Plan,
+    /// The environment `-e` names, or every environment of the model, in its order.
+    /// Waves count across them: a service waits for what it requires in another
+    /// environment.
+    environments: &'a [Plan],
 }
 
 fn plan_text(plan: &Plan) -> String {
@@ -400,51 +476,87 @@ pub struct DeployArgs<'a> {
     pub color: Color,
 }
 
+/// What `svcmodel deploy --format json` prints: what the run did in each environment.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DeployOutput {
+    /// The version of this shape.
+    format: u32,
+    /// Every wave became healthy in every environment.
+    ok: bool,
+    /// The wave that failed, counted from 0 across every environment of the run;
+    /// `null` when none did.
+    failed_wave: Option<usize>,
+    /// One per environment of the run, in the model's order.
+    environments: Vec<deploy::Report>,
+}
+
 pub fn deploy(args: &DeployArgs) -> Exit {
-    let env = match prepare(args.system, args.format, args.color) {
-        Ok(env) => env,
+    let selection = match select(args.system, args.format, args.color) {
+        Ok(selection) => selection,
         Err(exit) => return exit,
     };
-    let missing: Vec<&str> = env
-        .desired
+    let envs = &selection.envs;
+    let several = envs.len() > 1;
+    let mut missing: Vec<&str> = envs
         .iter()
+        .flat_map(|env| &env.desired)
         .flat_map(|d| d.secrets.iter().map(|(_, v)| v.as_str()))
         .filter(|v| lookup(v).is_none())
         .collect();
+    missing.sort_unstable();
+    missing.dedup();
     if !missing.is_empty() {
         eprintln!(
-            "error: the secrets of environment `{}` are not set; set these variables on this machine: {}",
-            env.name,
+            "error: the secrets of {} are not set; set these variables on this machine: {}",
+            names_of(envs),
             missing.join(", ")
         );
         return Exit::DeployFailed;
     }
-    let _lock = match env
-        .store
-        .lock(&env.name, "deploy", Duration::from_secs(args.lock_timeout))
-    {
-        Ok(lock) => lock,
-        Err(e) => return state_error(&e),
-    };
-    let mut state = match env.store.load(&env.name) {
-        Ok(Some(state)) => state,
-        Ok(None) => State::new(&env.name, &env.target),
-        Err(e) => return state_error(&e),
-    };
-    let hashes = hashes(&env, Some(&state));
-    let plan = deploy::plan(&env.name, Some(&state), &env.desired, &hashes);
-    for pending in &plan.pending {
-        eprintln!(
-            "note: `{}` was left pending ({}) by an interrupted run; converging it",
-            pending.service, pending.action
+    // Locks are taken in name order, so two runs over shared environments never wait
+    // for each other in a circle.
+    let mut by_name: Vec<&Environment> = envs.iter().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut _locks = Vec::new();
+    for env in by_name {
+        match env
+            .store
+            .lock(&env.name, "deploy", Duration::from_secs(args.lock_timeout))
+        {
+            Ok(lock) => _locks.push(lock),
+            Err(e) => return state_error(&e),
+        }
+    }
+    let mut states = Vec::new();
+    for env in envs {
+        match env.store.load(&env.name) {
+            Ok(Some(state)) => states.push(state),
+            Ok(None) => states.push(State::new(&env.name, &env.target)),
+            Err(e) => return state_error(&e),
+        }
+    }
+    let hashes: Vec<_> = envs
+        .iter()
+        .zip(&states)
+        .map(|(env, state)| hashes(env, Some(state)))
+        .collect();
+    let mut deletes = Vec::new();
+    for ((env, state), hashes) in envs.iter().zip(&states).zip(&hashes) {
+        let plan = deploy::plan(&env.name, Some(state), &env.desired, hashes);
+        for pending in &plan.pending {
+            eprintln!(
+                "note: `{}` was left pending ({}) by an interrupted run; converging it",
+                qualified(several, &env.name, &pending.service),
+                pending.action
+            );
+        }
+        deletes.extend(
+            plan.items
+                .iter()
+                .filter(|i| i.action == Action::Delete)
+                .map(|i| qualified(several, &env.name, &i.name)),
         );
     }
-    let deletes: Vec<&str> = plan
-        .items
-        .iter()
-        .filter(|i| i.action == Action::Delete)
-        .map(|i| i.name.as_str())
-        .collect();
     let delete = if deletes.is_empty() || args.yes {
         true
     } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
@@ -456,10 +568,13 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         );
         return Exit::Usage;
     };
-    let engine = match engine(&env) {
-        Ok(engine) => engine,
-        Err(exit) => return exit,
-    };
+    let mut engines = Vec::new();
+    for env in envs {
+        match engine(env) {
+            Ok(engine) => engines.push(engine),
+            Err(exit) => return exit,
+        }
+    }
     let options = deploy::Options {
         deadline: Duration::from_secs(args.timeout),
         rollback: args.rollback,
@@ -468,53 +583,116 @@ pub fn deploy(args: &DeployArgs) -> Exit {
     };
     let quiet = args.format == Format::Json;
     let bars = (!quiet && std::io::stderr().is_terminal()).then(Bars::new);
-    let progress = |event: Event| match &bars {
-        Some(bars) => bars.show(&event),
-        None if !quiet => eprintln!("{}", event_line(&event)),
-        None => {}
+    let progress = |environment: &str, event: Event| {
+        let event = if several {
+            qualified_event(environment, event)
+        } else {
+            event
+        };
+        match &bars {
+            Some(bars) => bars.show(&event),
+            None if !quiet => eprintln!("{}", event_line(&event)),
+            None => {}
+        }
     };
-    let report = match deploy::deploy(
-        &env.store,
-        &mut state,
-        &env.desired,
-        &hashes,
-        engine.as_ref(),
-        &options,
-        &progress,
-    ) {
-        Ok(report) => report,
+    let mut sites: Vec<deploy::Site> = envs
+        .iter()
+        .zip(states.iter_mut())
+        .zip(&hashes)
+        .zip(&engines)
+        .map(|(((env, state), hashes), engine)| deploy::Site {
+            store: &env.store,
+            state,
+            desired: &env.desired,
+            hashes,
+            engine: engine.as_ref(),
+        })
+        .collect();
+    let reports = match deploy::deploy_sites(&mut sites, &options, &progress) {
+        Ok(reports) => reports,
         Err(e) => return state_error(&e),
     };
+    drop(sites);
+    let ok = reports.iter().all(|r| r.ok);
+    let failed_wave = reports.iter().find_map(|r| r.failed_wave);
     if args.format == Format::Json {
-        output::print_json(&report);
-    } else if report.ok {
-        let changed = report.outcomes.len();
-        if changed == 0 {
-            eprintln!("environment `{}`: no changes", env.name);
-        } else {
-            eprintln!(
-                "environment `{}`: {} deployed (state serial {})",
-                env.name,
-                output::plural(changed, "change"),
-                state.serial
-            );
+        output::print_json(&DeployOutput {
+            format: 2,
+            ok,
+            failed_wave,
+            environments: reports,
+        });
+    } else if ok {
+        for (report, state) in reports.iter().zip(&states) {
+            let changed = report.outcomes.len();
+            if changed == 0 {
+                eprintln!("environment `{}`: no changes", report.environment);
+            } else {
+                eprintln!(
+                    "environment `{}`: {} deployed (state serial {})",
+                    report.environment,
+                    output::plural(changed, "change"),
+                    state.serial
+                );
+            }
         }
     } else {
+        let rolled_back = reports.iter().any(|r| r.rolled_back);
         eprintln!(
-            "error: deploy of environment `{}` failed in wave {}{}; the state records what finished",
-            env.name,
-            report.failed_wave.map_or(0, |w| w + 1),
-            if report.rolled_back {
+            "error: deploy of {} failed in wave {}{}; the state records what finished",
+            names_of(envs),
+            failed_wave.map_or(0, |w| w + 1),
+            if rolled_back {
                 ", which was rolled back"
             } else {
                 " (kept: --no-rollback)"
             }
         );
     }
-    if report.ok {
+    if ok {
         Exit::Success
     } else {
         Exit::DeployFailed
+    }
+}
+
+/// `environment `a`` or `environments `a`, `b``.
+fn names_of(envs: &[Environment]) -> String {
+    let names: Vec<String> = envs.iter().map(|e| format!("`{}`", e.name)).collect();
+    match names.as_slice() {
+        [one] => format!("environment {one}"),
+        _ => format!("environments {}", names.join(", ")),
+    }
+}
+
+/// A service's name as a run over several environments shows it: `ENV/NAME`.
+fn qualified(several: bool, environment: &str, name: &str) -> String {
+    if several {
+        format!("{environment}/{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The event with its services named `ENV/NAME`.
+fn qualified_event(environment: &str, event: Event) -> Event {
+    let q = |name: String| format!("{environment}/{name}");
+    match event {
+        Event::WaveStarted { wave, services } => Event::WaveStarted {
+            wave,
+            services: services.into_iter().map(q).collect(),
+        },
+        Event::Started { name } => Event::Started { name: q(name) },
+        Event::Healthy { name, seconds } => Event::Healthy {
+            name: q(name),
+            seconds,
+        },
+        Event::Failed { name, message } => Event::Failed {
+            name: q(name),
+            message,
+        },
+        Event::RolledBack { name } => Event::RolledBack { name: q(name) },
+        Event::Deleted { name } => Event::Deleted { name: q(name) },
     }
 }
 
@@ -594,11 +772,18 @@ fn confirm(question: &str) -> bool {
 
 // ---------------------------------------------------------------- status
 
-/// What `svcmodel status --format json` prints: the model against what runs.
+/// What `svcmodel status --format json` prints: the model against what runs, per
+/// environment.
 #[derive(Serialize, schemars::JsonSchema)]
 pub struct StatusOutput {
     /// The version of this shape.
     format: u32,
+    /// The environment `-e` names, or every environment of the model, in its order.
+    environments: Vec<EnvironmentStatus>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct EnvironmentStatus {
     environment: String,
     /// The state's serial; `null` when nothing was ever deployed.
     serial: Option<u64>,
@@ -633,54 +818,60 @@ struct StatusRow {
 }
 
 pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
-    let (env, state, engine) = match observe_environment(args, format, color) {
+    let (selection, opened) = match observe_selection(args, format, color) {
         Ok(opened) => opened,
         Err(exit) => return exit,
     };
-    let plan = deploy::plan(
-        &env.name,
-        state.as_ref(),
-        &env.desired,
-        &hashes(&env, state.as_ref()),
-    );
-    let rows = observe(&env, state.as_ref(), engine.as_ref(), &plan);
-    let tuning = advice(&env, state.as_ref(), engine.as_ref());
-    match format {
-        Format::Json => output::print_json(&StatusOutput {
-            format: 1,
+    let mut environments = Vec::new();
+    for (env, (state, engine)) in selection.envs.iter().zip(&opened) {
+        let plan = deploy::plan(
+            &env.name,
+            state.as_ref(),
+            &env.desired,
+            &hashes(env, state.as_ref()),
+        );
+        environments.push(EnvironmentStatus {
             environment: env.name.clone(),
             serial: state.as_ref().map(|s| s.serial),
-            services: rows,
-            advice: tuning,
+            services: observe(env, state.as_ref(), engine.as_ref(), &plan),
+            advice: advice(env, state.as_ref(), engine.as_ref()),
+        });
+    }
+    match format {
+        Format::Json => output::print_json(&StatusOutput {
+            format: 2,
+            environments,
         }),
-        Format::Human => {
-            println!(
-                "environment `{}` (state serial {}):",
-                env.name,
-                state.as_ref().map_or(0, |s| s.serial)
-            );
-            println!(
-                "  {:<16} {:<9} {:<9} {:<8} {:<10} CONFIG",
-                "SERVICE", "MODEL", "DEPLOYED", "RUNNING", "HEALTH"
-            );
-            for row in &rows {
-                println!(
-                    "  {:<16} {:<9} {:<9} {:<8} {:<10} {}",
-                    row.name,
-                    row.desired_version.as_deref().unwrap_or("-"),
-                    row.deployed_version.as_deref().unwrap_or("-"),
-                    if row.running { "yes" } else { "no" },
-                    match row.healthy {
-                        Some(true) => "healthy",
-                        Some(false) => "unhealthy",
-                        None => "-",
-                    },
-                    row.configuration
-                );
-            }
-        }
+        Format::Human => environments.iter().for_each(print_status),
     }
     Exit::Success
+}
+
+fn print_status(status: &EnvironmentStatus) {
+    println!(
+        "environment `{}` (state serial {}):",
+        status.environment,
+        status.serial.unwrap_or(0)
+    );
+    println!(
+        "  {:<16} {:<9} {:<9} {:<8} {:<10} CONFIG",
+        "SERVICE", "MODEL", "DEPLOYED", "RUNNING", "HEALTH"
+    );
+    for row in &status.services {
+        println!(
+            "  {:<16} {:<9} {:<9} {:<8} {:<10} {}",
+            row.name,
+            row.desired_version.as_deref().unwrap_or("-"),
+            row.deployed_version.as_deref().unwrap_or("-"),
+            if row.running { "yes" } else { "no" },
+            match row.healthy {
+                Some(true) => "healthy",
+                Some(false) => "unhealthy",
+                None => "-",
+            },
+            row.configuration
+        );
+    }
 }
 
 fn observe(
@@ -838,7 +1029,7 @@ fn round_millicpu(millicpu: f64) -> u64 {
 const WRITTEN_VALUES: &str = "# Written by `svcmodel reconcile --write-values`";
 
 /// Writes the advice as a values file: `[environment.ENV.SERVICE.resources]` tables.
-fn write_values(env: &Environment, advice: &[Advice], path: &Path) -> Result<(), String> {
+fn write_values(advice: &[(&Environment, &[Advice])], path: &Path) -> Result<(), String> {
     if let Ok(existing) = std::fs::read_to_string(path)
         && !existing.starts_with(WRITTEN_VALUES)
     {
@@ -847,43 +1038,50 @@ fn write_values(env: &Environment, advice: &[Advice], path: &Path) -> Result<(),
             path.display()
         ));
     }
-    let mut services = toml::Table::new();
-    let mut reasons = String::new();
-    for a in advice {
-        let service = services
-            .entry(a.service.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let toml::Value::Table(service) = service {
-            let resources = service
-                .entry("resources")
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(resources) = resources {
-                resources.insert(
-                    a.resource.to_string(),
-                    toml::Value::String(a.advised.clone()),
-                );
-            }
-        }
-        reasons.push_str(&format!(
-            "# {}: {} {} → {} ({}; uses {})\n",
-            a.service, a.resource, a.declared, a.advised, a.why, a.observed
-        ));
-    }
     let mut environments = toml::Table::new();
-    environments.insert(env.name.clone(), toml::Value::Table(services));
+    let mut reasons = String::new();
+    for (env, advice) in advice {
+        let mut services = toml::Table::new();
+        for a in *advice {
+            let service = services
+                .entry(a.service.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(service) = service {
+                let resources = service
+                    .entry("resources")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(resources) = resources {
+                    resources.insert(
+                        a.resource.to_string(),
+                        toml::Value::String(a.advised.clone()),
+                    );
+                }
+            }
+            reasons.push_str(&format!(
+                "# {}/{}: {} {} → {} ({}; uses {})\n",
+                env.name, a.service, a.resource, a.declared, a.advised, a.why, a.observed
+            ));
+        }
+        if !services.is_empty() {
+            environments.insert(env.name.clone(), toml::Value::Table(services));
+        }
+    }
     let mut root = toml::Table::new();
     root.insert("environment".to_string(), toml::Value::Table(environments));
     let body = toml::to_string(&root).map_err(|e| format!("cannot write the values: {e}"))?;
     let text = format!(
-        "{WRITTEN_VALUES} from what environment `{}` used.\n# Use it with `-f {}`; the next --write-values replaces it.\n{reasons}\n{body}",
-        env.name,
+        "{WRITTEN_VALUES} from what {} used.\n# Use it with `-f {}`; the next --write-values replaces it.\n{reasons}\n{body}",
+        match advice {
+            [(env, _)] => format!("environment `{}`", env.name),
+            _ => "the environments".to_string(),
+        },
         path.display()
     );
     svcmodel_targets::state::write_atomically(path, text.as_bytes())
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
-fn print_advice(env: &Environment, advice: &[Advice], color: Color) {
+fn print_advice(compilation: &SystemCompilation, advice: &[Advice], color: Color) {
     if advice.is_empty() {
         return;
     }
@@ -908,7 +1106,7 @@ fn print_advice(env: &Environment, advice: &[Advice], color: Color) {
             d
         })
         .collect();
-    output::print_human(&notes, &env.compilation.sources, color);
+    output::print_human(&notes, &compilation.sources, color);
 }
 
 // ---------------------------------------------------------------- reconcile
@@ -928,16 +1126,25 @@ struct Drift {
 pub struct ReconcileOutput {
     /// The version of this shape.
     format: u32,
+    /// The environment `-e` names, or every environment of the model, in its order.
+    environments: Vec<EnvironmentDrift>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct EnvironmentDrift {
     environment: String,
     /// Empty when everything runs as modelled.
     drift: Vec<DriftOutput>,
+    /// With `--fix`: the drift left after fixing (empty when it converged); `null`
+    /// without `--fix`.
+    left: Option<Vec<DriftOutput>>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
 struct DriftOutput {
     service: String,
-    /// What differs; the diagnostic's code says the same (E0801–E0806).
-    #[schemars(extend("enum" = ["missing", "extra", "stopped", "unhealthy", "version_changed", "config_changed"]))]
+    /// What differs; the diagnostic's code says the same (E0801–E0806, E0808).
+    #[schemars(extend("enum" = ["missing", "extra", "stopped", "unhealthy", "version_changed", "config_changed", "placement"]))]
     kind: &'static str,
     /// The drift as a diagnostic pointing at the model, in the shape `check` uses.
     diagnostic: JsonDiagnostic,
@@ -960,21 +1167,42 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
     } else {
         Format::Human
     };
-    let (env, state, engine) = match observe_environment(args.system, human, args.color) {
+    let (selection, opened) = match observe_selection(args.system, human, args.color) {
         Ok(opened) => opened,
         Err(exit) => return exit,
     };
-    let found = drifts(&env, state.as_ref(), engine.as_ref());
-    print_drifts(&env, &found, args.format, args.color);
-    let tuning = advice(&env, state.as_ref(), engine.as_ref());
+    let model = &selection.compilation.model;
+    let found: Vec<Vec<Drift>> = selection
+        .envs
+        .iter()
+        .zip(&opened)
+        .map(|(env, (state, engine))| drifts(model, env, state.as_ref(), engine.as_ref()))
+        .collect();
+    let tuning: Vec<Vec<Advice>> = selection
+        .envs
+        .iter()
+        .zip(&opened)
+        .map(|(env, (state, engine))| advice(env, state.as_ref(), engine.as_ref()))
+        .collect();
+    if args.format != DriftFormat::Json {
+        print_drifts(&selection, &found, args.format, args.color);
+    }
     if args.format == DriftFormat::Human {
-        print_advice(&env, &tuning, args.color);
+        for advice in &tuning {
+            print_advice(&selection.compilation, advice, args.color);
+        }
     }
     if let Some(path) = args.write_values {
-        match write_values(&env, &tuning, &super::current_dir().join(path)) {
+        let advice: Vec<(&Environment, &[Advice])> = selection
+            .envs
+            .iter()
+            .zip(&tuning)
+            .map(|(env, advice)| (env, advice.as_slice()))
+            .collect();
+        match write_values(&advice, &super::current_dir().join(path)) {
             Ok(()) => eprintln!(
                 "wrote {} to `{}`",
-                output::plural(tuning.len(), "advised value"),
+                output::plural(tuning.iter().map(Vec::len).sum(), "advised value"),
                 path.display()
             ),
             Err(message) => {
@@ -983,13 +1211,18 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
             }
         }
     }
-    if found.is_empty() {
-        return Exit::Success;
+    let count = found.iter().map(Vec::len).sum::<usize>();
+    if count == 0 || !args.fix {
+        if args.format == DriftFormat::Json {
+            print_json_drifts(&selection, &found, None);
+        }
+        return if count == 0 {
+            Exit::Success
+        } else {
+            Exit::Changes
+        };
     }
-    if !args.fix {
-        return Exit::Changes;
-    }
-    eprintln!("fixing {}:", output::plural(found.len(), "drift"));
+    eprintln!("fixing {}:", output::plural(count, "drift"));
     let exit = deploy(&DeployArgs {
         system: args.system,
         yes: args.yes,
@@ -1000,19 +1233,34 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
         format: Format::Human,
         color: args.color,
     });
+    let left: Vec<Vec<Drift>> = selection
+        .envs
+        .iter()
+        .zip(&opened)
+        .map(|(env, (_, engine))| {
+            let state = env.store.load(&env.name).ok().flatten();
+            drifts(model, env, state.as_ref(), engine.as_ref())
+        })
+        .collect();
+    let remaining = left.iter().map(Vec::len).sum::<usize>();
+    if args.format == DriftFormat::Json {
+        print_json_drifts(&selection, &found, Some(&left));
+    } else if remaining > 0 {
+        print_drifts(&selection, &left, args.format, args.color);
+    } else {
+        for env in &selection.envs {
+            eprintln!("environment `{}` runs as modelled", env.name);
+        }
+    }
     if exit != Exit::Success {
         return exit;
     }
-    let state = env.store.load(&env.name).ok().flatten();
-    let left = drifts(&env, state.as_ref(), engine.as_ref());
-    if left.is_empty() {
-        eprintln!("environment `{}` runs as modelled", env.name);
+    if remaining == 0 {
         Exit::Success
     } else {
-        print_drifts(&env, &left, args.format, args.color);
         eprintln!(
             "error: {} left after --fix",
-            output::plural(left.len(), "drift")
+            output::plural(remaining, "drift")
         );
         Exit::Changes
     }
@@ -1080,7 +1328,12 @@ fn placement_drift(
     None
 }
 
-fn drifts(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<Drift> {
+fn drifts(
+    model: &svcmodel_model::Model,
+    env: &Environment,
+    state: Option<&State>,
+    engine: &dyn Engine,
+) -> Vec<Drift> {
     let empty = BTreeMap::new();
     let recorded = state.map_or(&empty, |s| &s.services);
     let hashes = hashes(env, state);
@@ -1088,7 +1341,7 @@ fn drifts(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<
     let mut out = Vec::new();
     for item in &plan.items {
         let instance = env.system.find(&item.name);
-        let def = instance.map(|i| &*env.compilation.model.services[i.definition]);
+        let def = instance.map(|i| &*model.services[i.definition]);
         let mut drift = |kind: &'static str,
                          code: Code,
                          message: String,
@@ -1146,9 +1399,7 @@ fn drifts(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<
                     placement_drift(&item.name, &record.spec, engine.domains(&record.engine_id))
                 {
                     // Point at the failure domain the environment declares.
-                    let span = env
-                        .compilation
-                        .model
+                    let span = model
                         .environment(&env.name)
                         .and_then(|e| {
                             let kind = svcmodel_model::FailureDomainKind::parse(&kind)?;
@@ -1255,39 +1506,39 @@ fn change_span(
     Some(entry.value.span)
 }
 
-fn print_drifts(env: &Environment, drifts: &[Drift], format: DriftFormat, color: Color) {
+/// The drift of each environment of the selection, in one document.
+fn print_drifts(selection: &Selection, drifts: &[Vec<Drift>], format: DriftFormat, color: Color) {
+    let sources = &selection.compilation.sources;
+    let each = || selection.envs.iter().zip(drifts);
     match format {
         DriftFormat::Human => {
-            let diagnostics: Vec<Diagnostic> =
-                drifts.iter().map(|d| d.diagnostic.clone()).collect();
-            output::print_human(&diagnostics, &env.compilation.sources, color);
-            if drifts.is_empty() {
-                eprintln!("environment `{}` runs as modelled", env.name);
-            } else {
-                eprintln!(
-                    "environment `{}`: {}",
-                    env.name,
-                    output::plural(drifts.len(), "drift")
-                );
+            for (env, drifts) in each() {
+                let diagnostics: Vec<Diagnostic> =
+                    drifts.iter().map(|d| d.diagnostic.clone()).collect();
+                output::print_human(&diagnostics, sources, color);
+                if drifts.is_empty() {
+                    eprintln!("environment `{}` runs as modelled", env.name);
+                } else {
+                    eprintln!(
+                        "environment `{}`: {}",
+                        env.name,
+                        output::plural(drifts.len(), "drift")
+                    );
+                }
             }
         }
-        DriftFormat::Json => output::print_json(&ReconcileOutput {
-            format: 1,
-            environment: env.name.clone(),
-            drift: drifts
-                .iter()
-                .map(|d| DriftOutput {
-                    service: d.service.clone(),
-                    kind: d.kind,
-                    diagnostic: JsonDiagnostic::new(&d.diagnostic, &env.compilation.sources),
-                })
-                .collect(),
-        }),
+        DriftFormat::Json => print_json_drifts(selection, drifts, None),
         DriftFormat::Markdown => {
-            let mut out = format!("# Drift in `{}`\n\n", env.name);
-            if drifts.is_empty() {
-                out.push_str("No drift: everything runs as modelled.\n");
-            } else {
+            let mut out = String::new();
+            for (env, drifts) in each() {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("# Drift in `{}`\n\n", env.name));
+                if drifts.is_empty() {
+                    out.push_str("No drift: everything runs as modelled.\n");
+                    continue;
+                }
                 out.push_str("| service | drift | code | where | what |\n|---|---|---|---|---|\n");
                 for d in drifts {
                     out.push_str(&format!(
@@ -1295,7 +1546,7 @@ fn print_drifts(env: &Environment, drifts: &[Drift], format: DriftFormat, color:
                         d.service,
                         d.kind,
                         d.code,
-                        location(&d.diagnostic, &env.compilation.sources),
+                        location(&d.diagnostic, sources),
                         d.message.replace('|', "\\|")
                     ));
                 }
@@ -1303,44 +1554,78 @@ fn print_drifts(env: &Environment, drifts: &[Drift], format: DriftFormat, color:
             print!("{out}");
         }
         DriftFormat::Junit => {
-            let mut by_service: BTreeMap<&str, Vec<&Drift>> = BTreeMap::new();
-            for d in drifts {
-                by_service.entry(&d.service).or_default().push(d);
-            }
-            for desired in &env.desired {
-                by_service.entry(&desired.name).or_default();
-            }
-            let failures = drifts.len();
-            let mut out = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"reconcile {}\" tests=\"{}\" failures=\"{failures}\">\n",
-                xml(&env.name),
-                by_service.len()
-            );
-            for (service, found) in &by_service {
+            let mut out =
+                String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+            for (env, drifts) in each() {
+                let mut by_service: BTreeMap<&str, Vec<&Drift>> = BTreeMap::new();
+                for d in drifts {
+                    by_service.entry(&d.service).or_default().push(d);
+                }
+                for desired in &env.desired {
+                    by_service.entry(&desired.name).or_default();
+                }
                 out.push_str(&format!(
-                    "    <testcase classname=\"{}\" name=\"{}\"",
+                    "  <testsuite name=\"reconcile {}\" tests=\"{}\" failures=\"{}\">\n",
                     xml(&env.name),
-                    xml(service)
+                    by_service.len(),
+                    drifts.len()
                 ));
-                if found.is_empty() {
-                    out.push_str("/>\n");
-                    continue;
-                }
-                out.push_str(">\n");
-                for d in found {
+                for (service, found) in &by_service {
                     out.push_str(&format!(
-                        "      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
-                        d.code,
-                        xml(&d.message),
-                        xml(&location(&d.diagnostic, &env.compilation.sources))
+                        "    <testcase classname=\"{}\" name=\"{}\"",
+                        xml(&env.name),
+                        xml(service)
                     ));
+                    if found.is_empty() {
+                        out.push_str("/>\n");
+                        continue;
+                    }
+                    out.push_str(">\n");
+                    for d in found {
+                        out.push_str(&format!(
+                            "      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
+                            d.code,
+                            xml(&d.message),
+                            xml(&location(&d.diagnostic, sources))
+                        ));
+                    }
+                    out.push_str("    </testcase>\n");
                 }
-                out.push_str("    </testcase>\n");
+                out.push_str("  </testsuite>\n");
             }
-            out.push_str("  </testsuite>\n</testsuites>\n");
+            out.push_str("</testsuites>\n");
             print!("{out}");
         }
     }
+}
+
+/// `reconcile --format json`: what was found and, with `--fix`, what is left.
+fn print_json_drifts(selection: &Selection, found: &[Vec<Drift>], left: Option<&[Vec<Drift>]>) {
+    let sources = &selection.compilation.sources;
+    let shown = |drifts: &[Drift]| -> Vec<DriftOutput> {
+        drifts
+            .iter()
+            .map(|d| DriftOutput {
+                service: d.service.clone(),
+                kind: d.kind,
+                diagnostic: JsonDiagnostic::new(&d.diagnostic, sources),
+            })
+            .collect()
+    };
+    output::print_json(&ReconcileOutput {
+        format: 2,
+        environments: selection
+            .envs
+            .iter()
+            .zip(found)
+            .enumerate()
+            .map(|(at, (env, drifts))| EnvironmentDrift {
+                environment: env.name.clone(),
+                drift: shown(drifts),
+                left: left.and_then(|l| l.get(at)).map(|l| shown(l)),
+            })
+            .collect(),
+    });
 }
 
 fn location(d: &Diagnostic, sources: &svcmodel_compiler::source::SourceMap) -> String {
@@ -1368,6 +1653,12 @@ fn xml(text: &str) -> String {
 pub struct DestroyOutput {
     /// The version of this shape.
     format: u32,
+    /// The environment `-e` names, or every environment of the model, in its order.
+    environments: Vec<Destroyed>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Destroyed {
     environment: String,
     /// The services stopped and removed from the state, by name; empty when nothing
     /// was deployed.
@@ -1381,78 +1672,107 @@ pub fn destroy(
     format: Format,
     color: Color,
 ) -> Exit {
-    let env = match prepare(args, format, color) {
-        Ok(env) => env,
+    let selection = match select(args, format, color) {
+        Ok(selection) => selection,
         Err(exit) => return exit,
     };
-    let _lock = match env
-        .store
-        .lock(&env.name, "destroy", Duration::from_secs(lock_timeout))
-    {
-        Ok(lock) => lock,
-        Err(e) => return state_error(&e),
-    };
-    let mut state = match env.store.load(&env.name) {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            match format {
-                Format::Json => output::print_json(&DestroyOutput {
-                    format: 1,
-                    environment: env.name.clone(),
-                    removed: Vec::new(),
-                }),
-                Format::Human => eprintln!("environment `{}` has nothing deployed", env.name),
-            }
-            return Exit::Success;
+    let envs = &selection.envs;
+    let mut by_name: Vec<&Environment> = envs.iter().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut _locks = Vec::new();
+    for env in by_name {
+        match env
+            .store
+            .lock(&env.name, "destroy", Duration::from_secs(lock_timeout))
+        {
+            Ok(lock) => _locks.push(lock),
+            Err(e) => return state_error(&e),
         }
-        Err(e) => return state_error(&e),
-    };
-    let names: Vec<&String> = state.services.keys().collect();
-    if !yes {
-        let question = format!(
-            "stop and delete {} in `{}`?",
-            names
+    }
+    let mut states = Vec::new();
+    for env in envs {
+        match env.store.load(&env.name) {
+            Ok(state) => states.push(state),
+            Err(e) => return state_error(&e),
+        }
+    }
+    let several = envs.len() > 1;
+    let doomed: Vec<String> = envs
+        .iter()
+        .zip(&states)
+        .flat_map(|(env, state)| {
+            state
                 .iter()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            env.name
+                .flat_map(|s| s.services.keys())
+                .map(|name| qualified(several, &env.name, name))
+        })
+        .collect();
+    if !yes && !doomed.is_empty() {
+        let question = format!(
+            "stop and delete {} in {}?",
+            doomed.join(", "),
+            names_of(envs)
         );
         if !(std::io::stdin().is_terminal() && confirm(&question)) {
             eprintln!(
-                "error: destroy deletes every service of `{}`; pass --yes to allow it",
-                env.name
+                "error: destroy deletes every service of {}; pass --yes to allow it",
+                names_of(envs)
             );
             return Exit::Usage;
         }
     }
-    let engine = match engine(&env) {
-        Ok(engine) => engine,
-        Err(exit) => return exit,
-    };
-    let progress = |event: Event| {
-        if format == Format::Human {
-            eprintln!("{}", event_line(&event));
-        }
-    };
-    match deploy::destroy(&env.store, &mut state, engine.as_ref(), &progress) {
-        Ok(removed) => {
-            match format {
-                Format::Json => output::print_json(&DestroyOutput {
-                    format: 1,
+    let mut environments = Vec::new();
+    // Consumers go first: the environments in the reverse of the model's order.
+    for (env, state) in envs.iter().zip(states).rev() {
+        let Some(mut state) = state else {
+            if format == Format::Human {
+                eprintln!("environment `{}` has nothing deployed", env.name);
+            }
+            environments.push(Destroyed {
+                environment: env.name.clone(),
+                removed: Vec::new(),
+            });
+            continue;
+        };
+        let engine = match engine(env) {
+            Ok(engine) => engine,
+            Err(exit) => return exit,
+        };
+        let progress = |event: Event| {
+            if format == Format::Human {
+                let event = if several {
+                    qualified_event(&env.name, event)
+                } else {
+                    event
+                };
+                eprintln!("{}", event_line(&event));
+            }
+        };
+        match deploy::destroy(&env.store, &mut state, engine.as_ref(), &progress) {
+            Ok(removed) => {
+                if format == Format::Human {
+                    eprintln!(
+                        "environment `{}`: {} removed",
+                        env.name,
+                        output::plural(removed.len(), "service")
+                    );
+                }
+                environments.push(Destroyed {
                     environment: env.name.clone(),
                     removed,
-                }),
-                Format::Human => eprintln!(
-                    "environment `{}`: {} removed",
-                    env.name,
-                    output::plural(removed.len(), "service")
-                ),
+                });
             }
-            Exit::Success
+            Err(e) => return state_error(&e),
         }
-        Err(e) => state_error(&e),
     }
+    environments.reverse();
+    if format == Format::Json {
+        output::print_json(&DestroyOutput {
+            format: 2,
+            environments,
+        });
+    }
+    Exit::Success
 }
 
 /// What `svcmodel state unlock --format json` prints: the lock it released.

@@ -680,7 +680,7 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::Impact => schemars::schema_for!(ImpactOutput),
         SchemaName::Lock => schemars::schema_for!(LockOutput),
         SchemaName::Plan => schemars::schema_for!(super::deploy::PlanOutput),
-        SchemaName::Deploy => schemars::schema_for!(svcmodel_targets::deploy::Report),
+        SchemaName::Deploy => schemars::schema_for!(super::deploy::DeployOutput),
         SchemaName::Status => schemars::schema_for!(super::deploy::StatusOutput),
         SchemaName::Reconcile => schemars::schema_for!(super::deploy::ReconcileOutput),
         SchemaName::Destroy => schemars::schema_for!(super::deploy::DestroyOutput),

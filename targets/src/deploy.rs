@@ -469,14 +469,16 @@ pub struct Outcome {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Report {
     pub environment: String,
-    /// Every wave became healthy.
+    /// Every wave became healthy (in a run over several environments: in all of
+    /// them).
     pub ok: bool,
     /// One per service started, repaired or deleted, in the order they finished;
     /// unchanged services are left out.
     pub outcomes: Vec<Outcome>,
-    /// The wave that failed (and was rolled back, unless `--no-rollback`).
+    /// The wave that failed (and was rolled back, unless `--no-rollback`); in a run
+    /// over several environments, possibly in another one.
     pub failed_wave: Option<usize>,
-    /// The failed wave was rolled back.
+    /// What the failed wave started in this environment was rolled back.
     pub rolled_back: bool,
 }
 
@@ -491,11 +493,24 @@ pub enum Event {
     Deleted { name: String },
 }
 
+/// One environment's part in a run: its state and store, what the model wants there,
+/// the current secret hashes, and the engine that runs it.
+pub struct Site<'a> {
+    pub store: &'a Store,
+    pub state: &'a mut State,
+    pub desired: &'a [Desired],
+    pub hashes: &'a BTreeMap<String, BTreeMap<String, String>>,
+    pub engine: &'a dyn Engine,
+}
+
 /// One start in a wave: the item's index, its engine id or (the id if it started,
 /// why it failed), and the seconds it took.
 type StartResult = (usize, Result<String, (Option<String>, String)>, f64);
 
-/// Applies `desired` to the environment, wave by wave.
+/// One piece of work in a wave: the site, what it starts, and why.
+type Work<'d> = (usize, &'d Desired, &'static str);
+
+/// Applies `desired` to one environment, wave by wave.
 #[allow(clippy::too_many_arguments)]
 pub fn deploy(
     store: &Store,
@@ -506,90 +521,207 @@ pub fn deploy(
     options: &Options,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<Report, StateError> {
-    let plan = plan(&state.environment, Some(state), desired, hashes);
-    let by_name: BTreeMap<&str, &Desired> = desired.iter().map(|d| (d.name.as_str(), d)).collect();
+    let mut sites = [Site {
+        store,
+        state,
+        desired,
+        hashes,
+        engine,
+    }];
+    let mut reports = deploy_sites(&mut sites, options, &|_, event| progress(event))?;
+    Ok(reports.remove(0))
+}
+
+/// Applies each site's `desired` to its environment, wave by wave across all of them:
+/// wave `n` starts in every environment at once, once wave `n - 1` is healthy in
+/// every environment (the waves come from [`landscape_waves`]). A failed wave is
+/// rolled back wherever it ran, and the run stops there. Each environment keeps its
+/// own state, written before and after each wave. `progress` gets the environment's
+/// name with each event. One report per site, in the sites' order.
+pub fn deploy_sites(
+    sites: &mut [Site],
+    options: &Options,
+    progress: &(dyn Fn(&str, Event) + Sync),
+) -> Result<Vec<Report>, StateError> {
+    let names: Vec<String> = sites.iter().map(|s| s.state.environment.clone()).collect();
+    let plans: Vec<Plan> = sites
+        .iter()
+        .map(|s| plan(&s.state.environment, Some(s.state), s.desired, s.hashes))
+        .collect();
     // What to start: created, changed, and recorded ones whose process is gone.
-    let mut work: BTreeMap<usize, Vec<(&Desired, &'static str)>> = BTreeMap::new();
-    for item in &plan.items {
-        let Some(d) = by_name.get(item.name.as_str()) else {
-            continue;
-        };
-        let action = match item.action {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Unchanged => {
-                let broken = state.services.get(&item.name).is_none_or(|r| {
-                    !engine.alive(&r.engine_id)
-                        || (options.repair_unhealthy
-                            && engine.check(&r.engine_id, &r.spec).is_err())
-                });
-                if !broken {
-                    continue;
+    let mut work: BTreeMap<usize, Vec<Work>> = BTreeMap::new();
+    for (at, (site, plan)) in sites.iter_mut().zip(&plans).enumerate() {
+        let by_name: BTreeMap<&str, &Desired> =
+            site.desired.iter().map(|d| (d.name.as_str(), d)).collect();
+        for item in &plan.items {
+            let Some(d) = by_name.get(item.name.as_str()) else {
+                continue;
+            };
+            let action = match item.action {
+                Action::Create => "create",
+                Action::Update => "update",
+                Action::Unchanged => {
+                    let broken = site.state.services.get(&item.name).is_none_or(|r| {
+                        !site.engine.alive(&r.engine_id)
+                            || (options.repair_unhealthy
+                                && site.engine.check(&r.engine_id, &r.spec).is_err())
+                    });
+                    if !broken {
+                        continue;
+                    }
+                    "repair"
                 }
-                "repair"
-            }
-            Action::Delete => continue,
-        };
-        work.entry(d.wave).or_default().push((d, action));
-    }
-    // Unchanged for the engine, but the model moved on: record its new hash.
-    for item in plan.items.iter().filter(|i| i.action == Action::Unchanged) {
-        if let (Some(d), Some(record)) = (
-            by_name.get(item.name.as_str()),
-            state.services.get_mut(&item.name),
-        ) {
-            record.model_hash = d.model_hash.clone();
+                Action::Delete => continue,
+            };
+            work.entry(d.wave).or_default().push((at, d, action));
         }
-    }
-    // Pending work from an interrupted run: what it started may run unrecorded.
-    for pending in std::mem::take(&mut state.pending) {
-        if let Some(id) = &pending.engine_id {
-            let recorded = state
-                .services
-                .get(&pending.service)
-                .map(|r| r.engine_id.as_str());
-            if recorded != Some(id.as_str()) {
-                engine.stop(id);
+        // Unchanged for the engine, but the model moved on: record its new hash.
+        for item in plan.items.iter().filter(|i| i.action == Action::Unchanged) {
+            if let (Some(d), Some(record)) = (
+                by_name.get(item.name.as_str()),
+                site.state.services.get_mut(&item.name),
+            ) {
+                record.model_hash = d.model_hash.clone();
             }
         }
+        // Pending work from an interrupted run: what it started may run unrecorded.
+        for pending in std::mem::take(&mut site.state.pending) {
+            if let Some(id) = &pending.engine_id {
+                let recorded = site
+                    .state
+                    .services
+                    .get(&pending.service)
+                    .map(|r| r.engine_id.as_str());
+                if recorded != Some(id.as_str()) {
+                    site.engine.stop(id);
+                }
+            }
+        }
     }
-    let mut report = Report {
-        environment: state.environment.clone(),
-        ok: true,
-        outcomes: Vec::new(),
-        failed_wave: None,
-        rolled_back: false,
-    };
+    let mut reports: Vec<Report> = names
+        .iter()
+        .map(|environment| Report {
+            environment: environment.clone(),
+            ok: true,
+            outcomes: Vec::new(),
+            failed_wave: None,
+            rolled_back: false,
+        })
+        .collect();
     for (wave, items) in &work {
-        progress(Event::WaveStarted {
-            wave: *wave,
-            services: items.iter().map(|(d, _)| d.name.clone()).collect(),
-        });
-        state.pending = items
+        if !run_wave(sites, &names, *wave, items, options, progress, &mut reports)? {
+            return Ok(reports);
+        }
+    }
+    if options.delete {
+        for ((site, plan), report) in sites.iter_mut().zip(&plans).zip(&mut reports) {
+            for item in plan.items.iter().filter(|i| i.action == Action::Delete) {
+                if let Some(record) = site.state.services.get(&item.name) {
+                    site.engine.stop(&record.engine_id);
+                }
+                site.state.services.remove(&item.name);
+                progress(
+                    &report.environment,
+                    Event::Deleted {
+                        name: item.name.clone(),
+                    },
+                );
+                report.outcomes.push(Outcome {
+                    name: item.name.clone(),
+                    action: "delete".to_string(),
+                    ok: true,
+                    message: None,
+                    seconds: 0.0,
+                });
+            }
+        }
+    }
+    for (site, report) in sites.iter_mut().zip(&reports) {
+        let changed = report.outcomes.len();
+        site.state
+            .record("deploy", format!("{changed} services changed"));
+        site.store.save(site.state)?;
+    }
+    Ok(reports)
+}
+
+/// Starts one wave's work in every site at once and waits for it to be healthy.
+/// On a failure the wave is rolled back (unless `--no-rollback`), every report says
+/// so, and the answer is `false`: the run stops.
+fn run_wave(
+    sites: &mut [Site],
+    names: &[String],
+    wave: usize,
+    items: &[Work],
+    options: &Options,
+    progress: &(dyn Fn(&str, Event) + Sync),
+    reports: &mut [Report],
+) -> Result<bool, StateError> {
+    for (at, name) in names.iter().enumerate() {
+        let here: Vec<String> = items
             .iter()
-            .map(|(d, action)| Pending {
+            .filter(|(site, _, _)| *site == at)
+            .map(|(_, d, _)| d.name.clone())
+            .collect();
+        if !here.is_empty() {
+            progress(
+                name,
+                Event::WaveStarted {
+                    wave,
+                    services: here,
+                },
+            );
+        }
+    }
+    // What is about to change, as pending, before anything starts.
+    for (at, site) in sites.iter_mut().enumerate() {
+        site.state.pending = items
+            .iter()
+            .filter(|(s, _, _)| *s == at)
+            .map(|(_, d, action)| Pending {
                 service: d.name.clone(),
                 action: action.to_string(),
                 engine_id: None,
                 since: now(),
             })
             .collect();
-        store.save(state)?;
-        let olds: Vec<Option<String>> = items
-            .iter()
-            .map(|(d, _)| state.services.get(&d.name).map(|r| r.engine_id.clone()))
+        if !site.state.pending.is_empty() {
+            site.store.save(site.state)?;
+        }
+    }
+    let olds: Vec<Option<String>> = items
+        .iter()
+        .map(|(at, d, _)| {
+            sites[*at]
+                .state
+                .services
+                .get(&d.name)
+                .map(|r| r.engine_id.clone())
+        })
+        .collect();
+    // Where each item sits in its site's pending list.
+    let slots: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (at, _, _))| items[..i].iter().filter(|(s, _, _)| s == at).count())
+        .collect();
+    let results: Vec<StartResult> = {
+        // Each start is written to its state at once (as pending, with its engine id),
+        // so a run killed now leaves nothing running that a state does not know.
+        let shared: Vec<(std::sync::Mutex<&mut State>, &Store, &dyn Engine)> = sites
+            .iter_mut()
+            .map(|s| (std::sync::Mutex::new(&mut *s.state), s.store, s.engine))
             .collect();
-        // Each start is written to the state at once (as pending, with its engine id),
-        // so a run killed now leaves nothing running that the state does not know.
-        let shared = std::sync::Mutex::new(&mut *state);
-        let results: Vec<StartResult> = std::thread::scope(|scope| {
+        let shared = &shared;
+        std::thread::scope(|scope| {
             let handles: Vec<_> = items
                 .iter()
-                .zip(&olds)
+                .zip(olds.iter().zip(&slots))
                 .enumerate()
-                .map(|(i, ((d, _), old))| {
-                    let shared = &shared;
+                .map(|(i, ((at, d, _), (old, slot)))| {
                     scope.spawn(move || {
+                        let (state, store, engine) = &shared[*at];
+                        let environment = &names[*at];
                         let started = std::time::Instant::now();
                         if let Some(old) = old
                             && !engine.in_place()
@@ -599,15 +731,18 @@ pub fn deploy(
                         let result = match engine.start(d) {
                             Err(e) => Err((None, e)),
                             Ok(id) => {
-                                if let Ok(mut state) = shared.lock() {
-                                    if let Some(p) = state.pending.get_mut(i) {
+                                if let Ok(mut state) = state.lock() {
+                                    if let Some(p) = state.pending.get_mut(*slot) {
                                         p.engine_id = Some(id.clone());
                                     }
                                     let _ = store.save(&mut state);
                                 }
-                                progress(Event::Started {
-                                    name: d.name.clone(),
-                                });
+                                progress(
+                                    environment,
+                                    Event::Started {
+                                        name: d.name.clone(),
+                                    },
+                                );
                                 match engine.wait_healthy(&id, &d.spec, options.deadline) {
                                     Ok(()) => {
                                         if let Some(old) = old
@@ -627,148 +762,209 @@ pub fn deploy(
                 })
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        let failed = results.iter().any(|(_, r, _)| r.is_err()) || results.len() != items.len();
-        for (i, result, seconds) in &results {
-            let (d, action) = items[*i];
-            match result {
-                Ok(id) => {
-                    progress(Event::Healthy {
+        })
+    };
+    let failed = results.iter().any(|(_, r, _)| r.is_err()) || results.len() != items.len();
+    for (i, result, seconds) in &results {
+        let (at, d, action) = items[*i];
+        let (site, report) = (&mut sites[at], &mut reports[at]);
+        let outcome = |ok: bool, message: Option<String>| Outcome {
+            name: d.name.clone(),
+            action: action.to_string(),
+            ok,
+            message,
+            seconds: *seconds,
+        };
+        match result {
+            Ok(id) => {
+                progress(
+                    &names[at],
+                    Event::Healthy {
                         name: d.name.clone(),
                         seconds: *seconds,
-                    });
-                    report.outcomes.push(Outcome {
-                        name: d.name.clone(),
-                        action: action.to_string(),
-                        ok: true,
-                        message: None,
-                        seconds: *seconds,
-                    });
-                    if !failed || !options.rollback {
-                        record(state, d, id, hashes);
-                    }
+                    },
+                );
+                report.outcomes.push(outcome(true, None));
+                if !failed || !options.rollback {
+                    record(site.state, d, id, site.hashes);
                 }
-                Err((id, message)) => {
-                    progress(Event::Failed {
+            }
+            Err((id, message)) => {
+                progress(
+                    &names[at],
+                    Event::Failed {
                         name: d.name.clone(),
                         message: message.clone(),
-                    });
-                    report.outcomes.push(Outcome {
-                        name: d.name.clone(),
-                        action: action.to_string(),
-                        ok: false,
-                        message: Some(message.clone()),
-                        seconds: *seconds,
-                    });
-                    if !options.rollback
-                        && let Some(id) = id
-                    {
-                        // Kept as it is: recorded, so status and reconcile see it.
-                        record(state, d, id, hashes);
-                    }
+                    },
+                );
+                report.outcomes.push(outcome(false, Some(message.clone())));
+                if !options.rollback
+                    && let Some(id) = id
+                {
+                    // Kept as it is: recorded, so status and reconcile see it.
+                    record(site.state, d, id, site.hashes);
                 }
             }
         }
-        if failed {
-            report.ok = false;
-            report.failed_wave = Some(*wave);
-            if options.rollback {
-                report.rolled_back = true;
-                for (i, result, _) in &results {
-                    let (d, _) = items[*i];
-                    let new_id = match result {
-                        Ok(id) => Some(id.clone()),
-                        Err((id, _)) => id.clone(),
-                    };
-                    let previous = state.services.get(&d.name).cloned();
-                    // An engine that updates in place goes back by applying the
-                    // previous revision over the new one, then pruning what only the
-                    // new one held; any other engine stops the new one first.
-                    if let Some(id) = &new_id
-                        && (previous.is_none() || !engine.in_place())
-                    {
-                        engine.stop(id);
-                    }
-                    // Back to the previous revision where there was one.
-                    if let Some(previous) = previous {
-                        let old = Desired {
-                            name: d.name.clone(),
-                            service: previous.service.clone(),
-                            version: previous.version.clone(),
-                            model_hash: previous.model_hash.clone(),
-                            spec: previous.spec.clone(),
-                            wave: d.wave,
-                            secrets: d.secrets.clone(),
-                        };
-                        match engine.start(&old).and_then(|id| {
-                            engine
-                                .wait_healthy(&id, &old.spec, options.deadline)
-                                .map(|_| id)
-                        }) {
-                            Ok(id) => {
-                                if let Some(new_id) = &new_id
-                                    && engine.in_place()
-                                    && *new_id != id
-                                {
-                                    engine.prune(new_id, &id);
-                                }
-                                if let Some(r) = state.services.get_mut(&d.name) {
-                                    r.engine_id = id;
-                                }
-                            }
-                            Err(message) => progress(Event::Failed {
-                                name: d.name.clone(),
-                                message: format!(
-                                    "the previous revision did not come back: {message}"
-                                ),
-                            }),
-                        }
-                    }
-                    progress(Event::RolledBack {
-                        name: d.name.clone(),
-                    });
+    }
+    if !failed {
+        for site in sites.iter_mut() {
+            if !site.state.pending.is_empty() {
+                site.state.pending.clear();
+                site.store.save(site.state)?;
+            }
+        }
+        return Ok(true);
+    }
+    for report in reports.iter_mut() {
+        report.ok = false;
+        report.failed_wave = Some(wave);
+    }
+    if options.rollback {
+        for (i, result, _) in &results {
+            let (at, d, _) = items[*i];
+            reports[at].rolled_back = true;
+            let new_id = match result {
+                Ok(id) => Some(id.clone()),
+                Err((id, _)) => id.clone(),
+            };
+            roll_back(&mut sites[at], d, new_id, options, &|event| {
+                progress(&names[at], event)
+            });
+        }
+    }
+    for (at, site) in sites.iter_mut().enumerate() {
+        site.state.pending.clear();
+        let here = items.iter().any(|(s, _, _)| *s == at);
+        let what = match (here, options.rollback) {
+            (true, true) => format!("wave {wave} failed, rolled back"),
+            (true, false) => format!("wave {wave} failed"),
+            (false, _) => format!("wave {wave} failed in another environment"),
+        };
+        site.state.record("deploy", what);
+        site.store.save(site.state)?;
+    }
+    Ok(false)
+}
+
+/// Takes one service of a failed wave back to its previous revision, or away where it
+/// had none. An engine that updates in place goes back by applying the previous
+/// revision over the new one, then pruning what only the new one held; any other
+/// engine stops the new one first.
+fn roll_back(
+    site: &mut Site,
+    d: &Desired,
+    new_id: Option<String>,
+    options: &Options,
+    progress: &dyn Fn(Event),
+) {
+    let engine = site.engine;
+    let previous = site.state.services.get(&d.name).cloned();
+    if let Some(id) = &new_id
+        && (previous.is_none() || !engine.in_place())
+    {
+        engine.stop(id);
+    }
+    if let Some(previous) = previous {
+        let old = Desired {
+            name: d.name.clone(),
+            service: previous.service.clone(),
+            version: previous.version.clone(),
+            model_hash: previous.model_hash.clone(),
+            spec: previous.spec.clone(),
+            wave: d.wave,
+            secrets: d.secrets.clone(),
+        };
+        match engine.start(&old).and_then(|id| {
+            engine
+                .wait_healthy(&id, &old.spec, options.deadline)
+                .map(|_| id)
+        }) {
+            Ok(id) => {
+                if let Some(new_id) = &new_id
+                    && engine.in_place()
+                    && *new_id != id
+                {
+                    engine.prune(new_id, &id);
+                }
+                if let Some(r) = site.state.services.get_mut(&d.name) {
+                    r.engine_id = id;
                 }
             }
-            state.pending.clear();
-            state.record(
-                "deploy",
-                format!(
-                    "wave {wave} failed{}",
-                    if options.rollback {
-                        ", rolled back"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-            store.save(state)?;
-            return Ok(report);
+            Err(message) => progress(Event::Failed {
+                name: d.name.clone(),
+                message: format!("the previous revision did not come back: {message}"),
+            }),
         }
-        state.pending.clear();
-        store.save(state)?;
     }
-    if options.delete {
-        for item in plan.items.iter().filter(|i| i.action == Action::Delete) {
-            if let Some(record) = state.services.get(&item.name) {
-                engine.stop(&record.engine_id);
+    progress(Event::RolledBack {
+        name: d.name.clone(),
+    });
+}
+
+/// Deploy waves across the environments of a run. A service waits for what it
+/// requires in its own environment and, across environments of one landscape, for
+/// what it requires that is placed in another environment of the run. Each site
+/// gives its system, its landscape (the environments sharing a tier) and its
+/// services, whose `wave` this sets. A cycle across environments (possible only when
+/// environments resolve differently) is an error naming it.
+pub fn landscape_waves(
+    sites: &mut [(
+        &svcmodel_model::system::ResolvedSystem,
+        &str,
+        &mut [Desired],
+    )],
+) -> Result<(), String> {
+    use petgraph::graph::{DiGraph, NodeIndex};
+    let mut graph: DiGraph<(usize, usize), ()> = DiGraph::new();
+    let mut nodes: Vec<BTreeMap<&str, NodeIndex>> = Vec::new();
+    // Who holds an instance in a landscape: the first site of the run that does.
+    let mut holder: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (at, (_, landscape, desired)) in sites.iter().enumerate() {
+        let mut here = BTreeMap::new();
+        for (i, d) in desired.iter().enumerate() {
+            here.insert(d.name.as_str(), graph.add_node((at, i)));
+            holder.entry((*landscape, d.name.as_str())).or_insert(at);
+        }
+        nodes.push(here);
+    }
+    for (at, (system, landscape, desired)) in sites.iter().enumerate() {
+        for d in desired.iter() {
+            let Some(instance) = system.find(&d.name) else {
+                continue;
+            };
+            for dependency in instance.dependencies.iter().filter(|x| x.ordering) {
+                let name = system.instance(dependency.instance).name.as_str();
+                let on = nodes[at].get(name).or_else(|| {
+                    holder
+                        .get(&(*landscape, name))
+                        .and_then(|other| nodes[*other].get(name))
+                });
+                if let Some(on) = on {
+                    graph.add_edge(*on, nodes[at][d.name.as_str()], ());
+                }
             }
-            state.services.remove(&item.name);
-            progress(Event::Deleted {
-                name: item.name.clone(),
-            });
-            report.outcomes.push(Outcome {
-                name: item.name.clone(),
-                action: "delete".to_string(),
-                ok: true,
-                message: None,
-                seconds: 0.0,
-            });
         }
     }
-    let changed = report.outcomes.len();
-    state.record("deploy", format!("{changed} services changed"));
-    store.save(state)?;
-    Ok(report)
+    let order = petgraph::algo::toposort(&graph, None).map_err(|cycle| {
+        let (at, i) = graph[cycle.node_id()];
+        format!(
+            "`{}` in environment `{}` waits for itself through services placed in other environments",
+            sites[at].2[i].name, sites[at].0.environment.as_deref().unwrap_or("default")
+        )
+    })?;
+    let mut wave = vec![0usize; graph.node_count()];
+    for node in order {
+        let (at, i) = graph[node];
+        let level = graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .map(|n| wave[n.index()] + 1)
+            .max()
+            .unwrap_or(0);
+        wave[node.index()] = level;
+        sites[at].2[i].wave = level;
+    }
+    Ok(())
 }
 
 fn record(

@@ -387,20 +387,9 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             })
         })
         .collect();
-    let address = text("address", d).filter(|a| {
-        let ok = a.value.contains("{name}");
-        if !ok {
-            d.push(
-                Diagnostic::error(
-                    Code::InvalidPattern,
-                    "`address` must say where the service's name goes",
-                )
-                .label(a.span, "no `{name}` in this address")
-                .help("write the host other environments reach a service at, with `{name}` for the service, e.g. \"{name}.dc.example.internal\""),
-            );
-        }
-        ok
-    });
+    // Without `{name}`, every service placed here is reached at one host (a single
+    // machine, a gateway that routes by port).
+    let address = text("address", d);
     Some(Environment {
         description: text("description", d).map(|s| s.value),
         address,
