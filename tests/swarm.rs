@@ -52,7 +52,7 @@ impl Drop for SwarmMode {
 const MODEL: &str = r#"
 environment "swarm1" {
   target          = "swarm"
-  failure_domains = { zone = ["z1", "z2"] }
+  failure_domains = { zone = ["z1", "z2", "z3"] }
 }
 
 service "api" {
@@ -130,7 +130,8 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     let drift = run(&project, &["reconcile"]);
     let fix = run(&project, &["reconcile", "--fix"]);
     let after = run(&project, &["reconcile"]);
-    // Placement spread the 2 replicas over z1 and z2; this machine is one node. Label
+    // Placement spread the 2 replicas over z1 and z2 (of three); this machine is one
+    // node, without labels, so `!= z3` lets both run on it. Label
     // it z1: both replicas now run in z1, which reconcile reports as placement drift.
     let (_, node) = docker(&["info", "-f", "{{.Swarm.NodeID}}"]);
     docker(&["node", "update", "--label-add", "svcmodel.zone=z1", &node]);
@@ -138,8 +139,10 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     docker(&["node", "update", "--label-rm", "svcmodel.zone", &node]);
     cleanup();
     assert_eq!(replicas, "2");
+    // Spread over the zones placement chose, and kept out of the one it did not.
     assert!(
-        placement.contains("node.labels.svcmodel.zone"),
+        placement.contains(r#""Constraints":["node.labels.svcmodel.zone != z3"]"#)
+            && placement.contains(r#""SpreadDescriptor":"node.labels.svcmodel.zone""#),
         "{placement}"
     );
     assert!(

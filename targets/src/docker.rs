@@ -74,8 +74,9 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
                 "millicpu": s.resources.millicpu,
                 // Read by the Swarm engine; a container is always one replica.
                 "replicas": s.replicas,
-                "spread": s.spread.iter().map(|x| format!("node.labels.svcmodel.{}", x.over)).collect::<Vec<_>>(),
-                // Read by the Swarm engine: where placement put every replica.
+                // Read by the Swarm engine: the node labels to spread replicas over.
+                "spread": s.swarm_preferences,
+                // Read by the Swarm engine: where placement put the replicas.
                 "constraints": s.swarm_constraints,
                 // The failure domains placement chose, per kind: placement drift.
                 "pins": s.pins.iter().map(|p| (p.kind.clone(), p.values.clone())).collect::<BTreeMap<_, _>>(),

@@ -134,8 +134,13 @@ pub struct ServiceView {
     /// The failure domains placement chose for its replicas, per kind: the nodes it
     /// may run on. Empty when the environment is not part of a placed landscape.
     pub pins: Vec<PinView>,
-    /// Swarm placement constraints from `pins` (where one domain holds every replica).
+    /// Swarm placement constraints from `pins`: `== DOMAIN` where one domain holds
+    /// every replica, else `!= DOMAIN` for each domain of the environment placement
+    /// did not choose (Swarm constraints cannot say "one of").
     pub swarm_constraints: Vec<String>,
+    /// Swarm placement preferences: the labels to spread replicas over, from `spread`
+    /// and from pins over several domains.
+    pub swarm_preferences: Vec<&'static str>,
     /// The instances this one should run close to (`near`): its data.
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
@@ -330,9 +335,10 @@ pub struct PinView {
     pub values_joined: String,
     /// The Nomad attribute that carries it.
     pub nomad_attribute: &'static str,
-    /// A Swarm constraint, when every replica is in one domain (Swarm constraints
-    /// cannot say "one of").
-    pub swarm_constraint: Option<String>,
+    /// The Swarm node label that carries it.
+    pub swarm_label: &'static str,
+    /// The Swarm constraints that hold replicas to `values`.
+    pub swarm_constraints: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -845,6 +851,20 @@ impl<'a> Builder<'a> {
             );
         }
         let spread = self.spread(&instance.name, def, problems);
+        // The failure domains of a kind the environment declares.
+        let environment = self
+            .input
+            .system
+            .environment
+            .as_deref()
+            .and_then(|e| self.input.model.environment(e));
+        let declared = |kind: FailureDomainKind| {
+            environment
+                .and_then(|e| e.failure_domains.get(&kind))
+                .into_iter()
+                .flatten()
+                .map(|d| d.value.clone())
+        };
         let pins: Vec<PinView> = self
             .input
             .placed
@@ -864,9 +884,13 @@ impl<'a> Builder<'a> {
                                 node_label: node_label(*kind),
                                 values_joined: values.join(","),
                                 nomad_attribute: nomad_attribute(*kind),
-                                swarm_constraint: match values.as_slice() {
-                                    [only] => Some(format!("{} == {only}", swarm_label(*kind))),
-                                    _ => None,
+                                swarm_label: swarm_label(*kind),
+                                swarm_constraints: match values.as_slice() {
+                                    [only] => vec![format!("{} == {only}", swarm_label(*kind))],
+                                    _ => declared(*kind)
+                                        .filter(|d| !values.contains(d))
+                                        .map(|d| format!("{} != {d}", swarm_label(*kind)))
+                                        .collect(),
                                 },
                                 values,
                             }
@@ -878,6 +902,18 @@ impl<'a> Builder<'a> {
         let near = self.near(instance, def, problems);
         let critical = def.criticality.value == Criticality::Critical;
         let labels = def.labels.clone();
+        // In the model's order (Swarm spreads by the first, then within it by the
+        // next), then the kinds placement spread replicas over.
+        let mut swarm_preferences: Vec<&'static str> = Vec::new();
+        for label in spread.iter().map(|x| x.swarm_label).chain(
+            pins.iter()
+                .filter(|p| p.values.len() > 1)
+                .map(|p| p.swarm_label),
+        ) {
+            if !swarm_preferences.contains(&label) {
+                swarm_preferences.push(label);
+            }
+        }
         let mut view = ServiceView {
             name,
             service: def.name.value.clone(),
@@ -942,8 +978,9 @@ impl<'a> Builder<'a> {
             spread,
             swarm_constraints: pins
                 .iter()
-                .filter_map(|p| p.swarm_constraint.clone())
+                .flat_map(|p| p.swarm_constraints.iter().cloned())
                 .collect(),
+            swarm_preferences,
             pins,
             near,
             labels,
