@@ -428,6 +428,19 @@ impl<'a> KubernetesEngine<'a> {
     }
 }
 
+/// The failure domains a node's labels put it in, kind to name, by the labels
+/// svcmodel renders node affinities with (`topology.kubernetes.io/zone`,
+/// `svcmodel.io/rack`, `svcmodel.io/hypervisor`).
+pub fn node_domains(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    svcmodel_model::FailureDomainKind::ALL
+        .iter()
+        .filter_map(|kind| {
+            let value = labels.get(crate::view::node_label(*kind))?;
+            Some((kind.as_str().to_string(), value.clone()))
+        })
+        .collect()
+}
+
 /// Whether an API error may pass by itself.
 fn transient(error: &kube::Error) -> bool {
     match error {
@@ -524,6 +537,35 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         true
     }
 
+    /// The domains of the nodes the service's running pods are on.
+    fn domains(&self, engine_id: &str) -> Option<Vec<BTreeMap<String, String>>> {
+        let inventory = Inventory::decode(engine_id)?;
+        let pods = self.api(&inventory.namespace, "v1", "Pod").ok()?;
+        let nodes = self.api(&inventory.namespace, "v1", "Node").ok()?;
+        let selector = format!("app.kubernetes.io/instance={}", inventory.instance);
+        let params = ListParams::default().labels(&selector);
+        let list = self.call(|| pods.list(&params)).ok()?;
+        let mut seen: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for pod in &list.items {
+            let running = pod.data["status"]["phase"] == "Running"
+                && pod.metadata.deletion_timestamp.is_none();
+            let Some(node) = pod.data["spec"]["nodeName"].as_str().filter(|_| running) else {
+                continue;
+            };
+            if !seen.contains_key(node) {
+                let labels = self
+                    .call(|| nodes.get_opt(node))
+                    .ok()?
+                    .and_then(|n| n.metadata.labels)
+                    .unwrap_or_default();
+                seen.insert(node.to_string(), node_domains(&labels));
+            }
+            out.extend(seen.get(node).cloned());
+        }
+        Some(out)
+    }
+
     fn prune(&self, old: &str, new: &str) {
         let (Some(old), Some(new)) = (Inventory::decode(old), Inventory::decode(new)) else {
             return;
@@ -539,6 +581,26 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_is_in_the_domains_its_labels_name() {
+        let labels: BTreeMap<String, String> = [
+            ("topology.kubernetes.io/zone", "eu-central-1a"),
+            ("svcmodel.io/hypervisor", "fra-hv02"),
+            ("kubernetes.io/hostname", "node-7"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let domains = node_domains(&labels);
+        assert_eq!(
+            domains,
+            BTreeMap::from([
+                ("hypervisor".to_string(), "fra-hv02".to_string()),
+                ("zone".to_string(), "eu-central-1a".to_string()),
+            ])
+        );
+    }
 
     #[test]
     fn inventories_round_trip() {
