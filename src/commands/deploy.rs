@@ -700,6 +700,8 @@ fn qualified_event(environment: &str, event: Event) -> Event {
 struct Bars {
     multi: indicatif::MultiProgress,
     bars: std::sync::Mutex<BTreeMap<String, indicatif::ProgressBar>>,
+    /// The wave whose heading is shown: each environment of a run starts its part.
+    wave: std::sync::Mutex<Option<usize>>,
 }
 
 impl Bars {
@@ -707,6 +709,7 @@ impl Bars {
         Bars {
             multi: indicatif::MultiProgress::new(),
             bars: std::sync::Mutex::new(BTreeMap::new()),
+            wave: std::sync::Mutex::new(None),
         }
     }
 
@@ -714,11 +717,16 @@ impl Bars {
         let Ok(mut bars) = self.bars.lock() else {
             return;
         };
-        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<18} {msg}")
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix:<24} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         match event {
             Event::WaveStarted { wave, services } => {
-                let _ = self.multi.println(format!("wave {}", wave + 1));
+                if let Ok(mut shown) = self.wave.lock()
+                    && *shown != Some(*wave)
+                {
+                    *shown = Some(*wave);
+                    let _ = self.multi.println(format!("wave {}", wave + 1));
+                }
                 for name in services {
                     let bar = self.multi.add(indicatif::ProgressBar::new_spinner());
                     bar.set_style(style.clone());
