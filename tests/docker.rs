@@ -228,3 +228,152 @@ fn a_missing_image_fails_the_deploy_without_pulling() {
         deploy.stderr
     );
 }
+
+/// A landscape over two engines: `web` runs as a local process, `api` and `worker` as
+/// containers. One deploy orders them across both: api (containers), then web
+/// (processes), then worker (containers).
+fn mixed_model() -> String {
+    let demo = env!("CARGO_BIN_EXE_demo-service");
+    format!(
+        r#"
+environment "procs" {{
+  target   = "local"
+  provider = "onprem"
+  tier     = "mixed"
+  address  = "127.0.0.1"
+  link "boxes" {{ latency = 1ms }}
+}}
+
+environment "boxes" {{
+  target   = "compose"
+  provider = "docker"
+  tier     = "mixed"
+  address  = "127.0.0.1"
+  link "procs" {{ latency = 1ms }}
+}}
+
+policy "web-on-the-host" {{
+  when    = service.name == "web"
+  require = environment.provider == "onprem"
+  because = "web runs next to the host's files"
+}}
+
+policy "the-rest-in-containers" {{
+  when    = service.name != "web"
+  require = environment.provider == "docker"
+  because = "everything else ships as an image"
+}}
+
+service "api" {{
+  version = "1.0.0"
+  image   = "{IMAGE}"
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 8080, protocol = "http" }}
+  health {{
+    http     = "http"
+    path     = "/healthz"
+    interval = 1s
+  }}
+}}
+
+service "web" {{
+  version = "1.0.0"
+  run local {{
+    command = ["{demo}"]
+  }}
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 27311, protocol = "http" }}
+  requires "api"
+  health {{
+    http     = "http"
+    path     = "/healthz"
+    interval = 1s
+  }}
+}}
+
+service "worker" {{
+  version = "1.0.0"
+  image   = "{IMAGE}"
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 8082, protocol = "http" }}
+  requires "web"
+  health {{
+    http     = "http"
+    path     = "/healthz"
+    interval = 1s
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn one_deploy_orders_a_landscape_across_two_engines() {
+    image();
+    let project = Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", mixed_model());
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("main.svc");
+        project.run(&all)
+    };
+    struct Cleanup<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["destroy", "--yes"]);
+            let _ = Command::new("docker")
+                .args(["network", "rm", "svcmodel-boxes"])
+                .output();
+        }
+    }
+    let _cleanup = Cleanup(&run);
+
+    let deploy = run(&["deploy", "--timeout", "60"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    let at = |line: &str| {
+        deploy
+            .stderr
+            .find(line)
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{}", deploy.stderr))
+    };
+    assert!(at("boxes/api: healthy") < at("procs/web: started"));
+    assert!(at("procs/web: healthy") < at("boxes/worker: started"));
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}}",
+            "svcmodel-boxes-worker"
+        ]),
+        "true"
+    );
+    assert!(get("127.0.0.1:27311", "/healthz").contains("200 OK"));
+
+    let status = run(&["status", "--format", "json"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let healthy: Vec<(String, bool)> = status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|env| {
+            env["services"].as_array().unwrap().iter().map(move |row| {
+                (
+                    format!("{}/{}", env["environment"].as_str().unwrap(), row["name"]),
+                    row["healthy"] == true,
+                )
+            })
+        })
+        .collect();
+    assert_eq!(healthy.len(), 3, "{healthy:?}");
+    assert!(healthy.iter().all(|(_, ok)| *ok), "{healthy:?}");
+    assert_eq!(run(&["reconcile"]).code, 0);
+}
