@@ -948,12 +948,7 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
 
     let deploy = shop.run(&["deploy", "shop"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
-    let at = |line: &str| {
-        deploy
-            .stderr
-            .find(line)
-            .unwrap_or_else(|| panic!("no `{line}` in:\n{}", deploy.stderr))
-    };
+    let at = |line: &str| deploy.stderr_at(line);
     assert!(at("site-b/products: healthy") < at("site-a/orders: started"));
     assert!(at("site-a/orders: healthy") < at("site-b/storefront: started"));
     assert!(

@@ -338,12 +338,7 @@ fn one_deploy_orders_a_landscape_across_two_engines() {
 
     let deploy = run(&["deploy", "--timeout", "60"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
-    let at = |line: &str| {
-        deploy
-            .stderr
-            .find(line)
-            .unwrap_or_else(|| panic!("no `{line}` in:\n{}", deploy.stderr))
-    };
+    let at = |line: &str| deploy.stderr_at(line);
     assert!(at("boxes/api: healthy") < at("procs/web: started"));
     assert!(at("procs/web: healthy") < at("boxes/worker: started"));
     assert_eq!(

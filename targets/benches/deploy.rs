@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use svcmodel_targets::deploy::{self, Desired, Engine, Event, Options};
+use svcmodel_targets::deploy::{self, Desired, Engine, Event, Options, Outcome};
 use svcmodel_targets::local::LocalEngine;
 use svcmodel_targets::state::{ServiceRecord, State, Store};
 use svcmodel_targets::view::Input;
@@ -85,6 +85,33 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The sum over the waves of the slowest service's time to healthy: what no deploy
+/// can beat.
+fn critical_path(outcomes: &[Outcome], desired: &[Desired]) -> f64 {
+    let mut slowest: BTreeMap<usize, f64> = BTreeMap::new();
+    for outcome in outcomes {
+        let wave = desired
+            .iter()
+            .find(|d| d.name == outcome.name)
+            .map_or(0, |d| d.wave);
+        let s = slowest.entry(wave).or_default();
+        *s = s.max(outcome.seconds);
+    }
+    slowest.values().sum()
+}
+
+fn print_deploy(title: &str, totals: Vec<f64>, paths: Vec<f64>) {
+    let (total, path) = (median(totals), median(paths));
+    println!("{title}");
+    println!(
+        "  median {:.0} ms; critical path of health checks {:.0} ms; deploy's own share {:.0} ms ({:.0}%)",
+        total * 1000.0,
+        path * 1000.0,
+        (total - path) * 1000.0,
+        (total - path) / total * 100.0
+    );
+}
+
 fn main() {
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
@@ -124,28 +151,15 @@ fn main() {
         .unwrap_or_else(|e| panic!("deploy: {e}"));
         let total = start.elapsed().as_secs_f64();
         assert!(report.ok, "{:?}", report.outcomes.iter().find(|o| !o.ok));
-        let mut slowest: BTreeMap<usize, f64> = BTreeMap::new();
-        for outcome in &report.outcomes {
-            let wave = desired_50
-                .iter()
-                .find(|d| d.name == outcome.name)
-                .map_or(0, |d| d.wave);
-            let s = slowest.entry(wave).or_default();
-            *s = s.max(outcome.seconds);
-        }
         totals.push(total);
-        paths.push(slowest.values().sum::<f64>());
+        paths.push(critical_path(&report.outcomes, &desired_50));
         deploy::destroy(&store, &mut state, &engine, &quiet)
             .unwrap_or_else(|e| panic!("destroy: {e}"));
     }
-    let (total, path) = (median(totals), median(paths));
-    println!("deploy: 50 local services in 5 waves, {runs} runs");
-    println!(
-        "  median {:.0} ms; critical path of health checks {:.0} ms; deploy's own share {:.0} ms ({:.0}%)",
-        total * 1000.0,
-        path * 1000.0,
-        (total - path) * 1000.0,
-        (total - path) / total * 100.0
+    print_deploy(
+        &format!("deploy: 50 local services in 5 waves, {runs} runs"),
+        totals,
+        paths,
     );
 
     // 2. The same services over two environments, in one run.
@@ -184,31 +198,19 @@ fn main() {
         let reports = deploy::deploy_sites(&mut sites, &options, &|_, _| {})
             .unwrap_or_else(|e| panic!("deploy: {e}"));
         let total = start.elapsed().as_secs_f64();
-        let mut slowest: BTreeMap<usize, f64> = BTreeMap::new();
-        for outcome in reports.iter().flat_map(|r| &r.outcomes) {
-            assert!(outcome.ok, "{outcome:?}");
-            let wave = desired_50
-                .iter()
-                .find(|d| d.name == outcome.name)
-                .map_or(0, |d| d.wave);
-            let s = slowest.entry(wave).or_default();
-            *s = s.max(outcome.seconds);
-        }
+        let outcomes: Vec<Outcome> = reports.into_iter().flat_map(|r| r.outcomes).collect();
+        assert!(outcomes.iter().all(|o| o.ok), "{outcomes:?}");
         totals.push(total);
-        paths.push(slowest.values().sum::<f64>());
+        paths.push(critical_path(&outcomes, &desired_50));
         deploy::destroy(&store, &mut state_a, &engine, &quiet)
             .unwrap_or_else(|e| panic!("destroy: {e}"));
         deploy::destroy(&store, &mut state_b, &engine_b, &quiet)
             .unwrap_or_else(|e| panic!("destroy: {e}"));
     }
-    let (total, path) = (median(totals), median(paths));
-    println!("deploy: the same 50 services over 2 environments in one run, {runs} runs");
-    println!(
-        "  median {:.0} ms; critical path of health checks {:.0} ms; deploy's own share {:.0} ms ({:.0}%)",
-        total * 1000.0,
-        path * 1000.0,
-        (total - path) * 1000.0,
-        (total - path) / total * 100.0
+    print_deploy(
+        &format!("deploy: the same 50 services over 2 environments in one run, {runs} runs"),
+        totals,
+        paths,
     );
 
     // 3. Observe 1,000 recorded services.

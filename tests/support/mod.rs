@@ -13,6 +13,14 @@ pub struct Output {
 }
 
 impl Output {
+    /// Where `line` first appears on standard error: progress lines compared by their
+    /// order. Fails the test when it does not appear.
+    pub fn stderr_at(&self, line: &str) -> usize {
+        self.stderr
+            .find(line)
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{}", self.stderr))
+    }
+
     /// Exit code, stdout and stderr in one text, for snapshots.
     pub fn transcript(&self) -> String {
         let mut out = format!("exit: {}\n", self.code);
