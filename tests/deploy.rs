@@ -1107,3 +1107,16 @@ fn a_failed_wave_is_rolled_back_in_every_environment_it_ran_in() {
     let clean = shop.run(&["reconcile", "shop"]);
     assert_eq!(clean.code, 0, "{}", clean.transcript());
 }
+
+/// Without `-e`, every environment must be deployable; the error names those that are
+/// not and those that are.
+#[test]
+fn a_model_with_an_environment_svcmodel_cannot_deploy_needs_e() {
+    let bank = repo().join("examples");
+    let plan = support::svcmodel(&bank, &["plan", "bank"]);
+    assert_eq!(plan.code, 2, "{}", plan.transcript());
+    assert_eq!(
+        plan.stderr,
+        "error: not every environment of the model can be deployed: `aws-eu-central` runs on `nomad`; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far\n  help: choose an environment with -e ENV (dc-frankfurt, aws-test)\n"
+    );
+}

@@ -88,9 +88,20 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
                 .iter()
                 .map(|(name, target)| format!("`{name}` runs on `{target}`"))
                 .collect();
+            let deployable: Vec<&str> = names
+                .iter()
+                .zip(&targets)
+                .filter(|(_, target)| DEPLOYABLE.contains(&target.as_str()))
+                .map(|(name, _)| name.as_str())
+                .collect();
             eprintln!(
-                "error: not every environment of the model can be deployed: {}; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far\n  help: choose an environment with -e ENV",
-                list.join(", ")
+                "error: not every environment of the model can be deployed: {}; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far\n  help: choose an environment with -e ENV{}",
+                list.join(", "),
+                if deployable.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", deployable.join(", "))
+                }
             );
         }
         return Err(Exit::Usage);
