@@ -262,10 +262,11 @@ Exit codes: 0 no changes, 5 changes (for pipelines), 1 model errors.")]
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Deploy an environment: dependency waves, health gates, rollback on failure.
+    /// Deploy one environment (-e) or all: dependency waves, health gates, rollback.
     #[command(after_help = "Examples:
   SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY=... svcmodel deploy -e local examples/shop
   svcmodel deploy -e local --yes --timeout 60 examples/shop        in a pipeline
+  svcmodel deploy --yes landscape/                                 every environment, in waves
 
 Secrets come from SVCMODEL_SECRET_<SERVICE>_<PARAM> on this machine. The state is
 in .svcmodel/ at the project root. Exit codes: 0 deployed (or nothing to do),
@@ -324,7 +325,7 @@ Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
         #[arg(long, value_enum, default_value_t = DriftFormat::Human)]
         format: DriftFormat,
     },
-    /// Stop and forget every service of an environment.
+    /// Stop and forget every service of one environment (-e) or of all.
     #[command(after_help = "Examples:
   svcmodel destroy -e local --yes examples/shop")]
     Destroy {
