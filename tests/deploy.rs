@@ -946,6 +946,19 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
     // `ordering = false`.
     assert_eq!(wave_of("admin-console"), ("site-a", 1), "{waves:?}");
 
+    // A missing secret stops the run before anything starts, naming its environment.
+    let unset = shop
+        .command(&["deploy", "shop"])
+        .env_remove("SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(unset.status.code(), Some(6));
+    assert_eq!(
+        String::from_utf8_lossy(&unset.stderr),
+        "error: the secrets of environment `site-a` are not set; set these variables on this machine: SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY\n"
+    );
+    assert!(!shop.path().join(".svcmodel/state/site-b.json").exists());
+
     let deploy = shop.run(&["deploy", "shop"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
     let at = |line: &str| deploy.stderr_at(line);
@@ -1025,12 +1038,10 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
             .len(),
         3
     );
+    // Consumers first: the storefront (wave 2) before products (wave 0).
     assert_eq!(
-        destroy["environments"][1]["removed"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
+        destroy["environments"][1]["removed"],
+        serde_json::json!(["storefront", "products"])
     );
     for pid in pids {
         wait_until("every service is stopped", || process_gone(pid));

@@ -508,20 +508,30 @@ pub fn deploy(args: &DeployArgs) -> Exit {
     };
     let envs = &selection.envs;
     let several = envs.len() > 1;
-    let mut missing: Vec<&str> = envs
+    let missing_in = |env: &Environment| -> Vec<String> {
+        let mut missing: Vec<String> = env
+            .desired
+            .iter()
+            .flat_map(|d| d.secrets.iter().map(|(_, v)| v.clone()))
+            .filter(|v| lookup(v).is_none())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    };
+    let unset: Vec<(&Environment, Vec<String>)> = envs
         .iter()
-        .flat_map(|env| &env.desired)
-        .flat_map(|d| d.secrets.iter().map(|(_, v)| v.as_str()))
-        .filter(|v| lookup(v).is_none())
+        .map(|env| (env, missing_in(env)))
+        .filter(|(_, missing)| !missing.is_empty())
         .collect();
-    missing.sort_unstable();
-    missing.dedup();
-    if !missing.is_empty() {
-        eprintln!(
-            "error: the secrets of {} are not set; set these variables on this machine: {}",
-            names_of(envs),
-            missing.join(", ")
-        );
+    if !unset.is_empty() {
+        for (env, missing) in &unset {
+            eprintln!(
+                "error: the secrets of environment `{}` are not set; set these variables on this machine: {}",
+                env.name,
+                missing.join(", ")
+            );
+        }
         return Exit::DeployFailed;
     }
     // Locks are taken in name order, so two runs over shared environments never wait
@@ -1708,7 +1718,7 @@ pub fn destroy(
             Err(e) => return state_error(&e),
         }
     }
-    let mut states = Vec::new();
+    let mut states: Vec<Option<State>> = Vec::new();
     for env in envs {
         match env.store.load(&env.name) {
             Ok(state) => states.push(state),
@@ -1740,51 +1750,72 @@ pub fn destroy(
             return Exit::Usage;
         }
     }
-    let mut environments = Vec::new();
-    // Consumers go first: the environments in the reverse of the model's order.
-    for (env, state) in envs.iter().zip(states).rev() {
-        let Some(mut state) = state else {
-            if format == Format::Human {
-                eprintln!("environment `{}` has nothing deployed", env.name);
-            }
-            environments.push(Destroyed {
-                environment: env.name.clone(),
-                removed: Vec::new(),
-            });
+    let mut engines = Vec::new();
+    for (env, state) in envs.iter().zip(&states) {
+        if state.is_none() {
+            engines.push(None);
             continue;
-        };
-        let engine = match engine(env) {
-            Ok(engine) => engine,
+        }
+        match engine(env) {
+            Ok(engine) => engines.push(Some(engine)),
             Err(exit) => return exit,
-        };
-        let progress = |event: Event| {
-            if format == Format::Human {
-                let event = if several {
-                    qualified_event(&env.name, event)
-                } else {
-                    event
-                };
-                eprintln!("{}", event_line(&event));
-            }
-        };
-        match deploy::destroy(&env.store, &mut state, engine.as_ref(), &progress) {
-            Ok(removed) => {
-                if format == Format::Human {
-                    eprintln!(
-                        "environment `{}`: {} removed",
-                        env.name,
-                        output::plural(removed.len(), "service")
-                    );
-                }
-                environments.push(Destroyed {
-                    environment: env.name.clone(),
-                    removed,
-                });
-            }
-            Err(e) => return state_error(&e),
         }
     }
-    environments.reverse();
+    let no_hashes = BTreeMap::new();
+    // The environments with something deployed, as sites: consumers go first across
+    // all of them.
+    let mut held: Vec<usize> = Vec::new();
+    let mut sites: Vec<deploy::Site> = Vec::new();
+    for (at, ((env, state), engine)) in envs.iter().zip(states.iter_mut()).zip(&engines).enumerate()
+    {
+        if let (Some(state), Some(engine)) = (state.as_mut(), engine) {
+            held.push(at);
+            sites.push(deploy::Site {
+                store: &env.store,
+                state,
+                desired: &env.desired,
+                hashes: &no_hashes,
+                engine: engine.as_ref(),
+            });
+        }
+    }
+    let progress = |environment: &str, event: Event| {
+        if format == Format::Human {
+            let event = if several {
+                qualified_event(environment, event)
+            } else {
+                event
+            };
+            eprintln!("{}", event_line(&event));
+        }
+    };
+    let mut removed = match deploy::destroy_sites(&mut sites, &progress) {
+        Ok(removed) => removed.into_iter(),
+        Err(e) => return state_error(&e),
+    };
+    let mut environments = Vec::new();
+    for (at, env) in envs.iter().enumerate() {
+        let names = if held.contains(&at) {
+            removed.next().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if format == Format::Human {
+            if held.contains(&at) {
+                eprintln!(
+                    "environment `{}`: {} removed",
+                    env.name,
+                    output::plural(names.len(), "service")
+                );
+            } else {
+                eprintln!("environment `{}` has nothing deployed", env.name);
+            }
+        }
+        environments.push(Destroyed {
+            environment: env.name.clone(),
+            removed: names,
+        });
+    }
     if format == Format::Json {
         output::print_json(&DestroyOutput {
             format: 2,

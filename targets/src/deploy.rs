@@ -1002,16 +1002,56 @@ pub fn destroy(
     engine: &dyn Engine,
     progress: &(dyn Fn(Event) + Sync),
 ) -> Result<Vec<String>, StateError> {
-    let names: Vec<String> = state.services.keys().cloned().collect();
-    for name in &names {
-        if let Some(record) = state.services.get(name) {
-            engine.stop(&record.engine_id);
+    let mut sites = [Site {
+        store,
+        state,
+        desired: &[],
+        hashes: &BTreeMap::new(),
+        engine,
+    }];
+    let mut removed = destroy_sites(&mut sites, &|_, event| progress(event))?;
+    Ok(removed.remove(0))
+}
+
+/// Stops everything the sites' states record and forgets it, consumers before what
+/// they require: by the deploy waves of each site's `desired`, the last wave first
+/// across every environment (what the model no longer has goes first of all). Each
+/// removal is saved at once. The names removed, per site, in the order they went.
+pub fn destroy_sites(
+    sites: &mut [Site],
+    progress: &(dyn Fn(&str, Event) + Sync),
+) -> Result<Vec<Vec<String>>, StateError> {
+    let mut doomed: Vec<(usize, usize, String)> = Vec::new();
+    for (at, site) in sites.iter().enumerate() {
+        for name in site.state.services.keys() {
+            let wave = site
+                .desired
+                .iter()
+                .find(|d| d.name == *name)
+                .map_or(usize::MAX, |d| d.wave);
+            doomed.push((wave, at, name.clone()));
         }
-        state.services.remove(name);
-        progress(Event::Deleted { name: name.clone() });
-        store.save(state)?;
     }
-    state.record("destroy", format!("{} services removed", names.len()));
-    store.save(state)?;
-    Ok(names)
+    // The last wave first; within a wave, by environment and name.
+    doomed.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut removed = vec![Vec::new(); sites.len()];
+    for (_, at, name) in doomed {
+        let site = &mut sites[at];
+        if let Some(record) = site.state.services.get(&name) {
+            site.engine.stop(&record.engine_id);
+        }
+        site.state.services.remove(&name);
+        progress(
+            &site.state.environment,
+            Event::Deleted { name: name.clone() },
+        );
+        site.store.save(site.state)?;
+        removed[at].push(name);
+    }
+    for (site, names) in sites.iter_mut().zip(&removed) {
+        site.state
+            .record("destroy", format!("{} services removed", names.len()));
+        site.store.save(site.state)?;
+    }
+    Ok(removed)
 }
