@@ -777,6 +777,53 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
     for output in [&plan, &deploy, &status] {
         assert!(!format!("{output:?}").contains(CANARY));
     }
+
+    // An environment's `context` picks its kubeconfig context, not the current one.
+    let two = shop.path().join("two-clusters");
+    std::fs::write(
+        &two,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: one\n  cluster:\n    server: https://127.0.0.1:1\n- name: two\n  cluster:\n    server: https://127.0.0.1:2\ncontexts:\n- name: one\n  context: {cluster: one, user: nobody}\n- name: two\n  context: {cluster: two, user: nobody}\ncurrent-context: one\nusers:\n- name: nobody\n  user: {token: not-a-secret}\n",
+    )
+    .unwrap();
+    let two = two.to_string_lossy().into_owned();
+    let with_context = |context: &str| {
+        let text = std::fs::read_to_string(&model).unwrap().replace(
+            "  target = \"kubernetes\"\n",
+            &format!("  target = \"kubernetes\"\n  context = \"{context}\"\n"),
+        );
+        std::fs::write(&model, text).unwrap();
+    };
+    with_context("two");
+    let second = shop.run_with(
+        &["deploy", "-e", "cluster", "--yes", "shop"],
+        &[("KUBECONFIG", &two)],
+    );
+    assert_eq!(second.code, 4, "{second:?}");
+    assert!(
+        second
+            .stderr
+            .contains("the Kubernetes API at `https://127.0.0.1:2/` does not answer"),
+        "{}",
+        second.stderr
+    );
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(
+        &model,
+        text.replace("context = \"two\"", "context = \"three\""),
+    )
+    .unwrap();
+    let unknown = shop.run_with(
+        &["deploy", "-e", "cluster", "--yes", "shop"],
+        &[("KUBECONFIG", &two)],
+    );
+    assert_eq!(unknown.code, 4, "{unknown:?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("error: cannot use the kubeconfig context `three`"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 /// `--format json` of deploy, and of status, plan, reconcile and destroy while the

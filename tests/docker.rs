@@ -372,3 +372,94 @@ fn one_deploy_orders_a_landscape_across_two_engines() {
     assert!(healthy.iter().all(|(_, ok)| *ok), "{healthy:?}");
     assert_eq!(run(&["reconcile"]).code, 0);
 }
+
+/// An environment's `context` names a Docker context: svcmodel deploys through its
+/// endpoint (here one made for the test, pointing at this machine's Engine), and an
+/// unknown one is an error before anything starts.
+#[test]
+fn a_docker_context_picks_the_engine() {
+    image();
+    let project = Project::new();
+    let config = project.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let host = docker(&[
+        "context",
+        "inspect",
+        "default",
+        "-f",
+        "{{.Endpoints.docker.Host}}",
+    ]);
+    let created = Command::new("docker")
+        .env("DOCKER_CONFIG", &config)
+        .args(["context", "create", "svcmodel-test"])
+        .arg("--docker")
+        .arg(format!("host={host}"))
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let text = model("dock3").replace(
+        "  target = \"compose\"\n",
+        "  target  = \"compose\"\n  context = \"svcmodel-test\"\n",
+    );
+    project.file("svcmodel.toml", "").file("main.svc", &text);
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_svcmodel"))
+            .args(["--color", "never"])
+            .args(args)
+            .args(["-e", "dock3", "main.svc"])
+            .current_dir(project.path())
+            .env("DOCKER_CONFIG", &config)
+            .env("SVCMODEL_SECRET_API_TOKEN", CANARY)
+            .output()
+            .unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let deploy = run(&["deploy", "--timeout", "60"]);
+    let running = docker(&["inspect", "-f", "{{.State.Running}}", "svcmodel-dock3-web"]);
+    let destroy = run(&["destroy", "--yes"]);
+    let _ = Command::new("docker")
+        .args(["network", "rm", "svcmodel-dock3"])
+        .output();
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert_eq!(running, "true");
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+
+    project.file("main.svc", text.replace("svcmodel-test", "nowhere"));
+    let unknown = run(&["deploy"]);
+    assert_eq!(unknown.code, 4, "{}", unknown.transcript());
+    assert!(
+        unknown
+            .stderr
+            .contains("error: there is no Docker context `nowhere`"),
+        "{}",
+        unknown.stderr
+    );
+
+    // A context whose endpoint is dead: the Engine it names is the one tried.
+    let dead = Command::new("docker")
+        .env("DOCKER_CONFIG", &config)
+        .args([
+            "context",
+            "create",
+            "svcmodel-dead",
+            "--docker",
+            "host=unix:///nonexistent/docker.sock",
+        ])
+        .output()
+        .unwrap();
+    assert!(dead.status.success(), "{dead:?}");
+    project.file("main.svc", text.replace("svcmodel-test", "svcmodel-dead"));
+    let unreachable = run(&["deploy"]);
+    assert_eq!(unreachable.code, 4, "{}", unreachable.transcript());
+    assert!(
+        unreachable
+            .stderr
+            .contains("error: cannot reach the Docker Engine"),
+        "{}",
+        unreachable.stderr
+    );
+}

@@ -120,9 +120,12 @@ pub struct Environment {
     pub jurisdiction: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
     pub tier: Option<Spanned<String>>,
-    /// How other environments reach a service placed here: a host with `{name}` for
-    /// the instance's name (`{name}.dc.example.internal`).
+    /// How other environments reach a service placed here: a host, with `{name}` for
+    /// the instance's name (`{name}.dc.example.internal`), or one host for all.
     pub address: Option<Spanned<String>>,
+    /// The connection svcmodel deploys through: a kubeconfig context (`kubernetes`) or
+    /// a Docker context (`compose`, `swarm`); `None`: the current one.
+    pub context: Option<Spanned<String>>,
     /// Failure domains by kind (`zone`, `hypervisor`, `rack`), each a list of names.
     pub failure_domains: BTreeMap<FailureDomainKind, Vec<Spanned<String>>>,
     pub capacity: Option<Capacity>,

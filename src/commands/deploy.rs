@@ -43,6 +43,8 @@ struct Environment {
     target: String,
     desired: Vec<Desired>,
     store: Store,
+    /// The kubeconfig or Docker context the environment names; `None`: the current one.
+    context: Option<String>,
 }
 
 fn lookup(variable: &str) -> Option<String> {
@@ -257,12 +259,18 @@ fn prepare(
         }
         _ => deploy::desired_local(&view.services, &waves),
     };
+    let context = compilation
+        .model
+        .environment(&name)
+        .and_then(|e| e.context.as_ref())
+        .map(|c| c.value.clone());
     Ok(Environment {
         system,
         name,
         target,
         desired,
         store: Store::new(root.join(".svcmodel")),
+        context,
     })
 }
 
@@ -315,7 +323,10 @@ fn kubernetes_files(
 /// The engine of the environment's target.
 fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
     if env.target == "kubernetes" {
-        return match svcmodel_targets::kubernetes::KubernetesEngine::connect(&lookup) {
+        return match svcmodel_targets::kubernetes::KubernetesEngine::connect(
+            &lookup,
+            env.context.as_deref(),
+        ) {
             Ok(engine) => Ok(Box::new(engine)),
             Err(message) => {
                 eprintln!("error: {message}");
@@ -324,7 +335,11 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
         };
     }
     if env.target == "swarm" {
-        return match svcmodel_targets::swarm::SwarmEngine::connect(&env.name, &lookup) {
+        return match svcmodel_targets::swarm::SwarmEngine::connect(
+            &env.name,
+            &lookup,
+            env.context.as_deref(),
+        ) {
             Ok(engine) => Ok(Box::new(engine)),
             Err(message) => {
                 eprintln!("error: {message}");
@@ -333,7 +348,11 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
         };
     }
     if env.target == "compose" {
-        match svcmodel_targets::docker::DockerEngine::connect(&env.name, &lookup) {
+        match svcmodel_targets::docker::DockerEngine::connect(
+            &env.name,
+            &lookup,
+            env.context.as_deref(),
+        ) {
             Ok(engine) => Ok(Box::new(engine)),
             Err(message) => {
                 eprintln!("error: {message}");

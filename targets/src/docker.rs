@@ -88,17 +88,81 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
 
 /// A Docker client on a runtime of its own, with the API version agreed with the
 /// Engine: what the Docker and Swarm engines start from.
-pub(crate) fn client() -> Result<(Docker, tokio::runtime::Runtime), String> {
+/// A client of the Docker Engine the Docker `context` names (its endpoint from the
+/// Docker CLI's context store), or of the local one (`DOCKER_HOST`, else the local
+/// socket).
+pub(crate) fn client(
+    context: Option<&str>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Docker, tokio::runtime::Runtime), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the Docker client: {e}"))?;
-    let docker = Docker::connect_with_local_defaults()
-        .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
+    let host = match context {
+        Some(name) => context_host(name, lookup)?,
+        None => None,
+    };
+    let docker = match host.as_deref() {
+        None => Docker::connect_with_local_defaults(),
+        Some(host) if host.starts_with("unix://") => {
+            Docker::connect_with_unix(host, 120, bollard::API_DEFAULT_VERSION)
+        }
+        Some(host) if host.starts_with("tcp://") || host.starts_with("http://") => {
+            Docker::connect_with_http(host, 120, bollard::API_DEFAULT_VERSION)
+        }
+        Some(host) => {
+            return Err(format!(
+                "the Docker context `{}` points at `{host}`: svcmodel reaches a Docker Engine over a unix socket or plain TCP only",
+                context.unwrap_or_default()
+            ));
+        }
+    }
+    .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
     let docker = runtime
         .block_on(docker.negotiate_version())
         .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;
     Ok((docker, runtime))
+}
+
+/// The endpoint of a Docker context, as the Docker CLI stores it: in
+/// `$DOCKER_CONFIG` (else `~/.docker`), `contexts/meta/SHA256(NAME)/meta.json`.
+/// `default` is the local Engine (`None`). A context with TLS material is refused:
+/// svcmodel does not read it yet.
+pub fn context_host(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, String> {
+    use sha2::{Digest, Sha256};
+    if name == "default" {
+        return Ok(None);
+    }
+    let config = lookup("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| lookup("HOME").map(|home| std::path::Path::new(&home).join(".docker")))
+        .ok_or("neither DOCKER_CONFIG nor HOME is set: no Docker context can be found")?;
+    let digest: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let meta = config.join("contexts/meta").join(&digest).join("meta.json");
+    let text = std::fs::read_to_string(&meta).map_err(|_| {
+        format!(
+            "there is no Docker context `{name}` (looked for `{}`); `docker context ls` lists them",
+            meta.display()
+        )
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("the Docker context `{name}` cannot be read: {e}"))?;
+    let host = value["Endpoints"]["docker"]["Host"]
+        .as_str()
+        .ok_or_else(|| format!("the Docker context `{name}` names no Docker endpoint"))?;
+    if config.join("contexts/tls").join(&digest).exists() {
+        return Err(format!(
+            "the Docker context `{name}` uses TLS certificates, which svcmodel does not read yet"
+        ));
+    }
+    Ok(Some(host.to_string()))
 }
 
 /// The network of an environment, labelled as svcmodel's: `bridge` for containers,
@@ -190,11 +254,13 @@ pub(crate) fn container_parts(
 
 impl<'a> DockerEngine<'a> {
     /// Connects to the local Docker Engine, agreeing on an API version with it.
+    /// Connects to the Engine of the Docker `context`, or to the local one.
     pub fn connect(
         environment: &str,
         lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+        context: Option<&str>,
     ) -> Result<DockerEngine<'a>, String> {
-        let (docker, runtime) = client()?;
+        let (docker, runtime) = client(context, lookup)?;
         Ok(DockerEngine {
             docker,
             runtime,

@@ -259,8 +259,11 @@ impl<'a> KubernetesEngine<'a> {
     /// Connects to the cluster of the current kubeconfig context (`KUBECONFIG`, then
     /// `~/.kube/config`, then the in-cluster service account) and checks that its API
     /// answers.
+    /// Connects through the kubeconfig `context` names, or through the current
+    /// context (`KUBECONFIG`, else `~/.kube/config`, else the pod's service account).
     pub fn connect(
         lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+        context: Option<&str>,
     ) -> Result<KubernetesEngine<'a>, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -268,9 +271,20 @@ impl<'a> KubernetesEngine<'a> {
             .build()
             .map_err(|e| format!("cannot start the Kubernetes client: {e}"))?;
         let client = runtime.block_on(async {
-            let config = kube::Config::infer().await.map_err(|e| {
-                format!("no Kubernetes cluster is configured (set KUBECONFIG or write ~/.kube/config): {e}")
-            })?;
+            let config = match context {
+                Some(context) => {
+                    let options = kube::config::KubeConfigOptions {
+                        context: Some(context.to_string()),
+                        ..Default::default()
+                    };
+                    kube::Config::from_kubeconfig(&options).await.map_err(|e| {
+                        format!("cannot use the kubeconfig context `{context}`: {e}")
+                    })?
+                }
+                None => kube::Config::infer().await.map_err(|e| {
+                    format!("no Kubernetes cluster is configured (set KUBECONFIG or write ~/.kube/config): {e}")
+                })?,
+            };
             let url = config.cluster_url.clone();
             let client = kube::Client::try_from(config)
                 .map_err(|e| format!("cannot set up a client for `{url}`: {e}"))?;

@@ -39,12 +39,14 @@ pub struct SwarmEngine<'a> {
 }
 
 impl<'a> SwarmEngine<'a> {
-    /// Connects to the local Docker Engine, which must be a manager of an active swarm.
+    /// Connects to the Engine of the Docker `context` (or the local one), which must be
+    /// a manager of an active swarm.
     pub fn connect(
         environment: &str,
         lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+        context: Option<&str>,
     ) -> Result<SwarmEngine<'a>, String> {
-        let (docker, runtime) = crate::docker::client()?;
+        let (docker, runtime) = crate::docker::client(context, lookup)?;
         let info = runtime
             .block_on(docker.info())
             .map_err(|e| format!("cannot reach the Docker Engine: {e}"))?;

@@ -285,6 +285,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         attr("region"),
         attr("tier"),
         attr("address"),
+        attr("context"),
         attr("failure_domains"),
         attr("capacity"),
         attr("cost"),
@@ -390,9 +391,11 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
     // Without `{name}`, every service placed here is reached at one host (a single
     // machine, a gateway that routes by port).
     let address = text("address", d);
+    let context = text("context", d);
     Some(Environment {
         description: text("description", d).map(|s| s.value),
         address,
+        context,
         target: target.unwrap_or_else(|| Spanned::new(String::new(), item.key.span)),
         provider: text("provider", d),
         jurisdiction: text("jurisdiction", d),
