@@ -629,3 +629,24 @@ fn values_files_and_flags_set_resources() {
     assert_eq!(wrong.code, 1, "{}", wrong.transcript());
     assert!(wrong.stderr.contains("E0607"), "{}", wrong.stderr);
 }
+
+/// `context` is read by the engines that deploy through one; on a built-in target
+/// that does not, it is a warning at the attribute, and rendering goes on.
+#[test]
+fn a_context_on_a_target_that_does_not_read_it_is_a_warning() {
+    let project = Project::new();
+    project.file("svcmodel.toml", "").file(
+        "main.svc",
+        "environment \"dev\" {\n  target  = \"local\"\n  context = \"prod-cluster\"\n}\n\nservice \"api\" {\n  version = \"1.0.0\"\n  run local {\n    command = [\"/bin/true\"]\n  }\n}\n",
+    );
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert!(
+        output
+            .stderr
+            .contains("warning[E0701]: target `local` does not read `context`")
+            && output.stderr.contains("main.svc:3:13"),
+        "{}",
+        output.stderr
+    );
+}

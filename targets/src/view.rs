@@ -80,6 +80,9 @@ pub struct EnvironmentView {
     pub jurisdiction: Option<String>,
     pub region: Option<String>,
     pub tier: Option<String>,
+    /// The connection the environment is deployed through (a kubeconfig or Docker
+    /// context), for a project's own target that deploys elsewhere.
+    pub context: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub failure_domains: BTreeMap<String, Vec<String>>,
 }
@@ -412,6 +415,23 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         environment_view: EnvironmentView::default(),
     };
     builder.environment_view = builder.environment_view();
+    // The built-in targets svcmodel does not deploy through a context.
+    if let Some(context) = environment.and_then(|e| e.context.as_ref())
+        && matches!(target.name.as_str(), "local" | "nomad" | "systemd")
+    {
+        problems.push(
+            Problem::new(
+                ProblemKind::Unsupported,
+                format!(
+                    "target `{}` does not read `context`: svcmodel deploys through one only to Kubernetes, Docker and Swarm",
+                    target.name
+                ),
+            )
+            .warning()
+            .label(context.span, "not read on this target")
+            .help("remove `context`, or give the environment a target that deploys through it"),
+        );
+    }
     let mut services = Vec::new();
     for instance in &input.system.instances {
         if !input.only.is_empty() && !input.only.contains(&instance.name) {
@@ -476,6 +496,7 @@ impl<'a> Builder<'a> {
                 jurisdiction: None,
                 region: None,
                 tier: None,
+                context: None,
                 labels: BTreeMap::new(),
                 failure_domains: BTreeMap::new(),
             };
@@ -490,6 +511,7 @@ impl<'a> Builder<'a> {
             jurisdiction: text(&env.jurisdiction),
             region: text(&env.region),
             tier: text(&env.tier),
+            context: text(&env.context),
             labels: env.labels.clone(),
             failure_domains: env
                 .failure_domains
