@@ -749,17 +749,19 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
         plan.stdout
     );
 
-    let deploy = shop.run_with(
-        &["deploy", "-e", "cluster", "--yes", "shop"],
-        &[("KUBECONFIG", &kubeconfig)],
-    );
-    assert_eq!(deploy.code, 4, "{deploy:?}");
-    assert!(
+    // Deploy through a kubeconfig, which must fail with exit 4 saying `why`.
+    let deploy_fails = |kubeconfig: &str, why: &str| -> Output {
+        let deploy = shop.run_with(
+            &["deploy", "-e", "cluster", "--yes", "shop"],
+            &[("KUBECONFIG", kubeconfig)],
+        );
+        assert_eq!(deploy.code, 4, "{deploy:?}");
+        assert!(deploy.stderr.contains(why), "{}", deploy.stderr);
         deploy
-            .stderr
-            .contains("error: the Kubernetes API at `https://127.0.0.1:1/` does not answer"),
-        "{}",
-        deploy.stderr
+    };
+    let deploy = deploy_fails(
+        &kubeconfig,
+        "error: the Kubernetes API at `https://127.0.0.1:1/` does not answer",
     );
     let status = shop.run_with(
         &["status", "-e", "cluster", "shop"],
@@ -786,44 +788,21 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
     )
     .unwrap();
     let two = two.to_string_lossy().into_owned();
+    let plain = std::fs::read_to_string(&model).unwrap();
     let with_context = |context: &str| {
-        let text = std::fs::read_to_string(&model).unwrap().replace(
+        let text = plain.replace(
             "  target = \"kubernetes\"\n",
             &format!("  target = \"kubernetes\"\n  context = \"{context}\"\n"),
         );
         std::fs::write(&model, text).unwrap();
     };
     with_context("two");
-    let second = shop.run_with(
-        &["deploy", "-e", "cluster", "--yes", "shop"],
-        &[("KUBECONFIG", &two)],
+    deploy_fails(
+        &two,
+        "error: the Kubernetes API at `https://127.0.0.1:2/` does not answer",
     );
-    assert_eq!(second.code, 4, "{second:?}");
-    assert!(
-        second
-            .stderr
-            .contains("the Kubernetes API at `https://127.0.0.1:2/` does not answer"),
-        "{}",
-        second.stderr
-    );
-    let text = std::fs::read_to_string(&model).unwrap();
-    std::fs::write(
-        &model,
-        text.replace("context = \"two\"", "context = \"three\""),
-    )
-    .unwrap();
-    let unknown = shop.run_with(
-        &["deploy", "-e", "cluster", "--yes", "shop"],
-        &[("KUBECONFIG", &two)],
-    );
-    assert_eq!(unknown.code, 4, "{unknown:?}");
-    assert!(
-        unknown
-            .stderr
-            .contains("error: cannot use the kubeconfig context `three`"),
-        "{}",
-        unknown.stderr
-    );
+    with_context("three");
+    deploy_fails(&two, "error: cannot use the kubeconfig context `three`");
 }
 
 /// `--format json` of deploy, and of status, plan, reconcile and destroy while the

@@ -320,54 +320,31 @@ fn kubernetes_files(
     Ok(rendered.files)
 }
 
-/// The engine of the environment's target.
+/// The engine of the environment's target, connected through its `context`.
 fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
-    if env.target == "kubernetes" {
-        return match svcmodel_targets::kubernetes::KubernetesEngine::connect(
-            &lookup,
-            env.context.as_deref(),
-        ) {
-            Ok(engine) => Ok(Box::new(engine)),
-            Err(message) => {
-                eprintln!("error: {message}");
-                Err(Exit::Failure)
-            }
-        };
+    use svcmodel_targets::{
+        docker::DockerEngine, kubernetes::KubernetesEngine, swarm::SwarmEngine,
+    };
+    fn boxed<'a>(engine: impl Engine + 'a) -> Box<dyn Engine + 'a> {
+        Box::new(engine)
     }
-    if env.target == "swarm" {
-        return match svcmodel_targets::swarm::SwarmEngine::connect(
-            &env.name,
-            &lookup,
-            env.context.as_deref(),
-        ) {
-            Ok(engine) => Ok(Box::new(engine)),
-            Err(message) => {
-                eprintln!("error: {message}");
-                Err(Exit::Failure)
-            }
-        };
-    }
-    if env.target == "compose" {
-        match svcmodel_targets::docker::DockerEngine::connect(
-            &env.name,
-            &lookup,
-            env.context.as_deref(),
-        ) {
-            Ok(engine) => Ok(Box::new(engine)),
-            Err(message) => {
-                eprintln!("error: {message}");
-                Err(Exit::Failure)
-            }
-        }
-    } else {
-        Ok(Box::new(LocalEngine {
+    let context = env.context.as_deref();
+    let connected = match env.target.as_str() {
+        "kubernetes" => KubernetesEngine::connect(&lookup, context).map(boxed),
+        "swarm" => SwarmEngine::connect(&env.name, &lookup, context).map(boxed),
+        "compose" => DockerEngine::connect(&env.name, &lookup, context).map(boxed),
+        _ => Ok(boxed(LocalEngine {
             logs: env.store.log_dir(&env.name),
             lookup: &lookup,
             // Every service runs under `svcmodel supervise`, which honours its
             // restart policy after svcmodel has exited.
             supervisor: std::env::current_exe().ok(),
-        }))
-    }
+        })),
+    };
+    connected.map_err(|message| {
+        eprintln!("error: {message}");
+        Exit::Failure
+    })
 }
 
 /// What `status` and `reconcile` look at: the environments, and each one's state
