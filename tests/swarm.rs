@@ -137,6 +137,15 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     docker(&["node", "update", "--label-add", "svcmodel.zone=z1", &node]);
     let crowded = run(&project, &["reconcile"]);
     docker(&["node", "update", "--label-rm", "svcmodel.zone", &node]);
+    // An update whose health check fails is rolled back: the previous service runs
+    // again, and the restored model finds no drift.
+    project.file(
+        "main.svc",
+        MODEL.replace("path     = \"/healthz\"", "path     = \"/missing\""),
+    );
+    let failed = run(&project, &["deploy", "--timeout", "5"]);
+    project.file("main.svc", MODEL);
+    let restored = run(&project, &["reconcile"]);
     cleanup();
     assert_eq!(replicas, "2");
     // Spread over the zones placement chose, and kept out of the one it did not.
@@ -167,4 +176,12 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     assert_eq!(after.code, 0, "{}", after.transcript());
     assert_eq!(crowded.code, 5, "{}", crowded.transcript());
     insta::assert_snapshot!("swarm-placement-drift", crowded.stderr);
+    assert_eq!(failed.code, 6, "{}", failed.transcript());
+    assert!(
+        failed.stderr.contains("api: failed: not healthy within 5s")
+            && failed.stderr.contains("api: rolled back"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(restored.code, 0, "{}", restored.transcript());
 }
