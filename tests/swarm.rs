@@ -163,6 +163,11 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
         "{}",
         status.transcript()
     );
+    // What the replicas use, read from their containers: what tuning advice needs.
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let api = &status["environments"][0]["services"][0];
+    assert!(api["memory_bytes"].as_u64().unwrap_or(0) > 0, "{api}");
+    assert!(api["cpu_seconds"].as_f64().is_some(), "{api}");
     assert_eq!(clean.code, 0, "{}", clean.transcript());
     assert_eq!(drift.code, 5, "{}", drift.transcript());
     assert!(

@@ -569,20 +569,27 @@ impl crate::deploy::Engine for DockerEngine<'_> {
     }
 
     fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
-        let id = Self::container_id(engine_id)?;
-        let options = StatsOptionsBuilder::default()
-            .stream(false)
-            .one_shot(true)
-            .build();
-        let stats = self
-            .runtime
-            .block_on(async { self.docker.stats(id, Some(options)).next().await })?
-            .ok()?;
-        let memory = stats.memory_stats.and_then(|m| m.usage)?;
-        let cpu_ns = stats
-            .cpu_stats
-            .and_then(|c| c.cpu_usage)
-            .and_then(|u| u.total_usage)?;
-        Some((memory, cpu_ns as f64 / 1e9))
+        container_usage(&self.docker, &self.runtime, Self::container_id(engine_id)?)
     }
+}
+
+/// A container's memory in use and the CPU seconds it used, from one stats sample.
+pub(crate) fn container_usage(
+    docker: &Docker,
+    runtime: &tokio::runtime::Runtime,
+    id: &str,
+) -> Option<(u64, f64)> {
+    let options = StatsOptionsBuilder::default()
+        .stream(false)
+        .one_shot(true)
+        .build();
+    let stats = runtime
+        .block_on(async { docker.stats(id, Some(options)).next().await })?
+        .ok()?;
+    let memory = stats.memory_stats.and_then(|m| m.usage)?;
+    let cpu_ns = stats
+        .cpu_stats
+        .and_then(|c| c.cpu_usage)
+        .and_then(|u| u.total_usage)?;
+    Some((memory, cpu_ns as f64 / 1e9))
 }
