@@ -73,6 +73,8 @@ service "web" {{
 struct Dock {
     project: Project,
     environment: String,
+    /// Variables for every svcmodel run, beyond the secret.
+    variables: Vec<(String, String)>,
 }
 
 impl Dock {
@@ -85,7 +87,14 @@ impl Dock {
         Dock {
             project,
             environment: environment.to_string(),
+            variables: Vec::new(),
         }
+    }
+
+    fn with(mut self, variable: &str, value: impl AsRef<std::ffi::OsStr>) -> Dock {
+        let value = value.as_ref().to_string_lossy().into_owned();
+        self.variables.push((variable.to_string(), value));
+        self
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -97,6 +106,7 @@ impl Dock {
             .current_dir(self.project.path())
             .env("COLUMNS", "80")
             .env("SVCMODEL_SECRET_API_TOKEN", CANARY)
+            .envs(self.variables.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();
         Output {
@@ -378,82 +388,48 @@ fn one_deploy_orders_a_landscape_across_two_engines() {
 /// unknown one is an error before anything starts.
 #[test]
 fn a_docker_context_picks_the_engine() {
-    image();
-    let project = Project::new();
-    let config = project.path().join("docker-config");
-    std::fs::create_dir_all(&config).unwrap();
-    let host = docker(&[
-        "context",
-        "inspect",
-        "default",
-        "-f",
-        "{{.Endpoints.docker.Host}}",
-    ]);
-    let created = Command::new("docker")
-        .env("DOCKER_CONFIG", &config)
-        .args(["context", "create", "svcmodel-test"])
-        .arg("--docker")
-        .arg(format!("host={host}"))
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let text = model("dock3").replace(
-        "  target = \"compose\"\n",
-        "  target  = \"compose\"\n  context = \"svcmodel-test\"\n",
-    );
-    project.file("svcmodel.toml", "").file("main.svc", &text);
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_svcmodel"))
-            .args(["--color", "never"])
-            .args(args)
-            .args(["-e", "dock3", "main.svc"])
-            .current_dir(project.path())
+    let scratch = tempfile::tempdir().unwrap();
+    let config = scratch.path().join("docker-config");
+    let create = |name: &str, host: &str| {
+        let created = Command::new("docker")
             .env("DOCKER_CONFIG", &config)
-            .env("SVCMODEL_SECRET_API_TOKEN", CANARY)
+            .args(["context", "create", name, "--docker"])
+            .arg(format!("host={host}"))
             .output()
             .unwrap();
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        assert!(created.status.success(), "{created:?}");
     };
-    let deploy = run(&["deploy", "--timeout", "60"]);
-    let running = docker(&["inspect", "-f", "{{.State.Running}}", "svcmodel-dock3-web"]);
-    let destroy = run(&["destroy", "--yes"]);
-    let _ = Command::new("docker")
-        .args(["network", "rm", "svcmodel-dock3"])
-        .output();
-    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
-    assert_eq!(running, "true");
-    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    create("svcmodel-test", &local_engine());
+    create("svcmodel-dead", "unix:///nonexistent/docker.sock");
+    let dock = Dock::new("dock3").with("DOCKER_CONFIG", &config);
+    let text = model("dock3");
+    let with_context = |context: &str| {
+        dock.project.file(
+            "main.svc",
+            text.replace(
+                "  target = \"compose\"\n",
+                &format!("  target  = \"compose\"\n  context = \"{context}\"\n"),
+            ),
+        );
+    };
 
-    project.file("main.svc", text.replace("svcmodel-test", "nowhere"));
-    let unknown = run(&["deploy"]);
-    assert_eq!(unknown.code, 4, "{}", unknown.transcript());
-    assert!(
-        unknown
-            .stderr
-            .contains("error: there is no Docker context `nowhere`"),
-        "{}",
-        unknown.stderr
+    with_context("svcmodel-test");
+    let deploy = dock.run(&["deploy", "--timeout", "60"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}}",
+            &dock.container("web")
+        ]),
+        "true"
     );
+    assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
 
     // A context whose endpoint is dead: the Engine it names is the one tried.
-    let dead = Command::new("docker")
-        .env("DOCKER_CONFIG", &config)
-        .args([
-            "context",
-            "create",
-            "svcmodel-dead",
-            "--docker",
-            "host=unix:///nonexistent/docker.sock",
-        ])
-        .output()
-        .unwrap();
-    assert!(dead.status.success(), "{dead:?}");
-    project.file("main.svc", text.replace("svcmodel-test", "svcmodel-dead"));
-    let unreachable = run(&["deploy"]);
+    with_context("svcmodel-dead");
+    let unreachable = dock.run(&["deploy"]);
     assert_eq!(unreachable.code, 4, "{}", unreachable.transcript());
     assert!(
         unreachable
@@ -462,4 +438,128 @@ fn a_docker_context_picks_the_engine() {
         "{}",
         unreachable.stderr
     );
+    with_context("nowhere");
+    let unknown = dock.run(&["deploy"]);
+    assert_eq!(unknown.code, 4, "{}", unknown.transcript());
+    assert!(
+        unknown
+            .stderr
+            .contains("error: there is no Docker context `nowhere`"),
+        "{}",
+        unknown.stderr
+    );
+    // What Drop's destroy needs: a context that reaches the Engine.
+    with_context("svcmodel-test");
+}
+
+/// The endpoint of this machine's Docker Engine, as its default context names it.
+fn local_engine() -> String {
+    docker(&[
+        "context",
+        "inspect",
+        "default",
+        "-f",
+        "{{.Endpoints.docker.Host}}",
+    ])
+}
+
+/// A TCP front for this machine's Docker Engine that answers the first `failures`
+/// requests whose request line contains `matching` with `status`, and passes every
+/// other request through to the Engine's socket. Counts the matching requests.
+struct FlakyEngine {
+    address: String,
+    matched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyEngine {
+    fn start(matching: &'static str, failures: usize, status: &'static str) -> FlakyEngine {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let socket = local_engine().trim_start_matches("unix://").to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("tcp://{}", listener.local_addr().unwrap());
+        let matched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = matched.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (socket, counter) = (socket.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let mut client = client;
+                    // The request head, byte by byte up to the blank line.
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match client.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    if line.contains(matching) && counter.fetch_add(1, Ordering::SeqCst) < failures
+                    {
+                        let body = r#"{"message":"injected by the test"}"#;
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        return;
+                    }
+                    let Ok(mut engine) = std::os::unix::net::UnixStream::connect(&socket) else {
+                        return;
+                    };
+                    if engine.write_all(&head).is_err() {
+                        return;
+                    }
+                    let (mut to_engine, mut from_engine) =
+                        (client.try_clone().unwrap(), engine.try_clone().unwrap());
+                    let upstream = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut to_engine, &mut engine);
+                        let _ = engine.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut from_engine, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    let _ = upstream.join();
+                });
+            }
+        });
+        FlakyEngine { address, matched }
+    }
+
+    fn matched(&self) -> usize {
+        self.matched.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A 503 from the Engine is retried and the deploy goes on; a 500 is not retried and
+/// fails the wave.
+#[test]
+fn transient_engine_errors_are_retried_and_others_are_not() {
+    let flaky = FlakyEngine::start("/containers/create", 1, "503 Service Unavailable");
+    let dock = Dock::new("dock4").with("DOCKER_HOST", &flaky.address);
+    let deploy = dock.run(&["deploy", "--timeout", "60"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    // api's create failed once and was retried; web's went through.
+    assert_eq!(flaky.matched(), 3, "{}", deploy.stderr);
+    assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
+
+    let broken = FlakyEngine::start(
+        "/containers/create",
+        usize::MAX,
+        "500 Internal Server Error",
+    );
+    let dock = Dock::new("dock5").with("DOCKER_HOST", &broken.address);
+    let deploy = dock.run(&["deploy", "--timeout", "60"]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    assert!(
+        deploy.stderr.contains("injected by the test"),
+        "{}",
+        deploy.stderr
+    );
+    assert_eq!(broken.matched(), 1, "a 500 is not retried");
+    drop(dock);
 }

@@ -89,8 +89,7 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
 /// A Docker client on a runtime of its own, with the API version agreed with the
 /// Engine: what the Docker and Swarm engines start from.
 /// A client of the Docker Engine the Docker `context` names (its endpoint from the
-/// Docker CLI's context store), or of the local one (`DOCKER_HOST`, else the local
-/// socket).
+/// Docker CLI's context store), else of `DOCKER_HOST`, else of the local socket.
 pub(crate) fn client(
     context: Option<&str>,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -101,7 +100,7 @@ pub(crate) fn client(
         .map_err(|e| format!("cannot start the Docker client: {e}"))?;
     let host = match context {
         Some(name) => context_host(name, lookup)?,
-        None => None,
+        None => lookup("DOCKER_HOST").filter(|h| !h.is_empty()),
     };
     let docker = match host.as_deref() {
         None => Docker::connect_with_local_defaults(),
@@ -112,9 +111,12 @@ pub(crate) fn client(
             Docker::connect_with_http(host, 120, bollard::API_DEFAULT_VERSION)
         }
         Some(host) => {
+            let origin = match context {
+                Some(name) => format!("the Docker context `{name}`"),
+                None => "DOCKER_HOST".to_string(),
+            };
             return Err(format!(
-                "the Docker context `{}` points at `{host}`: svcmodel reaches a Docker Engine over a unix socket or plain TCP only",
-                context.unwrap_or_default()
+                "{origin} points at `{host}`: svcmodel reaches a Docker Engine over a unix socket or plain TCP only"
             ));
         }
     }
