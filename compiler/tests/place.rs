@@ -515,3 +515,20 @@ fn a_generated_landscape_is_placed_within_every_rule_and_the_same_twice() {
     // The rules have effect: some services are not in the cheapest environment.
     assert!(first.iter().collect::<BTreeSet<_>>().len() > 1);
 }
+
+#[test]
+fn environments_sharing_a_tier_are_one_landscape_and_one_without_a_tier_is_alone() {
+    let compilation = compile_system_str(
+        "main.svc",
+        "environment \"prod\" {\n  target = \"local\"\n}\nenvironment \"a\" {\n  target = \"local\"\n  tier = \"prod\"\n}\nenvironment \"b\" {\n  target = \"local\"\n  tier = \"prod\"\n}\n",
+    );
+    assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+    // `prod` has no tier: it is not part of the landscape of tier `prod`.
+    assert_eq!(
+        place::landscapes(&compilation.model),
+        vec![
+            ("prod".to_string(), vec![0]),
+            ("prod".to_string(), vec![1, 2]),
+        ]
+    );
+}

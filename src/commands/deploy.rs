@@ -128,16 +128,18 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
             color,
         )?);
     }
+    // Each environment's landscape, by its position: two landscapes may share a name
+    // (a tier, and an environment without one named like it).
     let landscapes = svcmodel_compiler::place::landscapes(&compilation.model);
     let landscape_of = |name: &str| -> String {
         landscapes
             .iter()
-            .find(|(_, members)| {
+            .position(|(_, members)| {
                 members
                     .iter()
                     .any(|&e| compilation.model.environments[e].name.value == name)
             })
-            .map_or_else(|| name.to_string(), |(landscape, _)| landscape.clone())
+            .map_or_else(|| format!("alone: {name}"), |at| at.to_string())
     };
     let keys: Vec<String> = envs.iter().map(|e| landscape_of(&e.name)).collect();
     let mut sites: Vec<_> = envs

@@ -156,17 +156,24 @@ pub struct Problem<'a> {
 /// an environment without a tier is a landscape of its own. In the order of the first
 /// environment of each.
 pub fn landscapes(model: &Model) -> Vec<(String, Vec<usize>)> {
-    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    // The name, the members, and whether a tier made it: an environment without a
+    // tier is alone, even when another environment's tier has its name.
+    let mut out: Vec<(String, Vec<usize>, bool)> = Vec::new();
     for (i, env) in model.environments.iter().enumerate() {
         match &env.tier {
-            Some(tier) => match out.iter_mut().find(|(name, _)| *name == tier.value) {
-                Some((_, members)) => members.push(i),
-                None => out.push((tier.value.clone(), vec![i])),
+            Some(tier) => match out
+                .iter_mut()
+                .find(|(name, _, tiered)| *tiered && *name == tier.value)
+            {
+                Some((_, members, _)) => members.push(i),
+                None => out.push((tier.value.clone(), vec![i], true)),
             },
-            None => out.push((env.name.value.clone(), vec![i])),
+            None => out.push((env.name.value.clone(), vec![i], false)),
         }
     }
-    out
+    out.into_iter()
+        .map(|(name, members, _)| (name, members))
+        .collect()
 }
 
 impl<'a> Problem<'a> {
