@@ -70,6 +70,28 @@ pub fn poll_healthy(
     }
 }
 
+/// Runs `attempt` until it succeeds, fails for good, or has been retried three times:
+/// an error for which `transient` holds is retried after `first_delay`, then twice and
+/// four times that. How engines call APIs whose errors may pass by themselves.
+pub fn retry<T, E>(
+    first_delay: Duration,
+    transient: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let mut delay = first_delay;
+    let mut retries = 0;
+    loop {
+        match attempt() {
+            Err(e) if retries < 3 && transient(&e) => {
+                std::thread::sleep(delay);
+                delay *= 2;
+                retries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Builds the desired services of a local-process view, in `waves` order.
 pub fn desired_local(view: &[ServiceView], waves: &[Vec<String>]) -> Vec<Desired> {
     let wave_of = |name: &str| {

@@ -278,18 +278,9 @@ impl<'a> DockerEngine<'a> {
     where
         Fut: std::future::Future<Output = Result<T, bollard::errors::Error>>,
     {
-        let mut delay = Duration::from_millis(100);
-        let mut attempt = 0;
-        loop {
-            match self.runtime.block_on(request()) {
-                Err(e) if attempt < 3 && transient(&e) => {
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        crate::deploy::retry(Duration::from_millis(100), transient, || {
+            self.runtime.block_on(request())
+        })
     }
 
     fn container_name(&self, service: &str) -> String {

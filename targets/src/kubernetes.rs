@@ -311,18 +311,9 @@ impl<'a> KubernetesEngine<'a> {
     where
         Fut: std::future::Future<Output = Result<T, kube::Error>>,
     {
-        let mut delay = Duration::from_millis(250);
-        let mut attempt = 0;
-        loop {
-            match self.runtime.block_on(request()) {
-                Err(e) if attempt < 3 && transient(&e) => {
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        crate::deploy::retry(Duration::from_millis(250), transient, || {
+            self.runtime.block_on(request())
+        })
     }
 
     /// The API of one kind of object in `namespace`, as the server describes it.
