@@ -405,10 +405,30 @@ pub struct SystemArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
+    /// Record in the state the services that run with this project's mark but that no
+    /// state records (a state file deleted or replaced while they ran); the next deploy
+    /// replaces them with the model's revision.
+    Adopt {
+        #[command(flatten)]
+        system: SystemArgs,
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        lock_timeout: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Release a lock left by a run that is gone (the id is in the lock error).
     Unlock {
         /// The lock's id.
-        id: String,
+        #[arg(required_unless_present = "force")]
+        id: Option<String>,
+        /// Release the lock of the environment `-e` names whatever it says, even when
+        /// it cannot be read; a lock a live run on this machine holds is never released.
+        #[arg(long, requires = "environment", conflicts_with = "id")]
+        force: bool,
+        /// With --force: the environment whose lock to release.
+        #[arg(short = 'e', long, value_name = "ENV")]
+        environment: Option<String>,
         /// The project root (default: found from the current folder).
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
@@ -476,6 +496,8 @@ pub enum SchemaName {
     Destroy,
     /// The output of `svcmodel state unlock --format json`.
     StateUnlock,
+    /// The output of `svcmodel state adopt --format json`.
+    StateAdopt,
     /// The output of `svcmodel explain --format json` (one code, or `--list`).
     Explain,
 }

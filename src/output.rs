@@ -93,3 +93,33 @@ pub fn print_error_summary(errors: usize, model_files: usize) {
         plural(model_files, "model file")
     );
 }
+
+/// How the running command prints failures: set once, where the command reads its
+/// flags, so that every failure deep inside it (the engine, the state, the machine)
+/// reaches the user the same way.
+static MODE: std::sync::OnceLock<(crate::cli::Format, Color)> = std::sync::OnceLock::new();
+
+pub fn set_mode(format: crate::cli::Format, color: Color) {
+    let _ = MODE.set((format, color));
+}
+
+/// Prints a failure that is not the model's (the engine, the state, the machine) as a
+/// coded diagnostic: on standard error as a compiler would, or under `--format json`
+/// as the JSON diagnostics report on standard output.
+pub fn failure(diagnostic: Diagnostic) {
+    let (format, color) = MODE
+        .get()
+        .copied()
+        .unwrap_or((crate::cli::Format::Human, Color::Auto));
+    let sources = SourceMap::new();
+    match format {
+        crate::cli::Format::Json => {
+            #[derive(Serialize)]
+            struct NoSummary {}
+            print_json_diagnostics(std::slice::from_ref(&diagnostic), &sources, &NoSummary {});
+        }
+        crate::cli::Format::Human => {
+            print_human(std::slice::from_ref(&diagnostic), &sources, color)
+        }
+    }
+}

@@ -20,14 +20,35 @@ use support::{Output, repo, validate};
 const CANARY: &str = "canary-3f1e-provider-key";
 
 /// A copy of the example shop (and its demo service) in a temporary folder, so the
-/// test's `.svcmodel/` state is its own; ports moved by `offset`.
+/// test's `.svcmodel/` state is its own; each port the shop declares moved to a port
+/// the system says is free, so runs on one machine do not collide.
 struct Shop {
     dir: tempfile::TempDir,
+    /// The example's port to the test's.
+    ports: std::collections::BTreeMap<u16, u16>,
+}
+
+/// The ports the example shop declares.
+const SHOP_PORTS: [u16; 5] = [18080, 18090, 18110, 18120, 18130];
+
+/// `n` distinct ports that nothing listens on now: the system picks them.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
 }
 
 impl Shop {
-    fn new(offset: u16) -> Shop {
+    fn new() -> Shop {
         let dir = tempfile::tempdir().unwrap();
+        let ports: std::collections::BTreeMap<u16, u16> = SHOP_PORTS
+            .into_iter()
+            .zip(free_ports(SHOP_PORTS.len()))
+            .collect();
         let shop = dir.path().join("shop");
         std::fs::create_dir_all(shop.join("bin")).unwrap();
         std::fs::write(dir.path().join("svcmodel.toml"), "").unwrap();
@@ -37,13 +58,13 @@ impl Shop {
             if name.ends_with(".svc") {
                 let text = std::fs::read_to_string(&path).unwrap();
                 // The cloud environment needs the ECS templates: a local-only copy.
-                let text = match text.find("\n# The shop in production") {
+                let mut text = match text.find("\n# The shop in production") {
                     Some(at) if name == "shop.svc" => text[..at].to_string(),
                     _ => text,
                 };
-                let text = text
-                    .replace("port = 180", &format!("port = {}", 180 + offset / 100))
-                    .replace("port = 181", &format!("port = {}", 181 + offset / 100));
+                for (from, to) in &ports {
+                    text = text.replace(&format!("port = {from}"), &format!("port = {to}"));
+                }
                 std::fs::write(shop.join(&name), text).unwrap();
             }
         }
@@ -52,7 +73,7 @@ impl Shop {
             shop.join("bin/demo-service"),
         )
         .unwrap();
-        Shop { dir }
+        Shop { dir, ports }
     }
 
     fn path(&self) -> &Path {
@@ -88,8 +109,9 @@ impl Shop {
         command
     }
 
-    fn port(&self, base: u16, offset: u16) -> u16 {
-        base + offset
+    /// The test's port for one the example shop declares.
+    fn port(&self, example: u16) -> u16 {
+        self.ports[&example]
     }
 
     fn state(&self) -> serde_json::Value {
@@ -175,7 +197,7 @@ fn process_gone(pid: u32) -> bool {
 
 #[test]
 fn deploy_reconcile_repair_the_shop_on_real_processes() {
-    let shop = Shop::new(0);
+    let shop = Shop::new();
     let plan = shop.run(&["plan", "-e", "local", "shop"]);
     assert_eq!(plan.code, 5, "{}", plan.transcript());
     assert!(plan.stdout.contains("5 to create"), "{}", plan.stdout);
@@ -187,7 +209,7 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
     assert!(wave("products") < wave("orders") && wave("orders") < wave("storefront"));
 
     // The storefront really reaches what it requires.
-    let deps = http_get(shop.port(18080, 0), "/deps").unwrap();
+    let deps = http_get(shop.port(18080), "/deps").unwrap();
     assert!(
         deps.contains(r#""orders": true"#) && deps.contains(r#""products": true"#),
         "{deps}"
@@ -324,7 +346,7 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
 
 #[test]
 fn a_changed_parameter_is_planned_and_deployed_alone() {
-    let shop = Shop::new(1000);
+    let shop = Shop::new();
     assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
     let before: Vec<(String, u32)> = [
         "admin-console",
@@ -382,7 +404,7 @@ fn a_changed_parameter_is_planned_and_deployed_alone() {
 
 #[test]
 fn a_failing_health_check_rolls_the_wave_back_and_keeps_the_state() {
-    let shop = Shop::new(2000);
+    let shop = Shop::new();
     assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
     let state_before = shop.state();
     let pid = pid_of(&shop, "products");
@@ -429,7 +451,7 @@ fn a_failing_health_check_rolls_the_wave_back_and_keeps_the_state() {
 
 #[test]
 fn a_deploy_killed_at_any_point_leaves_a_state_the_next_deploy_converges() {
-    let shop = Shop::new(3000);
+    let shop = Shop::new();
     // Slow starts, so the kill lands in the middle of waves.
     let products = shop.path().join("shop/products.svc");
     let text = std::fs::read_to_string(&products).unwrap();
@@ -488,7 +510,7 @@ fn a_deploy_killed_at_any_point_leaves_a_state_the_next_deploy_converges() {
 
 #[test]
 fn two_deploys_at_once_one_waits_or_fails_naming_the_holder() {
-    let shop = Shop::new(4000);
+    let shop = Shop::new();
     let first = shop
         .command(&["deploy", "-e", "local", "shop"])
         .stdout(Stdio::piped())
@@ -550,7 +572,7 @@ fn two_deploys_at_once_one_waits_or_fails_naming_the_holder() {
 
 #[test]
 fn canary_secrets_never_reach_output_logs_or_state() {
-    let shop = Shop::new(5000);
+    let shop = Shop::new();
     let mut outputs = Vec::new();
     for args in [
         &["plan", "-e", "local", "shop"][..],
@@ -599,6 +621,23 @@ fn canary_secrets_never_reach_output_logs_or_state() {
             file.display()
         );
     }
+    // No process of this machine has it on its command line, where every user can
+    // read it.
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            assert!(
+                !String::from_utf8_lossy(&cmdline).contains(CANARY),
+                "{} has the canary on its command line",
+                entry.path().display()
+            );
+        }
+    }
+    // The fingerprints' key lives beside the state, readable by its owner only.
+    let key = shop.path().join(".svcmodel/key");
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.len(), 32);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -618,7 +657,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// expected (snapshots: tests/snapshots/deploy__drift-*.snap).
 #[test]
 fn every_kind_of_drift_points_at_the_model() {
-    let shop = Shop::new(6000);
+    let shop = Shop::new();
     let snapshot = |name: &str, output: &Output| {
         insta::assert_snapshot!(name, drift_only(output));
     };
@@ -628,7 +667,7 @@ fn every_kind_of_drift_points_at_the_model() {
     assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
 
     // Unhealthy: the demo service can be told to fail its health check.
-    assert!(http_get(24110, "/break").is_some());
+    assert!(http_get(shop.port(18110), "/break").is_some());
     let unhealthy = shop.run(&["reconcile", "-e", "local", "shop"]);
     assert_eq!(unhealthy.code, 5);
     snapshot("drift-unhealthy", &unhealthy);
@@ -667,7 +706,7 @@ fn every_kind_of_drift_points_at_the_model() {
 /// and `svcmodel state unlock ID` releases it.
 #[test]
 fn a_lock_from_another_machine_waits_for_state_unlock() {
-    let shop = Shop::new(7000);
+    let shop = Shop::new();
     let lock = shop.path().join(".svcmodel/state/local.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(
@@ -679,8 +718,8 @@ fn a_lock_from_another_machine_waits_for_state_unlock() {
     assert_eq!(blocked.code, 7, "{}", blocked.transcript());
     assert!(
         blocked
-            .stderr
-            .contains("lock 0123456789ab, `deploy` by pid 1 on build-agent-7"),
+            .stderr_flat()
+            .contains("error[E1003]: environment `local` is locked by ci (lock 0123456789ab, `deploy` by pid 1 on build-agent-7"),
         "{}",
         blocked.stderr
     );
@@ -695,7 +734,7 @@ fn a_lock_from_another_machine_waits_for_state_unlock() {
 /// policy: a service that crashes comes back by itself, and reconcile sees no drift.
 #[test]
 fn a_crashed_local_service_is_restarted_by_its_policy() {
-    let shop = Shop::new(8000);
+    let shop = Shop::new();
     assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
     let supervisor = pid_of(&shop, "products");
     let child = || -> Option<u32> {
@@ -710,7 +749,7 @@ fn a_crashed_local_service_is_restarted_by_its_policy() {
     kill(first, "-KILL");
     wait_until("products runs again", || {
         child().is_some_and(|c| c != first)
-            && http_get(26110, "/healthz").is_some_and(|r| r.contains("200"))
+            && http_get(shop.port(18110), "/healthz").is_some_and(|r| r.contains("200"))
     });
     let clean = shop.run(&["reconcile", "-e", "local", "shop"]);
     assert_eq!(clean.code, 0, "{}", clean.transcript());
@@ -728,7 +767,7 @@ fn a_crashed_local_service_is_restarted_by_its_policy() {
 /// `status` fail at once, say why, write no state and leak no secret.
 #[test]
 fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
-    let shop = Shop::new(9000);
+    let shop = Shop::new();
     let model = shop.path().join("shop/shop.svc");
     let mut text = std::fs::read_to_string(&model).unwrap();
     text.push_str("\nenvironment \"cluster\" {\n  target = \"kubernetes\"\n}\n");
@@ -756,12 +795,12 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
             &[("KUBECONFIG", kubeconfig)],
         );
         assert_eq!(deploy.code, 4, "{deploy:?}");
-        assert!(deploy.stderr.contains(why), "{}", deploy.stderr);
+        assert!(deploy.stderr_flat().contains(why), "{}", deploy.stderr);
         deploy
     };
     let deploy = deploy_fails(
         &kubeconfig,
-        "error: the Kubernetes API at `https://127.0.0.1:1/` does not answer",
+        "error[E1001]: the Kubernetes API at `https://127.0.0.1:1/` does not answer",
     );
     let status = shop.run_with(
         &["status", "-e", "cluster", "shop"],
@@ -770,8 +809,8 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
     assert_eq!(status.code, 4, "{status:?}");
     assert!(
         status
-            .stderr
-            .contains("error: no Kubernetes cluster is configured"),
+            .stderr_flat()
+            .contains("error[E1001]: no Kubernetes cluster is configured"),
         "{}",
         status.stderr
     );
@@ -799,10 +838,13 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
     with_context("two");
     deploy_fails(
         &two,
-        "error: the Kubernetes API at `https://127.0.0.1:2/` does not answer",
+        "error[E1001]: the Kubernetes API at `https://127.0.0.1:2/` does not answer",
     );
     with_context("three");
-    deploy_fails(&two, "error: cannot use the kubeconfig context `three`");
+    deploy_fails(
+        &two,
+        "error[E1001]: cannot use the kubeconfig context `three`",
+    );
 }
 
 /// `--format json` of deploy, and of status, plan, reconcile and destroy while the
@@ -810,7 +852,7 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
 /// nothing running).
 #[test]
 fn json_outputs_match_their_schemas_while_the_shop_runs() {
-    let shop = Shop::new(10000);
+    let shop = Shop::new();
     let json = |output: &Output| -> serde_json::Value {
         serde_json::from_str(&output.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", output.transcript()))
@@ -930,7 +972,7 @@ policy "the-rest-at-home" {
 /// environment at once, in waves across them, on real processes.
 #[test]
 fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
-    let shop = Shop::new(11000);
+    let shop = Shop::new();
     std::fs::write(shop.path().join("shop/shop.svc"), LANDSCAPE).unwrap();
     let json = |output: &Output, schema: &str| -> serde_json::Value {
         let value = serde_json::from_str(&output.stdout)
@@ -978,10 +1020,15 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
         .env_remove("SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY")
         .output()
         .unwrap();
-    assert_eq!(unset.status.code(), Some(6));
+    let unset = Output {
+        code: unset.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&unset.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&unset.stderr).into_owned(),
+    };
+    assert_eq!(unset.code, 6);
     assert_eq!(
-        String::from_utf8_lossy(&unset.stderr),
-        "error: the secrets of environment `site-a` are not set; set these variables on this machine: SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY\n"
+        unset.stderr_flat(),
+        "  × error[E1006]: the secrets of environment `site-a` are not set: `SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY`\n  help: set these variables on the deploying machine, then run the command again"
     );
     assert!(!shop.path().join(".svcmodel/state/site-b.json").exists());
 
@@ -1002,7 +1049,7 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
     );
 
     // The storefront in site-b reaches orders in site-a at its address.
-    let deps = http_get(shop.port(18080, 11000), "/deps").unwrap();
+    let deps = http_get(shop.port(18080), "/deps").unwrap();
     assert!(
         deps.contains(r#""orders": true"#) && deps.contains(r#""products": true"#),
         "{deps}"
@@ -1078,7 +1125,7 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
 /// in, and the later waves start nowhere.
 #[test]
 fn a_failed_wave_is_rolled_back_in_every_environment_it_ran_in() {
-    let shop = Shop::new(12000);
+    let shop = Shop::new();
     std::fs::write(shop.path().join("shop/shop.svc"), LANDSCAPE).unwrap();
     let first = shop.run(&["deploy", "shop"]);
     assert_eq!(first.code, 0, "{}", first.transcript());
@@ -1152,8 +1199,624 @@ fn a_model_with_an_environment_svcmodel_cannot_deploy_needs_e() {
     let bank = repo().join("examples");
     let plan = support::svcmodel(&bank, &["plan", "bank"]);
     assert_eq!(plan.code, 2, "{}", plan.transcript());
-    assert_eq!(
-        plan.stderr,
-        "error: not every environment of the model can be deployed: `aws-eu-central` runs on `nomad`; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far\n  help: choose an environment with -e ENV (dc-frankfurt, aws-test)\n"
+    let said = plan.stderr_flat();
+    assert!(
+        said.contains("error[E1007]: not every environment of the model can be deployed")
+            && said.contains("runs on `nomad`")
+            && said.contains("help: choose an environment with -e ENV (dc-frankfurt, aws-test)"),
+        "{said}"
     );
+}
+
+/// The `port = N` of `service` in the shop copy, moved to another service's port.
+fn share_port(shop: &Shop, service: &str, with: u16) {
+    let file = shop.path().join(format!("shop/{service}.svc"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let at = text.find("port = ").unwrap() + "port = ".len();
+    let end = at + text[at..].find(',').unwrap();
+    let moved = format!("{}{}{}", &text[..at], with, &text[end..]);
+    std::fs::write(&file, moved).unwrap();
+}
+
+/// The groups of processes that carry this shop's mark (`SVCMODEL_MARK`), by their
+/// group ids: everything svcmodel started for it, recorded or not.
+fn marked_groups(shop: &Shop) -> Vec<u32> {
+    let project = shop.state()["lineage"].as_str().map(str::to_string);
+    let mut groups: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let environ = String::from_utf8_lossy(&environ);
+            environ.split('\0').any(|v| {
+                v.starts_with("SVCMODEL_MARK=")
+                    && project
+                        .as_deref()
+                        .is_some_and(|l| v.contains(&format!(":{l}:")))
+            }) && !process_gone(*pid)
+        })
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            stat.rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(2)?
+                .parse()
+                .ok()
+        })
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}
+
+/// Two services of a local model on one port: deploy refuses before anything starts,
+/// pointing at both ports (E0704), as render does.
+#[test]
+fn two_services_on_one_port_are_refused_before_anything_starts() {
+    let shop = Shop::new();
+    share_port(&shop, "orders", shop.port(18110));
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 1, "{}", deploy.transcript());
+    assert!(deploy.stderr.contains("error[E0704]"), "{}", deploy.stderr);
+    assert!(!shop.path().join(".svcmodel/state/local.json").exists());
+}
+
+/// A port held by a process svcmodel did not start is refused before anything
+/// starts, naming the process (E1004); and a listener that appears while a service
+/// starts, or after it runs, never passes for the service's health.
+#[test]
+fn a_foreign_listener_is_refused_and_never_counts_as_healthy() {
+    let shop = Shop::new();
+    let products = shop.port(18110);
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", products)).unwrap();
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    let said = deploy.stderr_flat();
+    assert!(
+        said.contains(&format!(
+            "error[E1004]: port {products}, which `products` of environment `local` listens on, is held by pid {}",
+            std::process::id()
+        )),
+        "{said}"
+    );
+    let state = shop.path().join(".svcmodel/state/local.json");
+    assert!(
+        !state.exists() || shop.state()["services"].as_object().unwrap().is_empty(),
+        "nothing may start"
+    );
+    drop(squatter);
+
+    // Deployed; then products' service dies, and before its supervisor restarts it a
+    // stranger takes the port: the restarted service cannot listen, and status and
+    // reconcile say so instead of "healthy".
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let supervisor = pid_of(&shop, "products");
+    let child: u32 =
+        std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+    kill(child, "-KILL");
+    let squatter = {
+        let start = Instant::now();
+        loop {
+            if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", products)) {
+                break listener;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the port never came free"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // The squatter answers connections (the kernel completes them), as a leftover
+    // service would.
+    let reconcile = shop.run(&["reconcile", "-e", "local", "shop"]);
+    assert_eq!(reconcile.code, 5, "{}", reconcile.transcript());
+    let said = reconcile.stderr_flat();
+    assert!(said.contains("error[E0803]"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "port {products} is held by pid {}",
+            std::process::id()
+        )),
+        "{said}"
+    );
+    let status = shop.run(&["status", "-e", "local", "--format", "json", "shop"]);
+    assert!(
+        !status.stdout.contains("\"healthy\": true") || {
+            let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+            json["environments"][0]["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == "products" && s["healthy"] == false)
+        },
+        "{}",
+        status.stdout
+    );
+    drop(squatter);
+}
+
+/// A run killed between starting a service and recording it leaves a process no
+/// state records: the next deploy finds it by its mark and stops it, so exactly one
+/// copy runs.
+#[test]
+fn a_started_but_unrecorded_process_is_found_by_its_mark_and_stopped() {
+    let shop = Shop::new();
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let lost = pid_of(&shop, "products");
+    // What the killed run's state would say: nothing of products.
+    let path = shop.path().join(".svcmodel/state/local.json");
+    let mut state = shop.state();
+    state["services"]
+        .as_object_mut()
+        .unwrap()
+        .remove("products");
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert!(
+        deploy
+            .stderr
+            .contains(&format!("products: stopped pid:{lost}:"))
+            && deploy
+                .stderr
+                .contains("which an interrupted run started and did not record"),
+        "{}",
+        deploy.stderr
+    );
+    wait_until("the unrecorded copy is gone", || process_gone(lost));
+    let now = pid_of(&shop, "products");
+    assert_ne!(now, lost);
+    assert_eq!(marked_groups(&shop).len(), 5, "one copy of each service");
+    assert_eq!(shop.run(&["reconcile", "-e", "local", "shop"]).code, 0);
+}
+
+/// The state deleted while the shop runs: deploy refuses to start second copies
+/// (E1005), destroy refuses to pretend nothing runs, `state adopt` records what runs
+/// from its marks, and the next deploy and destroy converge.
+#[test]
+fn a_lost_state_refuses_deploy_until_its_services_are_adopted() {
+    let shop = Shop::new();
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let before: Vec<u32> = [
+        "products",
+        "orders",
+        "payments",
+        "storefront",
+        "admin-console",
+    ]
+    .iter()
+    .map(|s| pid_of(&shop, s))
+    .collect();
+    let lineage = shop.state()["lineage"].as_str().unwrap().to_string();
+    std::fs::remove_file(shop.path().join(".svcmodel/state/local.json")).unwrap();
+
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    let said = deploy.stderr_flat();
+    assert!(
+        said.contains(
+            "error[E1005]: environment `local` runs services that its state does not record"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("svcmodel state adopt -e local"), "{said}");
+    assert!(
+        before.iter().all(|pid| !process_gone(*pid)),
+        "nothing was stopped"
+    );
+    let destroy = shop.run(&["destroy", "-e", "local", "--yes", "shop"]);
+    assert_eq!(destroy.code, 6, "{}", destroy.transcript());
+    assert!(
+        destroy.stderr_flat().contains("error[E1005]"),
+        "{}",
+        destroy.stderr
+    );
+
+    let adopt = shop.run(&["state", "adopt", "-e", "local", "--format", "json", "shop"]);
+    assert_eq!(adopt.code, 0, "{}", adopt.transcript());
+    let adopted: serde_json::Value = serde_json::from_str(&adopt.stdout).unwrap();
+    validate("state-adopt", &adopted);
+    assert_eq!(
+        adopted["environments"][0]["adopted"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        shop.state()["lineage"],
+        lineage.as_str(),
+        "the marks' lineage"
+    );
+
+    let plan = shop.run(&["plan", "-e", "local", "shop"]);
+    assert_eq!(
+        plan.code,
+        5,
+        "adopted services are replaced: {}",
+        plan.transcript()
+    );
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    for pid in &before {
+        wait_until("the adopted copies are replaced", || process_gone(*pid));
+    }
+    assert_eq!(shop.run(&["reconcile", "-e", "local", "shop"]).code, 0);
+    let after: Vec<u32> = ["products", "orders"]
+        .iter()
+        .map(|s| pid_of(&shop, s))
+        .collect();
+    assert_eq!(
+        shop.run(&["destroy", "-e", "local", "--yes", "shop"]).code,
+        0
+    );
+    for pid in after {
+        assert!(
+            process_gone(pid),
+            "destroy returns once its processes are gone"
+        );
+    }
+}
+
+/// Work an interrupted deploy left pending (started, recorded only as pending) is
+/// stopped by destroy, not left running.
+#[test]
+fn destroy_stops_what_an_interrupted_run_left_pending() {
+    let shop = Shop::new();
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let pending = pid_of(&shop, "storefront");
+    let path = shop.path().join(".svcmodel/state/local.json");
+    let mut state = shop.state();
+    let record = state["services"]
+        .as_object_mut()
+        .unwrap()
+        .remove("storefront")
+        .unwrap();
+    state["pending"] = serde_json::json!([{
+        "service": "storefront",
+        "action": "create",
+        "engine_id": record["engine_id"],
+        "since": 0,
+    }]);
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let destroy = shop.run(&["destroy", "-e", "local", "--yes", "shop"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    assert!(process_gone(pending), "the pending storefront still runs");
+    assert!(marked_groups(&shop).is_empty());
+    assert!(shop.state()["pending"].as_array().unwrap().is_empty());
+}
+
+/// A rollback whose previous revision comes back unhealthy records what it
+/// restarted: destroy then stops it.
+#[test]
+fn a_failed_rollback_records_what_it_restarted() {
+    let shop = Shop::new();
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let first = pid_of(&shop, "products");
+    // The recorded revision, once restarted, fails its health check.
+    let path = shop.path().join(".svcmodel/state/local.json");
+    let mut state = shop.state();
+    state["services"]["products"]["spec"]["env"]["DEMO_UNHEALTHY"] = "1".into();
+    std::fs::write(&path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    // The new revision fails too.
+    let products = shop.path().join("shop/products.svc");
+    let text = std::fs::read_to_string(&products).unwrap();
+    std::fs::write(
+        &products,
+        text.replace(
+            "config {",
+            "config {\n    env \"DEMO_UNHEALTHY\" = \"1\"\n    env \"REVISION\" = \"2\"",
+        ),
+    )
+    .unwrap();
+    let deploy = shop.run(&["deploy", "-e", "local", "--timeout", "2", "shop"]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    assert!(
+        deploy
+            .stderr
+            .contains("the previous revision came back unhealthy"),
+        "{}",
+        deploy.stderr
+    );
+    let restarted = pid_of(&shop, "products");
+    assert_ne!(restarted, first);
+    assert!(!process_gone(restarted), "the record names what runs");
+    assert_eq!(marked_groups(&shop).len(), 5, "nothing runs unrecorded");
+    assert_eq!(
+        shop.run(&["destroy", "-e", "local", "--yes", "shop"]).code,
+        0
+    );
+    assert!(process_gone(restarted));
+}
+
+/// A lock file that cannot be read: free, it is taken over with a note; `state
+/// unlock --force` clears it.
+#[test]
+fn an_unreadable_lock_is_taken_over_or_forced() {
+    let shop = Shop::new();
+    let lock = shop.path().join(".svcmodel/state/local.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, "{ garbage").unwrap();
+    let forced = shop.run(&["state", "unlock", "--force", "-e", "local"]);
+    assert_eq!(forced.code, 0, "{}", forced.transcript());
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
+    std::fs::write(&lock, "").unwrap();
+    std::fs::write(&lock, "\u{0}\u{1}not json").unwrap();
+    let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert!(
+        deploy
+            .stderr
+            .contains("took over the lock of environment `local`"),
+        "{}",
+        deploy.stderr
+    );
+    let missing = shop.run(&["state", "unlock"]);
+    assert_eq!(missing.code, 2, "{}", missing.transcript());
+}
+
+/// Without `svcmodel.toml`, the state lives with the model, wherever the command is
+/// run from: deployed from the parent folder, seen from inside the model's folder.
+#[test]
+fn the_state_lives_with_the_model_not_the_current_folder() {
+    let shop = Shop::new();
+    std::fs::remove_file(shop.path().join("svcmodel.toml")).unwrap();
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    assert!(shop.path().join("shop/.svcmodel/state/local.json").exists());
+    let inside = shop
+        .command(&["status", "-e", "local", "--format", "json", "."])
+        .current_dir(shop.path().join("shop"))
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&inside.stdout).unwrap();
+    assert!(json["environments"][0]["serial"].is_u64(), "{json}");
+    let again = shop
+        .command(&["deploy", "-e", "local", "."])
+        .current_dir(shop.path().join("shop"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no changes"));
+    let destroyed = shop
+        .command(&["destroy", "-e", "local", "--yes", "shop"])
+        .output()
+        .unwrap();
+    assert_eq!(destroyed.status.code(), Some(0));
+}
+
+/// A secret a failing service prints (as itself, or in base64) is masked in the log
+/// tail deploy quotes; and a secret on a local command line is refused (E0703).
+#[test]
+fn log_tails_are_redacted_and_secrets_stay_off_command_lines() {
+    let project = tempfile::tempdir().unwrap();
+    let port = free_ports(1)[0];
+    let model = format!(
+        r#"environment "local" {{
+  target = "local"
+}}
+
+service "leaky" {{
+  version = "1.0.0"
+  param "key" {{ type = secret }}
+  run local {{
+    command = ["/bin/sh", "-c", "printf 'key=%s b64=%s\\n' \"$KEY\" \"$(printf %s \"$KEY\" | base64)\"; exit 3"]
+  }}
+  config {{
+    env "KEY" = param.key
+  }}
+  provides "tcp" {{ port = {port}, protocol = "tcp" }}
+  health {{ tcp = "tcp" }}
+  restart = "never"
+}}
+"#
+    );
+    std::fs::write(project.path().join("main.svc"), &model).unwrap();
+    std::fs::write(project.path().join("svcmodel.toml"), "").unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_svcmodel"))
+            .args(["--color", "never"])
+            .args(args)
+            .current_dir(project.path())
+            .env("COLUMNS", "200")
+            .env("SVCMODEL_SECRET_LEAKY_KEY", CANARY)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let deploy = run(&["deploy", "-e", "local", "--timeout", "5", "."]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    assert!(
+        deploy.stderr.contains("key=[redacted] b64=[redacted]"),
+        "{}",
+        deploy.stderr
+    );
+    let json = run(&[
+        "deploy",
+        "-e",
+        "local",
+        "--timeout",
+        "5",
+        "--format",
+        "json",
+        ".",
+    ]);
+    for output in [&deploy, &json] {
+        assert!(
+            !output.transcript().contains(CANARY),
+            "{}",
+            output.transcript()
+        );
+        assert!(
+            !output.transcript().contains("Y2FuYXJ5"),
+            "base64 of the canary"
+        );
+    }
+    let _ = run(&["destroy", "-e", "local", "--yes", "."]);
+
+    let in_args = model.replace(
+        "config {\n    env \"KEY\" = param.key",
+        "config {\n    args = [\"--key=${param.key}\"]\n    env \"KEY\" = param.key",
+    );
+    std::fs::write(project.path().join("main.svc"), in_args).unwrap();
+    let refused = run(&["deploy", "-e", "local", "."]);
+    assert_eq!(refused.code, 1, "{}", refused.transcript());
+    assert!(
+        refused.stderr.contains(
+            "error[E0703]: a secret cannot be in the command line of a process on target `local`"
+        ),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// Failures that are not the model's are coded diagnostics with help, on standard
+/// error and under `--format json` (snapshots: tests/snapshots/deploy__failure-*.snap;
+/// process ids, ports, paths and times are filtered out).
+#[test]
+fn operational_failures_are_coded_diagnostics() {
+    let shop = Shop::new();
+    let mut settings = insta::Settings::clone_current();
+    for (pattern, replacement) in [
+        (r"pid:\d+:\d+", "pid:[id]"),
+        (r"pid \d+ \(`deploy-[0-9a-f]+`\)", "pid [pid] (`[test]`)"),
+        (r"pid \d+", "pid [pid]"),
+        (r"port \d+", "port [port]"),
+        (r"since \d+ s ago", "since [n] s ago"),
+        (r"`/[^`]*/\.svcmodel/", "`[project]/.svcmodel/"),
+        (r"\(lineage [0-9a-f]+\)", "(lineage [id])"),
+    ] {
+        settings.add_filter(pattern, replacement);
+    }
+    let _bound = settings.bind_to_scope();
+    let snapshot = |name: &str, output: &Output| {
+        insta::assert_snapshot!(
+            format!("failure-{name}"),
+            format!("exit: {}\n{}", output.code, output.stderr)
+        );
+    };
+
+    // E1006: a secret whose variable is not set.
+    let unset = shop
+        .command(&["deploy", "-e", "local", "shop"])
+        .env_remove("SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY")
+        .env("COLUMNS", "1000")
+        .output()
+        .unwrap();
+    let unset = Output {
+        code: unset.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&unset.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&unset.stderr).into_owned(),
+    };
+    snapshot("secret-unset", &unset);
+
+    // E1004: a port held by a stranger, and the same under --format json.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", shop.port(18130))).unwrap();
+    let taken = wide(&shop, &["deploy", "-e", "local", "shop"]);
+    snapshot("port-taken", &taken);
+    let json = wide(
+        &shop,
+        &["deploy", "-e", "local", "--format", "json", "shop"],
+    );
+    assert_eq!(json.code, 6, "{}", json.transcript());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["diagnostics"][0]["code"], "E1004", "{report}");
+    assert!(report["diagnostics"][0]["help"].is_string());
+    drop(squatter);
+
+    // E1008: a deploy that would delete, without --yes.
+    assert_eq!(wide(&shop, &["deploy", "-e", "local", "shop"]).code, 0);
+    std::fs::remove_file(shop.path().join("shop/admin-console.svc")).unwrap();
+    let shop_svc = shop.path().join("shop/shop.svc");
+    let text = std::fs::read_to_string(&shop_svc).unwrap();
+    std::fs::write(&shop_svc, text.replace(", \"admin-console\"", "")).unwrap();
+    let confirm = wide(&shop, &["deploy", "-e", "local", "shop"]);
+    assert_eq!(confirm.code, 2, "{}", confirm.transcript());
+    snapshot("confirmation-needed", &confirm);
+
+    // E1005: the state lost while services run.
+    std::fs::rename(
+        shop.path().join(".svcmodel/state/local.json"),
+        shop.path().join("local.json.saved"),
+    )
+    .unwrap();
+    let unrecorded = wide(&shop, &["deploy", "-e", "local", "--yes", "shop"]);
+    snapshot("unrecorded", &unrecorded);
+    std::fs::rename(
+        shop.path().join("local.json.saved"),
+        shop.path().join(".svcmodel/state/local.json"),
+    )
+    .unwrap();
+
+    // E1002: a state svcmodel cannot read.
+    let state = shop.path().join(".svcmodel/state/local.json");
+    let saved = std::fs::read(&state).unwrap();
+    std::fs::write(&state, "{ not a state").unwrap();
+    let corrupt = wide(&shop, &["status", "-e", "local", "shop"]);
+    assert_eq!(corrupt.code, 4, "{}", corrupt.transcript());
+    snapshot("state-unusable", &corrupt);
+    std::fs::write(&state, saved).unwrap();
+
+    // E1009: a lock that is not held.
+    let unlock = wide(&shop, &["state", "unlock", "0123456789ab"]);
+    assert_eq!(unlock.code, 2, "{}", unlock.transcript());
+    snapshot("lock-not-released", &unlock);
+
+    // E1003: a lock held from another machine.
+    let lock = shop.path().join(".svcmodel/state/local.lock");
+    std::fs::write(
+        &lock,
+        r#"{"id": "0123456789ab", "environment": "local", "operation": "deploy", "who": "ci", "pid": 1, "host": "build-agent-7", "since": 0}"#,
+    )
+    .unwrap();
+    let locked = wide(&shop, &["destroy", "-e", "local", "--yes", "shop"]);
+    assert_eq!(locked.code, 7, "{}", locked.transcript());
+    snapshot("locked", &locked);
+    std::fs::write(&lock, "").unwrap();
+
+    // E1007: an environment svcmodel does not deploy to.
+    let nomad = support::svcmodel(
+        &repo().join("examples"),
+        &["deploy", "-e", "aws-eu-central", "bank"],
+    );
+    assert_eq!(nomad.code, 2, "{}", nomad.transcript());
+    snapshot("not-deployable", &nomad);
+
+    // E1001: an engine that cannot be reached.
+    let cluster = shop.path().join("shop/cluster.svc");
+    std::fs::write(
+        &cluster,
+        "environment \"cluster\" {\n  target = \"kubernetes\"\n}\n",
+    )
+    .unwrap();
+    let unreachable = shop.run_with(
+        &["status", "-e", "cluster", "shop"],
+        &[
+            ("KUBECONFIG", "/nonexistent/kubeconfig"),
+            ("COLUMNS", "1000"),
+        ],
+    );
+    assert_eq!(unreachable.code, 4, "{}", unreachable.transcript());
+    snapshot("engine-unreachable", &unreachable);
+    std::fs::remove_file(&cluster).unwrap();
+}
+
+/// A run whose diagnostics do not wrap: snapshots that hold filtered figures (process
+/// ids, ports) stay the same whatever the figures' widths.
+fn wide(shop: &Shop, args: &[&str]) -> Output {
+    shop.run_with(args, &[("COLUMNS", "1000")])
 }

@@ -97,6 +97,7 @@ fn published_schemas_are_current() {
         "reconcile",
         "destroy",
         "state-unlock",
+        "state-adopt",
         "explain",
     ] {
         let generated = svcmodel(&repo(), &["schema", name]);

@@ -57,6 +57,7 @@ codes! {
     InvalidPattern = "E0406": "a malformed pattern, or a value that does not match it",
     SecretLiteral = "E0407": "a secret given a literal value in the model",
     InvalidParamType = "E0408": "an unknown parameter type",
+    UnsafeName = "E0409": "a service or environment name that cannot be a file name",
     UnknownService = "E0501": "a reference to a service that is not declared",
     UnknownPort = "E0502": "a reference to a port the service does not provide",
     UnknownParam = "E0503": "a reference to a parameter that is not declared",
@@ -96,6 +97,15 @@ codes! {
     NoEnvironment = "E0901": "a service that no environment of its landscape allows",
     PlacementConflict = "E0902": "placement rules that cannot all hold together",
     PlacementUnknown = "E0903": "no placement found within the search budget",
+    EngineUnreachable = "E1001": "an engine svcmodel cannot reach or use",
+    StateUnusable = "E1002": "a state svcmodel cannot read or write",
+    EnvironmentLocked = "E1003": "an environment another run holds",
+    PortTaken = "E1004": "a port held by a process svcmodel did not start",
+    UnrecordedServices = "E1005": "running services of the project that no state records",
+    SecretUnset = "E1006": "a secret whose variable is not set on the deploying machine",
+    NotDeployable = "E1007": "an environment whose target svcmodel does not deploy to",
+    ConfirmationNeeded = "E1008": "a deletion that needs `--yes`",
+    LockNotReleased = "E1009": "a lock that `state unlock` cannot release",
 }
 
 impl Code {

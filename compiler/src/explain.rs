@@ -716,6 +716,29 @@ Use one of these types; the help suggests the closest one.
 "#,
     },
     Explanation {
+        code: Code::UnsafeName,
+        text: r#"
+A service or environment name becomes a file or folder name when svcmodel deploys or
+renders: the log file of a local process, the state file of an environment, the folder
+`svcmodel render -o` writes an environment into. A name that holds `/`, starts with `.`
+or is `..` would name a file outside that folder, so it is refused on every target.
+
+A name may hold ASCII letters, digits, `-`, `_` and `.`, must start with a letter or a
+digit and may be at most 128 bytes long. Rename the service or environment; the help
+suggests a name.
+"#,
+        wrong: r#"service "../orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+    },
+    Explanation {
         code: Code::UnknownService,
         text: r#"
 A service is named that the model does not declare: in `requires`, `near`, a reference
@@ -1964,6 +1987,221 @@ Loosen a rule (capacity, a latency budget, a spread), or split the landscape int
 smaller ones with `tier`.
 "#,
         wrong: "",
+        right: "",
+    },
+    Explanation {
+        code: Code::EngineUnreachable,
+        text: r#"
+svcmodel could not connect to the engine an environment deploys to, or the engine
+refused what svcmodel asked: the Docker Engine is not running or its socket is not
+readable, the kubeconfig has no usable context, or a context the environment names
+does not exist. Nothing was started.
+
+Start the engine, check `DOCKER_HOST`, `KUBECONFIG` or the environment's `context`, and
+run the command again.
+"#,
+        wrong: r#"environment "prod" {
+  target  = "kubernetes"
+  context = "no-such-context"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::StateUnusable,
+        text: r#"
+The state under `.svcmodel/state/` could not be read or written: the file is not JSON
+svcmodel wrote, its format is newer than this svcmodel, the folder is not writable, or
+the disk is full. svcmodel never guesses what runs: it stops instead.
+
+The previous snapshot is `ENV.json.backup` beside it; restore it, or fix the folder's
+permissions, and run the command again.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::EnvironmentLocked,
+        text: r#"
+Another run holds the environment's lock: a deploy, reconcile --fix or destroy is under
+way, so this one waited `--lock-timeout` seconds and gave up. The message names the
+holder: its lock id, command, process and machine.
+
+Wait for it, or give a longer `--lock-timeout`. A lock whose holder died on this machine
+is released by the kernel and taken over at once; one left on another machine is
+released with `svcmodel state unlock ID`, and one whose text cannot be read with
+`svcmodel state unlock --force -e ENV`.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::PortTaken,
+        text: r#"
+A local service is about to listen on a port of this machine that another process
+holds, and svcmodel did not start that process (or it belongs to another environment).
+Its health check would reach the stranger instead of the service, so nothing was
+started. The message names the process.
+
+Stop that process, or give the service another port (a parameter set per environment
+keeps the model the same elsewhere).
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::UnrecordedServices,
+        text: r#"
+Processes or containers run that carry this project's mark for the environment, but
+the environment's state does not record them: the state file was deleted, replaced by
+another, or the project was copied. svcmodel will not start second copies beside them,
+nor stop what its state does not own, so it stopped before starting anything.
+
+Run `svcmodel state adopt -e ENV` to record them in the state (the next deploy then
+replaces them with the model's revision), or stop them yourself.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::SecretUnset,
+        text: r#"
+A service has a secret parameter, and secrets never live in the model: each one is
+read at deploy time from a variable of the deploying machine, named
+`SVCMODEL_SECRET_INSTANCE_PARAM` (the instance and parameter names in upper case, `-`
+as `_`). That variable is not set, so nothing was started.
+
+Set the variables the message lists (in a pipeline, from its secret store) and run the
+command again.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "payments" {
+  version = "0.9.4"
+  param "api_key" { type = secret }
+  config {
+    env "API_KEY" = param.api_key
+  }
+  run local {
+    command = ["./bin/payments"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::NotDeployable,
+        text: r#"
+svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes. The
+environment's target is another one (Nomad, systemd, a custom target): svcmodel renders
+its files, and another tool deploys them.
+
+Deploy one of the other environments with `-e ENV`, or write the files with
+`svcmodel render -e ENV -o DIR` and hand them to that target's own tool.
+"#,
+        wrong: r#"environment "aws" {
+  target = "nomad"
+}
+
+service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::ConfirmationNeeded,
+        text: r#"
+The command would delete services (a deploy of a model that no longer has them, or a
+destroy), and no one confirmed it: standard input is not a terminal, so svcmodel could
+not ask. Nothing was changed.
+
+Pass `--yes` once you have read the plan (`svcmodel plan`).
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
+        right: "",
+    },
+    Explanation {
+        code: Code::LockNotReleased,
+        text: r#"
+`svcmodel state unlock` was asked to release a lock it must not or cannot release: no
+lock has that id, or the lock is held by a run that is alive on this machine (the
+kernel holds its lock for it until it ends).
+
+Check the id in the lock error, or wait for the run to end; `--force -e ENV` releases a
+lock whose text cannot be read, but never one a live run holds.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  run local {
+    command = ["./bin/orders"]
+  }
+}
+"#,
         right: "",
     },
 ];

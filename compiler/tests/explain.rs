@@ -29,6 +29,12 @@ fn wrong_examples_trigger_their_code_and_right_examples_are_clean() {
         };
         let wrong = compile_system_str("main.svc", explanation.wrong);
         let codes: Vec<Code> = wrong.diagnostics.iter().map(|d| d.code).collect();
+        if code.as_str().starts_with("E10") {
+            // Running: what the machine, the engine or the state says, not the model.
+            // The CLI tests (tests/deploy.rs, tests/docker.rs) meet each one.
+            assert!(!wrong.has_errors(), "{code}: the example should compile");
+            continue;
+        }
         if code.as_str().starts_with("E08") {
             // Drift: reported by `reconcile` against what runs; tests/deploy.rs covers
             // each through the real binary on real processes.

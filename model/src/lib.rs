@@ -14,6 +14,7 @@ use serde::Serialize;
 
 pub mod eval;
 pub mod graph;
+pub mod names;
 pub mod placement;
 pub mod quantity;
 pub mod system;

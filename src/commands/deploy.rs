@@ -45,6 +45,8 @@ struct Environment {
     store: Store,
     /// The kubeconfig or Docker context the environment names; `None`: the current one.
     context: Option<String>,
+    /// The key of the secret fingerprints; empty when no service has a secret.
+    secret_key: Vec<u8>,
 }
 
 fn lookup(variable: &str) -> Option<String> {
@@ -54,6 +56,7 @@ fn lookup(variable: &str) -> Option<String> {
 /// Resolves the model and builds what should run in the environment `-e` names, or
 /// in every environment of the model, with deploy waves across them.
 fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, Exit> {
+    output::set_mode(format, color);
     let mut compilation = super::system::resolve(args, &[], false, format, color)?;
     let model_names: Vec<String> = compilation
         .model
@@ -82,8 +85,14 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
         .collect();
     if let Some((name, target)) = undeployable.first() {
         if args.environment.is_some() {
-            eprintln!(
-                "error: environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far; `svcmodel render -e {name}` writes its manifests"
+            output::failure(
+                Diagnostic::error(
+                    Code::NotDeployable,
+                    format!(
+                        "environment `{name}` runs on `{target}`, and svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far"
+                    ),
+                )
+                .help(format!("write its manifests with `svcmodel render -e {name} -o DIR`, and deploy them with that target's tool")),
             );
         } else {
             let list: Vec<String> = undeployable
@@ -96,14 +105,22 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
                 .filter(|(_, target)| DEPLOYABLE.contains(&target.as_str()))
                 .map(|(name, _)| name.as_str())
                 .collect();
-            eprintln!(
-                "error: not every environment of the model can be deployed: {}; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far\n  help: choose an environment with -e ENV{}",
-                list.join(", "),
-                if deployable.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", deployable.join(", "))
-                }
+            output::failure(
+                Diagnostic::error(
+                    Code::NotDeployable,
+                    format!(
+                        "not every environment of the model can be deployed: {}; svcmodel deploys to local processes, Docker (`compose`), Swarm and Kubernetes only so far",
+                        list.join(", ")
+                    ),
+                )
+                .help(format!(
+                    "choose an environment with -e ENV{}",
+                    if deployable.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", deployable.join(", "))
+                    }
+                )),
             );
         }
         return Err(Exit::Usage);
@@ -266,13 +283,21 @@ fn prepare(
         .environment(&name)
         .and_then(|e| e.context.as_ref())
         .map(|c| c.value.clone());
+    let store =
+        Store::new(super::state_root(args.root.as_deref(), &entries, &cwd).join(".svcmodel"));
+    let secret_key = if desired.iter().any(|d| !d.secrets.is_empty()) {
+        store.secret_key().map_err(|e| state_error(&e))?
+    } else {
+        Vec::new()
+    };
     Ok(Environment {
         system,
         name,
         target,
         desired,
-        store: Store::new(root.join(".svcmodel")),
+        store,
         context,
+        secret_key,
     })
 }
 
@@ -336,7 +361,7 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
         "swarm" => SwarmEngine::connect(&env.name, &lookup, context).map(boxed),
         "compose" => DockerEngine::connect(&env.name, &lookup, context).map(boxed),
         _ => Ok(boxed(LocalEngine {
-            logs: env.store.log_dir(&env.name),
+            logs: env.store.log_dir(&env.name).map_err(|e| state_error(&e))?,
             lookup: &lookup,
             // Every service runs under `svcmodel supervise`, which honours its
             // restart policy after svcmodel has exited.
@@ -344,7 +369,9 @@ fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
         })),
     };
     connected.map_err(|message| {
-        eprintln!("error: {message}");
+        output::failure(Diagnostic::error(Code::EngineUnreachable, message).help(
+            "start the engine, or check `DOCKER_HOST`, `KUBECONFIG` or the environment's `context`",
+        ));
         Exit::Failure
     })
 }
@@ -367,20 +394,69 @@ fn observe_selection<'a>(
     Ok((selection, opened))
 }
 
+/// Prints a state error as its coded diagnostic; the exit code it ends with.
 fn state_error(error: &StateError) -> Exit {
-    eprintln!("error: {error}");
-    match error {
-        StateError::Locked(_) => Exit::Locked,
-        StateError::NotHeld(_) => Exit::Usage,
-        _ => Exit::Failure,
-    }
+    let (code, help, exit) = match error {
+        StateError::Locked(_) | StateError::LockedUnreadable(_) => (
+            Code::EnvironmentLocked,
+            "wait for the other run, or give a longer --lock-timeout",
+            Exit::Locked,
+        ),
+        StateError::NotHeld(_) | StateError::HeldByLiveRun(_) => (
+            Code::LockNotReleased,
+            "check the lock id in the lock error, or wait for the run that holds it to end",
+            Exit::Usage,
+        ),
+        StateError::UnsafeName(..) => (
+            Code::UnsafeName,
+            "rename the environment with letters, digits, `-`, `_` and `.`",
+            Exit::ModelErrors,
+        ),
+        StateError::Io(..) | StateError::Corrupt(..) => (
+            Code::StateUnusable,
+            "restore the state from its `.backup` beside it, or fix the folder, then run the command again",
+            Exit::Failure,
+        ),
+    };
+    output::failure(Diagnostic::error(code, error.to_string()).help(help));
+    exit
 }
 
-fn hashes(env: &Environment, state: Option<&State>) -> BTreeMap<String, BTreeMap<String, String>> {
-    let salt = state.map(|s| s.lineage.clone()).unwrap_or_default();
+/// Prints why a deploy stopped before its waves; the exit code it ends with.
+fn deploy_error(error: &deploy::DeployError) -> Exit {
+    use deploy::DeployError;
+    let (code, help) = match error {
+        DeployError::State(e) => return state_error(e),
+        DeployError::Unrecorded { environment, .. } => (
+            Code::UnrecordedServices,
+            format!(
+                "run `svcmodel state adopt -e {environment}` to record them (the next deploy replaces them), or stop them yourself"
+            ),
+        ),
+        DeployError::PortClash { .. } => (
+            Code::PortClash,
+            "give one of them another port, or deploy the environments one at a time with -e"
+                .to_string(),
+        ),
+        DeployError::PortTaken { .. } => (
+            Code::PortTaken,
+            "stop that process, or give the service another port".to_string(),
+        ),
+    };
+    output::failure(Diagnostic::error(code, error.to_string()).help(help));
+    Exit::DeployFailed
+}
+
+/// The fingerprints of each service's secrets, under the project's key.
+fn hashes(env: &Environment, _state: Option<&State>) -> BTreeMap<String, BTreeMap<String, String>> {
     env.desired
         .iter()
-        .map(|d| (d.name.clone(), deploy::secret_hashes(d, &salt, &lookup)))
+        .map(|d| {
+            (
+                d.name.clone(),
+                deploy::secret_hashes(d, &env.secret_key, &lookup),
+            )
+        })
         .collect()
 }
 
@@ -524,10 +600,20 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         .collect();
     if !unset.is_empty() {
         for (env, missing) in &unset {
-            eprintln!(
-                "error: the secrets of environment `{}` are not set; set these variables on this machine: {}",
-                env.name,
-                missing.join(", ")
+            output::failure(
+                Diagnostic::error(
+                    Code::SecretUnset,
+                    format!(
+                        "the secrets of environment `{}` are not set: {}",
+                        env.name,
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .help("set these variables on the deploying machine, then run the command again"),
             );
         }
         return Exit::DeployFailed;
@@ -581,9 +667,19 @@ pub fn deploy(args: &DeployArgs) -> Exit {
     } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         confirm(&format!("delete {}?", deletes.join(", ")))
     } else {
-        eprintln!(
-            "error: this deploy would delete {}; pass --yes to allow it",
-            deletes.join(", ")
+        output::failure(
+            Diagnostic::error(
+                Code::ConfirmationNeeded,
+                format!(
+                    "this deploy would delete {}",
+                    deletes
+                        .iter()
+                        .map(|d| format!("`{d}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .help("read `svcmodel plan`, then pass --yes to allow it"),
         );
         return Exit::Usage;
     };
@@ -599,6 +695,10 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         rollback: args.rollback,
         delete,
         repair_unhealthy: args.repair_unhealthy,
+        redactor: svcmodel_targets::secrets::Redactor::new(deploy::secret_values(
+            envs.iter().flat_map(|e| &e.desired),
+            &lookup,
+        )),
     };
     let quiet = args.format == Format::Json;
     let bars = (!quiet && std::io::stderr().is_terminal()).then(Bars::new);
@@ -629,7 +729,7 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         .collect();
     let reports = match deploy::deploy_sites(&mut sites, &options, &progress) {
         Ok(reports) => reports,
-        Err(e) => return state_error(&e),
+        Err(e) => return deploy_error(&e),
     };
     drop(sites);
     let ok = reports.iter().all(|r| r.ok);
@@ -712,6 +812,10 @@ fn qualified_event(environment: &str, event: Event) -> Event {
         },
         Event::RolledBack { name } => Event::RolledBack { name: q(name) },
         Event::Deleted { name } => Event::Deleted { name: q(name) },
+        Event::StoppedUnrecorded { name, engine_id } => Event::StoppedUnrecorded {
+            name: q(name),
+            engine_id,
+        },
     }
 }
 
@@ -771,7 +875,7 @@ impl Bars {
                     let _ = self.multi.println(event_line(event));
                 }
             },
-            Event::RolledBack { .. } | Event::Deleted { .. } => {
+            Event::RolledBack { .. } | Event::Deleted { .. } | Event::StoppedUnrecorded { .. } => {
                 let _ = self.multi.println(event_line(event));
             }
         }
@@ -788,6 +892,9 @@ fn event_line(event: &Event) -> String {
         Event::Failed { name, message } => format!("  {name}: failed: {message}"),
         Event::RolledBack { name } => format!("  {name}: rolled back"),
         Event::Deleted { name } => format!("  {name}: deleted"),
+        Event::StoppedUnrecorded { name, engine_id } => format!(
+            "  {name}: stopped {engine_id}, which an interrupted run started and did not record"
+        ),
     }
 }
 
@@ -1690,6 +1797,16 @@ struct Destroyed {
     /// The services stopped and removed from the state, by name; empty when nothing
     /// was deployed.
     removed: Vec<String>,
+    /// The services that could not be stopped: still recorded, so a later destroy
+    /// tries again.
+    failed: Vec<NotRemoved>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct NotRemoved {
+    name: String,
+    /// What the engine said.
+    message: String,
 }
 
 pub fn destroy(
@@ -1741,9 +1858,12 @@ pub fn destroy(
             names_of(envs)
         );
         if !(std::io::stdin().is_terminal() && confirm(&question)) {
-            eprintln!(
-                "error: destroy deletes every service of {}; pass --yes to allow it",
-                names_of(envs)
+            output::failure(
+                Diagnostic::error(
+                    Code::ConfirmationNeeded,
+                    format!("destroy deletes every service of {}", names_of(envs)),
+                )
+                .help("pass --yes to allow it"),
             );
             return Exit::Usage;
         }
@@ -1751,7 +1871,13 @@ pub fn destroy(
     let mut engines = Vec::new();
     for (env, state) in envs.iter().zip(&states) {
         if state.is_none() {
-            engines.push(None);
+            // Only to look for marked leftovers: local processes need no connection,
+            // and an unreachable engine cannot have anything of ours to find.
+            engines.push(if env.target == "local" {
+                engine(env).ok()
+            } else {
+                None
+            });
             continue;
         }
         match engine(env) {
@@ -1787,36 +1913,224 @@ pub fn destroy(
             eprintln!("{}", event_line(&event));
         }
     };
-    let mut removed = match deploy::destroy_sites(&mut sites, &progress) {
-        Ok(removed) => removed.into_iter(),
+    let mut removals = match deploy::destroy_sites(&mut sites, &progress) {
+        Ok(removals) => removals.into_iter(),
         Err(e) => return state_error(&e),
     };
+    drop(sites);
     let mut environments = Vec::new();
-    for (at, env) in envs.iter().enumerate() {
-        let names = if held.contains(&at) {
-            removed.next().unwrap_or_default()
+    let mut exit = Exit::Success;
+    for (at, (env, engine)) in envs.iter().zip(&engines).enumerate() {
+        let removal = if held.contains(&at) {
+            removals.next().unwrap_or_default()
         } else {
-            Vec::new()
+            deploy::Removal::default()
         };
-        if format == Format::Human {
-            if held.contains(&at) {
-                eprintln!(
-                    "environment `{}`: {} removed",
-                    env.name,
-                    output::plural(names.len(), "service")
-                );
-            } else {
+        if !held.contains(&at) {
+            // Nothing recorded: but what runs with this project's mark has lost its
+            // state, and is not destroy's to stop unseen.
+            let found = engine
+                .as_ref()
+                .map(|e| e.find_marked(&env.store.project_id(), &env.name))
+                .unwrap_or_default();
+            if !found.is_empty() {
+                exit = deploy_error(&deploy::DeployError::Unrecorded {
+                    environment: env.name.clone(),
+                    found,
+                });
+            } else if format == Format::Human {
                 eprintln!("environment `{}` has nothing deployed", env.name);
             }
+        } else if format == Format::Human {
+            eprintln!(
+                "environment `{}`: {} removed{}",
+                env.name,
+                output::plural(removal.removed.len(), "service"),
+                if removal.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} could not be stopped and stay recorded",
+                        removal.failed.len()
+                    )
+                }
+            );
+        }
+        if !removal.failed.is_empty() {
+            exit = Exit::DeployFailed;
         }
         environments.push(Destroyed {
             environment: env.name.clone(),
-            removed: names,
+            removed: removal.removed,
+            failed: removal
+                .failed
+                .into_iter()
+                .map(|(name, message)| NotRemoved { name, message })
+                .collect(),
         });
     }
     if format == Format::Json {
         output::print_json(&DestroyOutput {
             format: 2,
+            environments,
+        });
+    }
+    exit
+}
+
+/// What `svcmodel state adopt --format json` prints.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct AdoptOutput {
+    /// The version of this shape.
+    format: u32,
+    environments: Vec<Adopted>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Adopted {
+    environment: String,
+    /// The services now recorded, with the engine ids they run as.
+    adopted: Vec<AdoptedService>,
+    /// Second copies of a service already recorded: kept pending, so the next deploy
+    /// stops them.
+    pending: Vec<AdoptedService>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct AdoptedService {
+    name: String,
+    engine_id: String,
+    /// The lineage of the state that started it.
+    lineage: String,
+}
+
+/// `svcmodel state adopt`: what runs with this project's mark and no record becomes
+/// recorded. Where no state exists, the new state takes the lineage of what it adopts,
+/// so their marks stay its own.
+pub fn adopt(args: &SystemArgs, lock_timeout: u64, format: Format, color: Color) -> Exit {
+    let selection = match select(args, format, color) {
+        Ok(selection) => selection,
+        Err(exit) => return exit,
+    };
+    let mut by_name: Vec<&Environment> = selection.envs.iter().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut _locks = Vec::new();
+    for env in by_name {
+        match env
+            .store
+            .lock(&env.name, "adopt", Duration::from_secs(lock_timeout))
+        {
+            Ok(lock) => _locks.push(lock),
+            Err(e) => return state_error(&e),
+        }
+    }
+    let mut environments = Vec::new();
+    for env in &selection.envs {
+        let engine = match engine(env) {
+            Ok(engine) => engine,
+            Err(exit) => return exit,
+        };
+        let loaded = match env.store.load(&env.name) {
+            Ok(state) => state,
+            Err(e) => return state_error(&e),
+        };
+        let found = engine.find_marked(&env.store.project_id(), &env.name);
+        let fresh = loaded.is_none();
+        let mut state = loaded.unwrap_or_else(|| State::new(&env.name, &env.target));
+        let known = |state: &State, id: &str| {
+            state
+                .services
+                .values()
+                .map(|r| r.engine_id.as_str())
+                .chain(state.pending.iter().filter_map(|p| p.engine_id.as_deref()))
+                .any(|known| engine.same_instance(known, id))
+        };
+        let unknown: Vec<deploy::Marked> = found
+            .into_iter()
+            .filter(|m| !known(&state, &m.engine_id))
+            .collect();
+        if fresh && let Some(first) = unknown.first() {
+            state.lineage = first.mark.lineage.clone();
+        }
+        let mut report = Adopted {
+            environment: env.name.clone(),
+            adopted: Vec::new(),
+            pending: Vec::new(),
+        };
+        for marked in unknown {
+            let entry = AdoptedService {
+                name: marked.mark.service.clone(),
+                engine_id: marked.engine_id.clone(),
+                lineage: marked.mark.lineage.clone(),
+            };
+            if state.services.contains_key(&marked.mark.service) {
+                state.pending.push(svcmodel_targets::state::Pending {
+                    service: marked.mark.service.clone(),
+                    action: "adopt".to_string(),
+                    engine_id: Some(marked.engine_id.clone()),
+                    since: svcmodel_targets::state::now(),
+                });
+                report.pending.push(entry);
+                continue;
+            }
+            let service = env
+                .desired
+                .iter()
+                .find(|d| d.name == marked.mark.service)
+                .map_or_else(|| marked.mark.service.clone(), |d| d.service.clone());
+            state.services.insert(
+                marked.mark.service.clone(),
+                svcmodel_targets::state::ServiceRecord {
+                    service,
+                    // Unknown: what it runs is whatever its revision was. The next
+                    // deploy sees every field as changed and replaces it.
+                    version: "adopted".to_string(),
+                    model_hash: String::new(),
+                    engine_id: marked.engine_id.clone(),
+                    spec: serde_json::json!({ "adopted": true }),
+                    revision: marked.mark.revision,
+                    deployed_at: svcmodel_targets::state::now(),
+                },
+            );
+            report.adopted.push(entry);
+        }
+        if !report.adopted.is_empty() || !report.pending.is_empty() {
+            state.record(
+                "adopt",
+                format!(
+                    "{} adopted, {} pending",
+                    report.adopted.len(),
+                    report.pending.len()
+                ),
+            );
+            if let Err(e) = env.store.save(&mut state) {
+                return state_error(&e);
+            }
+        }
+        if format == Format::Human {
+            for a in &report.adopted {
+                eprintln!(
+                    "  {}: adopted {} (lineage {})",
+                    a.name, a.engine_id, a.lineage
+                );
+            }
+            for p in &report.pending {
+                eprintln!(
+                    "  {}: {} is a second copy; the next deploy stops it",
+                    p.name, p.engine_id
+                );
+            }
+            eprintln!(
+                "environment `{}`: {} adopted",
+                env.name,
+                output::plural(report.adopted.len() + report.pending.len(), "service")
+            );
+        }
+        environments.push(report);
+    }
+    if format == Format::Json {
+        output::print_json(&AdoptOutput {
+            format: 1,
             environments,
         });
     }
@@ -1828,24 +2142,44 @@ pub fn destroy(
 pub struct UnlockOutput {
     /// The version of this shape.
     format: u32,
-    /// The lock as it was written by the run that took it.
-    released: svcmodel_targets::state::LockInfo,
+    /// The lock as it was written by the run that took it; `null` when `--force`
+    /// released a lock whose text could not be read.
+    released: Option<svcmodel_targets::state::LockInfo>,
 }
 
-pub fn unlock(root: Option<&Path>, id: &str, format: Format) -> Exit {
+/// Which lock `state unlock` releases.
+pub enum Unlock {
+    /// The lock with this id.
+    Id(String),
+    /// The lock of this environment, whatever it says (`--force -e ENV`).
+    Force(String),
+}
+
+pub fn unlock(root: Option<&Path>, which: Unlock, format: Format) -> Exit {
+    output::set_mode(format, Color::Auto);
     let cwd = super::current_dir();
     let root = super::project_root(root, std::slice::from_ref(&cwd), &cwd);
-    match Store::new(root.join(".svcmodel")).unlock(id) {
+    let store = Store::new(root.join(".svcmodel"));
+    let released = match &which {
+        Unlock::Id(id) => store.unlock(id).map(Some),
+        Unlock::Force(environment) => store.force_unlock(environment),
+    };
+    match released {
         Ok(lock) => {
             match format {
                 Format::Json => output::print_json(&UnlockOutput {
                     format: 1,
                     released: lock,
                 }),
-                Format::Human => eprintln!(
-                    "released lock {} of environment `{}` ({} by pid {} on {})",
-                    lock.id, lock.environment, lock.operation, lock.pid, lock.host
-                ),
+                Format::Human => match (&lock, &which) {
+                    (Some(lock), _) => eprintln!(
+                        "released lock {} of environment `{}` ({} by pid {} on {})",
+                        lock.id, lock.environment, lock.operation, lock.pid, lock.host
+                    ),
+                    (None, Unlock::Force(environment)) | (None, Unlock::Id(environment)) => {
+                        eprintln!("released the lock of environment `{environment}`")
+                    }
+                },
             }
             Exit::Success
         }

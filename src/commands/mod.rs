@@ -101,8 +101,31 @@ pub fn run(cli: Cli) -> Exit {
         } => deploy::destroy(&system, yes, lock_timeout, format, cli.color),
         Command::Supervise { restart, command } => supervise::run(&restart, &command),
         Command::State {
-            command: StateCommand::Unlock { id, root, format },
-        } => deploy::unlock(root.as_deref(), &id, format),
+            command:
+                StateCommand::Adopt {
+                    system,
+                    lock_timeout,
+                    format,
+                },
+        } => deploy::adopt(&system, lock_timeout, format, cli.color),
+        Command::State {
+            command:
+                StateCommand::Unlock {
+                    id,
+                    force,
+                    environment,
+                    root,
+                    format,
+                },
+        } => deploy::unlock(
+            root.as_deref(),
+            if force {
+                deploy::Unlock::Force(environment.unwrap_or_default())
+            } else {
+                deploy::Unlock::Id(id.unwrap_or_default())
+            },
+            format,
+        ),
         Command::Render {
             system,
             output,
@@ -130,6 +153,25 @@ pub fn entries(paths: &[PathBuf], cwd: &Path) -> Vec<PathBuf> {
         return vec![cwd.to_path_buf()];
     }
     paths.iter().map(|p| cwd.join(p)).collect()
+}
+
+/// Where a project's `.svcmodel/` (state, locks, logs) lives: `--root`, else the
+/// nearest folder above the first entry that holds `svcmodel.toml`, else the first
+/// entry's own folder. Never the current folder as such: one model has one state,
+/// wherever a command is run from.
+pub fn state_root(root: Option<&Path>, entries: &[PathBuf], cwd: &Path) -> PathBuf {
+    let project = project_root(root, entries, cwd);
+    if root.is_some() || project.join("svcmodel.toml").is_file() {
+        return project;
+    }
+    match entries
+        .first()
+        .map(|e| std::fs::canonicalize(e).unwrap_or_else(|_| e.clone()))
+    {
+        Some(first) if first.is_dir() => first,
+        Some(first) => first.parent().map(Path::to_path_buf).unwrap_or(project),
+        None => project,
+    }
 }
 
 /// The project root: `--root`, else the nearest folder above the first entry that holds

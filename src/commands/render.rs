@@ -246,6 +246,12 @@ fn report(
     let mut written = 0;
     for env in &outputs {
         let name = env.environment.as_deref().unwrap_or("default");
+        // `check` refuses such names (E0409); this is the last line of defence before
+        // a name becomes a path.
+        if let Err(why) = svcmodel_model::names::check_path_safe(name) {
+            eprintln!("error: environment `{name}` cannot name a folder: {why}");
+            return Exit::Failure;
+        }
         match write_environment(&dir.join(name), &env.files) {
             Ok(()) => written += env.files.len(),
             Err(message) => {
@@ -314,6 +320,16 @@ fn write_environment(dir: &Path, files: &[FileOutput]) -> Result<(), String> {
             "Written by `svcmodel render`; replaced as a whole on every render.\n",
         )?;
         for file in files {
+            // A file's path stays inside its environment's folder.
+            if Path::new(&file.path)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("`{}` leaves the environment's folder", file.path),
+                ));
+            }
             let path = staging.join(&file.path);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;

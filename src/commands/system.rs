@@ -685,6 +685,7 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::Reconcile => schemars::schema_for!(super::deploy::ReconcileOutput),
         SchemaName::Destroy => schemars::schema_for!(super::deploy::DestroyOutput),
         SchemaName::StateUnlock => schemars::schema_for!(super::deploy::UnlockOutput),
+        SchemaName::StateAdopt => schemars::schema_for!(super::deploy::AdoptOutput),
         SchemaName::Explain => schemars::schema_for!(super::explain::ExplainOutput),
     };
     output::print_json(&schema);

@@ -123,7 +123,7 @@ fn main() {
     // 1. Deploy 50 services in 5 waves.
     let desired_50 = desired(&model(5, 10, 26000));
     let engine = LocalEngine {
-        logs: store.log_dir("bench"),
+        logs: store.log_dir("bench").expect("a path-safe name"),
         lookup: &no_secrets,
         supervisor: None,
     };
@@ -132,6 +132,7 @@ fn main() {
         rollback: true,
         delete: true,
         repair_unhealthy: false,
+        redactor: Default::default(),
     };
     let quiet = |_: Event| {};
     let mut totals = Vec::new();
@@ -164,7 +165,7 @@ fn main() {
 
     // 2. The same services over two environments, in one run.
     let engine_b = LocalEngine {
-        logs: store.log_dir("bench-b"),
+        logs: store.log_dir("bench-b").expect("a path-safe name"),
         lookup: &no_secrets,
         supervisor: None,
     };

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::state::{Pending, ServiceRecord, State, StateError, Store, now};
 use crate::view::{HealthView, Part, ServiceView, ValueView};
@@ -201,11 +200,12 @@ pub fn resolve_value(
     Ok(out)
 }
 
-/// A salted hash of each secret's current value: enough to say that a secret
-/// changed, never what it is.
+/// The fingerprint of each secret's current value under the project's key (see
+/// [`crate::secrets::fingerprint`]): enough to say that a secret changed, never what
+/// it is.
 pub fn secret_hashes(
     desired: &Desired,
-    salt: &str,
+    key: &[u8],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> BTreeMap<String, String> {
     desired
@@ -213,11 +213,25 @@ pub fn secret_hashes(
         .iter()
         .filter_map(|(param, variable)| {
             let value = lookup(variable)?;
-            let digest = Sha256::digest(format!("{salt}\0{param}\0{value}").as_bytes());
             Some((
                 param.clone(),
-                digest.iter().take(16).map(|b| format!("{b:02x}")).collect(),
+                crate::secrets::fingerprint(key, param, &value),
             ))
+        })
+        .collect()
+}
+
+/// The values of every secret `desired` reads, for a [`crate::secrets::Redactor`].
+pub fn secret_values<'a>(
+    desired: impl IntoIterator<Item = &'a Desired>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    desired
+        .into_iter()
+        .flat_map(|d| {
+            d.secrets
+                .iter()
+                .filter_map(|(_, variable)| lookup(variable))
         })
         .collect()
 }
@@ -428,12 +442,87 @@ fn shown_parts(value: &serde_json::Value) -> String {
     out
 }
 
+/// What svcmodel writes on everything it starts (a process's environment, a
+/// container's labels), so that a run killed at any instant leaves nothing that cannot
+/// be found again: the project (its `.svcmodel/` folder), the state's lineage, the
+/// environment, the service and the revision being deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub project: String,
+    pub lineage: String,
+    pub environment: String,
+    pub service: String,
+    pub revision: u64,
+}
+
+impl Mark {
+    /// `PROJECT:LINEAGE:ENVIRONMENT:SERVICE:REVISION`: every part is path-safe, so
+    /// none holds a `:`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.project, self.lineage, self.environment, self.service, self.revision
+        )
+    }
+
+    pub fn decode(text: &str) -> Option<Mark> {
+        let mut parts = text.trim().split(':');
+        let mark = Mark {
+            project: parts.next()?.to_string(),
+            lineage: parts.next()?.to_string(),
+            environment: parts.next()?.to_string(),
+            service: parts.next()?.to_string(),
+            revision: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(mark)
+    }
+
+    /// The mark of what a site starts for `service`.
+    fn of(site: &Site, service: &str) -> Mark {
+        Mark {
+            project: site.store.project_id(),
+            lineage: site.state.lineage.clone(),
+            environment: site.state.environment.clone(),
+            service: service.to_string(),
+            revision: site.state.serial.saturating_add(1),
+        }
+    }
+}
+
+/// Something running that carries svcmodel's mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub engine_id: String,
+    pub mark: Mark,
+}
+
 /// An engine svcmodel deploys to.
 pub trait Engine: Sync {
-    /// Starts a service; returns its engine id.
-    fn start(&self, desired: &Desired) -> Result<String, String>;
-    /// Stops it (and removes it, for engines that keep stopped things).
-    fn stop(&self, engine_id: &str);
+    /// Starts a service, marked with `mark`; returns its engine id.
+    fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, String>;
+    /// Stops it (and removes it, for engines that keep stopped things). An error
+    /// means it may still run: the caller keeps its record.
+    fn stop(&self, engine_id: &str) -> Result<(), String>;
+    /// What runs with a mark of `project` and `environment`, whatever its lineage:
+    /// how a run finds what an interrupted one started before recording it.
+    fn find_marked(&self, _project: &str, _environment: &str) -> Vec<Marked> {
+        Vec::new()
+    }
+    /// Whether two engine ids name one running instance (a local service whose
+    /// supervisor is gone is still known by its process group).
+    fn same_instance(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+    /// Ports of this machine that `desired` will listen on, for engines whose
+    /// services share the host's ports (local processes).
+    fn host_ports(&self, _desired: &Desired) -> Vec<u16> {
+        Vec::new()
+    }
+    /// Who, other than the services `ours` (engine ids), already listens on `port`
+    /// of this machine: a description such as "pid 4711 (`nginx`)".
+    fn port_holder(&self, _port: u16, _ours: &[&str]) -> Option<String> {
+        None
+    }
     fn alive(&self, engine_id: &str) -> bool;
     /// Waits until its health check passes, at most `deadline`.
     fn wait_healthy(
@@ -471,6 +560,9 @@ pub struct Options {
     pub delete: bool,
     /// Restart services that run but fail their health check (`reconcile --fix`).
     pub repair_unhealthy: bool,
+    /// The run's secret values: masked in every message an engine returns (log tails
+    /// included) before it reaches a report or an event.
+    pub redactor: crate::secrets::Redactor,
 }
 
 /// What happened to one service.
@@ -504,15 +596,111 @@ pub struct Report {
     pub rolled_back: bool,
 }
 
+/// Why a run stopped before it finished, other than a failed wave (which its report
+/// tells).
+#[derive(Debug)]
+pub enum DeployError {
+    State(StateError),
+    /// Something runs with this project's mark for `environment` that its state does
+    /// not record, from another lineage: the state was lost or replaced. Nothing was
+    /// started; `svcmodel state adopt` records them.
+    Unrecorded {
+        environment: String,
+        found: Vec<Marked>,
+    },
+    /// Services of the run that would listen on one port of this machine
+    /// (`ENV/NAME`).
+    PortClash {
+        port: u16,
+        services: Vec<String>,
+    },
+    /// A port a service of the run needs is held by something svcmodel did not start.
+    PortTaken {
+        environment: String,
+        service: String,
+        port: u16,
+        holder: String,
+    },
+}
+
+impl From<StateError> for DeployError {
+    fn from(error: StateError) -> Self {
+        DeployError::State(error)
+    }
+}
+
+impl std::fmt::Display for DeployError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeployError::State(e) => e.fmt(f),
+            DeployError::Unrecorded { environment, found } => {
+                let list: Vec<String> = found
+                    .iter()
+                    .map(|m| format!("`{}` ({})", m.mark.service, m.engine_id))
+                    .collect();
+                write!(
+                    f,
+                    "environment `{environment}` runs {} that its state does not record: {}",
+                    if found.len() == 1 {
+                        "a service"
+                    } else {
+                        "services"
+                    },
+                    list.join(", ")
+                )
+            }
+            DeployError::PortClash { port, services } => write!(
+                f,
+                "{} would all listen on port {port} of this machine",
+                services
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            DeployError::PortTaken {
+                environment,
+                service,
+                port,
+                holder,
+            } => write!(
+                f,
+                "port {port}, which `{service}` of environment `{environment}` listens on, is held by {holder}, which svcmodel did not start"
+            ),
+        }
+    }
+}
+
 /// Progress events, for bars on a terminal and lines elsewhere.
 #[derive(Debug, Clone)]
 pub enum Event {
-    WaveStarted { wave: usize, services: Vec<String> },
-    Started { name: String },
-    Healthy { name: String, seconds: f64 },
-    Failed { name: String, message: String },
-    RolledBack { name: String },
-    Deleted { name: String },
+    /// Something an interrupted run of this state started, and recorded nowhere, was
+    /// stopped.
+    StoppedUnrecorded {
+        name: String,
+        engine_id: String,
+    },
+    WaveStarted {
+        wave: usize,
+        services: Vec<String>,
+    },
+    Started {
+        name: String,
+    },
+    Healthy {
+        name: String,
+        seconds: f64,
+    },
+    Failed {
+        name: String,
+        message: String,
+    },
+    RolledBack {
+        name: String,
+    },
+    Deleted {
+        name: String,
+    },
 }
 
 /// One environment's part in a run: its state and store, what the model wants there,
@@ -542,7 +730,7 @@ pub fn deploy(
     engine: &dyn Engine,
     options: &Options,
     progress: &(dyn Fn(Event) + Sync),
-) -> Result<Report, StateError> {
+) -> Result<Report, DeployError> {
     let mut sites = [Site {
         store,
         state,
@@ -564,8 +752,15 @@ pub fn deploy_sites(
     sites: &mut [Site],
     options: &Options,
     progress: &(dyn Fn(&str, Event) + Sync),
-) -> Result<Vec<Report>, StateError> {
+) -> Result<Vec<Report>, DeployError> {
     let names: Vec<String> = sites.iter().map(|s| s.state.environment.clone()).collect();
+    let redacted = |environment: &str, event: Event| {
+        progress(environment, redact_event(&options.redactor, event));
+    };
+    let progress: &(dyn Fn(&str, Event) + Sync) = &redacted;
+    for site in sites.iter_mut() {
+        converge_unrecorded(site, true, progress)?;
+    }
     let plans: Vec<Plan> = sites
         .iter()
         .map(|s| plan(&s.state.environment, Some(s.state), s.desired, s.hashes))
@@ -606,20 +801,8 @@ pub fn deploy_sites(
                 record.model_hash = d.model_hash.clone();
             }
         }
-        // Pending work from an interrupted run: what it started may run unrecorded.
-        for pending in std::mem::take(&mut site.state.pending) {
-            if let Some(id) = &pending.engine_id {
-                let recorded = site
-                    .state
-                    .services
-                    .get(&pending.service)
-                    .map(|r| r.engine_id.as_str());
-                if recorded != Some(id.as_str()) {
-                    site.engine.stop(id);
-                }
-            }
-        }
     }
+    check_ports(sites, &work)?;
     let mut reports: Vec<Report> = names
         .iter()
         .map(|environment| Report {
@@ -638,21 +821,39 @@ pub fn deploy_sites(
     if options.delete {
         for ((site, plan), report) in sites.iter_mut().zip(&plans).zip(&mut reports) {
             for item in plan.items.iter().filter(|i| i.action == Action::Delete) {
-                if let Some(record) = site.state.services.get(&item.name) {
-                    site.engine.stop(&record.engine_id);
-                }
-                site.state.services.remove(&item.name);
-                progress(
-                    &report.environment,
-                    Event::Deleted {
-                        name: item.name.clone(),
-                    },
-                );
+                let stopped = match site.state.services.get(&item.name) {
+                    Some(record) => site.engine.stop(&record.engine_id),
+                    None => Ok(()),
+                };
+                let message = match stopped {
+                    Ok(()) => {
+                        site.state.services.remove(&item.name);
+                        progress(
+                            &report.environment,
+                            Event::Deleted {
+                                name: item.name.clone(),
+                            },
+                        );
+                        None
+                    }
+                    // Kept in the state: it may still run.
+                    Err(e) => {
+                        report.ok = false;
+                        progress(
+                            &report.environment,
+                            Event::Failed {
+                                name: item.name.clone(),
+                                message: e.clone(),
+                            },
+                        );
+                        Some(e)
+                    }
+                };
                 report.outcomes.push(Outcome {
                     name: item.name.clone(),
                     action: "delete".to_string(),
-                    ok: true,
-                    message: None,
+                    ok: message.is_none(),
+                    message,
                     seconds: 0.0,
                 });
             }
@@ -667,6 +868,162 @@ pub fn deploy_sites(
     Ok(reports)
 }
 
+/// The event with its message's secrets masked.
+fn redact_event(redactor: &crate::secrets::Redactor, event: Event) -> Event {
+    match event {
+        Event::Failed { name, message } => Event::Failed {
+            name,
+            message: redactor.redact(&message),
+        },
+        other => other,
+    }
+}
+
+/// Converges what an interrupted run left: its pending work, and anything carrying
+/// this state's mark that no record holds (a run killed between starting something
+/// and saving its engine id). Both are stopped; what cannot be stopped stays pending.
+/// Marked things of another lineage are not this state's to stop: with `refuse`, they
+/// stop the run before anything starts.
+fn converge_unrecorded(
+    site: &mut Site,
+    refuse: bool,
+    progress: &(dyn Fn(&str, Event) + Sync),
+) -> Result<(), DeployError> {
+    let environment = site.state.environment.clone();
+    let engine = site.engine;
+    let recorded = |state: &State, id: &str| {
+        state
+            .services
+            .values()
+            .any(|r| engine.same_instance(&r.engine_id, id))
+    };
+    let mut left = Vec::new();
+    let had_pending = !site.state.pending.is_empty();
+    for pending in std::mem::take(&mut site.state.pending) {
+        match &pending.engine_id {
+            Some(id) if !recorded(site.state, id) => {
+                if let Err(e) = engine.stop(id) {
+                    progress(
+                        &environment,
+                        Event::Failed {
+                            name: pending.service.clone(),
+                            message: format!("cannot stop what an interrupted run started: {e}"),
+                        },
+                    );
+                    left.push(pending);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut foreign = Vec::new();
+    let project = site.store.project_id();
+    for marked in engine.find_marked(&project, &environment) {
+        if recorded(site.state, &marked.engine_id)
+            || left.iter().any(|p| {
+                p.engine_id
+                    .as_deref()
+                    .is_some_and(|id| engine.same_instance(id, &marked.engine_id))
+            })
+        {
+            continue;
+        }
+        if marked.mark.lineage != site.state.lineage {
+            foreign.push(marked);
+            continue;
+        }
+        match engine.stop(&marked.engine_id) {
+            Ok(()) => progress(
+                &environment,
+                Event::StoppedUnrecorded {
+                    name: marked.mark.service.clone(),
+                    engine_id: marked.engine_id.clone(),
+                },
+            ),
+            Err(e) => {
+                progress(
+                    &environment,
+                    Event::Failed {
+                        name: marked.mark.service.clone(),
+                        message: format!("cannot stop what an interrupted run started: {e}"),
+                    },
+                );
+                left.push(Pending {
+                    service: marked.mark.service.clone(),
+                    action: "stop".to_string(),
+                    engine_id: Some(marked.engine_id.clone()),
+                    since: now(),
+                });
+            }
+        }
+    }
+    let changed = had_pending || !left.is_empty();
+    site.state.pending = left;
+    if changed {
+        site.store.save(site.state)?;
+    }
+    foreign.sort_by(|a, b| (&a.mark.service, &a.engine_id).cmp(&(&b.mark.service, &b.engine_id)));
+    if refuse && !foreign.is_empty() {
+        return Err(DeployError::Unrecorded {
+            environment,
+            found: foreign,
+        });
+    }
+    Ok(())
+}
+
+/// Before anything starts: no two services of the run listen on one port of this
+/// machine, and no port a service is about to listen on is held by something
+/// svcmodel did not start (which would answer its health check in its place).
+fn check_ports(sites: &[Site], work: &BTreeMap<usize, Vec<Work>>) -> Result<(), DeployError> {
+    let several = sites.len() > 1;
+    let mut listeners: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    for site in sites {
+        for d in site.desired {
+            for port in site.engine.host_ports(d) {
+                let name = if several {
+                    format!("{}/{}", site.state.environment, d.name)
+                } else {
+                    d.name.clone()
+                };
+                listeners.entry(port).or_default().push(name);
+            }
+        }
+    }
+    if let Some((port, services)) = listeners.into_iter().find(|(_, s)| s.len() > 1) {
+        return Err(DeployError::PortClash { port, services });
+    }
+    let ours: Vec<&str> = sites
+        .iter()
+        .flat_map(|s| {
+            s.state
+                .services
+                .values()
+                .map(|r| r.engine_id.as_str())
+                .chain(
+                    s.state
+                        .pending
+                        .iter()
+                        .filter_map(|p| p.engine_id.as_deref()),
+                )
+        })
+        .collect();
+    for (at, d, _) in work.values().flatten() {
+        let site = &sites[*at];
+        for port in site.engine.host_ports(d) {
+            if let Some(holder) = site.engine.port_holder(port, &ours) {
+                return Err(DeployError::PortTaken {
+                    environment: site.state.environment.clone(),
+                    service: d.name.clone(),
+                    port,
+                    holder,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts one wave's work in every site at once and waits for it to be healthy.
 /// On a failure the wave is rolled back (unless `--no-rollback`), every report says
 /// so, and the answer is `false`: the run stops.
@@ -678,7 +1035,7 @@ fn run_wave(
     options: &Options,
     progress: &(dyn Fn(&str, Event) + Sync),
     reports: &mut [Report],
-) -> Result<bool, StateError> {
+) -> Result<bool, DeployError> {
     for (at, name) in names.iter().enumerate() {
         let here: Vec<String> = items
             .iter()
@@ -727,9 +1084,14 @@ fn run_wave(
         .enumerate()
         .map(|(i, (at, _, _))| items[..i].iter().filter(|(s, _, _)| s == at).count())
         .collect();
+    let marks: Vec<Mark> = items
+        .iter()
+        .map(|(at, d, _)| Mark::of(&sites[*at], &d.name))
+        .collect();
     let results: Vec<StartResult> = {
-        // Each start is written to its state at once (as pending, with its engine id),
-        // so a run killed now leaves nothing running that a state does not know.
+        // Each start is written to its state at once (as pending, with its engine id);
+        // what a run killed before that write started carries the state's mark, by
+        // which the next run finds and stops it.
         let shared: Vec<(std::sync::Mutex<&mut State>, &Store, &dyn Engine)> = sites
             .iter_mut()
             .map(|s| (std::sync::Mutex::new(&mut *s.state), s.store, s.engine))
@@ -738,26 +1100,39 @@ fn run_wave(
         std::thread::scope(|scope| {
             let handles: Vec<_> = items
                 .iter()
-                .zip(olds.iter().zip(&slots))
+                .zip(olds.iter().zip(slots.iter().zip(&marks)))
                 .enumerate()
-                .map(|(i, ((at, d, _), (old, slot)))| {
+                .map(|(i, ((at, d, _), (old, (slot, mark))))| {
                     scope.spawn(move || {
                         let (state, store, engine) = &shared[*at];
                         let environment = &names[*at];
                         let started = std::time::Instant::now();
                         if let Some(old) = old
                             && !engine.in_place()
+                            && let Err(e) = engine.stop(old)
                         {
-                            engine.stop(old);
+                            let message = format!("cannot stop the running revision: {e}");
+                            return (i, Err((None, message)), started.elapsed().as_secs_f64());
                         }
-                        let result = match engine.start(d) {
+                        let result = match engine.start(d, mark) {
                             Err(e) => Err((None, e)),
                             Ok(id) => {
-                                if let Ok(mut state) = state.lock() {
-                                    if let Some(p) = state.pending.get_mut(*slot) {
-                                        p.engine_id = Some(id.clone());
+                                let saved = match state.lock() {
+                                    Ok(mut state) => {
+                                        if let Some(p) = state.pending.get_mut(*slot) {
+                                            p.engine_id = Some(id.clone());
+                                        }
+                                        store.save(&mut state).map_err(|e| e.to_string())
                                     }
-                                    let _ = store.save(&mut state);
+                                    Err(_) => Err("the state is unusable".to_string()),
+                                };
+                                if let Err(e) = saved {
+                                    let message = format!("started, but cannot be recorded: {e}");
+                                    return (
+                                        i,
+                                        Err((Some(id), message)),
+                                        started.elapsed().as_secs_f64(),
+                                    );
                                 }
                                 progress(
                                     environment,
@@ -786,6 +1161,13 @@ fn run_wave(
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         })
     };
+    let results: Vec<StartResult> = results
+        .into_iter()
+        .map(|(i, result, seconds)| {
+            let result = result.map_err(|(id, message)| (id, options.redactor.redact(&message)));
+            (i, result, seconds)
+        })
+        .collect();
     let failed = results.iter().any(|(_, r, _)| r.is_err()) || results.len() != items.len();
     for (i, result, seconds) in &results {
         let (at, d, action) = items[*i];
@@ -842,6 +1224,7 @@ fn run_wave(
         report.ok = false;
         report.failed_wave = Some(wave);
     }
+    let mut left: Vec<Vec<Pending>> = vec![Vec::new(); sites.len()];
     if options.rollback {
         for (i, result, _) in &results {
             let (at, d, _) = items[*i];
@@ -850,13 +1233,22 @@ fn run_wave(
                 Ok(id) => Some(id.clone()),
                 Err((id, _)) => id.clone(),
             };
-            roll_back(&mut sites[at], d, new_id, options, &|event| {
+            let mark = &marks[*i];
+            if let Some(unstopped) = roll_back(&mut sites[at], d, new_id, mark, options, &|event| {
                 progress(&names[at], event)
-            });
+            }) {
+                left[at].push(Pending {
+                    service: d.name.clone(),
+                    action: "rollback".to_string(),
+                    engine_id: Some(unstopped),
+                    since: now(),
+                });
+            }
         }
     }
     for (at, site) in sites.iter_mut().enumerate() {
-        site.state.pending.clear();
+        // What a rollback could not stop stays pending: the next run stops it.
+        site.state.pending = std::mem::take(&mut left[at]);
         let here = items.iter().any(|(s, _, _)| *s == at);
         let what = match (here, options.rollback) {
             (true, true) => format!("wave {wave} failed, rolled back"),
@@ -872,20 +1264,28 @@ fn run_wave(
 /// Takes one service of a failed wave back to its previous revision, or away where it
 /// had none. An engine that updates in place goes back by applying the previous
 /// revision over the new one, then pruning what only the new one held; any other
-/// engine stops the new one first.
+/// engine stops the new one first. Whatever the previous revision comes back as is
+/// recorded, healthy or not, so nothing it starts runs unrecorded. The engine id of a
+/// new one that could not be stopped, if any: the caller keeps it pending.
 fn roll_back(
     site: &mut Site,
     d: &Desired,
     new_id: Option<String>,
+    mark: &Mark,
     options: &Options,
     progress: &dyn Fn(Event),
-) {
+) -> Option<String> {
     let engine = site.engine;
     let previous = site.state.services.get(&d.name).cloned();
     if let Some(id) = &new_id
         && (previous.is_none() || !engine.in_place())
+        && let Err(e) = engine.stop(id)
     {
-        engine.stop(id);
+        progress(Event::Failed {
+            name: d.name.clone(),
+            message: format!("cannot stop the failed revision: {e}"),
+        });
+        return Some(id.clone());
     }
     if let Some(previous) = previous {
         let old = Desired {
@@ -897,13 +1297,15 @@ fn roll_back(
             wave: d.wave,
             secrets: d.secrets.clone(),
         };
-        match engine.start(&old).and_then(|id| {
-            engine
-                .wait_healthy(&id, &old.spec, options.deadline)
-                .map(|_| id)
-        }) {
+        let mark = Mark {
+            revision: previous.revision,
+            ..mark.clone()
+        };
+        match engine.start(&old, &mark) {
             Ok(id) => {
-                if let Some(new_id) = &new_id
+                let healthy = engine.wait_healthy(&id, &old.spec, options.deadline);
+                if healthy.is_ok()
+                    && let Some(new_id) = &new_id
                     && engine.in_place()
                     && *new_id != id
                 {
@@ -911,6 +1313,14 @@ fn roll_back(
                 }
                 if let Some(r) = site.state.services.get_mut(&d.name) {
                     r.engine_id = id;
+                }
+                if let Err(message) = healthy {
+                    progress(Event::Failed {
+                        name: d.name.clone(),
+                        message: format!(
+                            "the previous revision came back unhealthy (recorded as it runs): {message}"
+                        ),
+                    });
                 }
             }
             Err(message) => progress(Event::Failed {
@@ -922,6 +1332,7 @@ fn roll_back(
     progress(Event::RolledBack {
         name: d.name.clone(),
     });
+    None
 }
 
 /// Deploy waves across the environments of a run. A service waits for what it
@@ -1017,13 +1428,22 @@ fn record(
     );
 }
 
+/// What destroy did in one environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// The services removed, in the order they went.
+    pub removed: Vec<String>,
+    /// The services that could not be stopped, with why: still recorded.
+    pub failed: Vec<(String, String)>,
+}
+
 /// Stops everything recorded and forgets it.
 pub fn destroy(
     store: &Store,
     state: &mut State,
     engine: &dyn Engine,
     progress: &(dyn Fn(Event) + Sync),
-) -> Result<Vec<String>, StateError> {
+) -> Result<Removal, StateError> {
     let mut sites = [Site {
         store,
         state,
@@ -1037,12 +1457,22 @@ pub fn destroy(
 
 /// Stops everything the sites' states record and forgets it, consumers before what
 /// they require: by the deploy waves of each site's `desired`, the last wave first
-/// across every environment (what the model no longer has goes first of all). Each
-/// removal is saved at once. The names removed, per site, in the order they went.
+/// across every environment (what the model no longer has goes first of all). Work an
+/// interrupted run left pending, and anything carrying a state's mark that no record
+/// holds, goes before all of it. Each removal is saved at once; a service that cannot
+/// be stopped stays recorded. What went, per site.
 pub fn destroy_sites(
     sites: &mut [Site],
     progress: &(dyn Fn(&str, Event) + Sync),
-) -> Result<Vec<Vec<String>>, StateError> {
+) -> Result<Vec<Removal>, StateError> {
+    for site in sites.iter_mut() {
+        match converge_unrecorded(site, false, progress) {
+            Ok(()) => {}
+            Err(DeployError::State(e)) => return Err(e),
+            // Not raised without `refuse`.
+            Err(_) => {}
+        }
+    }
     let mut doomed: Vec<(usize, usize, String)> = Vec::new();
     for (at, site) in sites.iter().enumerate() {
         for name in site.state.services.keys() {
@@ -1056,24 +1486,42 @@ pub fn destroy_sites(
     }
     // The last wave first; within a wave, by environment and name.
     doomed.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut removed = vec![Vec::new(); sites.len()];
+    let mut removals = vec![Removal::default(); sites.len()];
     for (_, at, name) in doomed {
         let site = &mut sites[at];
-        if let Some(record) = site.state.services.get(&name) {
-            site.engine.stop(&record.engine_id);
+        let stopped = match site.state.services.get(&name) {
+            Some(record) => site.engine.stop(&record.engine_id),
+            None => Ok(()),
+        };
+        match stopped {
+            Ok(()) => {
+                site.state.services.remove(&name);
+                progress(
+                    &site.state.environment,
+                    Event::Deleted { name: name.clone() },
+                );
+                site.store.save(site.state)?;
+                removals[at].removed.push(name);
+            }
+            Err(message) => {
+                progress(
+                    &site.state.environment,
+                    Event::Failed {
+                        name: name.clone(),
+                        message: message.clone(),
+                    },
+                );
+                removals[at].failed.push((name, message));
+            }
         }
-        site.state.services.remove(&name);
-        progress(
-            &site.state.environment,
-            Event::Deleted { name: name.clone() },
-        );
-        site.store.save(site.state)?;
-        removed[at].push(name);
     }
-    for (site, names) in sites.iter_mut().zip(&removed) {
-        site.state
-            .record("destroy", format!("{} services removed", names.len()));
+    for (site, removal) in sites.iter_mut().zip(&removals) {
+        let mut summary = format!("{} services removed", removal.removed.len());
+        if !removal.failed.is_empty() {
+            summary.push_str(&format!(", {} could not be stopped", removal.failed.len()));
+        }
+        site.state.record("destroy", summary);
         site.store.save(site.state)?;
     }
-    Ok(removed)
+    Ok(removals)
 }

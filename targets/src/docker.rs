@@ -35,6 +35,22 @@ use crate::view::ServiceView;
 /// The label every container svcmodel creates carries, with its environment.
 pub const ENVIRONMENT_LABEL: &str = "svcmodel.io/environment";
 
+/// The label that carries a container's (or Swarm service's) [`crate::deploy::Mark`].
+pub const MARK_LABEL: &str = "svcmodel.io/mark";
+
+/// Whether labels carry the mark of the same project and lineage as `mark`: then an
+/// interrupted run of this very state left it, and it is this state's to replace.
+pub fn same_lineage(labels: Option<&HashMap<String, String>>, mark: &crate::deploy::Mark) -> bool {
+    labels
+        .and_then(|l| l.get(MARK_LABEL))
+        .and_then(|m| crate::deploy::Mark::decode(m))
+        .is_some_and(|m| {
+            m.project == mark.project
+                && m.lineage == mark.lineage
+                && m.environment == mark.environment
+        })
+}
+
 pub struct DockerEngine<'a> {
     docker: Docker,
     runtime: tokio::runtime::Runtime,
@@ -388,14 +404,21 @@ impl<'a> DockerEngine<'a> {
         }
     }
 
-    fn remove(&self, name_or_id: &str) {
+    /// Stops and removes a container; one that is gone already counts as removed.
+    fn remove(&self, name_or_id: &str) -> Result<(), String> {
         let stop = StopContainerOptionsBuilder::default().t(5).build();
         let _ = self.call(|| self.docker.stop_container(name_or_id, Some(stop.clone())));
         let remove = RemoveContainerOptionsBuilder::default().force(true).build();
-        let _ = self.call(|| {
+        match self.call(|| {
             self.docker
                 .remove_container(name_or_id, Some(remove.clone()))
-        });
+        }) {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(format!("cannot remove the container `{name_or_id}`: {e}")),
+        }
     }
 }
 
@@ -415,7 +438,7 @@ fn transient(error: &bollard::errors::Error) -> bool {
 }
 
 impl crate::deploy::Engine for DockerEngine<'_> {
-    fn start(&self, desired: &Desired) -> Result<String, String> {
+    fn start(&self, desired: &Desired, mark: &crate::deploy::Mark) -> Result<String, String> {
         let spec = &desired.spec;
         let image = spec["image"].as_str().unwrap_or_default().to_string();
         if self.call(|| self.docker.inspect_image(&image)).is_err() {
@@ -426,29 +449,27 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         let network = spec["network"].as_str().unwrap_or_default().to_string();
         self.ensure_network(&network)?;
         let name = self.container_name(&desired.name);
-        // A container of this name left by an interrupted run: ours only if labelled so.
+        // A container of this name left by an interrupted run of this state is replaced;
+        // any other (another checkout's, one made by hand) is not svcmodel's to touch.
         if let Ok(info) = self.call(|| {
             self.docker
                 .inspect_container(&name, None::<InspectContainerOptions>)
         }) {
-            let ours = info
-                .config
-                .and_then(|c| c.labels)
-                .is_some_and(|l| l.get(ENVIRONMENT_LABEL) == Some(&self.environment));
-            if !ours {
+            if !same_lineage(info.config.as_ref().and_then(|c| c.labels.as_ref()), mark) {
                 return Err(format!(
-                    "a container named `{name}` exists and svcmodel did not create it: remove or rename it"
+                    "a container named `{name}` exists and this state did not create it: remove or rename it, or deploy from the checkout that owns it"
                 ));
             }
-            self.remove(&name);
+            self.remove(&name)?;
         }
         let ContainerParts {
             args,
             env,
-            labels,
+            mut labels,
             ports,
             healthcheck,
         } = container_parts(spec, self.lookup)?;
+        labels.insert(MARK_LABEL.to_string(), mark.encode());
         let bindings = ports
             .iter()
             .map(|p| {
@@ -512,16 +533,49 @@ impl crate::deploy::Engine for DockerEngine<'_> {
             )
         })
         .map_err(|e| {
-            self.remove(&created.id);
+            // Created but not started: removed, and if that fails too, found again by
+            // its mark.
+            let _ = self.remove(&created.id);
             format!("cannot start the container `{name}`: {e}")
         })?;
         Ok(format!("docker:{}", created.id))
     }
 
-    fn stop(&self, engine_id: &str) {
-        if let Some(id) = Self::container_id(engine_id) {
-            self.remove(id);
+    fn stop(&self, engine_id: &str) -> Result<(), String> {
+        match Self::container_id(engine_id) {
+            Some(id) => self.remove(id),
+            None => Err(format!("`{engine_id}` is not a container")),
         }
+    }
+
+    fn find_marked(&self, project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{ENVIRONMENT_LABEL}={environment}"),
+                MARK_LABEL.to_string(),
+            ],
+        )]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let Ok(containers) = self.call(|| self.docker.list_containers(Some(options.clone())))
+        else {
+            return Vec::new();
+        };
+        containers
+            .into_iter()
+            .filter_map(|c| {
+                let mark = crate::deploy::Mark::decode(c.labels.as_ref()?.get(MARK_LABEL)?)?;
+                (mark.project == project && mark.environment == environment).then(|| {
+                    crate::deploy::Marked {
+                        engine_id: format!("docker:{}", c.id.unwrap_or_default()),
+                        mark,
+                    }
+                })
+            })
+            .collect()
     }
 
     fn alive(&self, engine_id: &str) -> bool {

@@ -360,14 +360,21 @@ impl<'a> KubernetesEngine<'a> {
         Ok(id)
     }
 
-    fn delete(&self, namespace: &str, object: &ObjectRef) {
-        let Ok(api) = self.api(namespace, &object.api_version, &object.kind) else {
-            return;
-        };
+    fn delete(&self, namespace: &str, object: &ObjectRef) -> Result<(), String> {
+        let api = self.api(namespace, &object.api_version, &object.kind)?;
         // Gone already is what a delete wants; other errors leave the object to the
         // next run, which still has it in its inventory.
         let params = DeleteParams::background();
-        let _ = self.call(|| api.delete(&object.name, &params));
+        match self.call(|| api.delete(&object.name, &params)) {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) => Err(format!(
+                "cannot delete {} `{}`: {}",
+                object.kind,
+                object.name,
+                reason(&e)
+            )),
+        }
     }
 
     /// The workload's rollout, once.
@@ -464,7 +471,7 @@ fn reason(error: &kube::Error) -> String {
 }
 
 impl crate::deploy::Engine for KubernetesEngine<'_> {
-    fn start(&self, desired: &Desired) -> Result<String, String> {
+    fn start(&self, desired: &Desired, _mark: &crate::deploy::Mark) -> Result<String, String> {
         let spec = &desired.spec;
         let namespace = spec["namespace"]
             .as_str()
@@ -485,13 +492,20 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         Ok(inventory.encode())
     }
 
-    fn stop(&self, engine_id: &str) {
+    fn stop(&self, engine_id: &str) -> Result<(), String> {
         let Some(inventory) = Inventory::decode(engine_id) else {
-            return;
+            return Err(format!("`{engine_id}` is not an inventory"));
         };
+        // Every object is tried; the first failure is what the caller hears.
+        let mut first_failure = Ok(());
         for object in inventory.objects.iter().rev() {
-            self.delete(&inventory.namespace, object);
+            if let Err(e) = self.delete(&inventory.namespace, object)
+                && first_failure.is_ok()
+            {
+                first_failure = Err(e);
+            }
         }
+        first_failure
     }
 
     fn alive(&self, engine_id: &str) -> bool {
@@ -577,7 +591,9 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         };
         for object in old.objects.iter().rev() {
             if old.namespace != new.namespace || !new.objects.contains(object) {
-                self.delete(&old.namespace, object);
+                // A failed prune leaves an object no inventory lists any more; the
+                // rollout it belonged to is healthy, so it is not worth failing over.
+                let _ = self.delete(&old.namespace, object);
             }
         }
     }

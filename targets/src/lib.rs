@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod nomad;
 pub mod problem;
 pub mod render;
+pub mod secrets;
 pub mod state;
 pub mod swarm;
 pub mod view;

@@ -19,6 +19,8 @@ pub struct Launch {
     /// The program and its arguments; with a supervisor, what it runs.
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// [`MARK_VARIABLE`]'s value: who started it, for which state.
+    pub mark: Option<String>,
     pub workdir: Option<PathBuf>,
     pub log: PathBuf,
 }
@@ -46,6 +48,11 @@ impl ProcessId {
 }
 
 const INHERITED: [&str; 4] = ["PATH", "HOME", "LANG", "TZ"];
+
+/// The variable that carries a process's [`crate::deploy::Mark`]: the supervisor and
+/// the service inherit it, so a run killed at any instant leaves processes that
+/// [`marked`] finds again.
+pub const MARK_VARIABLE: &str = "SVCMODEL_MARK";
 
 /// Starts `launch` detached. Fails if the program cannot be started.
 pub fn start(launch: &Launch) -> std::io::Result<ProcessId> {
@@ -78,6 +85,9 @@ pub fn start(launch: &Launch) -> std::io::Result<ProcessId> {
     }
     for (name, value) in &launch.env {
         command.env(name, value);
+    }
+    if let Some(mark) = &launch.mark {
+        command.env(MARK_VARIABLE, mark);
     }
     if let Some(dir) = &launch.workdir {
         command.current_dir(dir);
@@ -141,9 +151,9 @@ fn group(id: ProcessId) -> Vec<u32> {
 /// Stops the process's group: SIGTERM, then SIGKILL after `grace`. The group is
 /// stopped even when its leader is already gone, so no child outlives it holding a
 /// port.
-pub fn stop(id: ProcessId, grace: Duration) {
+pub fn stop(id: ProcessId, grace: Duration) -> Result<(), String> {
     if !alive(id) && group(id).is_empty() {
-        return;
+        return Ok(());
     }
     let signal_group = |signal: rustix::process::Signal| {
         if let Some(pid) = rustix::process::Pid::from_raw(id.pid as i32) {
@@ -155,15 +165,24 @@ pub fn stop(id: ProcessId, grace: Duration) {
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if gone() {
-            return;
+            return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    signal_group(rustix::process::Signal::KILL);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !gone() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    signal_group(rustix::process::Signal::KILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if gone() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let left: Vec<String> = group(id).into_iter().map(describe).collect();
+    Err(format!(
+        "process group {} still runs after SIGKILL: {}",
+        id.pid,
+        left.join(", ")
+    ))
 }
 
 /// Resident memory (bytes) and CPU time used (seconds) of the process and its
@@ -198,6 +217,171 @@ fn usage_of(pid: u32) -> Option<(u64, f64)> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some((rss_kib * 1024, ticks as f64 / 100.0))
+}
+
+/// The running process groups marked for `project` and `environment`, by their
+/// marks: one entry per group, known by its leader (or, when the leader is gone, by
+/// its group id and its oldest member's start time).
+pub fn marked(project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    // Group id to (leader's or oldest member's start, whether that is the leader, mark).
+    let mut groups: std::collections::BTreeMap<u32, (u64, bool, crate::deploy::Mark)> =
+        std::collections::BTreeMap::new();
+    for pid in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let Some(mark) = mark_of(pid) else {
+            continue;
+        };
+        if mark.project != project || mark.environment != environment {
+            continue;
+        }
+        let Some(info) = proc_stat(pid) else {
+            continue;
+        };
+        if matches!(info.state, 'Z' | 'X') {
+            continue;
+        }
+        let leader = info.pgrp == pid;
+        let entry = groups
+            .entry(info.pgrp)
+            .or_insert((info.start, leader, mark.clone()));
+        if leader || (!entry.1 && info.start < entry.0) {
+            *entry = (info.start, leader, mark);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(pgrp, (start, _, mark))| crate::deploy::Marked {
+            engine_id: ProcessId { pid: pgrp, start }.encode(),
+            mark,
+        })
+        .collect()
+}
+
+/// The mark in a process's environment, if it is one svcmodel started (and this user
+/// may read its environment).
+fn mark_of(pid: u32) -> Option<crate::deploy::Mark> {
+    let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{MARK_VARIABLE}=");
+    environ
+        .split(|b| *b == 0)
+        .find_map(|entry| entry.strip_prefix(prefix.as_bytes()))
+        .and_then(|value| crate::deploy::Mark::decode(std::str::from_utf8(value).ok()?))
+}
+
+/// What /proc/PID/stat says of a process.
+struct ProcStat {
+    state: char,
+    pgrp: u32,
+    start: u64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// The socket inodes listening on TCP `port` of this machine (any address, IPv4 or
+/// IPv6), from /proc/net.
+pub fn listeners(port: u16) -> Vec<u64> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let listening = *state == "0A";
+            let on_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+                == Some(port);
+            if listening
+                && on_port
+                && let Ok(inode) = inode.parse::<u64>()
+                && inode != 0
+            {
+                inodes.push(inode);
+            }
+        }
+    }
+    inodes
+}
+
+/// The processes holding any of the socket `inodes` open, with their group ids: who
+/// listens. Processes of other users are not visible (their descriptors cannot be
+/// read).
+fn socket_owners(inodes: &[u64]) -> Vec<(u32, u32)> {
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut owners = Vec::new();
+    for pid in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            fs::read_link(fd.path())
+                .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
+        });
+        if holds && let Some(info) = proc_stat(pid) {
+            owners.push((pid, info.pgrp));
+        }
+    }
+    owners
+}
+
+/// "pid 4711 (`nginx`)".
+fn describe(pid: u32) -> String {
+    let command = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    format!("pid {pid} (`{}`)", command.trim())
+}
+
+/// Who listens on `port`: nobody, a process of one of the groups `ours` leads, or
+/// someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listener {
+    Nobody,
+    Ours,
+    /// Who it is, as "pid 4711 (`nginx`)".
+    Foreign(String),
+}
+
+pub fn listener(port: u16, ours: &[ProcessId]) -> Listener {
+    let inodes = listeners(port);
+    if inodes.is_empty() {
+        return Listener::Nobody;
+    }
+    let owners = socket_owners(&inodes);
+    if owners
+        .iter()
+        .any(|(_, pgrp)| ours.iter().any(|o| o.pid == *pgrp))
+    {
+        return Listener::Ours;
+    }
+    match owners.first() {
+        Some((pid, _)) => Listener::Foreign(describe(*pid)),
+        None => Listener::Foreign("a process of another user".to_string()),
+    }
 }
 
 /// How a service's health is checked on this machine.
@@ -314,9 +498,10 @@ pub fn wait_healthy(
         }
         match probe {
             None => return Ok(()),
-            Some(p) => match self::probe(p, timeout) {
+            Some(p) => match check_own(id, p, timeout) {
                 Ok(()) => return Ok(()),
-                Err(why) => last = why,
+                Err(Unhealthy::Foreign(why)) => return Err(why),
+                Err(Unhealthy::Not(why)) => last = why,
             },
         }
         if start.elapsed() >= deadline {
@@ -328,6 +513,36 @@ pub fn wait_healthy(
         // Until it is first healthy, look often: a deploy waits on this.
         std::thread::sleep(interval.min(Duration::from_millis(200)));
     }
+}
+
+/// Why a check failed: not (yet) healthy, or the port is someone else's, which no
+/// waiting mends.
+enum Unhealthy {
+    Not(String),
+    Foreign(String),
+}
+
+/// One health check that counts only when the process group `id` leads is the one
+/// listening: a probe of a port answered by another process (a leftover of an
+/// interrupted run, a stranger) proves nothing about this service.
+fn check_own(id: ProcessId, probe: &Probe, timeout: Duration) -> Result<(), Unhealthy> {
+    if let Probe::Tcp { port } | Probe::Http { port, .. } = probe {
+        match listener(*port, &[id]) {
+            Listener::Nobody => {
+                return Err(Unhealthy::Not(format!(
+                    "nothing listens on port {port} yet"
+                )));
+            }
+            Listener::Foreign(who) => {
+                return Err(Unhealthy::Foreign(format!(
+                    "port {port} is held by {who}, not by the process svcmodel started (pid {})",
+                    id.pid
+                )));
+            }
+            Listener::Ours => {}
+        }
+    }
+    self::probe(probe, timeout).map_err(Unhealthy::Not)
 }
 
 /// The last lines of a log, for error messages.
@@ -390,6 +605,7 @@ impl LocalEngine<'_> {
         Ok(Launch {
             command,
             env,
+            mark: None,
             workdir,
             log: self.logs.join(format!("{}.log", desired.name)),
         })
@@ -434,8 +650,13 @@ fn probe_of(spec: &serde_json::Value) -> Option<(Probe, Duration, Duration)> {
 }
 
 impl crate::deploy::Engine for LocalEngine<'_> {
-    fn start(&self, desired: &crate::deploy::Desired) -> Result<String, String> {
-        let launch = self.launch(desired)?;
+    fn start(
+        &self,
+        desired: &crate::deploy::Desired,
+        mark: &crate::deploy::Mark,
+    ) -> Result<String, String> {
+        let mut launch = self.launch(desired)?;
+        launch.mark = Some(mark.encode());
         let id = start(&launch).map_err(|e| {
             format!(
                 "cannot start `{}`: {e}",
@@ -445,9 +666,44 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         Ok(id.encode())
     }
 
-    fn stop(&self, engine_id: &str) {
-        if let Some(id) = ProcessId::decode(engine_id) {
-            stop(id, Duration::from_secs(5));
+    fn stop(&self, engine_id: &str) -> Result<(), String> {
+        match ProcessId::decode(engine_id) {
+            Some(id) => stop(id, Duration::from_secs(5)),
+            None => Err(format!("`{engine_id}` is not a local process")),
+        }
+    }
+
+    fn find_marked(&self, project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
+        marked(project, environment)
+    }
+
+    fn same_instance(&self, a: &str, b: &str) -> bool {
+        // A group is known by its id: its leader (the supervisor) may be gone.
+        match (ProcessId::decode(a), ProcessId::decode(b)) {
+            (Some(a), Some(b)) => a.pid == b.pid,
+            _ => a == b,
+        }
+    }
+
+    fn host_ports(&self, desired: &crate::deploy::Desired) -> Vec<u16> {
+        let mut ports: Vec<u16> = desired
+            .spec
+            .get("ports")
+            .and_then(|p| p.as_object())
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, port)| port.as_u64().and_then(|p| u16::try_from(p).ok()))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    fn port_holder(&self, port: u16, ours: &[&str]) -> Option<String> {
+        let ours: Vec<ProcessId> = ours.iter().filter_map(|id| ProcessId::decode(id)).collect();
+        match listener(port, &ours) {
+            Listener::Foreign(who) => Some(who),
+            Listener::Nobody | Listener::Ours => None,
         }
     }
 
@@ -498,7 +754,9 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         }
         match probe_of(spec) {
             None => Ok(()),
-            Some((p, _, timeout)) => probe(&p, timeout),
+            Some((p, _, timeout)) => check_own(id, &p, timeout).map_err(|e| match e {
+                Unhealthy::Not(why) | Unhealthy::Foreign(why) => why,
+            }),
         }
     }
 

@@ -73,9 +73,6 @@ pub fn render(input: &Input, target: &Target) -> Rendered {
     let mut problems = Vec::new();
     let view = view::build(input, &target.manifest, &mut problems);
     check_environment_name(input, target, &mut problems);
-    if target.manifest.host_network {
-        port_clashes(input, &view, &mut problems);
-    }
     if problems.iter().any(|p| !p.warning) {
         return Rendered {
             files: Vec::new(),
@@ -595,7 +592,7 @@ fn scalar_text(value: &serde_json::Value) -> String {
 
 /// On a target where every service shares the host's ports, two services listening on
 /// one port cannot both start.
-fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
+pub(crate) fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
     let mut seen: BTreeMap<u16, (&str, svcmodel_model::Span)> = BTreeMap::new();
     for service in &view.services {
         let Some(instance) = input.system.find(&service.name) else {

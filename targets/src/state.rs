@@ -113,6 +113,12 @@ pub enum StateError {
     Locked(Box<LockInfo>),
     /// `unlock` named a lock that is not the one held.
     NotHeld(String),
+    /// The lock is held, and what it says cannot be read.
+    LockedUnreadable(String),
+    /// `unlock` named a lock that a run on this machine holds and is alive.
+    HeldByLiveRun(Box<LockInfo>),
+    /// An environment name that cannot name a file (E0409).
+    UnsafeName(String, String),
 }
 
 impl std::fmt::Display for StateError {
@@ -138,6 +144,18 @@ impl std::fmt::Display for StateError {
                 lock.id
             ),
             StateError::NotHeld(id) => write!(f, "no lock `{id}` is held"),
+            StateError::LockedUnreadable(environment) => write!(
+                f,
+                "environment `{environment}` is locked by a run whose lock cannot be read; wait with --lock-timeout, or if no run is under way, `svcmodel state unlock --force -e {environment}`"
+            ),
+            StateError::HeldByLiveRun(lock) => write!(
+                f,
+                "lock {} of environment `{}` is held by pid {}, which is running `{}`; wait for it to end or stop it first",
+                lock.id, lock.environment, lock.pid, lock.operation
+            ),
+            StateError::UnsafeName(name, why) => {
+                write!(f, "environment `{name}` cannot name a state file: {why}")
+            }
         }
     }
 }
@@ -163,21 +181,28 @@ pub struct Store {
     dir: PathBuf,
 }
 
-/// A held lock: released when dropped. A lock left on this machine by a process that
-/// is gone is taken over by the next run; one from another machine needs
-/// `svcmodel state unlock ID`.
+/// A held lock: released when dropped (and by the kernel, should the run die).
 #[derive(Debug)]
 pub struct LockGuard {
+    file: fs::File,
     path: PathBuf,
     pub info: LockInfo,
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        // Remove only our own lock: a forced unlock may have handed it to another run.
-        if read_lock(&self.path).is_some_and(|l| l.id == self.info.id) {
-            let _ = fs::remove_file(&self.path);
+        // Say it is free before the kernel lock goes with the handle. A forced unlock
+        // never empties a file a live run holds, so this text is still ours.
+        if LockText::of(&read_lock_text(&self.path)).is_holder(&self.info.id) {
+            let _ = self.file.set_len(0);
         }
+        let _ = self.file.unlock();
+    }
+}
+
+impl LockText {
+    fn is_holder(&self, id: &str) -> bool {
+        matches!(self, LockText::Holder(holder) if holder.id == id)
     }
 }
 
@@ -190,6 +215,77 @@ impl Store {
         &self.dir
     }
 
+    /// The key of the project's secret fingerprints (`.svcmodel/key`, 32 random
+    /// bytes, readable by its owner only), made on first use. It lives outside the
+    /// state, so whoever reads a state cannot test guesses against its fingerprints.
+    /// Lost, it is made anew, and every secret counts as changed once.
+    pub fn secret_key(&self) -> Result<Vec<u8>, StateError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join("key");
+        match fs::read(&path) {
+            Ok(key) if key.len() == 32 => return Ok(key),
+            Ok(_) => {
+                return Err(StateError::Corrupt(
+                    path,
+                    "a key is 32 bytes; remove it, and every secret counts as changed once"
+                        .to_string(),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StateError::Io(path, e)),
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| StateError::Io(self.dir.clone(), e))?;
+        let mut key = vec![0u8; 32];
+        fs::File::open("/dev/urandom")
+            .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut key))
+            .map_err(|e| StateError::Io(PathBuf::from("/dev/urandom"), e))?;
+        // Written whole under another name, then linked into place: a run that loses
+        // the race reads the winner's key, never half of one.
+        let temp = self
+            .dir
+            .join(format!(".key.{}.{}", std::process::id(), new_id()));
+        let written = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.write_all(&key)?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(StateError::Io(temp, e));
+        }
+        let linked = fs::hard_link(&temp, &path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => {
+                sync_dir(&self.dir);
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                fs::read(&path).map_err(|e| StateError::Io(path, e))
+            }
+            Err(e) => Err(StateError::Io(path, e)),
+        }
+    }
+
+    /// What marks the project's services (see [`crate::deploy::Mark`]): a digest of
+    /// the absolute path of its `.svcmodel/` folder, so two checkouts of one model
+    /// never take each other's services for their own.
+    pub fn project_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let absolute = fs::canonicalize(&self.dir)
+            .or_else(|_| std::path::absolute(&self.dir))
+            .unwrap_or_else(|_| self.dir.clone());
+        Sha256::digest(absolute.as_os_str().as_encoded_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     fn state_dir(&self) -> PathBuf {
         self.dir.join("state")
     }
@@ -198,17 +294,20 @@ impl Store {
         self.state_dir().join(format!("{environment}.json"))
     }
 
-    fn lock_path(&self, environment: &str) -> PathBuf {
-        self.state_dir().join(format!("{environment}.lock"))
+    fn lock_path(&self, environment: &str) -> Result<PathBuf, StateError> {
+        checked(environment)?;
+        Ok(self.state_dir().join(format!("{environment}.lock")))
     }
 
     /// Logs of the processes of an environment.
-    pub fn log_dir(&self, environment: &str) -> PathBuf {
-        self.dir.join("logs").join(environment)
+    pub fn log_dir(&self, environment: &str) -> Result<PathBuf, StateError> {
+        checked(environment)?;
+        Ok(self.dir.join("logs").join(environment))
     }
 
     /// The state of `environment`, or `None` if it was never deployed.
     pub fn load(&self, environment: &str) -> Result<Option<State>, StateError> {
+        checked(environment)?;
         let path = self.state_path(environment);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
@@ -227,25 +326,54 @@ impl Store {
     }
 
     /// Writes `state` with the next serial; the previous snapshot becomes the backup.
+    /// A backup of another lineage (the state of an earlier deployment of the
+    /// environment, whose file was lost or replaced) is never overwritten: it is kept
+    /// beside as `ENV.json.backup.LINEAGE`.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        checked(&state.environment)?;
         let dir = self.state_dir();
         fs::create_dir_all(&dir).map_err(|e| StateError::Io(dir.clone(), e))?;
-        state.serial += 1;
         let path = self.state_path(&state.environment);
+        state.serial = state.serial.checked_add(1).ok_or_else(|| {
+            StateError::Corrupt(
+                path.clone(),
+                "its serial cannot rise any further".to_string(),
+            )
+        })?;
         let text = serde_json::to_string_pretty(state)
             .map_err(|e| StateError::Corrupt(path.clone(), e.to_string()))?;
-        if path.exists() {
-            let backup = path.with_extension("json.backup");
-            write_atomically(
-                &backup,
-                &fs::read(&path).map_err(|e| StateError::Io(path.clone(), e))?,
-            )
-            .map_err(|e| StateError::Io(backup.clone(), e))?;
+        match fs::read(&path) {
+            Ok(previous) => {
+                let backup = path.with_extension("json.backup");
+                if let Some(kept) = lineage_of(&backup)
+                    && lineage_of_bytes(&previous).is_none_or(|l| l != kept)
+                {
+                    let aside = path.with_extension(format!("json.backup.{kept}"));
+                    if !aside.exists() {
+                        fs::rename(&backup, &aside)
+                            .map_err(|e| StateError::Io(aside.clone(), e))?;
+                        sync_dir(&dir);
+                    }
+                }
+                write_atomically(&backup, &previous)
+                    .map_err(|e| StateError::Io(backup.clone(), e))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StateError::Io(path, e)),
         }
         write_atomically(&path, text.as_bytes()).map_err(|e| StateError::Io(path.clone(), e))
     }
 
     /// Takes the lock of `environment`, waiting up to `timeout` for another holder.
+    ///
+    /// The lock is an OS file lock (`flock`) on `state/ENV.lock`, held for as long as
+    /// the guard lives: the kernel releases it when the holder exits, however it
+    /// exits, so no run ever has to decide that another is gone, and two runs can
+    /// never both hold it. The file's text says who holds it (for the error a waiting
+    /// run prints); the file itself is never removed, since a run waiting on a removed
+    /// file would lock a different one. A description left by a holder on another
+    /// machine (a shared folder whose file system ignores `flock`) still counts as held
+    /// until `svcmodel state unlock ID` releases it.
     pub fn lock(
         &self,
         environment: &str,
@@ -254,7 +382,7 @@ impl Store {
     ) -> Result<LockGuard, StateError> {
         let dir = self.state_dir();
         fs::create_dir_all(&dir).map_err(|e| StateError::Io(dir.clone(), e))?;
-        let path = self.lock_path(environment);
+        let path = self.lock_path(environment)?;
         let info = LockInfo {
             id: new_id(),
             environment: environment.to_string(),
@@ -264,63 +392,62 @@ impl Store {
             host: hostname(),
             since: now(),
         };
-        let text = serde_json::to_string_pretty(&info).unwrap_or_default();
         let start = Instant::now();
-        // The lock is written to a file of its own, then hard-linked into place: the
-        // link fails if a lock exists, so exactly one run wins, and whoever reads the
-        // lock always reads all of it.
-        let temp = dir.join(format!(
-            ".{environment}.lock.{}.{}",
-            std::process::id(),
-            info.id
-        ));
-        write_atomically(&temp, text.as_bytes()).map_err(|e| StateError::Io(temp.clone(), e))?;
-        let result = loop {
-            match fs::hard_link(&temp, &path) {
+        loop {
+            let file = open_lock_file(&path)?;
+            match file.try_lock() {
                 Ok(()) => {
-                    sync_dir(&dir);
-                    break Ok(LockGuard {
-                        path: path.clone(),
-                        info: info.clone(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // A lock whose holder ran on this machine and is gone (killed,
-                    // crashed) is stale: taken over, and said so.
-                    if let Some(holder) = read_lock(&path)
-                        && holder.host == info.host
-                        && !process_exists(holder.pid)
-                    {
-                        if fs::remove_file(&path).is_ok() {
-                            eprintln!(
-                                "note: took over lock {} of environment `{environment}`: its holder (pid {}, `{}`) is gone",
-                                holder.id, holder.pid, holder.operation
-                            );
+                    let left = read_lock_text(&path);
+                    match LockText::of(&left) {
+                        LockText::Free => {}
+                        LockText::Holder(holder) if holder.host != info.host => {
+                            // Held on another machine: wait, then name it.
+                            drop(file);
+                            if start.elapsed() >= timeout {
+                                return Err(StateError::Locked(Box::new(holder)));
+                            }
+                            std::thread::sleep(Duration::from_millis(100));
+                            continue;
                         }
-                        continue;
+                        LockText::Holder(holder) => eprintln!(
+                            "note: took over lock {} of environment `{environment}`: its holder (pid {}, `{}`) is gone",
+                            holder.id, holder.pid, holder.operation
+                        ),
+                        LockText::Unreadable => eprintln!(
+                            "note: took over the lock of environment `{environment}`: it was free, and what it said could not be read"
+                        ),
                     }
-                    if start.elapsed() >= timeout {
-                        let holder = read_lock(&path).unwrap_or(LockInfo {
-                            id: "?".to_string(),
-                            environment: environment.to_string(),
-                            operation: "?".to_string(),
-                            who: "?".to_string(),
-                            pid: 0,
-                            host: "?".to_string(),
-                            since: now(),
-                        });
-                        break Err(StateError::Locked(Box::new(holder)));
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
+                    write_lock_text(&file, &info).map_err(|e| StateError::Io(path.clone(), e))?;
+                    return Ok(LockGuard { file, path, info });
                 }
-                Err(e) => break Err(StateError::Io(path.clone(), e)),
+                Err(fs::TryLockError::WouldBlock) => {
+                    drop(file);
+                    if start.elapsed() >= timeout {
+                        // The holder writes its description right after locking: look
+                        // again briefly before calling it unreadable.
+                        let mut holder = LockText::of(&read_lock_text(&path));
+                        for _ in 0..10 {
+                            if matches!(holder, LockText::Holder(_)) {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(20));
+                            holder = LockText::of(&read_lock_text(&path));
+                        }
+                        return Err(match holder {
+                            LockText::Holder(holder) => StateError::Locked(Box::new(holder)),
+                            _ => StateError::LockedUnreadable(environment.to_string()),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(StateError::Io(path, e)),
             }
-        };
-        let _ = fs::remove_file(&temp);
-        result
+        }
     }
 
-    /// Releases a stale lock by its id (`svcmodel state unlock ID`).
+    /// Releases a lock that a run left behind, by its id (`svcmodel state unlock
+    /// ID`): one whose holder is gone, or one from another machine. A lock held by a
+    /// run that is alive on this machine is never released.
     pub fn unlock(&self, id: &str) -> Result<LockInfo, StateError> {
         let dir = self.state_dir();
         let entries = match fs::read_dir(&dir) {
@@ -333,24 +460,121 @@ impl Store {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "lock")
-                && let Some(lock) = read_lock(&path)
+                && let LockText::Holder(lock) = LockText::of(&read_lock_text(&path))
                 && lock.id == id
             {
-                fs::remove_file(&path).map_err(|e| StateError::Io(path.clone(), e))?;
-                sync_dir(&dir);
+                self.clear_lock(&path)?;
                 return Ok(lock);
             }
         }
         Err(StateError::NotHeld(id.to_string()))
     }
+
+    /// Releases the lock of `environment` whatever it says, even when that cannot be
+    /// read (`svcmodel state unlock --force -e ENV`); never one a live run holds.
+    /// What it said, when it could be read.
+    pub fn force_unlock(&self, environment: &str) -> Result<Option<LockInfo>, StateError> {
+        let path = self.lock_path(environment)?;
+        let said = LockText::of(&read_lock_text(&path));
+        self.clear_lock(&path)?;
+        Ok(match said {
+            LockText::Holder(holder) => Some(holder),
+            _ => None,
+        })
+    }
+
+    /// Empties a lock file, under its OS lock so that no live holder loses it.
+    fn clear_lock(&self, path: &Path) -> Result<(), StateError> {
+        let file = match fs::OpenOptions::new().read(true).write(true).open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StateError::Io(path.to_path_buf(), e)),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let environment = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Err(match LockText::of(&read_lock_text(path)) {
+                    LockText::Holder(holder) => StateError::HeldByLiveRun(Box::new(holder)),
+                    _ => StateError::LockedUnreadable(environment),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(StateError::Io(path.to_path_buf(), e));
+            }
+        }
+        file.set_len(0)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StateError::Io(path.to_path_buf(), e))
+    }
 }
 
-fn process_exists(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// The lineage a state file records, if it can be read.
+fn lineage_of(path: &Path) -> Option<String> {
+    lineage_of_bytes(&fs::read(path).ok()?)
 }
 
-fn read_lock(path: &Path) -> Option<LockInfo> {
-    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+fn lineage_of_bytes(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Lineage {
+        lineage: String,
+    }
+    serde_json::from_slice::<Lineage>(bytes)
+        .ok()
+        .map(|l| l.lineage)
+        .filter(|l| svcmodel_model::names::check_path_safe(l).is_ok())
+}
+
+/// An environment name that can name a file, or the error to stop with.
+fn checked(environment: &str) -> Result<(), StateError> {
+    svcmodel_model::names::check_path_safe(environment)
+        .map_err(|why| StateError::UnsafeName(environment.to_string(), why))
+}
+
+/// What a lock file says.
+enum LockText {
+    /// Nothing: released.
+    Free,
+    Holder(LockInfo),
+    /// Text that is not a lock (a crash while it was written, an edit by hand).
+    Unreadable,
+}
+
+impl LockText {
+    fn of(text: &Option<String>) -> LockText {
+        match text.as_deref().map(str::trim) {
+            None | Some("") => LockText::Free,
+            Some(text) => serde_json::from_str(text).map_or(LockText::Unreadable, LockText::Holder),
+        }
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<fs::File, StateError> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StateError::Io(path.to_path_buf(), e))
+}
+
+fn read_lock_text(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok()
+}
+
+/// Replaces the lock file's text with `info`, through the locked handle.
+fn write_lock_text(file: &fs::File, info: &LockInfo) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let text = serde_json::to_string_pretty(info).map_err(std::io::Error::other)?;
+    let mut handle = file;
+    handle.set_len(0)?;
+    handle.seek(SeekFrom::Start(0))?;
+    handle.write_all(text.as_bytes())?;
+    handle.sync_all()
 }
 
 /// Temporary file, fsync, rename over `path`, fsync of the folder.

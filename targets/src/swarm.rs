@@ -28,7 +28,6 @@ use bollard::models::{
 use bollard::query_parameters::ListTasksOptionsBuilder;
 
 use crate::deploy::Desired;
-use crate::docker::ENVIRONMENT_LABEL;
 use crate::local::{Probe, probe};
 
 pub struct SwarmEngine<'a> {
@@ -184,20 +183,35 @@ impl<'a> SwarmEngine<'a> {
         engine_id.strip_prefix("swarm:")
     }
 
-    fn remove(&self, name_or_id: &str) {
-        let _ = self
+    /// Removes a service and waits for its tasks to end; one that is gone already
+    /// counts as removed.
+    fn remove(&self, name_or_id: &str) -> Result<(), String> {
+        match self
             .runtime
-            .block_on(self.docker.delete_service(name_or_id));
+            .block_on(self.docker.delete_service(name_or_id))
+        {
+            Ok(_)
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => return Err(format!("cannot remove the service `{name_or_id}`: {e}")),
+        }
         // Its tasks' containers go after the service: wait, so its ports are free.
         let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline && !self.running_tasks(name_or_id).is_empty() {
+        while !self.running_tasks(name_or_id).is_empty() {
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the tasks of the service `{name_or_id}` still run 15 s after it was removed"
+                ));
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
+        Ok(())
     }
 }
 
 impl crate::deploy::Engine for SwarmEngine<'_> {
-    fn start(&self, desired: &Desired) -> Result<String, String> {
+    fn start(&self, desired: &Desired, mark: &crate::deploy::Mark) -> Result<String, String> {
         let spec = &desired.spec;
         let image = spec["image"].as_str().unwrap_or_default().to_string();
         if self
@@ -216,16 +230,13 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             &name,
             None::<bollard::query_parameters::InspectServiceOptions>,
         )) {
-            let ours = existing
-                .spec
-                .and_then(|s| s.labels)
-                .is_some_and(|l| l.get(ENVIRONMENT_LABEL) == Some(&self.environment));
-            if !ours {
+            let labels = existing.spec.as_ref().and_then(|s| s.labels.as_ref());
+            if !crate::docker::same_lineage(labels, mark) {
                 return Err(format!(
-                    "a service named `{name}` exists and svcmodel did not create it: remove or rename it"
+                    "a service named `{name}` exists and this state did not create it: remove or rename it, or deploy from the checkout that owns it"
                 ));
             }
-            self.remove(&name);
+            self.remove(&name)?;
         }
         let crate::docker::ContainerParts {
             args,
@@ -259,9 +270,11 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
             })
             .collect();
+        let mut service_labels = labels.clone();
+        service_labels.insert(crate::docker::MARK_LABEL.to_string(), mark.encode());
         let service = ServiceSpec {
             name: Some(name.clone()),
-            labels: Some(labels.clone()),
+            labels: Some(service_labels),
             task_template: Some(TaskSpec {
                 container_spec: Some(TaskSpecContainerSpec {
                     image: Some(image),
@@ -325,9 +338,10 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         Ok(format!("swarm:{id}"))
     }
 
-    fn stop(&self, engine_id: &str) {
-        if let Some(id) = Self::service_id(engine_id) {
-            self.remove(id);
+    fn stop(&self, engine_id: &str) -> Result<(), String> {
+        match Self::service_id(engine_id) {
+            Some(id) => self.remove(id),
+            None => Err(format!("`{engine_id}` is not a Swarm service")),
         }
     }
 

@@ -458,14 +458,19 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         .filter(|s| s.data.is_some())
         .map(|s| format!("{}-data", s.name))
         .collect();
-    SystemView {
+    let view = SystemView {
         environment: builder.environment_view.clone(),
         target: target.name.clone(),
         services,
         secrets,
         files,
         volumes,
+    };
+    // Checked here, not only when rendering: what `deploy` builds is this view.
+    if target.host_network {
+        crate::render::port_clashes(input, &view, problems);
     }
+    view
 }
 
 struct Builder<'a> {
@@ -689,9 +694,23 @@ impl<'a> Builder<'a> {
             None => (Vec::new(), None),
         };
         let mut args = Vec::new();
+        if self.target.host_network {
+            // A process's command line is readable by every user of the machine
+            // (`ps`, /proc/PID/cmdline); its environment only by its owner.
+            for (value, span) in command.iter().zip(
+                def.run_local
+                    .iter()
+                    .flat_map(|r| r.command.iter().map(|c| c.span)),
+            ) {
+                self.refuse_secret_in_argv(value, span, problems);
+            }
+        }
         for (i, arg) in def.config.args.iter().enumerate() {
             let mut value = self.config_value(instance, &arg.value, arg.span, problems);
             self.check_process_text(&value, arg.span, "an argument", problems);
+            if self.target.host_network {
+                self.refuse_secret_in_argv(&value, arg.span, problems);
+            }
             if value.dynamic {
                 value.variable = Some(format!("SVCMODEL_ARG_{i}"));
             }
@@ -1036,6 +1055,22 @@ impl<'a> Builder<'a> {
     }
 
     /// A value a process receives (argument, variable, command): no NUL can pass.
+    fn refuse_secret_in_argv(&self, value: &ValueView, span: Span, problems: &mut Vec<Problem>) {
+        if value.parts.iter().any(|p| matches!(p, Part::Secret { .. })) {
+            problems.push(
+                Problem::new(
+                    ProblemKind::Unrepresentable,
+                    format!(
+                        "a secret cannot be in the command line of a process on target `{}`",
+                        self.target.name
+                    ),
+                )
+                .label(span, "every user of the machine can read a command line")
+                .help("pass the secret in an environment variable: `env \"NAME\" = param.NAME`"),
+            );
+        }
+    }
+
     fn check_process_text(
         &self,
         value: &ValueView,

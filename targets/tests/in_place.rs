@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use svcmodel_targets::deploy::{self, Desired, Engine, Options};
+use svcmodel_targets::deploy::{self, Desired, Engine, Mark, Options};
 use svcmodel_targets::state::{State, Store};
 
 /// Objects by name, and every call in order. An engine id is `NAME@REVISION`.
@@ -34,7 +34,7 @@ impl Inventory {
 }
 
 impl Engine for Inventory {
-    fn start(&self, desired: &Desired) -> Result<String, String> {
+    fn start(&self, desired: &Desired, _mark: &Mark) -> Result<String, String> {
         let revision = desired.spec["revision"].as_str().unwrap_or("?").to_string();
         let id = format!("{}@{revision}", desired.name);
         self.log(format!("apply {id}"));
@@ -45,10 +45,11 @@ impl Engine for Inventory {
         Ok(id)
     }
 
-    fn stop(&self, engine_id: &str) {
+    fn stop(&self, engine_id: &str) -> Result<(), String> {
         self.log(format!("delete {engine_id}"));
         let name = engine_id.split('@').next().unwrap_or_default();
         self.objects.lock().expect("not poisoned").remove(name);
+        Ok(())
     }
 
     fn alive(&self, engine_id: &str) -> bool {
@@ -100,6 +101,7 @@ fn options() -> Options {
         rollback: true,
         delete: true,
         repair_unhealthy: false,
+        redactor: Default::default(),
     }
 }
 

@@ -21,6 +21,28 @@ impl Output {
             .unwrap_or_else(|| panic!("no `{line}` in:\n{}", self.stderr))
     }
 
+    /// Standard error with the lines a diagnostic wraps joined again (its gutter and
+    /// the help's indentation dropped): what a message says, whatever the width.
+    pub fn stderr_flat(&self) -> String {
+        let mut out = String::new();
+        for line in self.stderr.lines() {
+            let trimmed = line.trim_start();
+            if let Some(rest) = trimmed.strip_prefix("│ ") {
+                out.push(' ');
+                out.push_str(rest.trim_end());
+            } else if line.starts_with("        ") && !out.is_empty() && !trimmed.is_empty() {
+                out.push(' ');
+                out.push_str(trimmed.trim_end());
+            } else {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(line.trim_end());
+            }
+        }
+        out
+    }
+
     /// Exit code, stdout and stderr in one text, for snapshots.
     pub fn transcript(&self) -> String {
         let mut out = format!("exit: {}\n", self.code);

@@ -169,6 +169,26 @@ fn lower_files(
                 Some(ast::Label::Ident(i)) => Spanned::new(i.name.clone(), i.span),
                 None => continue,
             };
+            if matches!(item.key.name.as_str(), "service" | "environment")
+                && let Err(why) = svcmodel_model::names::check_path_safe(&name.value)
+            {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::UnsafeName,
+                        format!(
+                            "{} name `{}` cannot be used as a file name: {why}",
+                            item.key.name, name.value
+                        ),
+                    )
+                    .label(name.span, "names a file or folder when deployed")
+                    .help(format!(
+                        "name the {} with letters, digits, `-`, `_` and `.`, starting with a letter or digit, e.g. `{}`",
+                        item.key.name,
+                        svcmodel_model::names::suggest_path_safe(&name.value)
+                    )),
+                );
+                continue;
+            }
             match item.key.name.as_str() {
                 "import" => {}
                 "system" => model.systems.extend(system(item, name, diagnostics)),
