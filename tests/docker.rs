@@ -433,8 +433,8 @@ fn a_docker_context_picks_the_engine() {
     assert_eq!(unreachable.code, 4, "{}", unreachable.transcript());
     assert!(
         unreachable
-            .stderr
-            .contains("error: cannot reach the Docker Engine"),
+            .stderr_flat()
+            .contains("error[E1001]: cannot reach the Docker Engine"),
         "{}",
         unreachable.stderr
     );
@@ -443,8 +443,8 @@ fn a_docker_context_picks_the_engine() {
     assert_eq!(unknown.code, 4, "{}", unknown.transcript());
     assert!(
         unknown
-            .stderr
-            .contains("error: there is no Docker context `nowhere`"),
+            .stderr_flat()
+            .contains("error[E1001]: there is no Docker context `nowhere`"),
         "{}",
         unknown.stderr
     );
@@ -562,4 +562,106 @@ fn transient_engine_errors_are_retried_and_others_are_not() {
     );
     assert_eq!(broken.matched(), 1, "a 500 is not retried");
     drop(dock);
+}
+
+/// An environment name of this test run's own: another run on this machine uses
+/// other containers and networks.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", std::process::id())
+}
+
+/// The networks named exactly `name`.
+fn networks_named(name: &str) -> Vec<String> {
+    docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Name}}",
+    ])
+    .lines()
+    .filter(|n| *n == name)
+    .map(str::to_string)
+    .collect()
+}
+
+/// Twenty services in one wave on an environment never deployed: one network is made
+/// for all of them (not one per service, racing), and destroy removes it.
+#[test]
+fn a_wave_of_twenty_containers_shares_one_network_that_destroy_removes() {
+    image();
+    let environment = unique("wave20");
+    let mut model = format!("environment \"{environment}\" {{\n  target = \"compose\"\n}}\n");
+    for i in 0..20 {
+        model.push_str(&format!(
+            r#"
+service "s{i}" {{
+  version = "1.0.0"
+  image   = "{IMAGE}"
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 8080, protocol = "http" }}
+  health {{
+    tcp      = "http"
+    interval = 1s
+  }}
+}}
+"#
+        ));
+    }
+    let project = Project::new();
+    project.file("svcmodel.toml", "").file("main.svc", &model);
+    let dock = Dock {
+        project,
+        environment: environment.clone(),
+        variables: Vec::new(),
+    };
+    let deploy = dock.run(&["deploy"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert!(
+        deploy.stderr.contains("wave 1: s0, s1, s10"),
+        "{}",
+        deploy.stderr
+    );
+    let network = format!("svcmodel-{environment}");
+    assert_eq!(networks_named(&network), [network.clone()]);
+    let destroy = dock.run(&["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    assert!(
+        networks_named(&network).is_empty(),
+        "destroy leaves the network"
+    );
+}
+
+/// A container with svcmodel's name and labels that this state did not create (a
+/// second checkout, one made by hand) is never replaced or removed.
+#[test]
+fn a_container_this_state_did_not_create_is_never_touched() {
+    let environment = unique("foreign");
+    let dock = Dock::new(&environment);
+    let name = dock.container("api");
+    let created = docker(&[
+        "create",
+        "--name",
+        &name,
+        "--label",
+        &format!("svcmodel.io/environment={environment}"),
+        "--label",
+        "svcmodel.io/service=api",
+        image(),
+    ]);
+    assert!(!created.is_empty(), "docker create failed");
+    let deploy = dock.run(&["deploy"]);
+    assert_eq!(deploy.code, 6, "{}", deploy.transcript());
+    assert!(
+        deploy.stderr_flat().contains(&format!(
+            "a container named `{name}` exists and this state did not create it"
+        )),
+        "{}",
+        deploy.stderr
+    );
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), created);
+    docker(&["rm", "-f", &name]);
 }

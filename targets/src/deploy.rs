@@ -508,6 +508,12 @@ pub trait Engine: Sync {
     fn find_marked(&self, _project: &str, _environment: &str) -> Vec<Marked> {
         Vec::new()
     }
+    /// Frees what the environment shares once nothing of it runs (the Docker
+    /// network of a `compose` or `swarm` environment): called when destroy has
+    /// removed every service.
+    fn release(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether two engine ids name one running instance (a local service whose
     /// supervisor is gone is still known by its process group).
     fn same_instance(&self, a: &str, b: &str) -> bool {
@@ -1515,7 +1521,20 @@ pub fn destroy_sites(
             }
         }
     }
-    for (site, removal) in sites.iter_mut().zip(&removals) {
+    for (site, removal) in sites.iter_mut().zip(removals.iter_mut()) {
+        if site.state.services.is_empty()
+            && site.state.pending.is_empty()
+            && let Err(e) = site.engine.release()
+        {
+            progress(
+                &site.state.environment,
+                Event::Failed {
+                    name: site.state.environment.clone(),
+                    message: e.clone(),
+                },
+            );
+            removal.failed.push((site.state.environment.clone(), e));
+        }
         let mut summary = format!("{} services removed", removal.removed.len());
         if !removal.failed.is_empty() {
             summary.push_str(&format!(", {} could not be stopped", removal.failed.len()));

@@ -56,6 +56,8 @@ pub struct DockerEngine<'a> {
     runtime: tokio::runtime::Runtime,
     environment: String,
     lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The networks this engine made sure of: see [`ensure_network`].
+    networks: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Builds the desired containers of a view rendered for the `compose` target.
@@ -185,6 +187,97 @@ pub fn context_host(
 
 /// The network of an environment, labelled as svcmodel's: `bridge` for containers,
 /// `overlay` (attachable) for Swarm services.
+/// The environment's network, created once per engine: the services of a wave start
+/// in parallel, and the Engine lets two networks share a name, so the look-up and the
+/// creation happen under one lock (`ensured`), and later starts skip both. Runs of one
+/// environment never overlap (its state lock), so no other process creates it
+/// meanwhile. Networks that already share the name are an error naming the fix.
+pub(crate) fn ensure_network(
+    docker: &Docker,
+    runtime: &tokio::runtime::Runtime,
+    ensured: &std::sync::Mutex<std::collections::BTreeSet<String>>,
+    (name, environment, driver): (&str, &str, &str),
+) -> Result<(), String> {
+    let mut ensured = ensured
+        .lock()
+        .map_err(|_| "a start panicked while it created the network".to_string())?;
+    if ensured.contains(name) {
+        return Ok(());
+    }
+    let existing = networks_named(docker, runtime, name)?;
+    match existing.len() {
+        0 => {
+            runtime
+                .block_on(docker.create_network(network_request(name, environment, driver)))
+                .map_err(|e| format!("cannot create the network `{name}`: {e}"))?;
+        }
+        1 => {}
+        n => {
+            return Err(format!(
+                "{n} networks are named `{name}`: remove all but one (`docker network ls --filter name={name}`)"
+            ));
+        }
+    }
+    ensured.insert(name.to_string());
+    Ok(())
+}
+
+/// The ids of the networks named exactly `name` (the Engine's filter matches parts of
+/// names).
+fn networks_named(
+    docker: &Docker,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+) -> Result<Vec<String>, String> {
+    let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+    let options = bollard::query_parameters::ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let networks = runtime
+        .block_on(docker.list_networks(Some(options)))
+        .map_err(|e| format!("cannot list the networks: {e}"))?;
+    Ok(networks
+        .into_iter()
+        .filter(|n| n.name.as_deref() == Some(name))
+        .filter_map(|n| n.id)
+        .collect())
+}
+
+/// Removes the environment's network once nothing is attached to it (what destroy
+/// leaves): a network still in use, or created by someone else, stays.
+pub(crate) fn release_network(
+    docker: &Docker,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    environment: &str,
+) -> Result<(), String> {
+    for id in networks_named(docker, runtime, name)? {
+        let Ok(network) = runtime.block_on(docker.inspect_network(
+            &id,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )) else {
+            continue;
+        };
+        let ours = network
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get(ENVIRONMENT_LABEL).map(String::as_str) == Some(environment));
+        let in_use = network.containers.as_ref().is_some_and(|c| !c.is_empty());
+        if !ours || in_use {
+            continue;
+        }
+        match runtime.block_on(docker.remove_network(&id)) {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 403 | 409,
+                ..
+            }) => {}
+            Err(e) => return Err(format!("cannot remove the network `{name}`: {e}")),
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn network_request(name: &str, environment: &str, driver: &str) -> NetworkCreateRequest {
     NetworkCreateRequest {
         name: name.to_string(),
@@ -284,6 +377,7 @@ impl<'a> DockerEngine<'a> {
             runtime,
             environment: environment.to_string(),
             lookup,
+            networks: Default::default(),
         })
     }
 
@@ -304,21 +398,12 @@ impl<'a> DockerEngine<'a> {
     }
 
     fn ensure_network(&self, name: &str) -> Result<(), String> {
-        let exists = self
-            .call(|| {
-                self.docker.inspect_network(
-                    name,
-                    None::<bollard::query_parameters::InspectNetworkOptions>,
-                )
-            })
-            .is_ok();
-        if exists {
-            return Ok(());
-        }
-        let request = network_request(name, &self.environment, "bridge");
-        self.call(|| self.docker.create_network(request.clone()))
-            .map(|_| ())
-            .map_err(|e| format!("cannot create the network `{name}`: {e}"))
+        ensure_network(
+            &self.docker,
+            &self.runtime,
+            &self.networks,
+            (name, &self.environment, "bridge"),
+        )
     }
 
     /// The container's address on its network: this machine reaches it there directly,
@@ -546,6 +631,15 @@ impl crate::deploy::Engine for DockerEngine<'_> {
             Some(id) => self.remove(id),
             None => Err(format!("`{engine_id}` is not a container")),
         }
+    }
+
+    fn release(&self) -> Result<(), String> {
+        release_network(
+            &self.docker,
+            &self.runtime,
+            &format!("svcmodel-{}", self.environment),
+            &self.environment,
+        )
     }
 
     fn find_marked(&self, project: &str, environment: &str) -> Vec<crate::deploy::Marked> {

@@ -35,6 +35,8 @@ pub struct SwarmEngine<'a> {
     runtime: tokio::runtime::Runtime,
     environment: String,
     lookup: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The networks this engine made sure of: see [`crate::docker::ensure_network`].
+    networks: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<'a> SwarmEngine<'a> {
@@ -61,6 +63,7 @@ impl<'a> SwarmEngine<'a> {
             runtime,
             environment: environment.to_string(),
             lookup,
+            networks: Default::default(),
         })
     }
 
@@ -69,24 +72,12 @@ impl<'a> SwarmEngine<'a> {
     }
 
     fn ensure_network(&self, name: &str) -> Result<(), String> {
-        let exists = self
-            .runtime
-            .block_on(self.docker.inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            ))
-            .is_ok();
-        if exists {
-            return Ok(());
-        }
-        self.runtime
-            .block_on(self.docker.create_network(crate::docker::network_request(
-                name,
-                &self.environment,
-                "overlay",
-            )))
-            .map(|_| ())
-            .map_err(|e| format!("cannot create the network `{name}`: {e}"))
+        crate::docker::ensure_network(
+            &self.docker,
+            &self.runtime,
+            &self.networks,
+            (name, &self.environment, "overlay"),
+        )
     }
 
     /// The running tasks of a service, with the host ports each published.
@@ -343,6 +334,15 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             Some(id) => self.remove(id),
             None => Err(format!("`{engine_id}` is not a Swarm service")),
         }
+    }
+
+    fn release(&self) -> Result<(), String> {
+        crate::docker::release_network(
+            &self.docker,
+            &self.runtime,
+            &format!("svcmodel-{}", self.environment),
+            &self.environment,
+        )
     }
 
     fn alive(&self, engine_id: &str) -> bool {
