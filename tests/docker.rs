@@ -626,7 +626,7 @@ service "s{i}" {{
         deploy.stderr
     );
     let network = format!("svcmodel-{environment}");
-    assert_eq!(networks_named(&network), [network.clone()]);
+    assert_eq!(networks_named(&network), std::slice::from_ref(&network));
     let destroy = dock.run(&["destroy", "--yes"]);
     assert_eq!(destroy.code, 0, "{}", destroy.transcript());
     assert!(
