@@ -252,6 +252,27 @@ fn prepare(
         eprintln!("error: environment `{name}` cannot run on `{target}`");
         return Err(Exit::ModelErrors);
     }
+    // What the Docker and Swarm engines do not apply yet: refused before anything
+    // starts, rather than started without it.
+    if matches!(target.as_str(), "compose" | "swarm")
+        && let Some(service) = view.services.iter().find(|s| !s.files.is_empty())
+    {
+        output::failure(
+            Diagnostic::error(
+                Code::TargetUnsupported,
+                format!(
+                    "the {} engine does not deploy configuration files yet, and `{}` has {}",
+                    if target == "swarm" { "Swarm" } else { "Docker" },
+                    service.name,
+                    output::plural(service.files.len(), "file")
+                ),
+            )
+            .help(format!(
+                "deploy the rendered files with `docker compose` (`svcmodel render -e {name} -o DIR`), or pass the values as environment variables"
+            )),
+        );
+        return Err(Exit::ModelErrors);
+    }
     let waves = deploy::wave_names(&system);
     let desired = match target.as_str() {
         "compose" | "swarm" => svcmodel_targets::docker::desired(&view.services, &waves, &name),
@@ -1474,6 +1495,25 @@ fn drifts(
     let plan = deploy::plan(&env.name, state, &env.desired, &hashes);
     let mut out = Vec::new();
     for item in &plan.items {
+        // Where the service's output is: files for processes, the engine's logs else.
+        let logs = match env.target.as_str() {
+            "local" => format!(
+                "read its log `.svcmodel/logs/{}/{}.log`",
+                env.name, item.name
+            ),
+            "compose" => format!(
+                "read its output with `docker logs svcmodel-{}-{}`",
+                env.name, item.name
+            ),
+            "swarm" => format!(
+                "read its output with `docker service logs svcmodel-{}-{}`",
+                env.name, item.name
+            ),
+            _ => format!(
+                "read its output with `kubectl logs -n {} deployment/{}`",
+                env.name, item.name
+            ),
+        };
         let instance = env.system.find(&item.name);
         let def = instance.map(|i| &*model.services[i.definition]);
         let mut drift = |kind: &'static str,
@@ -1481,7 +1521,7 @@ fn drifts(
                          message: String,
                          labels: Vec<(svcmodel_model::Span, String)>,
                          help: &str| {
-            let mut d = Diagnostic::error(code, message.clone()).help(help);
+            let mut d = Diagnostic::error(code, message.clone()).help(help.to_string());
             for (span, text) in labels {
                 d = d.label(span, text);
             }
@@ -1518,7 +1558,7 @@ fn drifts(
                         Code::DriftStopped,
                         format!("`{}` is deployed but not running", item.name),
                         vec![(def.name.span, "declared here".to_string())],
-                        "run `svcmodel reconcile --fix`; its log is under .svcmodel/logs/",
+                        &format!("run `svcmodel reconcile --fix`; {logs}"),
                     );
                 } else if let Err(why) = engine.check(&record.engine_id, &record.spec) {
                     let span = def.health.as_ref().map_or(def.name.span, |h| h.span);
@@ -1527,7 +1567,7 @@ fn drifts(
                         Code::DriftUnhealthy,
                         format!("`{}` runs but its health check fails: {why}", item.name),
                         vec![(span, "the health check".to_string())],
-                        "look at its log under .svcmodel/logs/; `svcmodel reconcile --fix` restarts it",
+                        &format!("{logs}; `svcmodel reconcile --fix` restarts it"),
                     );
                 } else if let Some((message, kind, value)) =
                     placement_drift(&item.name, &record.spec, engine.domains(&record.engine_id))

@@ -390,6 +390,10 @@ fn diff(
         "replicas",
         "millicpu",
         "memory_bytes",
+        "read_only",
+        "tmpfs",
+        "security_opt",
+        "volumes",
     ] {
         let from = record.spec.get(field);
         let to = desired.spec.get(field);

@@ -83,6 +83,7 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
                 "labels": {
                     ENVIRONMENT_LABEL: environment,
                     "svcmodel.io/service": s.service,
+                    "app.kubernetes.io/name": s.service,
                     "app.kubernetes.io/instance": s.name,
                     "app.kubernetes.io/version": s.version,
                     "svcmodel.io/model-hash": s.model_hash,
@@ -90,7 +91,17 @@ pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -
                 },
                 "memory_bytes": s.resources.memory_bytes,
                 "millicpu": s.resources.millicpu,
-                // Read by the Swarm engine; a container is always one replica.
+                // As the rendered Compose file: a read-only root with a scratch /tmp,
+                // no privilege gained through exec, and the data volume at its path,
+                // named as `docker compose` names it (PROJECT_VOLUME).
+                "read_only": true,
+                "tmpfs": ["/tmp"],
+                "security_opt": ["no-new-privileges:true"],
+                "volumes": s.data.as_ref().map(|data| vec![serde_json::json!({
+                    "source": format!("{environment}_{}-data", s.name),
+                    "target": data.path,
+                })]).unwrap_or_default(),
+                // One container per replica (Swarm: the service's replica count).
                 "replicas": s.replicas,
                 // Read by the Swarm engine: the node labels to spread replicas over.
                 "spread": s.swarm_preferences,
@@ -397,6 +408,137 @@ impl<'a> DockerEngine<'a> {
         format!("svcmodel-{}-{service}", self.environment)
     }
 
+    /// The first replica has the service's container name; the others add their
+    /// number (`svcmodel-ENV-SERVICE-2`).
+    fn replica_name(&self, service: &str, replica: u64) -> String {
+        match replica {
+            1 => self.container_name(service),
+            n => format!("{}-{n}", self.container_name(service)),
+        }
+    }
+
+    /// What every replica of `desired` is created with: the fields of the rendered
+    /// Compose service, secrets filled in from the deploying machine.
+    fn container_config(
+        &self,
+        desired: &Desired,
+        mark: &crate::deploy::Mark,
+        image: &str,
+        network: &str,
+    ) -> Result<ContainerCreateBody, String> {
+        let spec = &desired.spec;
+        let ContainerParts {
+            args,
+            env,
+            mut labels,
+            ports,
+            healthcheck,
+        } = container_parts(spec, self.lookup)?;
+        labels.insert(MARK_LABEL.to_string(), mark.encode());
+        let bindings = ports
+            .iter()
+            .map(|p| {
+                (
+                    format!("{p}/tcp"),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".to_string()),
+                        host_port: Some(String::new()),
+                    }]),
+                )
+            })
+            .collect();
+        let restart = match spec["restart"].as_str() {
+            Some("always") => RestartPolicyNameEnum::ALWAYS,
+            Some("never") => RestartPolicyNameEnum::NO,
+            _ => RestartPolicyNameEnum::ON_FAILURE,
+        };
+        let strings = |key: &str| -> Vec<String> {
+            spec[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        let mounts: Vec<bollard::models::Mount> = spec["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| bollard::models::Mount {
+                typ: Some(bollard::models::MountType::VOLUME),
+                source: v["source"].as_str().map(str::to_string),
+                target: v["target"].as_str().map(str::to_string),
+                ..Default::default()
+            })
+            .collect();
+        Ok(ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(args),
+            env: Some(env),
+            labels: Some(labels),
+            exposed_ports: Some(ports.iter().map(|p| format!("{p}/tcp")).collect()),
+            healthcheck,
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(restart),
+                    maximum_retry_count: None,
+                }),
+                network_mode: Some(network.to_string()),
+                // Docker's init as PID 1: SIGTERM reaches the service (a process that
+                // is PID 1 itself ignores it) and zombies are reaped.
+                init: Some(true),
+                memory: spec["memory_bytes"].as_i64(),
+                memory_reservation: spec["memory_bytes"].as_i64(),
+                nano_cpus: spec["millicpu"].as_i64().map(|m| m * 1_000_000),
+                readonly_rootfs: spec["read_only"].as_bool(),
+                tmpfs: Some(
+                    strings("tmpfs")
+                        .into_iter()
+                        .map(|t| (t, String::new()))
+                        .collect(),
+                ),
+                security_opt: Some(strings("security_opt")),
+                mounts: (!mounts.is_empty()).then_some(mounts),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.to_string(),
+                    EndpointSettings {
+                        aliases: Some(vec![desired.name.clone()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        })
+    }
+
+    /// Creates one container and starts it; its id.
+    fn create_and_start(&self, name: &str, config: &ContainerCreateBody) -> Result<String, String> {
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
+        let created = self
+            .call(|| {
+                self.docker
+                    .create_container(Some(options.clone()), config.clone())
+            })
+            .map_err(|e| format!("cannot create the container `{name}`: {e}"))?;
+        self.call(|| {
+            self.docker.start_container(
+                &created.id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+        })
+        .map_err(|e| {
+            // Created but not started: removed, and if that fails too, found again by
+            // its mark.
+            let _ = self.remove(&created.id);
+            format!("cannot start the container `{name}`: {e}")
+        })?;
+        Ok(created.id)
+    }
+
     fn ensure_network(&self, name: &str) -> Result<(), String> {
         ensure_network(
             &self.docker,
@@ -426,8 +568,14 @@ impl<'a> DockerEngine<'a> {
         })
     }
 
-    fn container_id(engine_id: &str) -> Option<&str> {
-        engine_id.strip_prefix("docker:")
+    /// The containers an engine id names: one per replica.
+    fn container_ids(engine_id: &str) -> Option<Vec<&str>> {
+        let ids: Vec<&str> = engine_id
+            .strip_prefix("docker:")?
+            .split(',')
+            .filter(|id| !id.is_empty())
+            .collect();
+        (!ids.is_empty()).then_some(ids)
     }
 
     fn running(&self, id: &str) -> Option<(bool, Option<String>)> {
@@ -533,103 +681,65 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         }
         let network = spec["network"].as_str().unwrap_or_default().to_string();
         self.ensure_network(&network)?;
-        let name = self.container_name(&desired.name);
-        // A container of this name left by an interrupted run of this state is replaced;
-        // any other (another checkout's, one made by hand) is not svcmodel's to touch.
-        if let Ok(info) = self.call(|| {
-            self.docker
-                .inspect_container(&name, None::<InspectContainerOptions>)
-        }) {
-            if !same_lineage(info.config.as_ref().and_then(|c| c.labels.as_ref()), mark) {
-                return Err(format!(
-                    "a container named `{name}` exists and this state did not create it: remove or rename it, or deploy from the checkout that owns it"
-                ));
-            }
-            self.remove(&name)?;
-        }
-        let ContainerParts {
-            args,
-            env,
-            mut labels,
-            ports,
-            healthcheck,
-        } = container_parts(spec, self.lookup)?;
-        labels.insert(MARK_LABEL.to_string(), mark.encode());
-        let bindings = ports
-            .iter()
-            .map(|p| {
-                (
-                    format!("{p}/tcp"),
-                    Some(vec![PortBinding {
-                        host_ip: Some("127.0.0.1".to_string()),
-                        host_port: Some(String::new()),
-                    }]),
-                )
-            })
+        let replicas = spec["replicas"].as_u64().unwrap_or(1).max(1);
+        let names: Vec<String> = (1..=replicas)
+            .map(|replica| self.replica_name(&desired.name, replica))
             .collect();
-        let restart = match spec["restart"].as_str() {
-            Some("always") => RestartPolicyNameEnum::ALWAYS,
-            Some("never") => RestartPolicyNameEnum::NO,
-            _ => RestartPolicyNameEnum::ON_FAILURE,
-        };
-        let config = ContainerCreateBody {
-            image: Some(image),
-            cmd: Some(args),
-            env: Some(env),
-            labels: Some(labels),
-            exposed_ports: Some(ports.iter().map(|p| format!("{p}/tcp")).collect()),
-            healthcheck,
-            host_config: Some(HostConfig {
-                port_bindings: Some(bindings),
-                restart_policy: Some(RestartPolicy {
-                    name: Some(restart),
-                    maximum_retry_count: None,
-                }),
-                network_mode: Some(network.clone()),
-                // Docker's init as PID 1: SIGTERM reaches the service (a process that
-                // is PID 1 itself ignores it) and zombies are reaped.
-                init: Some(true),
-                memory: spec["memory_bytes"].as_i64(),
-                nano_cpus: spec["millicpu"].as_i64().map(|m| m * 1_000_000),
-                ..Default::default()
-            }),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(
-                    network,
-                    EndpointSettings {
-                        aliases: Some(vec![desired.name.clone()]),
-                        ..Default::default()
-                    },
-                )])),
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let created = self
-            .call(|| {
+        // A container of one of these names left by an interrupted run of this state is
+        // replaced; any other (another checkout's, one made by hand) is not svcmodel's
+        // to touch.
+        for name in &names {
+            if let Ok(info) = self.call(|| {
                 self.docker
-                    .create_container(Some(options.clone()), config.clone())
-            })
-            .map_err(|e| format!("cannot create the container `{name}`: {e}"))?;
-        self.call(|| {
-            self.docker.start_container(
-                &created.id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-        })
-        .map_err(|e| {
-            // Created but not started: removed, and if that fails too, found again by
-            // its mark.
-            let _ = self.remove(&created.id);
-            format!("cannot start the container `{name}`: {e}")
-        })?;
-        Ok(format!("docker:{}", created.id))
+                    .inspect_container(name, None::<InspectContainerOptions>)
+            }) {
+                if !same_lineage(info.config.as_ref().and_then(|c| c.labels.as_ref()), mark) {
+                    return Err(format!(
+                        "a container named `{name}` exists and this state did not create it: remove or rename it, or deploy from the checkout that owns it"
+                    ));
+                }
+                self.remove(name)?;
+            }
+        }
+        let config = self.container_config(desired, mark, &image, &network)?;
+        let mut ids = Vec::new();
+        for name in &names {
+            match self.create_and_start(name, &config) {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    // The replicas already started go too; a removal that fails leaves
+                    // them to the next run, which finds them by their mark.
+                    for id in &ids {
+                        let _ = self.remove(id);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(format!("docker:{}", ids.join(",")))
     }
 
     fn stop(&self, engine_id: &str) -> Result<(), String> {
-        match Self::container_id(engine_id) {
-            Some(id) => self.remove(id),
-            None => Err(format!("`{engine_id}` is not a container")),
+        let Some(ids) = Self::container_ids(engine_id) else {
+            return Err(format!("`{engine_id}` is not a container"));
+        };
+        // Every replica is tried; the first failure is what the caller hears.
+        let mut first_failure = Ok(());
+        for id in ids {
+            if let Err(e) = self.remove(id)
+                && first_failure.is_ok()
+            {
+                first_failure = Err(e);
+            }
+        }
+        first_failure
+    }
+
+    fn same_instance(&self, a: &str, b: &str) -> bool {
+        // A replica found by its mark belongs to the service whose id lists it.
+        match (Self::container_ids(a), Self::container_ids(b)) {
+            (Some(a), Some(b)) => a.iter().any(|id| b.contains(id)),
+            _ => a == b,
         }
     }
 
@@ -673,9 +783,10 @@ impl crate::deploy::Engine for DockerEngine<'_> {
     }
 
     fn alive(&self, engine_id: &str) -> bool {
-        Self::container_id(engine_id)
-            .and_then(|id| self.running(id))
-            .is_some_and(|(running, _)| running)
+        Self::container_ids(engine_id).is_some_and(|ids| {
+            ids.iter()
+                .all(|id| self.running(id).is_some_and(|(running, _)| running))
+        })
     }
 
     fn wait_healthy(
@@ -684,13 +795,13 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         spec: &serde_json::Value,
         deadline: Duration,
     ) -> Result<(), String> {
-        let Some(id) = Self::container_id(engine_id) else {
+        let Some(ids) = Self::container_ids(engine_id) else {
             return Err(format!("`{engine_id}` is not a container"));
         };
         crate::deploy::poll_healthy(
             deadline,
             Duration::from_millis(200),
-            || self.check_once(id, spec),
+            || ids.iter().try_for_each(|id| self.check_once(id, spec)),
             |why| why.contains("not running") || why.contains("gone"),
         )
         .map_err(|why| {
@@ -703,14 +814,23 @@ impl crate::deploy::Engine for DockerEngine<'_> {
     }
 
     fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
-        let Some(id) = Self::container_id(engine_id) else {
+        let Some(ids) = Self::container_ids(engine_id) else {
             return Err(format!("`{engine_id}` is not a container"));
         };
-        self.check_once(id, spec)
+        ids.iter().try_for_each(|id| self.check_once(id, spec))
     }
 
     fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
-        container_usage(&self.docker, &self.runtime, Self::container_id(engine_id)?)
+        // The largest memory of a replica and their average CPU, as for Swarm: what
+        // one replica's declared resources are compared with.
+        let ids = Self::container_ids(engine_id)?;
+        let used: Vec<(u64, f64)> = ids
+            .iter()
+            .filter_map(|id| container_usage(&self.docker, &self.runtime, id))
+            .collect();
+        let memory = used.iter().map(|(m, _)| *m).max()?;
+        let cpu = used.iter().map(|(_, c)| c).sum::<f64>() / used.len() as f64;
+        Some((memory, cpu))
     }
 }
 

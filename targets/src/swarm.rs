@@ -274,6 +274,18 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                     labels: Some(labels),
                     init: Some(true),
                     health_check,
+                    // As the rendered file: a read-only root, a scratch /tmp, the data
+                    // volume at its path.
+                    read_only: spec["read_only"].as_bool(),
+                    mounts: Some(swarm_mounts(spec)),
+                    privileges: Some(bollard::models::TaskSpecContainerSpecPrivileges {
+                        no_new_privileges: Some(
+                            spec["security_opt"]
+                                .as_array()
+                                .is_some_and(|o| o.iter().any(|x| x == "no-new-privileges:true")),
+                        ),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }),
                 resources: Some(TaskSpecResources {
@@ -427,4 +439,31 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         }
         Some(out)
     }
+}
+
+/// The mounts of a Swarm task: the spec's volumes, and a tmpfs for each of its
+/// `tmpfs` paths.
+fn swarm_mounts(spec: &serde_json::Value) -> Vec<bollard::models::Mount> {
+    use bollard::models::{Mount, MountType};
+    let volumes = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| Mount {
+            typ: Some(MountType::VOLUME),
+            source: v["source"].as_str().map(str::to_string),
+            target: v["target"].as_str().map(str::to_string),
+            ..Default::default()
+        });
+    let tmpfs = spec["tmpfs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .map(|target| Mount {
+            typ: Some(MountType::TMPFS),
+            target: Some(target.to_string()),
+            ..Default::default()
+        });
+    volumes.chain(tmpfs).collect()
 }
