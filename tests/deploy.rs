@@ -1820,3 +1820,85 @@ fn operational_failures_are_coded_diagnostics() {
 fn wide(shop: &Shop, args: &[&str]) -> Output {
     shop.run_with(args, &[("COLUMNS", "1000")])
 }
+
+/// What the local engine starts is what `svcmodel render` writes for the local target:
+/// each service's process has the rendered command and arguments, every rendered
+/// variable (a secret's value where the file names its variable), the rendered
+/// working folder, and runs under a supervisor with the rendered restart policy.
+#[test]
+fn the_local_engine_runs_what_process_json_says() {
+    let shop = Shop::new();
+    let out = shop.path().join("rendered");
+    let render = shop.run(&["render", "-e", "local", "-o", out.to_str().unwrap(), "shop"]);
+    assert_eq!(render.code, 0, "{}", render.transcript());
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(out.join("local")).unwrap().flatten() {
+        let file = entry.path().join("process.json");
+        if !file.exists() {
+            continue;
+        }
+        let rendered: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let name = rendered["name"].as_str().unwrap();
+        let supervisor = pid_of(&shop, name);
+        let child: u32 =
+            std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        let words = |pid: u32, what: &str| -> Vec<String> {
+            String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{what}")).unwrap())
+                .split('\0')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let want: Vec<String> = rendered["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(rendered["args"].as_array().unwrap())
+            .map(|w| w.as_str().unwrap().to_string())
+            .collect();
+        let cmdline = words(child, "cmdline");
+        // A script runs under its interpreter: the rendered words end the command line.
+        assert!(
+            cmdline.ends_with(&want[1..]) && cmdline.iter().any(|w| *w == want[0]),
+            "{name}: {cmdline:?} against {want:?}"
+        );
+        let environ = words(child, "environ");
+        for (variable, value) in rendered["env"].as_object().unwrap() {
+            let value = match value.as_str() {
+                Some(text) => text.to_string(),
+                None => CANARY.to_string(),
+            };
+            assert!(
+                environ.contains(&format!("{variable}={value}")),
+                "{name}: {variable}"
+            );
+        }
+        let cwd = std::fs::read_link(format!("/proc/{child}/cwd")).unwrap();
+        match rendered["workdir"].as_str() {
+            Some(dir) => assert_eq!(cwd, Path::new(dir), "{name}: workdir"),
+            None => assert_eq!(
+                cwd,
+                std::fs::canonicalize(shop.path()).unwrap(),
+                "{name}: workdir"
+            ),
+        }
+        let policy = words(supervisor, "cmdline");
+        let restart = rendered["restart"].as_str().unwrap_or("on_failure");
+        assert!(
+            policy
+                .windows(2)
+                .any(|w| w[0] == "--restart" && w[1] == restart),
+            "{name}: {policy:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
+}

@@ -178,6 +178,31 @@ impl DependencyGraph {
         Some(waves)
     }
 
+    /// Deploy waves of a graph that spans several systems (the environments of one
+    /// run): `nodes` items, and `edges` as (what comes first, what waits for it). The
+    /// wave of each item, or `Err` with an item on a cycle. Kept here so that only
+    /// this type ever holds a petgraph index.
+    pub fn levels(nodes: usize, edges: &[(usize, usize)]) -> Result<Vec<usize>, usize> {
+        let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(nodes, edges.len());
+        for _ in 0..nodes {
+            graph.add_node(());
+        }
+        for (first, then) in edges {
+            graph.add_edge(NodeIndex::new(*first), NodeIndex::new(*then), ());
+        }
+        let order =
+            petgraph::algo::toposort(&graph, None).map_err(|cycle| cycle.node_id().index())?;
+        let mut level = vec![0usize; nodes];
+        for node in order {
+            level[node.index()] = graph
+                .neighbors_directed(node, Direction::Incoming)
+                .map(|n| level[n.index()] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        Ok(level)
+    }
+
     /// Everything that transitively requires `id` (it stops or degrades if `id` fails),
     /// with the distance from `id`, nearest first, then by id.
     pub fn impact(&self, id: InstanceId) -> Vec<(InstanceId, usize)> {

@@ -14,10 +14,10 @@ use serde::Serialize;
 use svcmodel_compiler::SystemCompilation;
 use svcmodel_compiler::codes::Code;
 use svcmodel_compiler::diagnostic::{Diagnostic, JsonDiagnostic, Severity};
+use svcmodel_deploy::deploy::{self, Action, Desired, Engine, Event, Plan};
+use svcmodel_deploy::local::LocalEngine;
+use svcmodel_deploy::state::{State, StateError, Store};
 use svcmodel_model::system::ResolvedSystem;
-use svcmodel_targets::deploy::{self, Action, Desired, Engine, Event, Plan};
-use svcmodel_targets::local::LocalEngine;
-use svcmodel_targets::state::{State, StateError, Store};
 use svcmodel_targets::view::Input;
 
 use crate::cli::{Color, DriftFormat, Format, SystemArgs};
@@ -165,7 +165,9 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
         .map(|(env, key)| (&env.system, key.as_str(), env.desired.as_mut_slice()))
         .collect();
     if let Err(message) = deploy::landscape_waves(&mut sites) {
-        eprintln!("error: {message}");
+        output::failure(Diagnostic::error(Code::DependencyCycle, message).help(
+            "place the services of the cycle in one environment, or mark one requirement `ordering = false`",
+        ));
         return Err(Exit::ModelErrors);
     }
     Ok(Selection { compilation, envs })
@@ -191,7 +193,23 @@ fn prepare(
         })
         .cloned()
     else {
-        eprintln!("error: there is no environment `{name}` in the model");
+        let names: Vec<String> = compilation
+            .model
+            .environments
+            .iter()
+            .map(|e| format!("`{}`", e.name.value))
+            .collect();
+        output::failure(
+            Diagnostic::error(
+                Code::UnknownEnvironment,
+                format!("there is no environment `{name}` in the model"),
+            )
+            .help(if names.is_empty() {
+                "declare the environment, or leave out -e".to_string()
+            } else {
+                format!("choose one of {}", names.join(", "))
+            }),
+        );
         return Err(Exit::Usage);
     };
     let cwd = super::current_dir();
@@ -254,7 +272,7 @@ fn prepare(
     }
     // What the Docker and Swarm engines do not apply yet: refused before anything
     // starts, rather than started without it.
-    if matches!(target.as_str(), "compose" | "swarm")
+    if matches!(target.as_str(), "compose" | "swarm" | "local")
         && let Some(service) = view.services.iter().find(|s| !s.files.is_empty())
     {
         output::failure(
@@ -262,7 +280,11 @@ fn prepare(
                 Code::TargetUnsupported,
                 format!(
                     "the {} engine does not deploy configuration files yet, and `{}` has {}",
-                    if target == "swarm" { "Swarm" } else { "Docker" },
+                    match target.as_str() {
+                        "swarm" => "Swarm",
+                        "local" => "local",
+                        _ => "Docker",
+                    },
                     service.name,
                     output::plural(service.files.len(), "file")
                 ),
@@ -275,7 +297,7 @@ fn prepare(
     }
     let waves = deploy::wave_names(&system);
     let desired = match target.as_str() {
-        "compose" | "swarm" => svcmodel_targets::docker::desired(&view.services, &waves, &name),
+        "compose" | "swarm" => svcmodel_deploy::docker::desired(&view.services, &waves, &name),
         "kubernetes" => {
             let files = kubernetes_files(
                 compilation,
@@ -285,7 +307,7 @@ fn prepare(
                 (&only, placed_view),
                 color,
             )?;
-            svcmodel_targets::kubernetes::desired(
+            svcmodel_deploy::kubernetes::desired(
                 &view.services,
                 &files,
                 &waves,
@@ -293,7 +315,9 @@ fn prepare(
                 &view.environment.namespace,
             )
             .map_err(|message| {
-                eprintln!("error: {message}");
+                output::failure(Diagnostic::error(Code::TemplateFailed, message).help(
+                    "render a `SERVICE/manifest.yaml` per service from `templates/kubernetes/`, as the built-in target does",
+                ));
                 Exit::Failure
             })?
         }
@@ -370,9 +394,7 @@ fn kubernetes_files(
 
 /// The engine of the environment's target, connected through its `context`.
 fn engine<'a>(env: &Environment) -> Result<Box<dyn Engine + 'a>, Exit> {
-    use svcmodel_targets::{
-        docker::DockerEngine, kubernetes::KubernetesEngine, swarm::SwarmEngine,
-    };
+    use svcmodel_deploy::{docker::DockerEngine, kubernetes::KubernetesEngine, swarm::SwarmEngine};
     fn boxed<'a>(engine: impl Engine + 'a) -> Box<dyn Engine + 'a> {
         Box::new(engine)
     }
@@ -716,7 +738,7 @@ pub fn deploy(args: &DeployArgs) -> Exit {
         rollback: args.rollback,
         delete,
         repair_unhealthy: args.repair_unhealthy,
-        redactor: svcmodel_targets::secrets::Redactor::new(deploy::secret_values(
+        redactor: svcmodel_deploy::secrets::Redactor::new(deploy::secret_values(
             envs.iter().flat_map(|e| &e.desired),
             &lookup,
         )),
@@ -1140,7 +1162,7 @@ fn advice(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<
             }
         }
         if let Some(cpu) = &instance.resources.millicpu {
-            let uptime = svcmodel_targets::state::now()
+            let uptime = svcmodel_deploy::state::now()
                 .saturating_sub(record.deployed_at)
                 .max(1);
             let cores = cpu_seconds / uptime as f64;
@@ -1232,7 +1254,7 @@ fn write_values(advice: &[(&Environment, &[Advice])], path: &Path) -> Result<(),
         },
         path.display()
     );
-    svcmodel_targets::state::write_atomically(path, text.as_bytes())
+    svcmodel_deploy::state::write_atomically(path, text.as_bytes())
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
@@ -2104,11 +2126,11 @@ pub fn adopt(args: &SystemArgs, lock_timeout: u64, format: Format, color: Color)
                 lineage: marked.mark.lineage.clone(),
             };
             if state.services.contains_key(&marked.mark.service) {
-                state.pending.push(svcmodel_targets::state::Pending {
+                state.pending.push(svcmodel_deploy::state::Pending {
                     service: marked.mark.service.clone(),
                     action: "adopt".to_string(),
                     engine_id: Some(marked.engine_id.clone()),
-                    since: svcmodel_targets::state::now(),
+                    since: svcmodel_deploy::state::now(),
                 });
                 report.pending.push(entry);
                 continue;
@@ -2120,7 +2142,7 @@ pub fn adopt(args: &SystemArgs, lock_timeout: u64, format: Format, color: Color)
                 .map_or_else(|| marked.mark.service.clone(), |d| d.service.clone());
             state.services.insert(
                 marked.mark.service.clone(),
-                svcmodel_targets::state::ServiceRecord {
+                svcmodel_deploy::state::ServiceRecord {
                     service,
                     // Unknown: what it runs is whatever its revision was. The next
                     // deploy sees every field as changed and replaces it.
@@ -2129,7 +2151,7 @@ pub fn adopt(args: &SystemArgs, lock_timeout: u64, format: Format, color: Color)
                     engine_id: marked.engine_id.clone(),
                     spec: serde_json::json!({ "adopted": true }),
                     revision: marked.mark.revision,
-                    deployed_at: svcmodel_targets::state::now(),
+                    deployed_at: svcmodel_deploy::state::now(),
                 },
             );
             report.adopted.push(entry);
@@ -2184,7 +2206,7 @@ pub struct UnlockOutput {
     format: u32,
     /// The lock as it was written by the run that took it; `null` when `--force`
     /// released a lock whose text could not be read.
-    released: Option<svcmodel_targets::state::LockInfo>,
+    released: Option<svcmodel_deploy::state::LockInfo>,
 }
 
 /// Which lock `state unlock` releases.

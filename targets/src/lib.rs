@@ -5,27 +5,17 @@
 //! Input: the model and a resolved system. Output: files with their contents and
 //! modes, or problems that the CLI turns into diagnostics.
 //!
-//! It also deploys (`deploy`, `state`, `local`): plans against the recorded state,
-//! applies in health-gated waves through an engine, observes what runs.
-//!
-//! Architecture invariant: this crate never sees source text or the AST. Rendering
-//! does no I/O (the CLI reads template folders and writes files); only the engines
-//! and the state store touch the outside world.
+//! Architecture invariant: this crate never sees source text or the AST, and does no
+//! I/O (the CLI reads template folders and writes files). Deploying is
+//! `svcmodel-deploy`'s: this crate builds without an async runtime or an engine client.
 
 pub mod builtin;
 pub mod config_template;
-pub mod deploy;
-pub mod docker;
 pub mod escape;
-pub mod kubernetes;
-pub mod local;
 pub mod manifest;
 pub mod nomad;
 pub mod problem;
 pub mod render;
-pub mod secrets;
-pub mod state;
-pub mod swarm;
 pub mod view;
 
 pub use render::{Rendered, RenderedFile, Target, render};

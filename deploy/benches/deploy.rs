@@ -1,4 +1,4 @@
-//! `cargo bench -p svcmodel-targets --bench deploy`:
+//! `cargo bench -p svcmodel-deploy --bench deploy`:
 //!
 //! 1. Deploying 50 local services in 5 waves of 10 (each service requires the whole
 //!    wave before it; each is the example shop's demo service, health-checked over
@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use svcmodel_targets::deploy::{self, Desired, Engine, Event, Options, Outcome};
-use svcmodel_targets::local::LocalEngine;
-use svcmodel_targets::state::{ServiceRecord, State, Store};
+use svcmodel_deploy::deploy::{self, Desired, Engine, Event, Options, Outcome};
+use svcmodel_deploy::local::LocalEngine;
+use svcmodel_deploy::state::{ServiceRecord, State, Store};
 use svcmodel_targets::view::Input;
 
 fn no_secrets(_: &str) -> Option<String> {

@@ -27,8 +27,8 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 
 use crate::deploy::{Desired, resolve_value};
-use crate::render::RenderedFile;
-use crate::view::ServiceView;
+use svcmodel_targets::RenderedFile;
+use svcmodel_targets::view::ServiceView;
 
 /// The field manager of every apply: the same on every run, so svcmodel keeps owning
 /// the fields it set before.
@@ -447,7 +447,7 @@ pub fn node_domains(labels: &BTreeMap<String, String>) -> BTreeMap<String, Strin
     svcmodel_model::FailureDomainKind::ALL
         .iter()
         .filter_map(|kind| {
-            let value = labels.get(crate::view::node_label(*kind))?;
+            let value = labels.get(svcmodel_targets::view::node_label(*kind))?;
             Some((kind.as_str().to_string(), value.clone()))
         })
         .collect()

@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use svcmodel_compiler::load::MemoryLoader;
 use svcmodel_compiler::{SystemRequest, compile_system};
+use svcmodel_deploy::{deploy, kubernetes};
 use svcmodel_targets::view::Input;
-use svcmodel_targets::{builtin, deploy, kubernetes, render};
+use svcmodel_targets::{builtin, render};
 
 const MODEL: &str = r#"
 environment "prod" {
@@ -186,11 +187,11 @@ fn a_changed_parameter_is_one_change_in_the_plan() {
     let before = desired(&[]);
     let after = desired(&["api.greeting=bonjour"]);
     assert_ne!(before[0].spec["objects"], after[0].spec["objects"]);
-    let mut state = svcmodel_targets::state::State::new("prod", "kubernetes");
+    let mut state = svcmodel_deploy::state::State::new("prod", "kubernetes");
     for d in &before {
         state.services.insert(
             d.name.clone(),
-            svcmodel_targets::state::ServiceRecord {
+            svcmodel_deploy::state::ServiceRecord {
                 service: d.service.clone(),
                 version: d.version.clone(),
                 model_hash: d.model_hash.clone(),

@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 
 use crate::deploy::{Desired, resolve_value};
 use crate::local::{Probe, probe_at};
-use crate::view::ServiceView;
+use svcmodel_targets::view::ServiceView;
 
 /// The label every container svcmodel creates carries, with its environment.
 pub const ENVIRONMENT_LABEL: &str = "svcmodel.io/environment";

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use svcmodel_targets::deploy::{self, Desired, Engine, Mark, Options};
-use svcmodel_targets::state::{State, Store};
+use svcmodel_deploy::deploy::{self, Desired, Engine, Mark, Options};
+use svcmodel_deploy::state::{State, Store};
 
 /// Objects by name, and every call in order. An engine id is `NAME@REVISION`.
 #[derive(Default)]

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::state::{Pending, ServiceRecord, State, StateError, Store, now};
-use crate::view::{HealthView, Part, ServiceView, ValueView};
+use svcmodel_targets::view::{HealthView, Part, ServiceView, ValueView};
 
 /// One service as the model wants it.
 #[derive(Debug, Clone)]
@@ -1358,19 +1358,21 @@ pub fn landscape_waves(
         &mut [Desired],
     )],
 ) -> Result<(), String> {
-    use petgraph::graph::{DiGraph, NodeIndex};
-    let mut graph: DiGraph<(usize, usize), ()> = DiGraph::new();
-    let mut nodes: Vec<BTreeMap<&str, NodeIndex>> = Vec::new();
+    // Every desired service of every site is one item, numbered in site order.
+    let mut items: Vec<(usize, usize)> = Vec::new();
+    let mut nodes: Vec<BTreeMap<&str, usize>> = Vec::new();
     // Who holds an instance in a landscape: the first site of the run that does.
     let mut holder: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (at, (_, landscape, desired)) in sites.iter().enumerate() {
         let mut here = BTreeMap::new();
         for (i, d) in desired.iter().enumerate() {
-            here.insert(d.name.as_str(), graph.add_node((at, i)));
+            here.insert(d.name.as_str(), items.len());
+            items.push((at, i));
             holder.entry((*landscape, d.name.as_str())).or_insert(at);
         }
         nodes.push(here);
     }
+    let mut edges = Vec::new();
     for (at, (system, landscape, desired)) in sites.iter().enumerate() {
         for d in desired.iter() {
             let Some(instance) = system.find(&d.name) else {
@@ -1384,27 +1386,22 @@ pub fn landscape_waves(
                         .and_then(|other| nodes[*other].get(name))
                 });
                 if let Some(on) = on {
-                    graph.add_edge(*on, nodes[at][d.name.as_str()], ());
+                    edges.push((*on, nodes[at][d.name.as_str()]));
                 }
             }
         }
     }
-    let order = petgraph::algo::toposort(&graph, None).map_err(|cycle| {
-        let (at, i) = graph[cycle.node_id()];
-        format!(
-            "`{}` in environment `{}` waits for itself through services placed in other environments",
-            sites[at].2[i].name, sites[at].0.environment.as_deref().unwrap_or("default")
-        )
-    })?;
-    let mut wave = vec![0usize; graph.node_count()];
-    for node in order {
-        let (at, i) = graph[node];
-        let level = graph
-            .neighbors_directed(node, petgraph::Direction::Incoming)
-            .map(|n| wave[n.index()] + 1)
-            .max()
-            .unwrap_or(0);
-        wave[node.index()] = level;
+    let levels =
+        svcmodel_model::graph::DependencyGraph::levels(items.len(), &edges).map_err(|item| {
+            let (at, i) = items[item];
+            format!(
+                "`{}` in environment `{}` waits for itself through services placed in other environments",
+                sites[at].2[i].name,
+                sites[at].0.environment.as_deref().unwrap_or("default")
+            )
+        })?;
+    for (item, level) in levels.into_iter().enumerate() {
+        let (at, i) = items[item];
         sites[at].2[i].wave = level;
     }
     Ok(())
