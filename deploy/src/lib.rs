@@ -11,6 +11,7 @@
 //! - `deploy`: plan, waves across environments, rollback, destroy, the `Engine` trait
 //!   and the `Mark` everything started carries.
 //! - `local`, `docker`, `swarm`, `kubernetes`: one engine each.
+//! - `reconcile`: drift and tuning advice.
 //! - `secrets`: redaction and keyed fingerprints.
 //!
 //! Architecture invariant: only the engines and the state store touch the outside
@@ -20,6 +21,7 @@ pub mod deploy;
 pub mod docker;
 pub mod kubernetes;
 pub mod local;
+pub mod reconcile;
 pub mod secrets;
 pub mod state;
 pub mod swarm;

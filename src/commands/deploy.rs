@@ -16,6 +16,7 @@ use svcmodel_compiler::codes::Code;
 use svcmodel_compiler::diagnostic::{Diagnostic, JsonDiagnostic, Severity};
 use svcmodel_deploy::deploy::{self, Action, Desired, Engine, Event, Plan};
 use svcmodel_deploy::local::LocalEngine;
+use svcmodel_deploy::reconcile::Advice;
 use svcmodel_deploy::state::{State, StateError, Store};
 use svcmodel_model::system::ResolvedSystem;
 use svcmodel_targets::view::Input;
@@ -619,10 +620,15 @@ pub struct DeployOutput {
 }
 
 pub fn deploy(args: &DeployArgs) -> Exit {
-    let selection = match select(args.system, args.format, args.color) {
-        Ok(selection) => selection,
-        Err(exit) => return exit,
-    };
+    match select(args.system, args.format, args.color) {
+        Ok(selection) => deploy_selection(&selection, args),
+        Err(exit) => exit,
+    }
+}
+
+/// Deploys a model already resolved and placed: `deploy`, and `reconcile --fix` with
+/// the selection it observed.
+fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
     let envs = &selection.envs;
     let several = envs.len() > 1;
     let missing_in = |env: &Environment| -> Vec<String> {
@@ -1109,96 +1115,8 @@ fn observe(
 // ---------------------------------------------------------------- tuning
 
 /// Advice from what a service uses against what the model declares for it.
-#[derive(Serialize, schemars::JsonSchema)]
-struct Advice {
-    service: String,
-    /// `memory` or `cpu`.
-    #[schemars(extend("enum" = ["memory", "cpu"]))]
-    resource: &'static str,
-    /// As the model would write it: `256Mi`, `500m`.
-    declared: String,
-    /// What it uses.
-    observed: String,
-    /// What it could declare instead.
-    advised: String,
-    why: String,
-    #[serde(skip)]
-    span: Option<svcmodel_model::Span>,
-}
-
-/// Memory within 90% of the declared amount, or under a quarter of it; CPU on average
-/// above 90% of the declared cores, or under a tenth: advice with some headroom.
 fn advice(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<Advice> {
-    use svcmodel_model::quantity::{QuantityKind, format};
-    let mut out = Vec::new();
-    let Some(state) = state else { return out };
-    for (name, record) in &state.services {
-        let Some(instance) = env.system.find(name) else {
-            continue;
-        };
-        let Some((rss, cpu_seconds)) = engine.usage(&record.engine_id) else {
-            continue;
-        };
-        if let Some(memory) = &instance.resources.memory_bytes {
-            let declared = memory.value.max(1);
-            let ratio = rss as f64 / declared as f64;
-            let advised = if ratio > 0.9 {
-                Some(round_mib(rss.saturating_mul(3) / 2))
-            } else if ratio < 0.25 && declared > 64 << 20 {
-                Some(round_mib((rss * 2).max(32 << 20)))
-            } else {
-                None
-            };
-            if let Some(advised) = advised.filter(|a| *a != declared) {
-                out.push(Advice {
-                    service: name.clone(),
-                    resource: "memory",
-                    declared: format(QuantityKind::Size, declared),
-                    observed: format(QuantityKind::Size, round_mib(rss)),
-                    advised: format(QuantityKind::Size, advised),
-                    why: format!("it uses {:.0}% of its memory", ratio * 100.0),
-                    span: Some(memory.span),
-                });
-            }
-        }
-        if let Some(cpu) = &instance.resources.millicpu {
-            let uptime = svcmodel_deploy::state::now()
-                .saturating_sub(record.deployed_at)
-                .max(1);
-            let cores = cpu_seconds / uptime as f64;
-            let declared = cpu.value.max(1);
-            let ratio = cores * 1000.0 / declared as f64;
-            let advised = if ratio > 0.9 {
-                Some(round_millicpu(cores * 1500.0))
-            } else if ratio < 0.1 && declared > 100 && uptime >= 60 {
-                Some(round_millicpu((cores * 2000.0).max(50.0)))
-            } else {
-                None
-            };
-            if let Some(advised) = advised.filter(|a| *a != declared) {
-                out.push(Advice {
-                    service: name.clone(),
-                    resource: "cpu",
-                    declared: format(QuantityKind::Cpu, declared),
-                    observed: format!("{:.0}m on average over {uptime} s", cores * 1000.0),
-                    advised: format(QuantityKind::Cpu, advised),
-                    why: format!("it uses {:.0}% of its cpu", ratio * 100.0),
-                    span: Some(cpu.span),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Up to the next MiB (at least one).
-fn round_mib(bytes: u64) -> u64 {
-    bytes.div_ceil(1 << 20).max(1) << 20
-}
-
-/// Up to the next 50 millicores.
-fn round_millicpu(millicpu: f64) -> u64 {
-    ((millicpu / 50.0).ceil() as u64).max(1) * 50
+    svcmodel_deploy::reconcile::advice(&env.system, state, engine)
 }
 
 /// The first line of a values file written by `--write-values`: only such a file is
@@ -1400,16 +1318,20 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
         };
     }
     eprintln!("fixing {}:", output::plural(count, "drift"));
-    let exit = deploy(&DeployArgs {
-        system: args.system,
-        yes: args.yes,
-        repair_unhealthy: true,
-        rollback: true,
-        timeout: args.timeout,
-        lock_timeout: args.lock_timeout,
-        format: Format::Human,
-        color: args.color,
-    });
+    // The model as reconcile resolved and placed it: not a second time.
+    let exit = deploy_selection(
+        &selection,
+        &DeployArgs {
+            system: args.system,
+            yes: args.yes,
+            repair_unhealthy: true,
+            rollback: true,
+            timeout: args.timeout,
+            lock_timeout: args.lock_timeout,
+            format: Format::Human,
+            color: args.color,
+        },
+    );
     let left: Vec<Vec<Drift>> = selection
         .envs
         .iter()
@@ -1447,259 +1369,48 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
 /// recorded spec: kind to domains): a replica in a domain placement did not choose, or
 /// replicas crowded into fewer domains than placement spread them over. The message,
 /// the kind, and the domain of the model to point at.
-fn placement_drift(
-    name: &str,
-    spec: &serde_json::Value,
-    observed: Option<Vec<BTreeMap<String, String>>>,
-) -> Option<(String, String, String)> {
-    let pins = spec.get("pins")?.as_object()?;
-    let observed = observed?;
-    for (kind, values) in pins {
-        let placed: Vec<&str> = values
-            .as_array()?
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect();
-        let first = placed.first()?.to_string();
-        let running: Vec<&str> = observed
-            .iter()
-            .filter_map(|r| r.get(kind).map(String::as_str))
-            .collect();
-        let list = |names: &[&str]| {
-            names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if let Some(stray) = running.iter().find(|r| !placed.contains(r)) {
-            return Some((
-                format!(
-                    "`{name}` runs a replica in {kind} `{stray}`, where placement did not put it (it chose {})",
-                    list(&placed)
-                ),
-                kind.clone(),
-                first,
-            ));
-        }
-        let distinct: std::collections::BTreeSet<&str> = running.iter().copied().collect();
-        let wanted = placed.len().min(running.len());
-        if running.len() > 1 && distinct.len() < wanted {
-            let missing: Vec<&str> = placed
-                .iter()
-                .copied()
-                .filter(|p| !distinct.contains(p))
-                .collect();
-            return Some((
-                format!(
-                    "`{name}`'s {} replicas run in {kind} {} only, where placement spread them over {}",
-                    running.len(),
-                    list(&distinct.into_iter().collect::<Vec<_>>()),
-                    list(&placed)
-                ),
-                kind.clone(),
-                missing.first().map_or(first, |m| m.to_string()),
-            ));
-        }
-    }
-    None
-}
-
+/// The drift of one environment, as diagnostics with their stable codes.
 fn drifts(
     model: &svcmodel_model::Model,
     env: &Environment,
     state: Option<&State>,
     engine: &dyn Engine,
 ) -> Vec<Drift> {
-    let empty = BTreeMap::new();
-    let recorded = state.map_or(&empty, |s| &s.services);
+    use svcmodel_deploy::reconcile::{self, DriftKind};
     let hashes = hashes(env, state);
-    let plan = deploy::plan(&env.name, state, &env.desired, &hashes);
-    let mut out = Vec::new();
-    for item in &plan.items {
-        // Where the service's output is: files for processes, the engine's logs else.
-        let logs = match env.target.as_str() {
-            "local" => format!(
-                "read its log `.svcmodel/logs/{}/{}.log`",
-                env.name, item.name
-            ),
-            "compose" => format!(
-                "read its output with `docker logs svcmodel-{}-{}`",
-                env.name, item.name
-            ),
-            "swarm" => format!(
-                "read its output with `docker service logs svcmodel-{}-{}`",
-                env.name, item.name
-            ),
-            _ => format!(
-                "read its output with `kubectl logs -n {} deployment/{}`",
-                env.name, item.name
-            ),
-        };
-        let instance = env.system.find(&item.name);
-        let def = instance.map(|i| &*model.services[i.definition]);
-        let mut drift = |kind: &'static str,
-                         code: Code,
-                         message: String,
-                         labels: Vec<(svcmodel_model::Span, String)>,
-                         help: &str| {
-            let mut d = Diagnostic::error(code, message.clone()).help(help.to_string());
-            for (span, text) in labels {
-                d = d.label(span, text);
+    let input = reconcile::Input {
+        model,
+        system: &env.system,
+        environment: &env.name,
+        target: &env.target,
+        desired: &env.desired,
+        hashes: &hashes,
+    };
+    reconcile::drifts(&input, state, engine)
+        .into_iter()
+        .map(|d| {
+            let code = match d.kind {
+                DriftKind::Missing => Code::DriftMissing,
+                DriftKind::Extra => Code::DriftExtra,
+                DriftKind::Stopped => Code::DriftStopped,
+                DriftKind::Unhealthy => Code::DriftUnhealthy,
+                DriftKind::VersionChanged => Code::DriftVersion,
+                DriftKind::ConfigChanged => Code::DriftConfig,
+                DriftKind::Placement => Code::DriftPlacement,
+            };
+            let mut diagnostic = Diagnostic::error(code, d.message.clone()).help(d.help);
+            for (span, text) in d.labels {
+                diagnostic = diagnostic.label(span, text);
             }
-            out.push(Drift {
-                service: item.name.clone(),
-                kind,
+            Drift {
+                service: d.service,
+                kind: d.kind.as_str(),
                 code: code.as_str(),
-                message,
-                diagnostic: d,
-            });
-        };
-        match (item.action.clone(), def) {
-            (Action::Create, Some(def)) => drift(
-                "missing",
-                Code::DriftMissing,
-                format!("`{}` is in the model but not deployed", item.name),
-                vec![(def.name.span, "declared here".to_string())],
-                "run `svcmodel deploy` or `svcmodel reconcile --fix`",
-            ),
-            (Action::Delete, _) => drift(
-                "extra",
-                Code::DriftExtra,
-                format!("`{}` is deployed but no longer in the model", item.name),
-                Vec::new(),
-                "run `svcmodel deploy --yes` or `svcmodel reconcile --fix --yes` to delete it",
-            ),
-            (action, Some(def)) => {
-                let Some(record) = recorded.get(&item.name) else {
-                    continue;
-                };
-                if !engine.alive(&record.engine_id) {
-                    drift(
-                        "stopped",
-                        Code::DriftStopped,
-                        format!("`{}` is deployed but not running", item.name),
-                        vec![(def.name.span, "declared here".to_string())],
-                        &format!("run `svcmodel reconcile --fix`; {logs}"),
-                    );
-                } else if let Err(why) = engine.check(&record.engine_id, &record.spec) {
-                    let span = def.health.as_ref().map_or(def.name.span, |h| h.span);
-                    drift(
-                        "unhealthy",
-                        Code::DriftUnhealthy,
-                        format!("`{}` runs but its health check fails: {why}", item.name),
-                        vec![(span, "the health check".to_string())],
-                        &format!("{logs}; `svcmodel reconcile --fix` restarts it"),
-                    );
-                } else if let Some((message, kind, value)) =
-                    placement_drift(&item.name, &record.spec, engine.domains(&record.engine_id))
-                {
-                    // Point at the failure domain the environment declares.
-                    let span = model
-                        .environment(&env.name)
-                        .and_then(|e| {
-                            let kind = svcmodel_model::FailureDomainKind::parse(&kind)?;
-                            e.failure_domains
-                                .get(&kind)?
-                                .iter()
-                                .find(|d| d.value == value)
-                                .map(|d| d.span)
-                        })
-                        .unwrap_or(def.name.span);
-                    drift(
-                        "placement",
-                        Code::DriftPlacement,
-                        message,
-                        vec![(span, format!("placement put a replica in this {kind}"))],
-                        "check the nodes' `svcmodel.KIND` labels (Swarm) or node labels (Kubernetes): the platform places replicas by them; redeploy the service once they are right",
-                    );
-                }
-                if action == Action::Update {
-                    if let Some(change) = item.changes.iter().find(|c| c.field == "version") {
-                        drift(
-                            "version_changed",
-                            Code::DriftVersion,
-                            format!(
-                                "`{}` runs version {} but the model resolves {}",
-                                item.name,
-                                change.from.as_deref().unwrap_or("?"),
-                                change.to.as_deref().unwrap_or("?")
-                            ),
-                            vec![(def.version.span, "the model's version".to_string())],
-                            "run `svcmodel deploy` or `svcmodel reconcile --fix`",
-                        );
-                    }
-                    let others: Vec<&deploy::Change> = item
-                        .changes
-                        .iter()
-                        .filter(|c| c.field != "version")
-                        .collect();
-                    if !others.is_empty() {
-                        let instance = instance.map(|i| (i, def));
-                        let labels = others
-                            .iter()
-                            .map(|c| {
-                                (
-                                    change_span(c, instance).unwrap_or(def.name.span),
-                                    format!(
-                                        "{}: now {}",
-                                        c.field,
-                                        c.to.as_deref().unwrap_or("(none)")
-                                    ),
-                                )
-                            })
-                            .collect();
-                        drift(
-                            "config_changed",
-                            Code::DriftConfig,
-                            format!(
-                                "`{}` runs with another configuration: {}",
-                                item.name,
-                                others
-                                    .iter()
-                                    .map(|c| format!(
-                                        "{} was {}",
-                                        c.field,
-                                        c.from.as_deref().unwrap_or("(none)")
-                                    ))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                            labels,
-                            "run `svcmodel plan` to see every change, then `svcmodel deploy`",
-                        );
-                    }
-                }
+                message: d.message,
+                diagnostic,
             }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Where the model declares the value a change is about: a parameter's value (the
-/// values file, the --set flag or the default), else the configuration entry.
-fn change_span(
-    change: &deploy::Change,
-    instance: Option<(&svcmodel_model::system::Instance, &svcmodel_model::Service)>,
-) -> Option<svcmodel_model::Span> {
-    use svcmodel_model::ConfigValue;
-    use svcmodel_model::system::ValueSource;
-    let (instance, def) = instance?;
-    let name = change.field.strip_prefix("env.")?;
-    let entry = def.config.env.iter().find(|e| e.key.value == name)?;
-    if let ConfigValue::Param { name: param } = &entry.value.value {
-        let index = def.params.iter().position(|p| p.name.value == *param)?;
-        match &instance.values.get(index)?.source {
-            ValueSource::Default { span }
-            | ValueSource::ValuesFile { span }
-            | ValueSource::Set { span } => {
-                return Some(*span);
-            }
-            _ => {}
-        }
-    }
-    Some(entry.value.span)
+        })
+        .collect()
 }
 
 /// The drift of each environment of the selection, in one document.
