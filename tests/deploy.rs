@@ -90,11 +90,7 @@ impl Shop {
             command.env(k, v);
         }
         let output = command.output().unwrap();
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Output::from(output)
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -181,6 +177,17 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The service a supervisor runs: its (first) child.
+fn service_of(supervisor: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn process_gone(pid: u32) -> bool {
@@ -1020,11 +1027,7 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
         .env_remove("SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY")
         .output()
         .unwrap();
-    let unset = Output {
-        code: unset.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&unset.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&unset.stderr).into_owned(),
-    };
+    let unset = Output::from(unset);
     assert_eq!(unset.code, 6);
     assert_eq!(
         unset.stderr_flat(),
@@ -1293,14 +1296,7 @@ fn a_foreign_listener_is_refused_and_never_counts_as_healthy() {
     // reconcile say so instead of "healthy".
     assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
     let supervisor = pid_of(&shop, "products");
-    let child: u32 =
-        std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+    let child: u32 = service_of(supervisor);
     kill(child, "-KILL");
     let squatter = {
         let start = Instant::now();
@@ -1632,11 +1628,7 @@ service "leaky" {{
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Output::from(output)
     };
     let deploy = run(&["deploy", "-e", "local", "--timeout", "5", "."]);
     assert_eq!(deploy.code, 6, "{}", deploy.transcript());
@@ -1717,11 +1709,7 @@ fn operational_failures_are_coded_diagnostics() {
         .env("COLUMNS", "1000")
         .output()
         .unwrap();
-    let unset = Output {
-        code: unset.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&unset.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&unset.stderr).into_owned(),
-    };
+    let unset = Output::from(unset);
     snapshot("secret-unset", &unset);
 
     // E1004: a port held by a stranger, and the same under --format json.
@@ -1842,14 +1830,7 @@ fn the_local_engine_runs_what_process_json_says() {
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let name = rendered["name"].as_str().unwrap();
         let supervisor = pid_of(&shop, name);
-        let child: u32 =
-            std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
+        let child: u32 = service_of(supervisor);
         let words = |pid: u32, what: &str| -> Vec<String> {
             String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{what}")).unwrap())
                 .split('\0')

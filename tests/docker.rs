@@ -79,11 +79,14 @@ struct Dock {
 
 impl Dock {
     fn new(environment: &str) -> Dock {
+        Dock::with_model(environment, &model(environment))
+    }
+
+    /// A project of its own holding `model`, deployed as `environment`.
+    fn with_model(environment: &str, model: &str) -> Dock {
         image();
         let project = Project::new();
-        project
-            .file("svcmodel.toml", "")
-            .file("main.svc", model(environment));
+        project.file("svcmodel.toml", "").file("main.svc", model);
         Dock {
             project,
             environment: environment.to_string(),
@@ -109,11 +112,7 @@ impl Dock {
             .envs(self.variables.iter().map(|(k, v)| (k, v)))
             .output()
             .unwrap();
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Output::from(output)
     }
 
     fn container(&self, service: &str) -> String {
@@ -611,13 +610,7 @@ service "s{i}" {{
 "#
         ));
     }
-    let project = Project::new();
-    project.file("svcmodel.toml", "").file("main.svc", &model);
-    let dock = Dock {
-        project,
-        environment: environment.clone(),
-        variables: Vec::new(),
-    };
+    let dock = Dock::with_model(&environment, &model);
     let deploy = dock.run(&["deploy"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
     assert!(
@@ -744,13 +737,7 @@ service "web" {{
 }}
 "#
     );
-    let project = Project::new();
-    project.file("svcmodel.toml", "").file("main.svc", &model);
-    let dock = Dock {
-        project,
-        environment: environment.clone(),
-        variables: Vec::new(),
-    };
+    let dock = Dock::with_model(&environment, &model);
     let rendered = dock.run(&["render", "--target", "compose", "--stdout"]);
     assert_eq!(rendered.code, 0, "{}", rendered.transcript());
     let text = &rendered.stdout[rendered.stdout.find('\n').unwrap() + 1..];
