@@ -50,17 +50,17 @@ pub fn wave_names(system: &svcmodel_model::system::ResolvedSystem) -> Vec<Vec<St
 
 /// Runs `check` every `interval` until it passes or `deadline` has passed; a failure
 /// for which `fatal` holds ends the wait at once. What engines wait for health with.
-pub fn poll_healthy(
+pub fn poll_healthy<E: std::fmt::Display>(
     deadline: Duration,
     interval: Duration,
-    check: impl Fn() -> Result<(), String>,
-    fatal: impl Fn(&str) -> bool,
+    check: impl Fn() -> Result<(), E>,
+    fatal: impl Fn(&E) -> bool,
 ) -> Result<(), String> {
     let start = std::time::Instant::now();
     loop {
         match check() {
             Ok(()) => return Ok(()),
-            Err(why) if fatal(&why) => return Err(why),
+            Err(why) if fatal(&why) => return Err(why.to_string()),
             Err(why) if start.elapsed() >= deadline => {
                 return Err(format!("not healthy within {}s: {why}", deadline.as_secs()));
             }
@@ -493,6 +493,29 @@ impl Mark {
     }
 }
 
+/// What a running service uses: what tuning advice compares with its declared
+/// resources.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    /// Resident memory, in bytes.
+    pub memory_bytes: u64,
+    /// CPU time used since it started, in seconds.
+    pub cpu_seconds: f64,
+}
+
+impl Usage {
+    /// Per replica, as the model declares resources: the most memory any replica
+    /// uses, and the CPU time they used on average. `None` without a sample.
+    pub fn of_replicas(samples: &[Usage]) -> Option<Usage> {
+        let memory_bytes = samples.iter().map(|s| s.memory_bytes).max()?;
+        let cpu_seconds = samples.iter().map(|s| s.cpu_seconds).sum::<f64>() / samples.len() as f64;
+        Some(Usage {
+            memory_bytes,
+            cpu_seconds,
+        })
+    }
+}
+
 /// Something running that carries svcmodel's mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marked {
@@ -543,8 +566,8 @@ pub trait Engine: Sync {
     ) -> Result<(), String>;
     /// One health check now.
     fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String>;
-    /// Resident memory in bytes and CPU seconds used, where the engine can tell.
-    fn usage(&self, engine_id: &str) -> Option<(u64, f64)>;
+    /// What it uses, where the engine can tell.
+    fn usage(&self, engine_id: &str) -> Option<Usage>;
     /// Whether `start` brings what an old engine id runs to the new spec in place
     /// (declarative engines such as Kubernetes): then the old one is not stopped
     /// first, and what it held beyond the new one is pruned once the new one is healthy.

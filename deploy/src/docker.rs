@@ -820,17 +820,12 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         ids.iter().try_for_each(|id| self.check_once(id, spec))
     }
 
-    fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
-        // The largest memory of a replica and their average CPU, as for Swarm: what
-        // one replica's declared resources are compared with.
-        let ids = Self::container_ids(engine_id)?;
-        let used: Vec<(u64, f64)> = ids
+    fn usage(&self, engine_id: &str) -> Option<crate::deploy::Usage> {
+        let samples: Vec<crate::deploy::Usage> = Self::container_ids(engine_id)?
             .iter()
             .filter_map(|id| container_usage(&self.docker, &self.runtime, id))
             .collect();
-        let memory = used.iter().map(|(m, _)| *m).max()?;
-        let cpu = used.iter().map(|(_, c)| c).sum::<f64>() / used.len() as f64;
-        Some((memory, cpu))
+        crate::deploy::Usage::of_replicas(&samples)
     }
 }
 
@@ -839,7 +834,7 @@ pub(crate) fn container_usage(
     docker: &Docker,
     runtime: &tokio::runtime::Runtime,
     id: &str,
-) -> Option<(u64, f64)> {
+) -> Option<crate::deploy::Usage> {
     let options = StatsOptionsBuilder::default()
         .stream(false)
         .one_shot(true)
@@ -852,5 +847,8 @@ pub(crate) fn container_usage(
         .cpu_stats
         .and_then(|c| c.cpu_usage)
         .and_then(|u| u.total_usage)?;
-    Some((memory, cpu_ns as f64 / 1e9))
+    Some(crate::deploy::Usage {
+        memory_bytes: memory,
+        cpu_seconds: cpu_ns as f64 / 1e9,
+    })
 }

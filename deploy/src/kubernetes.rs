@@ -548,7 +548,7 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
     }
 
     /// Pod metrics give a rate, not the CPU seconds used: no advice on Kubernetes yet.
-    fn usage(&self, _engine_id: &str) -> Option<(u64, f64)> {
+    fn usage(&self, _engine_id: &str) -> Option<crate::deploy::Usage> {
         None
     }
 

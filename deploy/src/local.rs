@@ -490,29 +490,27 @@ pub fn wait_healthy(
     timeout: Duration,
     deadline: Duration,
 ) -> Result<(), String> {
-    let start = Instant::now();
-    let mut last = String::from("not checked yet");
-    loop {
-        if !alive(id) {
-            return Err(format!("the process exited ({last})"));
-        }
-        match probe {
-            None => return Ok(()),
-            Some(p) => match check_own(id, p, timeout) {
-                Ok(()) => return Ok(()),
-                Err(Unhealthy::Foreign(why)) => return Err(why),
-                Err(Unhealthy::Not(why)) => last = why,
-            },
-        }
-        if start.elapsed() >= deadline {
-            return Err(format!(
-                "not healthy within {}s: {last}",
-                deadline.as_secs()
-            ));
-        }
+    // Why the last check failed, for the message when the process then exits.
+    let last = std::cell::RefCell::new(String::from("not checked yet"));
+    crate::deploy::poll_healthy(
+        deadline,
         // Until it is first healthy, look often: a deploy waits on this.
-        std::thread::sleep(interval.min(Duration::from_millis(200)));
-    }
+        interval.min(Duration::from_millis(200)),
+        || {
+            if !alive(id) {
+                return Err(Unhealthy::Exited(last.borrow().clone()));
+            }
+            match probe {
+                None => Ok(()),
+                Some(p) => check_own(id, p, timeout).inspect_err(|e| {
+                    if let Unhealthy::Not(why) = e {
+                        *last.borrow_mut() = why.clone();
+                    }
+                }),
+            }
+        },
+        |e| !matches!(e, Unhealthy::Not(_)),
+    )
 }
 
 /// Why a check failed: not (yet) healthy, or the port is someone else's, which no
@@ -520,6 +518,17 @@ pub fn wait_healthy(
 enum Unhealthy {
     Not(String),
     Foreign(String),
+    /// The process is gone, after the last check failed so.
+    Exited(String),
+}
+
+impl std::fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unhealthy::Not(why) | Unhealthy::Foreign(why) => f.write_str(why),
+            Unhealthy::Exited(last) => write!(f, "the process exited ({last})"),
+        }
+    }
 }
 
 /// One health check that counts only when the process group `id` leads is the one
@@ -754,14 +763,16 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         }
         match probe_of(spec) {
             None => Ok(()),
-            Some((p, _, timeout)) => check_own(id, &p, timeout).map_err(|e| match e {
-                Unhealthy::Not(why) | Unhealthy::Foreign(why) => why,
-            }),
+            Some((p, _, timeout)) => check_own(id, &p, timeout).map_err(|e| e.to_string()),
         }
     }
 
-    fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
-        usage(ProcessId::decode(engine_id)?)
+    fn usage(&self, engine_id: &str) -> Option<crate::deploy::Usage> {
+        let (memory_bytes, cpu_seconds) = usage(ProcessId::decode(engine_id)?)?;
+        Some(crate::deploy::Usage {
+            memory_bytes,
+            cpu_seconds,
+        })
     }
 }
 

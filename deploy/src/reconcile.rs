@@ -313,7 +313,7 @@ fn change_span(
     Some(entry.value.span)
 }
 
-/// One piece of tuning advice: a declared resource far from what the service uses.
+/// Advice from what a service uses against what the model declares for it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Advice {
     pub service: String,
@@ -341,7 +341,11 @@ pub fn advice(system: &ResolvedSystem, state: Option<&State>, engine: &dyn Engin
         let Some(instance) = system.find(name) else {
             continue;
         };
-        let Some((rss, cpu_seconds)) = engine.usage(&record.engine_id) else {
+        let Some(deploy::Usage {
+            memory_bytes: rss,
+            cpu_seconds,
+        }) = engine.usage(&record.engine_id)
+        else {
             continue;
         };
         if let Some(memory) = &instance.resources.memory_bytes {

@@ -680,4 +680,64 @@ mod tests {
         assert!(store.lock("dev", "deploy", Duration::ZERO).is_ok());
         let _ = fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_backup_of_another_lineage_is_kept_aside_never_overwritten() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = Store::new(dir.path());
+        let mut first = State::new("dev", "local");
+        store.save(&mut first).ok();
+        store.save(&mut first).ok();
+        let backup = store.state_path("dev").with_extension("json.backup");
+        assert_eq!(lineage_of(&backup), Some(first.lineage.clone()));
+        // The state file is lost; a new lineage starts and saves twice.
+        fs::remove_file(store.state_path("dev")).ok();
+        let mut second = State::new("dev", "local");
+        store.save(&mut second).ok();
+        store.save(&mut second).ok();
+        assert_eq!(lineage_of(&backup), Some(second.lineage.clone()));
+        let aside = store
+            .state_path("dev")
+            .with_extension(format!("json.backup.{}", first.lineage));
+        assert_eq!(lineage_of(&aside), Some(first.lineage.clone()));
+    }
+
+    #[test]
+    fn a_serial_that_cannot_rise_is_an_error_not_a_wrap() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = Store::new(dir.path());
+        let mut state = State::new("dev", "local");
+        state.serial = u64::MAX;
+        assert!(matches!(
+            store.save(&mut state),
+            Err(StateError::Corrupt(..))
+        ));
+        assert_eq!(state.serial, u64::MAX);
+    }
+
+    #[test]
+    fn a_dead_holders_lock_is_free_and_an_unreadable_one_forced() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = Store::new(dir.path());
+        let held = store.lock("dev", "deploy", Duration::ZERO);
+        assert!(held.is_ok());
+        // Held: neither a second lock nor a forced unlock takes it.
+        assert!(matches!(
+            store.lock("dev", "deploy", Duration::ZERO),
+            Err(StateError::Locked(_))
+        ));
+        assert!(matches!(
+            store.force_unlock("dev"),
+            Err(StateError::HeldByLiveRun(_))
+        ));
+        drop(held);
+        fs::write(store.lock_path("dev").expect("a safe name"), "{ not json").ok();
+        assert!(store.lock("dev", "deploy", Duration::ZERO).is_ok());
+        fs::write(store.lock_path("dev").expect("a safe name"), "{ not json").ok();
+        assert_eq!(store.force_unlock("dev").ok(), Some(None));
+        assert!(matches!(
+            store.lock("../x", "deploy", Duration::ZERO),
+            Err(StateError::UnsafeName(..))
+        ));
+    }
 }

@@ -388,18 +388,16 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
     /// Per replica, as the model declares resources: the most memory any running
     /// task's container uses, and the CPU seconds they used on average. Only the
     /// tasks on this machine's node can be read; none there gives no figure.
-    fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
+    fn usage(&self, engine_id: &str) -> Option<crate::deploy::Usage> {
         let id = Self::service_id(engine_id)?;
-        let samples: Vec<(u64, f64)> = self
+        let samples: Vec<crate::deploy::Usage> = self
             .running_tasks(id)
             .into_iter()
             .filter_map(|(container, _)| {
                 crate::docker::container_usage(&self.docker, &self.runtime, &container?)
             })
             .collect();
-        let memory = samples.iter().map(|s| s.0).max()?;
-        let cpu = samples.iter().map(|s| s.1).sum::<f64>() / samples.len() as f64;
-        Some((memory, cpu))
+        crate::deploy::Usage::of_replicas(&samples)
     }
 
     /// Each running task's node, read through its `svcmodel.KIND` labels.

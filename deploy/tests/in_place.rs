@@ -70,7 +70,7 @@ impl Engine for Inventory {
         }
     }
 
-    fn usage(&self, _: &str) -> Option<(u64, f64)> {
+    fn usage(&self, _: &str) -> Option<deploy::Usage> {
         None
     }
 

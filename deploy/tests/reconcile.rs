@@ -48,7 +48,7 @@ service "worker" {
 struct Memory {
     alive: BTreeSet<String>,
     unhealthy: BTreeMap<String, String>,
-    usage: BTreeMap<String, (u64, f64)>,
+    usage: BTreeMap<String, deploy::Usage>,
 }
 
 impl Engine for Memory {
@@ -70,7 +70,7 @@ impl Engine for Memory {
             None => Ok(()),
         }
     }
-    fn usage(&self, engine_id: &str) -> Option<(u64, f64)> {
+    fn usage(&self, engine_id: &str) -> Option<deploy::Usage> {
         self.usage.get(engine_id).copied()
     }
 }
@@ -231,9 +231,13 @@ fn advice_follows_the_usage_the_engine_reports() {
     let system = &compilation.resolution.as_ref().unwrap().systems[0];
     // 250 MiB of 256 Mi, and 0.5 cores of 500m for an hour.
     let mut engine = running();
-    engine
-        .usage
-        .insert("ID-api".to_string(), (250 << 20, 1800.0));
+    engine.usage.insert(
+        "ID-api".to_string(),
+        deploy::Usage {
+            memory_bytes: 250 << 20,
+            cpu_seconds: 1800.0,
+        },
+    );
     state.services.get_mut("api").unwrap().deployed_at = svcmodel_deploy::state::now() - 3600;
     let advice = reconcile::advice(system, Some(&state), &engine);
     let lines: Vec<(&str, &str, &str, &str)> = advice

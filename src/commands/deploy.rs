@@ -1105,8 +1105,8 @@ fn observe(
                     (None, None) => "-",
                 },
                 engine_id: record.map(|r| r.engine_id.clone()),
-                memory_bytes: usage.map(|u| u.0),
-                cpu_seconds: usage.map(|u| u.1),
+                memory_bytes: usage.map(|u| u.memory_bytes),
+                cpu_seconds: usage.map(|u| u.cpu_seconds),
             }
         })
         .collect()
@@ -1114,7 +1114,7 @@ fn observe(
 
 // ---------------------------------------------------------------- tuning
 
-/// Advice from what a service uses against what the model declares for it.
+/// Tuning advice for one environment (see `svcmodel_deploy::reconcile::advice`).
 fn advice(env: &Environment, state: Option<&State>, engine: &dyn Engine) -> Vec<Advice> {
     svcmodel_deploy::reconcile::advice(&env.system, state, engine)
 }
