@@ -146,6 +146,12 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     let failed = run(&project, &["deploy", "--timeout", "5"]);
     project.file("main.svc", MODEL);
     let restored = run(&project, &["reconcile"]);
+    // The state lost while the services run: their marks stop a second copy.
+    let state = project.path().join(".svcmodel/state/swarm1.json");
+    let saved = std::fs::read(&state).unwrap();
+    std::fs::remove_file(&state).unwrap();
+    let unrecorded = run(&project, &["deploy", "--timeout", "60"]);
+    std::fs::write(&state, saved).unwrap();
     cleanup();
     assert_eq!(replicas, "2");
     // Spread over the zones placement chose, and kept out of the one it did not.
@@ -189,4 +195,12 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
         failed.stderr
     );
     assert_eq!(restored.code, 0, "{}", restored.transcript());
+    assert_eq!(unrecorded.code, 6, "{}", unrecorded.transcript());
+    assert!(
+        unrecorded
+            .stderr_flat()
+            .contains("error[E1005]: environment `swarm1` runs a service that its state does not record: `api` (swarm:"),
+        "{}",
+        unrecorded.stderr
+    );
 }

@@ -348,6 +348,38 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         }
     }
 
+    fn find_marked(&self, project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{}={environment}", crate::docker::ENVIRONMENT_LABEL),
+                crate::docker::MARK_LABEL.to_string(),
+            ],
+        )]);
+        let options = bollard::query_parameters::ListServicesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let Ok(services) = self
+            .runtime
+            .block_on(self.docker.list_services(Some(options)))
+        else {
+            return Vec::new();
+        };
+        services
+            .into_iter()
+            .filter_map(|service| {
+                let labels = service.spec.as_ref()?.labels.as_ref()?;
+                let mark = crate::deploy::Mark::decode(labels.get(crate::docker::MARK_LABEL)?)?;
+                (mark.project == project && mark.environment == environment).then(|| {
+                    crate::deploy::Marked {
+                        engine_id: format!("swarm:{}", service.id.unwrap_or_default()),
+                        mark,
+                    }
+                })
+            })
+            .collect()
+    }
+
     fn release(&self) -> Result<(), String> {
         crate::docker::release_network(
             &self.docker,
