@@ -145,7 +145,8 @@ fn get(address: &str, path: &str) -> String {
 
 #[test]
 fn containers_deploy_reach_each_other_and_are_repaired() {
-    let dock = Dock::new("dock1");
+    let dock = Dock::new(&unique("dock1"));
+    let environment = dock.environment.clone();
     let deploy = dock.run(&["deploy"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
     let wave = |name: &str| deploy.stderr.find(&format!("  {name}: healthy")).unwrap();
@@ -164,7 +165,7 @@ fn containers_deploy_reach_each_other_and_are_repaired() {
         &dock.container("api"),
     ]);
     assert!(
-        labels.contains(r#""svcmodel.io/environment":"dock1""#),
+        labels.contains(&format!(r#""svcmodel.io/environment":"{environment}""#)),
         "{labels}"
     );
     assert!(labels.contains(r#""svcmodel.io/model-hash""#), "{labels}");
@@ -175,7 +176,10 @@ fn containers_deploy_reach_each_other_and_are_repaired() {
         "{{json .NetworkSettings.Networks}}",
         &dock.container("api"),
     ]);
-    assert!(network.contains("svcmodel-dock1"), "{network}");
+    assert!(
+        network.contains(&format!("svcmodel-{environment}")),
+        "{network}"
+    );
 
     // A second deploy changes nothing.
     let id = docker(&["inspect", "-f", "{{.Id}}", &dock.container("api")]);
@@ -202,8 +206,12 @@ fn containers_deploy_reach_each_other_and_are_repaired() {
     assert_eq!(dock.run(&["reconcile"]).code, 0);
     let status = dock.run(&["status", "--format", "json"]);
     assert!(!status.stdout.contains(CANARY) && !status.stderr.contains(CANARY));
-    let state =
-        std::fs::read_to_string(dock.project.path().join(".svcmodel/state/dock1.json")).unwrap();
+    let state = std::fs::read_to_string(
+        dock.project
+            .path()
+            .join(format!(".svcmodel/state/{environment}.json")),
+    )
+    .unwrap();
     assert!(!state.contains(CANARY));
 
     // Destroy removes the containers.
@@ -213,7 +221,7 @@ fn containers_deploy_reach_each_other_and_are_repaired() {
             "ps",
             "-aq",
             "--filter",
-            "label=svcmodel.io/environment=dock1"
+            &format!("label=svcmodel.io/environment={environment}")
         ]),
         ""
     );
@@ -221,8 +229,8 @@ fn containers_deploy_reach_each_other_and_are_repaired() {
 
 #[test]
 fn a_missing_image_fails_the_deploy_without_pulling() {
-    let dock = Dock::new("dock2");
-    let text = model("dock2").replace(
+    let dock = Dock::new(&unique("dock2"));
+    let text = model(&dock.environment).replace(
         &format!("image   = \"{IMAGE}\"\n\n  param"),
         "image   = \"svcmodel-absent:0.0.0\"\n\n  param",
     );
@@ -400,8 +408,8 @@ fn a_docker_context_picks_the_engine() {
     };
     create("svcmodel-test", &local_engine());
     create("svcmodel-dead", "unix:///nonexistent/docker.sock");
-    let dock = Dock::new("dock3").with("DOCKER_CONFIG", &config);
-    let text = model("dock3");
+    let dock = Dock::new(&unique("dock3")).with("DOCKER_CONFIG", &config);
+    let text = model(&dock.environment);
     let with_context = |context: &str| {
         dock.project.file(
             "main.svc",
@@ -539,7 +547,7 @@ impl FlakyEngine {
 #[test]
 fn transient_engine_errors_are_retried_and_others_are_not() {
     let flaky = FlakyEngine::start("/containers/create", 1, "503 Service Unavailable");
-    let dock = Dock::new("dock4").with("DOCKER_HOST", &flaky.address);
+    let dock = Dock::new(&unique("dock4")).with("DOCKER_HOST", &flaky.address);
     let deploy = dock.run(&["deploy", "--timeout", "60"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
     // api's create failed once and was retried; web's went through.
@@ -551,7 +559,7 @@ fn transient_engine_errors_are_retried_and_others_are_not() {
         usize::MAX,
         "500 Internal Server Error",
     );
-    let dock = Dock::new("dock5").with("DOCKER_HOST", &broken.address);
+    let dock = Dock::new(&unique("dock5")).with("DOCKER_HOST", &broken.address);
     let deploy = dock.run(&["deploy", "--timeout", "60"]);
     assert_eq!(deploy.code, 6, "{}", deploy.transcript());
     assert!(
