@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::state::{Pending, ServiceRecord, State, StateError, Store, now};
-use svcmodel_targets::view::{HealthView, Part, ServiceView, ValueView};
+use svcmodel_targets::view::ServiceView;
 
 /// One service as the model wants it.
 #[derive(Debug, Clone)]
@@ -100,104 +100,20 @@ pub fn desired_local(view: &[ServiceView], waves: &[Vec<String>]) -> Vec<Desired
             .unwrap_or(waves.len())
     };
     view.iter()
-        .map(|s| {
-            let command: Vec<serde_json::Value> = s
-                .command
+        .map(|s| Desired {
+            name: s.name.clone(),
+            service: s.service.clone(),
+            version: s.version.clone(),
+            model_hash: s.model_hash.clone(),
+            spec: crate::spec::value(&crate::spec::LocalSpec::of(s)),
+            wave: wave_of(&s.name),
+            secrets: s
+                .secrets
                 .iter()
-                .chain(s.args.iter())
-                .map(spec_value)
-                .collect();
-            let env: BTreeMap<&str, serde_json::Value> = s
-                .env
-                .iter()
-                .map(|e| (e.name.as_str(), spec_value(&e.value)))
-                .collect();
-            let spec = serde_json::json!({
-                "name": s.name,
-                "command": command,
-                "env": env,
-                "workdir": s.workdir.as_ref().map(spec_value),
-                "ports": s.ports.iter().map(|p| (p.name.clone(), p.port)).collect::<BTreeMap<_, _>>(),
-                "health": s.health.as_ref().map(health_spec),
-                "restart": s.restart,
-            });
-            Desired {
-                name: s.name.clone(),
-                service: s.service.clone(),
-                version: s.version.clone(),
-                model_hash: s.model_hash.clone(),
-                spec,
-                wave: wave_of(&s.name),
-                secrets: s
-                    .secrets
-                    .iter()
-                    .map(|x| (x.param.clone(), x.host_variable.clone()))
-                    .collect(),
-            }
+                .map(|x| (x.param.clone(), x.host_variable.clone()))
+                .collect(),
         })
         .collect()
-}
-
-/// A value as recorded: its text, or its parts with secrets by the host variable that
-/// holds them at deploy time.
-fn spec_value(value: &ValueView) -> serde_json::Value {
-    if let Some(text) = &value.text {
-        return serde_json::Value::from(text.as_str());
-    }
-    let parts: Vec<serde_json::Value> = value
-        .parts
-        .iter()
-        .map(|p| match p {
-            Part::Text { text } => serde_json::json!({ "text": text }),
-            Part::Secret { secret } => {
-                serde_json::json!({ "secret": secret.param, "from": secret.host_variable })
-            }
-            Part::Address { service, field, .. } => {
-                serde_json::json!({ "address": service, "field": field })
-            }
-        })
-        .collect();
-    serde_json::json!({ "parts": parts })
-}
-
-fn health_spec(health: &HealthView) -> serde_json::Value {
-    serde_json::json!({
-        "kind": health.kind,
-        "port": health.port,
-        "path": health.path,
-        "command": health.command,
-        "interval_seconds": health.interval_seconds,
-        "timeout_seconds": health.timeout_seconds,
-    })
-}
-
-/// A value of a spec with its secrets filled in from `lookup`.
-pub fn resolve_value(
-    value: &serde_json::Value,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
-    if let Some(text) = value.as_str() {
-        return Ok(text.to_string());
-    }
-    let mut out = String::new();
-    for part in value
-        .get("parts")
-        .and_then(|p| p.as_array())
-        .into_iter()
-        .flatten()
-    {
-        if let Some(text) = part.get("text").and_then(|t| t.as_str()) {
-            out.push_str(text);
-        } else if let Some(from) = part.get("from").and_then(|f| f.as_str()) {
-            match lookup(from) {
-                Some(secret) => out.push_str(&secret),
-                None => return Err(format!("the secret variable `{from}` is not set")),
-            }
-        } else {
-            return Err("a value known only at run time cannot be set here".to_string());
-        }
-    }
-    Ok(out)
 }
 
 /// The fingerprint of each secret's current value under the project's key (see

@@ -14,7 +14,7 @@
 //!   against the container's address (images need no shell or probe tool);
 //!   `command` checks run as Docker's own health check inside the container.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -28,7 +28,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use crate::deploy::{Desired, resolve_value};
+use crate::deploy::Desired;
 use crate::local::{Probe, probe_at};
 use svcmodel_targets::view::ServiceView;
 
@@ -62,54 +62,11 @@ pub struct DockerEngine<'a> {
 
 /// Builds the desired containers of a view rendered for the `compose` target.
 pub fn desired(view: &[ServiceView], waves: &[Vec<String>], environment: &str) -> Vec<Desired> {
-    let locals = crate::deploy::desired_local(view, waves);
-    locals
+    crate::deploy::desired_local(view, waves)
         .into_iter()
         .zip(view)
         .map(|(mut d, s)| {
-            let args: Vec<serde_json::Value> = d.spec["command"]
-                .as_array()
-                .map(|c| c[s.command.len()..].to_vec())
-                .unwrap_or_default();
-            d.spec = serde_json::json!({
-                "name": s.name,
-                "image": s.image,
-                "args": args,
-                "env": d.spec["env"],
-                "ports": d.spec["ports"],
-                "health": d.spec["health"],
-                "restart": s.restart,
-                "network": format!("svcmodel-{environment}"),
-                "labels": {
-                    ENVIRONMENT_LABEL: environment,
-                    "svcmodel.io/service": s.service,
-                    "app.kubernetes.io/name": s.service,
-                    "app.kubernetes.io/instance": s.name,
-                    "app.kubernetes.io/version": s.version,
-                    "svcmodel.io/model-hash": s.model_hash,
-                    "app.kubernetes.io/managed-by": "svcmodel",
-                },
-                "memory_bytes": s.resources.memory_bytes,
-                "millicpu": s.resources.millicpu,
-                // As the rendered Compose file: a read-only root with a scratch /tmp,
-                // no privilege gained through exec, and the data volume at its path,
-                // named as `docker compose` names it (PROJECT_VOLUME).
-                "read_only": true,
-                "tmpfs": ["/tmp"],
-                "security_opt": ["no-new-privileges:true"],
-                "volumes": s.data.as_ref().map(|data| vec![serde_json::json!({
-                    "source": format!("{environment}_{}-data", s.name),
-                    "target": data.path,
-                })]).unwrap_or_default(),
-                // One container per replica (Swarm: the service's replica count).
-                "replicas": s.replicas,
-                // Read by the Swarm engine: the node labels to spread replicas over.
-                "spread": s.swarm_preferences,
-                // Read by the Swarm engine: where placement put the replicas.
-                "constraints": s.swarm_constraints,
-                // The failure domains placement chose, per kind: placement drift.
-                "pins": s.pins.iter().map(|p| (p.kind.clone(), p.values.clone())).collect::<BTreeMap<_, _>>(),
-            });
+            d.spec = crate::spec::value(&crate::spec::ContainerSpec::of(s, environment));
             d
         })
         .collect()
@@ -316,55 +273,42 @@ pub(crate) struct ContainerParts {
 }
 
 pub(crate) fn container_parts(
-    spec: &serde_json::Value,
+    spec: &crate::spec::ContainerSpec,
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<ContainerParts, String> {
-    let args = spec["args"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| resolve_value(v, lookup))
+    let args = spec
+        .args
+        .iter()
+        .map(|v| v.resolve(lookup))
         .collect::<Result<Vec<_>, _>>()?;
-    let env = spec["env"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| Ok(format!("{k}={}", resolve_value(v, lookup)?)))
+    let env = spec
+        .env
+        .iter()
+        .map(|(k, v)| Ok(format!("{k}={}", v.resolve(lookup)?)))
         .collect::<Result<Vec<_>, String>>()?;
-    let labels = spec["labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+    let labels = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let ports = spec["ports"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, p)| p.as_u64().map(|p| p as u16))
-        .collect();
-    let health = &spec["health"];
-    let healthcheck = (health["kind"].as_str() == Some("exec")).then(|| {
-        let seconds = |key: &str, default: u64| {
-            (health[key].as_u64().unwrap_or(default) * 1_000_000_000) as i64
-        };
-        let mut test = vec!["CMD".to_string()];
-        test.extend(
-            health["command"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|w| w.as_str().map(str::to_string)),
-        );
-        HealthConfig {
-            test: Some(test),
-            interval: Some(seconds("interval_seconds", 10)),
-            timeout: Some(seconds("timeout_seconds", 1)),
-            retries: Some(3),
-            start_period: None,
-            start_interval: Some(1_000_000_000),
-        }
-    });
+    let ports = spec.ports.values().copied().collect();
+    let healthcheck = spec
+        .health
+        .as_ref()
+        .filter(|h| h.kind == "exec")
+        .map(|health| {
+            let nanos = |seconds: u64| (seconds * 1_000_000_000) as i64;
+            let mut test = vec!["CMD".to_string()];
+            test.extend(health.command.iter().cloned());
+            HealthConfig {
+                test: Some(test),
+                interval: Some(nanos(health.interval_seconds)),
+                timeout: Some(nanos(health.timeout_seconds)),
+                retries: Some(3),
+                start_period: None,
+                start_interval: Some(1_000_000_000),
+            }
+        });
     Ok(ContainerParts {
         args,
         env,
@@ -421,12 +365,11 @@ impl<'a> DockerEngine<'a> {
     /// Compose service, secrets filled in from the deploying machine.
     fn container_config(
         &self,
-        desired: &Desired,
+        spec: &crate::spec::ContainerSpec,
         mark: &crate::deploy::Mark,
         image: &str,
-        network: &str,
     ) -> Result<ContainerCreateBody, String> {
-        let spec = &desired.spec;
+        let network = spec.network.as_str();
         let ContainerParts {
             args,
             env,
@@ -447,30 +390,22 @@ impl<'a> DockerEngine<'a> {
                 )
             })
             .collect();
-        let restart = match spec["restart"].as_str() {
-            Some("always") => RestartPolicyNameEnum::ALWAYS,
-            Some("never") => RestartPolicyNameEnum::NO,
+        let restart = match spec.restart.as_str() {
+            "always" => RestartPolicyNameEnum::ALWAYS,
+            "never" => RestartPolicyNameEnum::NO,
             _ => RestartPolicyNameEnum::ON_FAILURE,
         };
-        let strings = |key: &str| -> Vec<String> {
-            spec[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        };
-        let mounts: Vec<bollard::models::Mount> = spec["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let mounts: Vec<bollard::models::Mount> = spec
+            .volumes
+            .iter()
             .map(|v| bollard::models::Mount {
                 typ: Some(bollard::models::MountType::VOLUME),
-                source: v["source"].as_str().map(str::to_string),
-                target: v["target"].as_str().map(str::to_string),
+                source: Some(v.source.clone()),
+                target: Some(v.target.clone()),
                 ..Default::default()
             })
             .collect();
+        let memory = spec.memory_bytes.and_then(|m| i64::try_from(m).ok());
         Ok(ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: Some(args),
@@ -488,17 +423,20 @@ impl<'a> DockerEngine<'a> {
                 // Docker's init as PID 1: SIGTERM reaches the service (a process that
                 // is PID 1 itself ignores it) and zombies are reaped.
                 init: Some(true),
-                memory: spec["memory_bytes"].as_i64(),
-                memory_reservation: spec["memory_bytes"].as_i64(),
-                nano_cpus: spec["millicpu"].as_i64().map(|m| m * 1_000_000),
-                readonly_rootfs: spec["read_only"].as_bool(),
+                memory,
+                memory_reservation: memory,
+                nano_cpus: spec
+                    .millicpu
+                    .and_then(|m| i64::try_from(m).ok())
+                    .map(|m| m * 1_000_000),
+                readonly_rootfs: Some(spec.read_only),
                 tmpfs: Some(
-                    strings("tmpfs")
-                        .into_iter()
-                        .map(|t| (t, String::new()))
+                    spec.tmpfs
+                        .iter()
+                        .map(|t| (t.clone(), String::new()))
                         .collect(),
                 ),
-                security_opt: Some(strings("security_opt")),
+                security_opt: Some(spec.security_opt.clone()),
                 mounts: (!mounts.is_empty()).then_some(mounts),
                 ..Default::default()
             }),
@@ -506,7 +444,7 @@ impl<'a> DockerEngine<'a> {
                 endpoints_config: Some(HashMap::from([(
                     network.to_string(),
                     EndpointSettings {
-                        aliases: Some(vec![desired.name.clone()]),
+                        aliases: Some(vec![spec.name.clone()]),
                         ..Default::default()
                     },
                 )])),
@@ -597,34 +535,22 @@ impl<'a> DockerEngine<'a> {
         if !running {
             return Err("the container is not running".to_string());
         }
-        let Some(health) = spec.get("health").filter(|h| !h.is_null()) else {
+        let spec: crate::spec::ContainerSpec = crate::spec::read(spec)?;
+        let Some(health) = spec.health else {
             return Ok(());
         };
-        let port = health
-            .get("port")
-            .and_then(|p| p.as_u64())
-            .map(|p| p as u16);
-        let timeout = Duration::from_secs(
-            health
-                .get("timeout_seconds")
-                .and_then(|t| t.as_u64())
-                .unwrap_or(1),
-        );
-        match health.get("kind").and_then(|k| k.as_str()) {
-            Some("tcp") | Some("http") => {
-                let (Some(ip), Some(port)) = (self.address(id), port) else {
+        let timeout = Duration::from_secs(health.timeout_seconds);
+        match health.kind.as_str() {
+            kind @ ("tcp" | "http") => {
+                let (Some(ip), Some(port)) = (self.address(id), health.port) else {
                     return Err("it has no address on its network".to_string());
                 };
-                let p = if health.get("kind").and_then(|k| k.as_str()) == Some("tcp") {
+                let p = if kind == "tcp" {
                     Probe::Tcp { port }
                 } else {
                     Probe::Http {
                         port,
-                        path: health
-                            .get("path")
-                            .and_then(|p| p.as_str())
-                            .unwrap_or("/")
-                            .to_string(),
+                        path: health.path.unwrap_or_else(|| "/".to_string()),
                     }
                 };
                 probe_at(ip, &p, timeout)
@@ -672,16 +598,17 @@ fn transient(error: &bollard::errors::Error) -> bool {
 
 impl crate::deploy::Engine for DockerEngine<'_> {
     fn start(&self, desired: &Desired, mark: &crate::deploy::Mark) -> Result<String, String> {
-        let spec = &desired.spec;
-        let image = spec["image"].as_str().unwrap_or_default().to_string();
+        let spec: crate::spec::ContainerSpec = crate::spec::read(&desired.spec)?;
+        let Some(image) = spec.image.clone() else {
+            return Err(format!("`{}` has no image to run", desired.name));
+        };
         if self.call(|| self.docker.inspect_image(&image)).is_err() {
             return Err(format!(
                 "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
             ));
         }
-        let network = spec["network"].as_str().unwrap_or_default().to_string();
-        self.ensure_network(&network)?;
-        let replicas = spec["replicas"].as_u64().unwrap_or(1).max(1);
+        self.ensure_network(&spec.network)?;
+        let replicas = spec.replicas.max(1);
         let names: Vec<String> = (1..=replicas)
             .map(|replica| self.replica_name(&desired.name, replica))
             .collect();
@@ -701,7 +628,7 @@ impl crate::deploy::Engine for DockerEngine<'_> {
                 self.remove(name)?;
             }
         }
-        let config = self.container_config(desired, mark, &image, &network)?;
+        let config = self.container_config(&spec, mark, &image)?;
         let mut ids = Vec::new();
         for name in &names {
             match self.create_and_start(name, &config) {

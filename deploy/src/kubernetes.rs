@@ -26,7 +26,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 
-use crate::deploy::{Desired, resolve_value};
+use crate::deploy::Desired;
 use svcmodel_targets::RenderedFile;
 use svcmodel_targets::view::ServiceView;
 
@@ -215,8 +215,14 @@ pub fn secret_object(
     };
     let mut data = BTreeMap::new();
     for (param, variable) in spec["secret"]["keys"].as_object().into_iter().flatten() {
-        let from = serde_json::json!({ "parts": [{ "secret": param, "from": variable }] });
-        let value = resolve_value(&from, lookup)?;
+        let variable = variable.as_str().unwrap_or_default();
+        let value = crate::spec::SpecValue::Parts {
+            parts: vec![crate::spec::SpecPart::Secret {
+                secret: param.clone(),
+                from: variable.to_string(),
+            }],
+        }
+        .resolve(lookup)?;
         data.insert(param.clone(), ByteString(value.into_bytes()));
     }
     let secret = k8s_openapi::api::core::v1::Secret {

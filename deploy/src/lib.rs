@@ -13,6 +13,7 @@
 //! - `local`, `docker`, `swarm`, `kubernetes`: one engine each.
 //! - `reconcile`: drift and tuning advice.
 //! - `secrets`: redaction and keyed fingerprints.
+//! - `spec`: what each engine starts from, typed.
 //!
 //! Architecture invariant: only the engines and the state store touch the outside
 //! world; this crate never sees source text or the AST.
@@ -23,5 +24,6 @@ pub mod kubernetes;
 pub mod local;
 pub mod reconcile;
 pub mod secrets;
+pub mod spec;
 pub mod state;
 pub mod swarm;

@@ -573,37 +573,28 @@ pub struct LocalEngine<'a> {
 
 impl LocalEngine<'_> {
     fn launch(&self, desired: &crate::deploy::Desired) -> Result<Launch, String> {
-        use crate::deploy::resolve_value;
-        let spec = &desired.spec;
+        let spec: crate::spec::LocalSpec = crate::spec::read(&desired.spec)?;
         let command = spec
-            .get("command")
-            .and_then(|c| c.as_array())
-            .into_iter()
-            .flatten()
-            .map(|v| resolve_value(v, self.lookup))
+            .command
+            .iter()
+            .map(|v| v.resolve(self.lookup))
             .collect::<Result<Vec<_>, _>>()?;
         let env = spec
-            .get("env")
-            .and_then(|e| e.as_object())
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| Ok((k.clone(), resolve_value(v, self.lookup)?)))
+            .env
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), v.resolve(self.lookup)?)))
             .collect::<Result<Vec<_>, String>>()?;
-        let workdir = match spec.get("workdir") {
-            Some(v) if !v.is_null() => Some(PathBuf::from(resolve_value(v, self.lookup)?)),
-            _ => None,
+        let workdir = match &spec.workdir {
+            Some(v) => Some(PathBuf::from(v.resolve(self.lookup)?)),
+            None => None,
         };
         let command = match &self.supervisor {
             Some(supervisor) => {
-                let restart = spec
-                    .get("restart")
-                    .and_then(|r| r.as_str())
-                    .unwrap_or("on_failure");
                 let mut wrapped = vec![
                     supervisor.to_string_lossy().into_owned(),
                     "supervise".to_string(),
                     "--restart".to_string(),
-                    restart.to_string(),
+                    spec.restart.clone(),
                     "--".to_string(),
                 ];
                 wrapped.extend(command);
@@ -622,39 +613,23 @@ impl LocalEngine<'_> {
 }
 
 fn probe_of(spec: &serde_json::Value) -> Option<(Probe, Duration, Duration)> {
-    let health = spec.get("health").filter(|h| !h.is_null())?;
-    let port = health
-        .get("port")
-        .and_then(|p| p.as_u64())
-        .map(|p| p as u16);
-    let probe = match health.get("kind").and_then(|k| k.as_str())? {
-        "tcp" => Probe::Tcp { port: port? },
+    let spec: crate::spec::LocalSpec = crate::spec::read(spec).ok()?;
+    let health = spec.health?;
+    let probe = match health.kind.as_str() {
+        "tcp" => Probe::Tcp { port: health.port? },
         "http" => Probe::Http {
-            port: port?,
-            path: health
-                .get("path")
-                .and_then(|p| p.as_str())
-                .unwrap_or("/")
-                .to_string(),
+            port: health.port?,
+            path: health.path.unwrap_or_else(|| "/".to_string()),
         },
         _ => Probe::Command {
-            command: health
-                .get("command")
-                .and_then(|c| c.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|w| w.as_str().map(str::to_string))
-                .collect(),
+            command: health.command,
             workdir: None,
         },
     };
-    let seconds = |key: &str, default: u64| {
-        Duration::from_secs(health.get(key).and_then(|v| v.as_u64()).unwrap_or(default))
-    };
     Some((
         probe,
-        seconds("interval_seconds", 10),
-        seconds("timeout_seconds", 1),
+        Duration::from_secs(health.interval_seconds),
+        Duration::from_secs(health.timeout_seconds),
     ))
 }
 
@@ -695,14 +670,10 @@ impl crate::deploy::Engine for LocalEngine<'_> {
     }
 
     fn host_ports(&self, desired: &crate::deploy::Desired) -> Vec<u16> {
-        let mut ports: Vec<u16> = desired
-            .spec
-            .get("ports")
-            .and_then(|p| p.as_object())
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, port)| port.as_u64().and_then(|p| u16::try_from(p).ok()))
-            .collect();
+        let Ok(spec) = crate::spec::read::<crate::spec::LocalSpec>(&desired.spec) else {
+            return Vec::new();
+        };
+        let mut ports: Vec<u16> = spec.ports.into_values().collect();
         ports.sort_unstable();
         ports.dedup();
         ports
@@ -778,7 +749,7 @@ impl crate::deploy::Engine for LocalEngine<'_> {
 
 /// The service a spec is for: its log is named after it.
 fn engine_log_name(spec: &serde_json::Value) -> Option<String> {
-    spec.get("name")
-        .and_then(|n| n.as_str())
-        .map(str::to_string)
+    crate::spec::read::<crate::spec::LocalSpec>(spec)
+        .ok()
+        .map(|s| s.name)
 }

@@ -110,25 +110,21 @@ impl<'a> SwarmEngine<'a> {
             .collect()
     }
 
-    fn replicas(spec: &serde_json::Value) -> usize {
-        spec["replicas"].as_u64().unwrap_or(1) as usize
-    }
-
     fn check_tasks(&self, service_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        let spec: crate::spec::ContainerSpec = crate::spec::read(spec)?;
         let tasks = self.running_tasks(service_id);
-        let wanted = Self::replicas(spec);
+        let wanted = spec.replicas as usize;
         if tasks.len() < wanted {
             return Err(format!("{} of {wanted} replicas run", tasks.len()));
         }
-        let health = &spec["health"];
-        if health.is_null() {
+        let Some(health) = spec.health else {
             return Ok(());
-        }
-        let timeout = Duration::from_secs(health["timeout_seconds"].as_u64().unwrap_or(1));
-        let port = health["port"].as_u64().map(|p| p as u16);
+        };
+        let timeout = Duration::from_secs(health.timeout_seconds);
+        let port = health.port;
         for (container, ports) in &tasks {
-            match health["kind"].as_str() {
-                Some(kind @ ("tcp" | "http")) => {
+            match health.kind.as_str() {
+                kind @ ("tcp" | "http") => {
                     let Some(host_port) = port.and_then(|p| ports.get(&p)) else {
                         return Err("a replica's port is not published yet".to_string());
                     };
@@ -137,7 +133,7 @@ impl<'a> SwarmEngine<'a> {
                     } else {
                         Probe::Http {
                             port: *host_port,
-                            path: health["path"].as_str().unwrap_or("/").to_string(),
+                            path: health.path.clone().unwrap_or_else(|| "/".to_string()),
                         }
                     };
                     probe(&p, timeout)?;
@@ -203,8 +199,10 @@ impl<'a> SwarmEngine<'a> {
 
 impl crate::deploy::Engine for SwarmEngine<'_> {
     fn start(&self, desired: &Desired, mark: &crate::deploy::Mark) -> Result<String, String> {
-        let spec = &desired.spec;
-        let image = spec["image"].as_str().unwrap_or_default().to_string();
+        let spec: crate::spec::ContainerSpec = crate::spec::read(&desired.spec)?;
+        let Some(image) = spec.image.clone() else {
+            return Err(format!("`{}` has no image to run", desired.name));
+        };
         if self
             .runtime
             .block_on(self.docker.inspect_image(&image))
@@ -214,7 +212,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
             ));
         }
-        let network = spec["network"].as_str().unwrap_or_default().to_string();
+        let network = spec.network.clone();
         self.ensure_network(&network)?;
         let name = self.service_name(&desired.name);
         if let Ok(existing) = self.runtime.block_on(self.docker.inspect_service(
@@ -235,7 +233,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             labels,
             ports,
             healthcheck: health_check,
-        } = crate::docker::container_parts(spec, self.lookup)?;
+        } = crate::docker::container_parts(&spec, self.lookup)?;
         let ports: Vec<EndpointPortConfig> = ports
             .into_iter()
             .map(|port| EndpointPortConfig {
@@ -245,16 +243,14 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 ..Default::default()
             })
             .collect();
-        let condition = match spec["restart"].as_str() {
-            Some("always") => TaskSpecRestartPolicyConditionEnum::ANY,
-            Some("never") => TaskSpecRestartPolicyConditionEnum::NONE,
+        let condition = match spec.restart.as_str() {
+            "always" => TaskSpecRestartPolicyConditionEnum::ANY,
+            "never" => TaskSpecRestartPolicyConditionEnum::NONE,
             _ => TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
         };
-        let preferences: Vec<TaskSpecPlacementPreferences> = spec["spread"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str())
+        let preferences: Vec<TaskSpecPlacementPreferences> = spec
+            .spread
+            .iter()
             .map(|descriptor| TaskSpecPlacementPreferences {
                 spread: Some(TaskSpecPlacementSpread {
                     spread_descriptor: Some(descriptor.to_string()),
@@ -276,13 +272,13 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                     health_check,
                     // As the rendered file: a read-only root, a scratch /tmp, the data
                     // volume at its path.
-                    read_only: spec["read_only"].as_bool(),
-                    mounts: Some(swarm_mounts(spec)),
+                    read_only: Some(spec.read_only),
+                    mounts: Some(swarm_mounts(&spec)),
                     privileges: Some(bollard::models::TaskSpecContainerSpecPrivileges {
                         no_new_privileges: Some(
-                            spec["security_opt"]
-                                .as_array()
-                                .is_some_and(|o| o.iter().any(|x| x == "no-new-privileges:true")),
+                            spec.security_opt
+                                .iter()
+                                .any(|x| x == "no-new-privileges:true"),
                         ),
                         ..Default::default()
                     }),
@@ -290,8 +286,11 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
                 resources: Some(TaskSpecResources {
                     limits: Some(Limit {
-                        nano_cpus: spec["millicpu"].as_i64().map(|m| m * 1_000_000),
-                        memory_bytes: spec["memory_bytes"].as_i64(),
+                        nano_cpus: spec
+                            .millicpu
+                            .and_then(|m| i64::try_from(m).ok())
+                            .map(|m| m * 1_000_000),
+                        memory_bytes: spec.memory_bytes.and_then(|m| i64::try_from(m).ok()),
                         pids: None,
                     }),
                     reservations: None,
@@ -304,14 +303,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
                 placement: Some(TaskSpecPlacement {
                     preferences: Some(preferences),
-                    constraints: Some(
-                        spec["constraints"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|c| c.as_str().map(str::to_string))
-                            .collect(),
-                    ),
+                    constraints: Some(spec.constraints.clone()),
                     ..Default::default()
                 }),
                 networks: Some(vec![NetworkAttachmentConfig {
@@ -323,7 +315,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             }),
             mode: Some(ServiceSpecMode {
                 replicated: Some(ServiceSpecModeReplicated {
-                    replicas: Some(Self::replicas(spec) as i64),
+                    replicas: Some(spec.replicas as i64),
                 }),
                 ..Default::default()
             }),
@@ -473,27 +465,18 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
 
 /// The mounts of a Swarm task: the spec's volumes, and a tmpfs for each of its
 /// `tmpfs` paths.
-fn swarm_mounts(spec: &serde_json::Value) -> Vec<bollard::models::Mount> {
+fn swarm_mounts(spec: &crate::spec::ContainerSpec) -> Vec<bollard::models::Mount> {
     use bollard::models::{Mount, MountType};
-    let volumes = spec["volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| Mount {
-            typ: Some(MountType::VOLUME),
-            source: v["source"].as_str().map(str::to_string),
-            target: v["target"].as_str().map(str::to_string),
-            ..Default::default()
-        });
-    let tmpfs = spec["tmpfs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str())
-        .map(|target| Mount {
-            typ: Some(MountType::TMPFS),
-            target: Some(target.to_string()),
-            ..Default::default()
-        });
+    let volumes = spec.volumes.iter().map(|v| Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(v.source.clone()),
+        target: Some(v.target.clone()),
+        ..Default::default()
+    });
+    let tmpfs = spec.tmpfs.iter().map(|target| Mount {
+        typ: Some(MountType::TMPFS),
+        target: Some(target.clone()),
+        ..Default::default()
+    });
     volumes.chain(tmpfs).collect()
 }
