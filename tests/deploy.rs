@@ -1726,6 +1726,26 @@ fn operational_failures_are_coded_diagnostics() {
     assert!(report["diagnostics"][0]["help"].is_string());
     drop(squatter);
 
+    // E1010: a wave that does not become healthy (the closing diagnostic only: the
+    // progress lines before it hold timings).
+    assert_eq!(wide(&shop, &["deploy", "-e", "local", "shop"]).code, 0);
+    let products = shop.path().join("shop/products.svc");
+    let plain = std::fs::read_to_string(&products).unwrap();
+    std::fs::write(
+        &products,
+        plain.replace("config {", "config {\n    env \"DEMO_UNHEALTHY\" = \"1\""),
+    )
+    .unwrap();
+    let failed = wide(&shop, &["deploy", "-e", "local", "--timeout", "1", "shop"]);
+    assert_eq!(failed.code, 6, "{}", failed.transcript());
+    let closing = Output {
+        code: failed.code,
+        stdout: String::new(),
+        stderr: failed.stderr[failed.stderr.find("  × error[E1010]").unwrap()..].to_string(),
+    };
+    snapshot("deploy-failed", &closing);
+    std::fs::write(&products, plain).unwrap();
+
     // E1008: a deploy that would delete, without --yes.
     assert_eq!(wide(&shop, &["deploy", "-e", "local", "shop"]).code, 0);
     std::fs::remove_file(shop.path().join("shop/admin-console.svc")).unwrap();

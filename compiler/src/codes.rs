@@ -106,6 +106,7 @@ codes! {
     NotDeployable = "E1007": "an environment whose target svcmodel does not deploy to",
     ConfirmationNeeded = "E1008": "a deletion that needs `--yes`",
     LockNotReleased = "E1009": "a lock that `state unlock` cannot release",
+    DeployFailed = "E1010": "a deploy whose wave did not become healthy, or that could not delete",
 }
 
 impl Code {

@@ -2204,4 +2204,33 @@ service "orders" {
 "#,
         right: "",
     },
+    Explanation {
+        code: Code::DeployFailed,
+        text: r#"
+A service of a deploy wave did not become healthy within `--timeout` (its process or
+container exited, or its health check kept failing), so the wave was rolled back to
+the previous revision wherever it ran and later waves did not start; or a service the
+model no longer has could not be stopped. The progress lines above name each service
+and why it failed, with the last lines of its log, secrets masked. The state records
+what finished, so the next run starts from what really runs.
+
+Read the failed services' messages, fix the model or the service, and deploy again;
+`svcmodel reconcile` shows what runs now. `--no-rollback` keeps a failed wave as it is,
+to look at it.
+"#,
+        wrong: r#"environment "laptop" {
+  target = "local"
+}
+
+service "orders" {
+  version = "2.3.1"
+  provides "http" { port = 8080, protocol = "http" }
+  health { http = "http", path = "/healthz" }
+  run local {
+    command = ["./bin/orders", "--fail-health-checks"]
+  }
+}
+"#,
+        right: "",
+    },
 ];

@@ -806,16 +806,25 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
         }
     } else {
         let rolled_back = reports.iter().any(|r| r.rolled_back);
-        eprintln!(
-            "error: deploy of {} failed in wave {}{}; the state records what finished",
-            names_of(envs),
-            failed_wave.map_or(0, |w| w + 1),
-            if rolled_back {
-                ", which was rolled back"
-            } else {
-                " (kept: --no-rollback)"
-            }
-        );
+        let message = match failed_wave {
+            Some(wave) => format!(
+                "deploy of {} failed in wave {}{}; the state records what finished",
+                names_of(envs),
+                wave + 1,
+                if rolled_back {
+                    ", which was rolled back"
+                } else {
+                    " (kept: --no-rollback)"
+                }
+            ),
+            None => format!(
+                "deploy of {} could not delete every service the model no longer has; the state still records those",
+                names_of(envs)
+            ),
+        };
+        output::failure(Diagnostic::error(Code::DeployFailed, message).help(
+            "read why each service failed above, fix it, and deploy again; `svcmodel reconcile` shows what runs now",
+        ));
     }
     if ok {
         Exit::Success
