@@ -667,30 +667,6 @@ fn a_container_this_state_did_not_create_is_never_touched() {
     docker(&["rm", "-f", &name]);
 }
 
-/// A YAML document as JSON, to read the rendered Compose file like `docker inspect`.
-fn yaml_to_json(yaml: &yaml_rust2::Yaml) -> serde_json::Value {
-    use yaml_rust2::Yaml;
-    match yaml {
-        Yaml::String(s) | Yaml::Real(s) => serde_json::Value::from(s.as_str()),
-        Yaml::Integer(i) => serde_json::Value::from(*i),
-        Yaml::Boolean(b) => serde_json::Value::from(*b),
-        Yaml::Array(items) => items.iter().map(yaml_to_json).collect(),
-        Yaml::Hash(map) => map
-            .iter()
-            .map(|(k, v)| {
-                let key = match k {
-                    Yaml::String(s) => s.clone(),
-                    Yaml::Integer(i) => i.to_string(),
-                    other => format!("{other:?}"),
-                };
-                (key, yaml_to_json(v))
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-        _ => serde_json::Value::Null,
-    }
-}
-
 /// What the Docker engine runs is what `svcmodel render --target compose` writes: every
 /// key of every rendered service is either checked against `docker inspect` of the
 /// service's containers, or one of the differences listed here, so a key the template
@@ -749,7 +725,7 @@ service "web" {{
     let rendered = dock.run(&["render", "--target", "compose", "--stdout"]);
     assert_eq!(rendered.code, 0, "{}", rendered.transcript());
     let text = &rendered.stdout[rendered.stdout.find('\n').unwrap() + 1..];
-    let compose = yaml_to_json(&yaml_rust2::YamlLoader::load_from_str(text).unwrap()[0]);
+    let compose = support::yaml_to_json(&yaml_rust2::YamlLoader::load_from_str(text).unwrap()[0]);
     let deploy = dock.run(&["deploy"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
 

@@ -122,6 +122,9 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
         "{{json .Spec.Labels}}",
         "svcmodel-swarm1-api",
     ]);
+    let rendered = run(&project, &["render", "--stdout"]);
+    let (_, inspected) = docker(&["service", "inspect", "svcmodel-swarm1-api"]);
+    let (_, network_id) = docker(&["network", "inspect", "-f", "{{.Id}}", "svcmodel-swarm1"]);
     let status = run(&project, &["status", "--format", "json"]);
     let clean = run(&project, &["reconcile"]);
     // Scale to zero behind svcmodel's back: reconcile sees it stopped, --fix repairs.
@@ -154,6 +157,7 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     std::fs::write(&state, saved).unwrap();
     cleanup();
     assert_eq!(replicas, "2");
+    same_as_rendered(&rendered, &inspected, &network_id);
     // Spread over the zones placement chose, and kept out of the one it did not.
     assert!(
         placement.contains(r#""Constraints":["node.labels.svcmodel.zone != z3"]"#)
@@ -203,4 +207,130 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
         "{}",
         unrecorded.stderr
     );
+}
+
+/// What the Swarm engine created is what `svcmodel render` writes for the environment
+/// (the Compose file `docker stack deploy` reads): every key of the rendered service is
+/// either checked against `docker service inspect`, or a difference listed here.
+fn same_as_rendered(rendered: &Output, inspected: &str, network_id: &str) {
+    assert_eq!(rendered.code, 0, "{}", rendered.transcript());
+    let text = &rendered.stdout[rendered.stdout.find('\n').unwrap() + 1..];
+    let compose = support::yaml_to_json(&yaml_rust2::YamlLoader::load_from_str(text).unwrap()[0]);
+    let inspected: serde_json::Value = serde_json::from_str(inspected).unwrap();
+    let spec = &inspected[0]["Spec"];
+    let task = &spec["TaskTemplate"];
+    let container = &task["ContainerSpec"];
+    // - expose: every port is published in host mode at a port Swarm picks;
+    // - healthcheck: tcp and http checks run from this machine against each replica;
+    // - restart: Compose's, for `docker compose`; Swarm reads deploy.restart_policy.
+    let known = ["expose", "healthcheck", "restart"];
+    for (name, service) in compose["services"].as_object().unwrap() {
+        for (key, want) in service.as_object().unwrap() {
+            let at = format!("{name}.{key}");
+            match key.as_str() {
+                "image" => assert!(
+                    container["Image"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(want.as_str().unwrap()),
+                    "{at}"
+                ),
+                "command" => assert_eq!(container["Args"], *want, "{at}"),
+                "labels" => {
+                    for (label, value) in want.as_object().unwrap() {
+                        assert_eq!(container["Labels"][label], *value, "{at}: {label}");
+                        assert_eq!(spec["Labels"][label], *value, "{at}: {label} (service)");
+                    }
+                }
+                "networks" => {
+                    let attached = task["Networks"].as_array().unwrap();
+                    assert!(
+                        attached.iter().any(|n| n["Target"] == network_id
+                            && n["Aliases"]
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|x| x == name.as_str()))),
+                        "{at}: {attached:?}"
+                    );
+                }
+                "read_only" => assert_eq!(container["ReadOnly"], *want, "{at}"),
+                "tmpfs" => {
+                    for path in want.as_array().unwrap() {
+                        assert!(
+                            container["Mounts"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|m| m["Type"] == "tmpfs" && m["Target"] == *path),
+                            "{at}: {path}"
+                        );
+                    }
+                }
+                "security_opt" => {
+                    // Swarm carries no-new-privileges from API 1.46 (Docker 27) on;
+                    // older Engines drop it, as `docker stack deploy` does there.
+                    let (_, api) = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+                    let minor: u32 = api
+                        .split('.')
+                        .nth(1)
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or(0);
+                    let wants_it = want
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|o| o == "no-new-privileges:true");
+                    if minor >= 46 {
+                        assert_eq!(container["Privileges"]["NoNewPrivileges"], wants_it, "{at}");
+                    }
+                }
+                "deploy" => {
+                    let replicas: u64 = want["replicas"].as_str().map_or_else(
+                        || want["replicas"].as_u64().unwrap(),
+                        |r| r.parse().unwrap(),
+                    );
+                    assert_eq!(
+                        spec["Mode"]["Replicated"]["Replicas"], replicas,
+                        "{at}: replicas"
+                    );
+                    let condition = want["restart_policy"]["condition"].as_str().unwrap();
+                    assert_eq!(
+                        task["RestartPolicy"]["Condition"], condition,
+                        "{at}: restart"
+                    );
+                    let placement = &want["placement"];
+                    for constraint in placement["constraints"].as_array().into_iter().flatten() {
+                        assert!(
+                            task["Placement"]["Constraints"]
+                                .as_array()
+                                .unwrap()
+                                .contains(constraint),
+                            "{at}: {constraint}"
+                        );
+                    }
+                    for preference in placement["preferences"].as_array().into_iter().flatten() {
+                        let descriptor = &preference["spread"];
+                        assert!(
+                            task["Placement"]["Preferences"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|p| p["Spread"]["SpreadDescriptor"] == *descriptor),
+                            "{at}: {descriptor}"
+                        );
+                    }
+                    for other in want.as_object().unwrap().keys() {
+                        assert!(
+                            ["replicas", "restart_policy", "placement", "resources"]
+                                .contains(&other.as_str()),
+                            "{at}: the engine does not apply deploy.{other}"
+                        );
+                    }
+                }
+                other => assert!(
+                    known.contains(&other),
+                    "{at}: the engine does not apply `{other}`"
+                ),
+            }
+        }
+    }
 }

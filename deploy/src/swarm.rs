@@ -257,6 +257,14 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
             })
             .collect();
+        let limit = Limit {
+            nano_cpus: spec
+                .millicpu
+                .and_then(|m| i64::try_from(m).ok())
+                .map(|m| m * 1_000_000),
+            memory_bytes: spec.memory_bytes.and_then(|m| i64::try_from(m).ok()),
+            pids: None,
+        };
         let mut service_labels = labels.clone();
         service_labels.insert(crate::docker::MARK_LABEL.to_string(), mark.encode());
         let service = ServiceSpec {
@@ -285,15 +293,14 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                     ..Default::default()
                 }),
                 resources: Some(TaskSpecResources {
-                    limits: Some(Limit {
-                        nano_cpus: spec
-                            .millicpu
-                            .and_then(|m| i64::try_from(m).ok())
-                            .map(|m| m * 1_000_000),
-                        memory_bytes: spec.memory_bytes.and_then(|m| i64::try_from(m).ok()),
-                        pids: None,
+                    limits: Some(limit.clone()),
+                    // As the rendered file: reservations equal to the limits, so the
+                    // scheduler only places a replica where it fits.
+                    reservations: Some(bollard::models::ResourceObject {
+                        nano_cpus: limit.nano_cpus,
+                        memory_bytes: limit.memory_bytes,
+                        generic_resources: None,
                     }),
-                    reservations: None,
                     swap_bytes: None,
                     memory_swappiness: None,
                 }),

@@ -204,3 +204,27 @@ pub fn demo_image() -> &'static str {
     });
     DEMO_IMAGE
 }
+
+/// A YAML document as JSON, to read the rendered Compose file like `docker inspect`.
+pub fn yaml_to_json(yaml: &yaml_rust2::Yaml) -> serde_json::Value {
+    use yaml_rust2::Yaml;
+    match yaml {
+        Yaml::String(s) | Yaml::Real(s) => serde_json::Value::from(s.as_str()),
+        Yaml::Integer(i) => serde_json::Value::from(*i),
+        Yaml::Boolean(b) => serde_json::Value::from(*b),
+        Yaml::Array(items) => items.iter().map(yaml_to_json).collect(),
+        Yaml::Hash(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    other => format!("{other:?}"),
+                };
+                (key, yaml_to_json(v))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        _ => serde_json::Value::Null,
+    }
+}
