@@ -492,7 +492,7 @@ fn deploy_error(error: &deploy::DeployError) -> Exit {
 }
 
 /// The fingerprints of each service's secrets, under the project's key.
-fn hashes(env: &Environment, _state: Option<&State>) -> BTreeMap<String, BTreeMap<String, String>> {
+fn hashes(env: &Environment) -> BTreeMap<String, BTreeMap<String, String>> {
     env.desired
         .iter()
         .map(|d| {
@@ -521,7 +521,7 @@ pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
             &env.name,
             state.as_ref(),
             &env.desired,
-            &hashes(env, state.as_ref()),
+            &hashes(env),
         ));
     }
     match format {
@@ -692,7 +692,7 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
     let hashes: Vec<_> = envs
         .iter()
         .zip(&states)
-        .map(|(env, state)| hashes(env, Some(state)))
+        .map(|(env, _)| hashes(env))
         .collect();
     let mut deletes = Vec::new();
     for ((env, state), hashes) in envs.iter().zip(&states).zip(&hashes) {
@@ -1016,12 +1016,7 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
     };
     let mut environments = Vec::new();
     for (env, (state, engine)) in selection.envs.iter().zip(&opened) {
-        let plan = deploy::plan(
-            &env.name,
-            state.as_ref(),
-            &env.desired,
-            &hashes(env, state.as_ref()),
-        );
+        let plan = deploy::plan(&env.name, state.as_ref(), &env.desired, &hashes(env));
         environments.push(EnvironmentStatus {
             environment: env.name.clone(),
             serial: state.as_ref().map(|s| s.serial),
@@ -1386,7 +1381,7 @@ fn drifts(
     engine: &dyn Engine,
 ) -> Vec<Drift> {
     use svcmodel_deploy::reconcile::{self, DriftKind};
-    let hashes = hashes(env, state);
+    let hashes = hashes(env);
     let input = reconcile::Input {
         model,
         system: &env.system,
