@@ -194,6 +194,14 @@ fn containers_deploy_reach_each_other_and_are_repaired() {
     let drift = dock.run(&["reconcile"]);
     assert_eq!(drift.code, 5, "{}", drift.transcript());
     assert!(
+        drift.stderr_flat().contains(&format!(
+            "read its output with `docker logs {}`",
+            dock.container("api")
+        )),
+        "the help names the container's logs: {}",
+        drift.stderr
+    );
+    assert!(
         drift
             .stderr
             .contains("error[E0802]: `api` is deployed but not running"),

@@ -200,3 +200,77 @@ fn a_failed_update_applies_the_previous_revision_back_and_a_failed_create_is_del
         .expect("the state exists");
     assert_eq!(saved.services["orders"].engine_id, "orders@r1");
 }
+
+/// A start whose record cannot be saved fails that start: the wave is rolled back, so
+/// nothing runs that the state does not record. The engine here makes the state file
+/// unwritable the moment it starts something (a folder where the file goes).
+#[test]
+fn a_start_that_cannot_be_recorded_fails_and_is_rolled_back() {
+    struct Sabotage<'a> {
+        inner: Inventory,
+        state_file: &'a std::path::Path,
+    }
+    impl Engine for Sabotage<'_> {
+        fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, String> {
+            let _ = std::fs::remove_file(self.state_file);
+            std::fs::create_dir_all(self.state_file.join("blocked")).expect("a folder");
+            self.inner.start(desired, mark)
+        }
+        fn stop(&self, engine_id: &str) -> Result<(), String> {
+            self.inner.stop(engine_id)
+        }
+        fn alive(&self, engine_id: &str) -> bool {
+            self.inner.alive(engine_id)
+        }
+        fn wait_healthy(
+            &self,
+            id: &str,
+            spec: &serde_json::Value,
+            d: Duration,
+        ) -> Result<(), String> {
+            self.inner.wait_healthy(id, spec, d)
+        }
+        fn check(&self, id: &str, spec: &serde_json::Value) -> Result<(), String> {
+            self.inner.check(id, spec)
+        }
+        fn usage(&self, _: &str) -> Option<deploy::Usage> {
+            None
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let store = Store::new(dir.path());
+    let state_file = store.state_path("prod");
+    let engine = Sabotage {
+        inner: Inventory::default(),
+        state_file: &state_file,
+    };
+    let mut state = State::new("prod", "local");
+    let result = deploy::deploy(
+        &store,
+        &mut state,
+        &[desired("orders", "r1")],
+        &BTreeMap::new(),
+        &engine,
+        &options(),
+        &|_| {},
+    );
+    // The run ends in an error or a failed report; either way nothing runs unrecorded.
+    if let Ok(report) = &result {
+        assert!(!report.ok, "{report:?}");
+        let message = report.outcomes[0].message.as_deref().unwrap_or_default();
+        assert!(message.contains("cannot be recorded"), "{message}");
+    }
+    assert_eq!(
+        engine.inner.calls(),
+        ["apply orders@r1", "delete orders@r1"],
+        "what could not be recorded is stopped again"
+    );
+    assert!(
+        engine
+            .inner
+            .objects
+            .lock()
+            .expect("not poisoned")
+            .is_empty()
+    );
+}

@@ -689,11 +689,7 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
             Err(e) => return state_error(&e),
         }
     }
-    let hashes: Vec<_> = envs
-        .iter()
-        .zip(&states)
-        .map(|(env, _)| hashes(env))
-        .collect();
+    let hashes: Vec<_> = envs.iter().map(hashes).collect();
     let mut deletes = Vec::new();
     for ((env, state), hashes) in envs.iter().zip(&states).zip(&hashes) {
         let plan = deploy::plan(&env.name, Some(state), &env.desired, hashes);
