@@ -1647,6 +1647,13 @@ service "leaky" {{
         "json",
         ".",
     ]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let outcome = &report["environments"][0]["outcomes"][0];
+    assert_eq!(outcome["ok"], false, "{report}");
+    assert_eq!(
+        outcome["code"], "E1010",
+        "a service that exits is not healthy: {report}"
+    );
     for output in [&deploy, &json] {
         assert!(
             !output.transcript().contains(CANARY),

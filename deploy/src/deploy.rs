@@ -439,13 +439,67 @@ pub struct Marked {
     pub mark: Mark,
 }
 
+/// Why an engine could not do what it was asked: a kind with its stable code, and
+/// what the engine said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineError {
+    pub kind: EngineErrorKind,
+    /// Lowercase; secrets are masked before it reaches a report.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineErrorKind {
+    /// The engine could not be reached or refused the call (E1001).
+    Engine,
+    /// The service started but did not become healthy, or exited (E1010).
+    Unhealthy,
+    /// Its port is held by a process svcmodel did not start (E1004).
+    PortTaken,
+}
+
+impl EngineError {
+    pub fn new(kind: EngineErrorKind, message: impl Into<String>) -> EngineError {
+        EngineError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn unhealthy(message: impl Into<String>) -> EngineError {
+        EngineError::new(EngineErrorKind::Unhealthy, message)
+    }
+
+    /// The diagnostic code a report carries for it.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            EngineErrorKind::Engine => "E1001",
+            EngineErrorKind::Unhealthy => "E1010",
+            EngineErrorKind::PortTaken => "E1004",
+        }
+    }
+}
+
+impl From<String> for EngineError {
+    /// What an engine's API said: a failure of the engine.
+    fn from(message: String) -> EngineError {
+        EngineError::new(EngineErrorKind::Engine, message)
+    }
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// An engine svcmodel deploys to.
 pub trait Engine: Sync {
     /// Starts a service, marked with `mark`; returns its engine id.
-    fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, String>;
+    fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, EngineError>;
     /// Stops it (and removes it, for engines that keep stopped things). An error
     /// means it may still run: the caller keeps its record.
-    fn stop(&self, engine_id: &str) -> Result<(), String>;
+    fn stop(&self, engine_id: &str) -> Result<(), EngineError>;
     /// What runs with a mark of `project` and `environment`, whatever its lineage:
     /// how a run finds what an interrupted one started before recording it.
     fn find_marked(&self, _project: &str, _environment: &str) -> Vec<Marked> {
@@ -454,7 +508,7 @@ pub trait Engine: Sync {
     /// Frees what the environment shares once nothing of it runs (the Docker
     /// network of a `compose` or `swarm` environment): called when destroy has
     /// removed every service.
-    fn release(&self) -> Result<(), String> {
+    fn release(&self) -> Result<(), EngineError> {
         Ok(())
     }
     /// Whether two engine ids name one running instance (a local service whose
@@ -479,9 +533,9 @@ pub trait Engine: Sync {
         engine_id: &str,
         spec: &serde_json::Value,
         deadline: Duration,
-    ) -> Result<(), String>;
+    ) -> Result<(), EngineError>;
     /// One health check now.
-    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String>;
+    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), EngineError>;
     /// What it uses, where the engine can tell.
     fn usage(&self, engine_id: &str) -> Option<Usage>;
     /// Whether `start` brings what an old engine id runs to the new spec in place
@@ -524,6 +578,9 @@ pub struct Outcome {
     pub ok: bool,
     /// Why it failed; `null` when it did not.
     pub message: Option<String>,
+    /// The failure's diagnostic code (`E1001` the engine, `E1004` a port held by
+    /// another process, `E1010` not healthy); `null` when it did not fail.
+    pub code: Option<String>,
     /// How long it took to become healthy (or to fail).
     pub seconds: f64,
 }
@@ -664,7 +721,7 @@ pub struct Site<'a> {
 
 /// One start in a wave: the item's index, its engine id or (the id if it started,
 /// why it failed), and the seconds it took.
-type StartResult = (usize, Result<String, (Option<String>, String)>, f64);
+type StartResult = (usize, Result<String, (Option<String>, EngineError)>, f64);
 
 /// One piece of work in a wave: the site, what it starts, and why.
 type Work<'d> = (usize, &'d Desired, &'static str);
@@ -792,7 +849,7 @@ pub fn deploy_sites(
                             &report.environment,
                             Event::Failed {
                                 name: item.name.clone(),
-                                message: e.clone(),
+                                message: e.message.clone(),
                             },
                         );
                         Some(e)
@@ -802,7 +859,8 @@ pub fn deploy_sites(
                     name: item.name.clone(),
                     action: "delete".to_string(),
                     ok: message.is_none(),
-                    message,
+                    code: message.as_ref().map(|e| e.code().to_string()),
+                    message: message.map(|e| options.redactor.redact(&e.message)),
                     seconds: 0.0,
                 });
             }
@@ -1060,8 +1118,11 @@ fn run_wave(
                             && !engine.in_place()
                             && let Err(e) = engine.stop(old)
                         {
-                            let message = format!("cannot stop the running revision: {e}");
-                            return (i, Err((None, message)), started.elapsed().as_secs_f64());
+                            let error = EngineError::new(
+                                e.kind,
+                                format!("cannot stop the running revision: {e}"),
+                            );
+                            return (i, Err((None, error)), started.elapsed().as_secs_f64());
                         }
                         let result = match engine.start(d, mark) {
                             Err(e) => Err((None, e)),
@@ -1076,10 +1137,13 @@ fn run_wave(
                                     Err(_) => Err("the state is unusable".to_string()),
                                 };
                                 if let Err(e) = saved {
-                                    let message = format!("started, but cannot be recorded: {e}");
+                                    let error = EngineError::new(
+                                        EngineErrorKind::Engine,
+                                        format!("started, but cannot be recorded: {e}"),
+                                    );
                                     return (
                                         i,
-                                        Err((Some(id), message)),
+                                        Err((Some(id), error)),
                                         started.elapsed().as_secs_f64(),
                                     );
                                 }
@@ -1113,7 +1177,10 @@ fn run_wave(
     let results: Vec<StartResult> = results
         .into_iter()
         .map(|(i, result, seconds)| {
-            let result = result.map_err(|(id, message)| (id, options.redactor.redact(&message)));
+            let result = result.map_err(|(id, error)| {
+                let message = options.redactor.redact(&error.message);
+                (id, EngineError::new(error.kind, message))
+            });
             (i, result, seconds)
         })
         .collect();
@@ -1121,11 +1188,12 @@ fn run_wave(
     for (i, result, seconds) in &results {
         let (at, d, action) = items[*i];
         let (site, report) = (&mut sites[at], &mut reports[at]);
-        let outcome = |ok: bool, message: Option<String>| Outcome {
+        let outcome = |ok: bool, error: Option<&EngineError>| Outcome {
             name: d.name.clone(),
             action: action.to_string(),
             ok,
-            message,
+            message: error.map(|e| e.message.clone()),
+            code: error.map(|e| e.code().to_string()),
             seconds: *seconds,
         };
         match result {
@@ -1142,15 +1210,15 @@ fn run_wave(
                     record(site.state, d, id, site.hashes);
                 }
             }
-            Err((id, message)) => {
+            Err((id, error)) => {
                 progress(
                     &names[at],
                     Event::Failed {
                         name: d.name.clone(),
-                        message: message.clone(),
+                        message: error.message.clone(),
                     },
                 );
-                report.outcomes.push(outcome(false, Some(message.clone())));
+                report.outcomes.push(outcome(false, Some(error)));
                 if !options.rollback
                     && let Some(id) = id
                 {
@@ -1454,10 +1522,10 @@ pub fn destroy_sites(
                     &site.state.environment,
                     Event::Failed {
                         name: name.clone(),
-                        message: message.clone(),
+                        message: message.message.clone(),
                     },
                 );
-                removals[at].failed.push((name, message));
+                removals[at].failed.push((name, message.message));
             }
         }
     }
@@ -1470,10 +1538,12 @@ pub fn destroy_sites(
                 &site.state.environment,
                 Event::Failed {
                     name: site.state.environment.clone(),
-                    message: e.clone(),
+                    message: e.message.clone(),
                 },
             );
-            removal.failed.push((site.state.environment.clone(), e));
+            removal
+                .failed
+                .push((site.state.environment.clone(), e.message));
         }
         let mut summary = format!("{} services removed", removal.removed.len());
         if !removal.failed.is_empty() {

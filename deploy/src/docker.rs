@@ -597,15 +597,19 @@ fn transient(error: &bollard::errors::Error) -> bool {
 }
 
 impl crate::deploy::Engine for DockerEngine<'_> {
-    fn start(&self, desired: &Desired, mark: &crate::deploy::Mark) -> Result<String, String> {
+    fn start(
+        &self,
+        desired: &Desired,
+        mark: &crate::deploy::Mark,
+    ) -> Result<String, crate::deploy::EngineError> {
         let spec: crate::spec::ContainerSpec = crate::spec::read(&desired.spec)?;
         let Some(image) = spec.image.clone() else {
-            return Err(format!("`{}` has no image to run", desired.name));
+            return Err(format!("`{}` has no image to run", desired.name).into());
         };
         if self.call(|| self.docker.inspect_image(&image)).is_err() {
             return Err(format!(
                 "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
-            ));
+            ).into());
         }
         self.ensure_network(&spec.network)?;
         let replicas = spec.replicas.max(1);
@@ -623,7 +627,7 @@ impl crate::deploy::Engine for DockerEngine<'_> {
                 if !same_lineage(info.config.as_ref().and_then(|c| c.labels.as_ref()), mark) {
                     return Err(format!(
                         "a container named `{name}` exists and this state did not create it: remove or rename it, or deploy from the checkout that owns it"
-                    ));
+                    ).into());
                 }
                 self.remove(name)?;
             }
@@ -639,16 +643,16 @@ impl crate::deploy::Engine for DockerEngine<'_> {
                     for id in &ids {
                         let _ = self.remove(id);
                     }
-                    return Err(e);
+                    return Err(e.into());
                 }
             }
         }
         Ok(format!("docker:{}", ids.join(",")))
     }
 
-    fn stop(&self, engine_id: &str) -> Result<(), String> {
+    fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {
         let Some(ids) = Self::container_ids(engine_id) else {
-            return Err(format!("`{engine_id}` is not a container"));
+            return Err(format!("`{engine_id}` is not a container").into());
         };
         // Every replica is tried; the first failure is what the caller hears.
         let mut first_failure = Ok(());
@@ -659,7 +663,7 @@ impl crate::deploy::Engine for DockerEngine<'_> {
                 first_failure = Err(e);
             }
         }
-        first_failure
+        first_failure.map_err(Into::into)
     }
 
     fn same_instance(&self, a: &str, b: &str) -> bool {
@@ -670,13 +674,14 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         }
     }
 
-    fn release(&self) -> Result<(), String> {
-        release_network(
+    fn release(&self) -> Result<(), crate::deploy::EngineError> {
+        (release_network(
             &self.docker,
             &self.runtime,
             &format!("svcmodel-{}", self.environment),
             &self.environment,
-        )
+        ))
+        .map_err(Into::into)
     }
 
     fn find_marked(&self, project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
@@ -721,11 +726,11 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         engine_id: &str,
         spec: &serde_json::Value,
         deadline: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::deploy::EngineError> {
         let Some(ids) = Self::container_ids(engine_id) else {
-            return Err(format!("`{engine_id}` is not a container"));
+            return Err(format!("`{engine_id}` is not a container").into());
         };
-        crate::deploy::poll_healthy(
+        (crate::deploy::poll_healthy(
             deadline,
             Duration::from_millis(200),
             || ids.iter().try_for_each(|id| self.check_once(id, spec)),
@@ -737,14 +742,21 @@ impl crate::deploy::Engine for DockerEngine<'_> {
             } else {
                 format!("the container stopped: {why}")
             }
-        })
+        }))
+        .map_err(crate::deploy::EngineError::unhealthy)
     }
 
-    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+    fn check(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+    ) -> Result<(), crate::deploy::EngineError> {
         let Some(ids) = Self::container_ids(engine_id) else {
-            return Err(format!("`{engine_id}` is not a container"));
+            return Err(format!("`{engine_id}` is not a container").into());
         };
-        ids.iter().try_for_each(|id| self.check_once(id, spec))
+        ids.iter()
+            .try_for_each(|id| self.check_once(id, spec))
+            .map_err(crate::deploy::EngineError::unhealthy)
     }
 
     fn usage(&self, engine_id: &str) -> Option<crate::deploy::Usage> {

@@ -477,11 +477,15 @@ fn reason(error: &kube::Error) -> String {
 }
 
 impl crate::deploy::Engine for KubernetesEngine<'_> {
-    fn start(&self, desired: &Desired, _mark: &crate::deploy::Mark) -> Result<String, String> {
+    fn start(
+        &self,
+        desired: &Desired,
+        _mark: &crate::deploy::Mark,
+    ) -> Result<String, crate::deploy::EngineError> {
         let spec = &desired.spec;
         let namespace = spec["namespace"]
             .as_str()
-            .ok_or("the spec names no namespace")?;
+            .ok_or_else(|| "the spec names no namespace".to_string())?;
         self.apply(namespace, &spec["namespace_object"])?;
         let mut inventory = Inventory {
             namespace: namespace.to_string(),
@@ -498,9 +502,9 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         Ok(inventory.encode())
     }
 
-    fn stop(&self, engine_id: &str) -> Result<(), String> {
+    fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {
         let Some(inventory) = Inventory::decode(engine_id) else {
-            return Err(format!("`{engine_id}` is not an inventory"));
+            return Err(format!("`{engine_id}` is not an inventory").into());
         };
         // Every object is tried; the first failure is what the caller hears.
         let mut first_failure = Ok(());
@@ -511,7 +515,7 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
                 first_failure = Err(e);
             }
         }
-        first_failure
+        first_failure.map_err(Into::into)
     }
 
     fn alive(&self, engine_id: &str) -> bool {
@@ -536,21 +540,27 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         engine_id: &str,
         _spec: &serde_json::Value,
         deadline: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::deploy::EngineError> {
         let inventory = Inventory::decode(engine_id)
             .ok_or_else(|| format!("`{engine_id}` is not an inventory"))?;
-        crate::deploy::poll_healthy(
+        (crate::deploy::poll_healthy(
             deadline,
             Duration::from_secs(1),
             || self.rollout(&inventory),
             |why| why.starts_with(CANNOT_START),
-        )
+        ))
+        .map_err(crate::deploy::EngineError::unhealthy)
     }
 
-    fn check(&self, engine_id: &str, _spec: &serde_json::Value) -> Result<(), String> {
+    fn check(
+        &self,
+        engine_id: &str,
+        _spec: &serde_json::Value,
+    ) -> Result<(), crate::deploy::EngineError> {
         let inventory = Inventory::decode(engine_id)
             .ok_or_else(|| format!("`{engine_id}` is not an inventory"))?;
         self.rollout(&inventory)
+            .map_err(crate::deploy::EngineError::unhealthy)
     }
 
     /// Pod metrics give a rate, not the CPU seconds used: no advice on Kubernetes yet.

@@ -489,9 +489,11 @@ pub fn wait_healthy(
     interval: Duration,
     timeout: Duration,
     deadline: Duration,
-) -> Result<(), String> {
+) -> Result<(), crate::deploy::EngineError> {
+    use crate::deploy::{EngineError, EngineErrorKind};
     // Why the last check failed, for the message when the process then exits.
     let last = std::cell::RefCell::new(String::from("not checked yet"));
+    let foreign = std::cell::Cell::new(false);
     crate::deploy::poll_healthy(
         deadline,
         // Until it is first healthy, look often: a deploy waits on this.
@@ -502,15 +504,23 @@ pub fn wait_healthy(
             }
             match probe {
                 None => Ok(()),
-                Some(p) => check_own(id, p, timeout).inspect_err(|e| {
-                    if let Unhealthy::Not(why) = e {
-                        *last.borrow_mut() = why.clone();
-                    }
+                Some(p) => check_own(id, p, timeout).inspect_err(|e| match e {
+                    Unhealthy::Not(why) => *last.borrow_mut() = why.clone(),
+                    Unhealthy::Foreign(_) => foreign.set(true),
+                    Unhealthy::Exited(_) => {}
                 }),
             }
         },
         |e| !matches!(e, Unhealthy::Not(_)),
     )
+    .map_err(|message| {
+        let kind = if foreign.get() {
+            EngineErrorKind::PortTaken
+        } else {
+            EngineErrorKind::Unhealthy
+        };
+        EngineError::new(kind, message)
+    })
 }
 
 /// Why a check failed: not (yet) healthy, or the port is someone else's, which no
@@ -638,7 +648,7 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         &self,
         desired: &crate::deploy::Desired,
         mark: &crate::deploy::Mark,
-    ) -> Result<String, String> {
+    ) -> Result<String, crate::deploy::EngineError> {
         let mut launch = self.launch(desired)?;
         launch.mark = Some(mark.encode());
         let id = start(&launch).map_err(|e| {
@@ -650,10 +660,10 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         Ok(id.encode())
     }
 
-    fn stop(&self, engine_id: &str) -> Result<(), String> {
+    fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {
         match ProcessId::decode(engine_id) {
-            Some(id) => stop(id, Duration::from_secs(5)),
-            None => Err(format!("`{engine_id}` is not a local process")),
+            Some(id) => stop(id, Duration::from_secs(5)).map_err(Into::into),
+            None => Err(format!("`{engine_id}` is not a local process").into()),
         }
     }
 
@@ -696,9 +706,9 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         engine_id: &str,
         spec: &serde_json::Value,
         deadline: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::deploy::EngineError> {
         let Some(id) = ProcessId::decode(engine_id) else {
-            return Err(format!("`{engine_id}` is not a local process"));
+            return Err(format!("`{engine_id}` is not a local process").into());
         };
         let probe = probe_of(spec);
         let (interval, timeout) = probe.as_ref().map_or(
@@ -712,29 +722,42 @@ impl crate::deploy::Engine for LocalEngine<'_> {
             timeout,
             deadline,
         );
-        result.map_err(|why| {
+        result.map_err(|error| {
             let log = self
                 .logs
                 .join(format!("{}.log", engine_log_name(spec).unwrap_or_default()));
             let tail = log_tail(&log, 3);
             if tail.is_empty() {
-                why
+                error
             } else {
-                format!("{why}; its log ends: {tail}")
+                crate::deploy::EngineError::new(
+                    error.kind,
+                    format!("{}; its log ends: {tail}", error.message),
+                )
             }
         })
     }
 
-    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+    fn check(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+    ) -> Result<(), crate::deploy::EngineError> {
         let Some(id) = ProcessId::decode(engine_id) else {
-            return Err(format!("`{engine_id}` is not a local process"));
+            return Err(format!("`{engine_id}` is not a local process").into());
         };
         if !alive(id) {
-            return Err("not running".to_string());
+            return Err(crate::deploy::EngineError::unhealthy("not running"));
         }
         match probe_of(spec) {
             None => Ok(()),
-            Some((p, _, timeout)) => check_own(id, &p, timeout).map_err(|e| e.to_string()),
+            Some((p, _, timeout)) => check_own(id, &p, timeout).map_err(|e| {
+                let kind = match e {
+                    Unhealthy::Foreign(_) => crate::deploy::EngineErrorKind::PortTaken,
+                    _ => crate::deploy::EngineErrorKind::Unhealthy,
+                };
+                crate::deploy::EngineError::new(kind, e.to_string())
+            }),
         }
     }
 

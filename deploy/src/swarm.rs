@@ -198,10 +198,14 @@ impl<'a> SwarmEngine<'a> {
 }
 
 impl crate::deploy::Engine for SwarmEngine<'_> {
-    fn start(&self, desired: &Desired, mark: &crate::deploy::Mark) -> Result<String, String> {
+    fn start(
+        &self,
+        desired: &Desired,
+        mark: &crate::deploy::Mark,
+    ) -> Result<String, crate::deploy::EngineError> {
         let spec: crate::spec::ContainerSpec = crate::spec::read(&desired.spec)?;
         let Some(image) = spec.image.clone() else {
-            return Err(format!("`{}` has no image to run", desired.name));
+            return Err(format!("`{}` has no image to run", desired.name).into());
         };
         if self
             .runtime
@@ -210,7 +214,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         {
             return Err(format!(
                 "the image `{image}` is not on this machine: build or load it first (svcmodel never pulls)"
-            ));
+            ).into());
         }
         let network = spec.network.clone();
         self.ensure_network(&network)?;
@@ -223,7 +227,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             if !crate::docker::same_lineage(labels, mark) {
                 return Err(format!(
                     "a service named `{name}` exists and this state did not create it: remove or rename it, or deploy from the checkout that owns it"
-                ));
+                ).into());
             }
             self.remove(&name)?;
         }
@@ -340,10 +344,10 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         Ok(format!("swarm:{id}"))
     }
 
-    fn stop(&self, engine_id: &str) -> Result<(), String> {
+    fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {
         match Self::service_id(engine_id) {
-            Some(id) => self.remove(id),
-            None => Err(format!("`{engine_id}` is not a Swarm service")),
+            Some(id) => self.remove(id).map_err(Into::into),
+            None => Err(format!("`{engine_id}` is not a Swarm service").into()),
         }
     }
 
@@ -379,13 +383,14 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             .collect()
     }
 
-    fn release(&self) -> Result<(), String> {
-        crate::docker::release_network(
+    fn release(&self) -> Result<(), crate::deploy::EngineError> {
+        (crate::docker::release_network(
             &self.docker,
             &self.runtime,
             &format!("svcmodel-{}", self.environment),
             &self.environment,
-        )
+        ))
+        .map_err(Into::into)
     }
 
     fn alive(&self, engine_id: &str) -> bool {
@@ -397,23 +402,29 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         engine_id: &str,
         spec: &serde_json::Value,
         deadline: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::deploy::EngineError> {
         let Some(id) = Self::service_id(engine_id) else {
-            return Err(format!("`{engine_id}` is not a Swarm service"));
+            return Err(format!("`{engine_id}` is not a Swarm service").into());
         };
-        crate::deploy::poll_healthy(
+        (crate::deploy::poll_healthy(
             deadline,
             Duration::from_millis(250),
             || self.check_tasks(id, spec),
             |_| false,
-        )
+        ))
+        .map_err(crate::deploy::EngineError::unhealthy)
     }
 
-    fn check(&self, engine_id: &str, spec: &serde_json::Value) -> Result<(), String> {
+    fn check(
+        &self,
+        engine_id: &str,
+        spec: &serde_json::Value,
+    ) -> Result<(), crate::deploy::EngineError> {
         let Some(id) = Self::service_id(engine_id) else {
-            return Err(format!("`{engine_id}` is not a Swarm service"));
+            return Err(format!("`{engine_id}` is not a Swarm service").into());
         };
         self.check_tasks(id, spec)
+            .map_err(crate::deploy::EngineError::unhealthy)
     }
 
     /// Per replica, as the model declares resources: the most memory any running

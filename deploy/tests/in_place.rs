@@ -34,7 +34,7 @@ impl Inventory {
 }
 
 impl Engine for Inventory {
-    fn start(&self, desired: &Desired, _mark: &Mark) -> Result<String, String> {
+    fn start(&self, desired: &Desired, _mark: &Mark) -> Result<String, deploy::EngineError> {
         let revision = desired.spec["revision"].as_str().unwrap_or("?").to_string();
         let id = format!("{}@{revision}", desired.name);
         self.log(format!("apply {id}"));
@@ -45,7 +45,7 @@ impl Engine for Inventory {
         Ok(id)
     }
 
-    fn stop(&self, engine_id: &str) -> Result<(), String> {
+    fn stop(&self, engine_id: &str) -> Result<(), deploy::EngineError> {
         self.log(format!("delete {engine_id}"));
         let name = engine_id.split('@').next().unwrap_or_default();
         self.objects.lock().expect("not poisoned").remove(name);
@@ -57,14 +57,19 @@ impl Engine for Inventory {
         self.objects.lock().expect("not poisoned").get(name) == Some(&revision.to_string())
     }
 
-    fn wait_healthy(&self, id: &str, spec: &serde_json::Value, _: Duration) -> Result<(), String> {
+    fn wait_healthy(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+        _: Duration,
+    ) -> Result<(), deploy::EngineError> {
         self.check(id, spec)
     }
 
-    fn check(&self, engine_id: &str, _spec: &serde_json::Value) -> Result<(), String> {
+    fn check(&self, engine_id: &str, _spec: &serde_json::Value) -> Result<(), deploy::EngineError> {
         let revision = engine_id.split('@').nth(1).unwrap_or_default();
         if self.broken.iter().any(|b| b == revision) {
-            Err(format!("{engine_id} is not ready"))
+            Err(format!("{engine_id} is not ready").into())
         } else {
             Ok(())
         }
@@ -211,12 +216,12 @@ fn a_start_that_cannot_be_recorded_fails_and_is_rolled_back() {
         state_file: &'a std::path::Path,
     }
     impl Engine for Sabotage<'_> {
-        fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, String> {
+        fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, deploy::EngineError> {
             let _ = std::fs::remove_file(self.state_file);
             std::fs::create_dir_all(self.state_file.join("blocked")).expect("a folder");
             self.inner.start(desired, mark)
         }
-        fn stop(&self, engine_id: &str) -> Result<(), String> {
+        fn stop(&self, engine_id: &str) -> Result<(), deploy::EngineError> {
             self.inner.stop(engine_id)
         }
         fn alive(&self, engine_id: &str) -> bool {
@@ -227,10 +232,10 @@ fn a_start_that_cannot_be_recorded_fails_and_is_rolled_back() {
             id: &str,
             spec: &serde_json::Value,
             d: Duration,
-        ) -> Result<(), String> {
+        ) -> Result<(), deploy::EngineError> {
             self.inner.wait_healthy(id, spec, d)
         }
-        fn check(&self, id: &str, spec: &serde_json::Value) -> Result<(), String> {
+        fn check(&self, id: &str, spec: &serde_json::Value) -> Result<(), deploy::EngineError> {
             self.inner.check(id, spec)
         }
         fn usage(&self, _: &str) -> Option<deploy::Usage> {

@@ -52,21 +52,26 @@ struct Memory {
 }
 
 impl Engine for Memory {
-    fn start(&self, _: &Desired, _: &Mark) -> Result<String, String> {
-        Err("reconcile never starts anything".to_string())
+    fn start(&self, _: &Desired, _: &Mark) -> Result<String, deploy::EngineError> {
+        Err("reconcile never starts anything".to_string().into())
     }
-    fn stop(&self, _: &str) -> Result<(), String> {
-        Err("reconcile never stops anything".to_string())
+    fn stop(&self, _: &str) -> Result<(), deploy::EngineError> {
+        Err("reconcile never stops anything".to_string().into())
     }
     fn alive(&self, engine_id: &str) -> bool {
         self.alive.contains(engine_id)
     }
-    fn wait_healthy(&self, id: &str, spec: &serde_json::Value, _: Duration) -> Result<(), String> {
+    fn wait_healthy(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+        _: Duration,
+    ) -> Result<(), deploy::EngineError> {
         self.check(id, spec)
     }
-    fn check(&self, engine_id: &str, _: &serde_json::Value) -> Result<(), String> {
+    fn check(&self, engine_id: &str, _: &serde_json::Value) -> Result<(), deploy::EngineError> {
         match self.unhealthy.get(engine_id) {
-            Some(why) => Err(why.clone()),
+            Some(why) => Err(why.clone().into()),
             None => Ok(()),
         }
     }

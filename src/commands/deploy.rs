@@ -1089,7 +1089,7 @@ fn observe(
                 deployed_version: record.map(|r| r.version.clone()),
                 running,
                 healthy: check.as_ref().map(Result::is_ok),
-                health: check.and_then(Result::err),
+                health: check.and_then(Result::err).map(|e| e.message),
                 configuration: match (desired, record) {
                     (Some(_), Some(_))
                         if plan
