@@ -24,20 +24,31 @@ fn docker(args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Swarm mode for the test's duration: initialised here only if it was off.
+/// Swarm mode for the test's duration: initialised here only if it was off. The
+/// tests of this file take turns, so one never leaves Swarm mode under another.
 struct SwarmMode {
     initialised: bool,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl SwarmMode {
     fn on() -> SwarmMode {
+        let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (_, state) = docker(&["info", "-f", "{{.Swarm.LocalNodeState}}"]);
         if state == "active" {
-            return SwarmMode { initialised: false };
+            return SwarmMode {
+                initialised: false,
+                _turn: turn,
+            };
         }
         let (ok, _) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
         assert!(ok, "docker swarm init failed");
-        SwarmMode { initialised: true }
+        SwarmMode {
+            initialised: true,
+            _turn: turn,
+        }
     }
 }
 
@@ -333,4 +344,71 @@ fn same_as_rendered(rendered: &Output, inspected: &str, network_id: &str) {
             }
         }
     }
+}
+
+/// Eight services in one wave of an environment never deployed: one overlay network is
+/// made for all of them (each start creating its own used to fail with a 409), and
+/// destroy removes it.
+#[test]
+fn a_swarm_wave_shares_one_network_that_destroy_removes() {
+    support::demo_image();
+    let _swarm = SwarmMode::on();
+    let environment = format!("swave-{}", std::process::id());
+    let mut model = format!("environment \"{environment}\" {{\n  target = \"swarm\"\n}}\n");
+    for i in 0..8 {
+        model.push_str(&format!(
+            r#"
+service "s{i}" {{
+  version = "1.0.0"
+  image   = "svcmodel-demo:test"
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 8080, protocol = "http" }}
+  health {{
+    tcp      = "http"
+    interval = 1s
+  }}
+}}
+"#
+        ));
+    }
+    let project = Project::new();
+    project.file("svcmodel.toml", "").file("main.svc", &model);
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-e", &environment, "main.svc"]);
+        project.run(&all)
+    };
+    let network = format!("svcmodel-{environment}");
+    let networks = || -> Vec<String> {
+        let (_, names) = docker(&[
+            "network",
+            "ls",
+            "--filter",
+            &format!("name={network}"),
+            "--format",
+            "{{.Name}}",
+        ]);
+        names
+            .lines()
+            .filter(|n| *n == network)
+            .map(str::to_string)
+            .collect()
+    };
+    let deploy = run(&["deploy", "--timeout", "90"]);
+    let after_deploy = networks();
+    let destroy = run(&["destroy", "--yes"]);
+    let after_destroy = networks();
+    if !after_destroy.is_empty() {
+        let _ = docker(&["network", "rm", &network]);
+    }
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert_eq!(after_deploy, std::slice::from_ref(&network));
+    assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    assert!(
+        after_destroy.is_empty(),
+        "destroy leaves {after_destroy:?}: {}",
+        destroy.transcript()
+    );
 }

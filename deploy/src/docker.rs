@@ -219,28 +219,60 @@ pub(crate) fn release_network(
     name: &str,
     environment: &str,
 ) -> Result<(), String> {
+    // A Swarm task's container, and its endpoint, leave the network a while after the
+    // task: a network still in use is looked at again for a while, then left to a
+    // later destroy.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     for id in networks_named(docker, runtime, name)? {
-        let Ok(network) = runtime.block_on(docker.inspect_network(
-            &id,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )) else {
-            continue;
-        };
-        let ours = network
-            .labels
-            .as_ref()
-            .is_some_and(|l| l.get(ENVIRONMENT_LABEL).map(String::as_str) == Some(environment));
-        let in_use = network.containers.as_ref().is_some_and(|c| !c.is_empty());
-        if !ours || in_use {
-            continue;
-        }
-        match runtime.block_on(docker.remove_network(&id)) {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 403 | 409,
-                ..
-            }) => {}
-            Err(e) => return Err(format!("cannot remove the network `{name}`: {e}")),
+        loop {
+            let Ok(network) = runtime.block_on(docker.inspect_network(
+                &id,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )) else {
+                break;
+            };
+            let ours = network
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.get(ENVIRONMENT_LABEL).map(String::as_str) == Some(environment));
+            if !ours {
+                break;
+            }
+            // An overlay network lists its own load balancer (`lb-NETWORK`) as attached.
+            let in_use = network
+                .containers
+                .as_ref()
+                .is_some_and(|c| c.keys().any(|k| !k.starts_with("lb-")));
+            let removed = if in_use {
+                Err(())
+            } else {
+                match runtime.block_on(docker.remove_network(&id)) {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => Ok(()),
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 403 | 409,
+                        ..
+                    }) => Err(()),
+                    Err(e) => return Err(format!("cannot remove the network `{name}`: {e}")),
+                }
+            };
+            if removed.is_ok() {
+                // Swarm removes an overlay network in the background: return once it
+                // is gone, so what destroy reports is what the Engine lists.
+                while std::time::Instant::now() < deadline
+                    && networks_named(docker, runtime, name).is_ok_and(|ids| ids.contains(&id))
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
     Ok(())
