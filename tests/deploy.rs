@@ -1647,6 +1647,11 @@ service "leaky" {{
         "json",
         ".",
     ]);
+    // The service's own log file holds no secret either: its supervisor masks them.
+    let log =
+        std::fs::read_to_string(project.path().join(".svcmodel/logs/local/leaky.log")).unwrap();
+    assert!(log.contains("key=[redacted] b64=[redacted]"), "{log}");
+    assert!(!log.contains(CANARY) && !log.contains("Y2FuYXJ5"), "{log}");
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let outcome = &report["environments"][0]["outcomes"][0];
     assert_eq!(outcome["ok"], false, "{report}");

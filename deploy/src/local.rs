@@ -49,6 +49,10 @@ impl ProcessId {
 
 const INHERITED: [&str; 4] = ["PATH", "HOME", "LANG", "TZ"];
 
+/// The variable that names, for `svcmodel supervise`, the variables whose values are
+/// secrets: it masks them in the service's output before they reach its log.
+pub const REDACT_VARIABLE: &str = "SVCMODEL_REDACT";
+
 /// The variable that carries a process's [`crate::deploy::Mark`]: the supervisor and
 /// the service inherit it, so a run killed at any instant leaves processes that
 /// [`marked`] finds again.
@@ -598,8 +602,23 @@ impl LocalEngine<'_> {
             Some(v) => Some(PathBuf::from(v.resolve(self.lookup)?)),
             None => None,
         };
+        let mut env = env;
         let command = match &self.supervisor {
             Some(supervisor) => {
+                // The supervisor masks these variables' values in what the service
+                // writes to its log: their names only, never a value, on its way.
+                let secret_variables: Vec<&str> = spec
+                    .env
+                    .iter()
+                    .filter(|(_, v)| {
+                        matches!(v, crate::spec::SpecValue::Parts { parts }
+                            if parts.iter().any(|p| matches!(p, crate::spec::SpecPart::Secret { .. })))
+                    })
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                if !secret_variables.is_empty() {
+                    env.push((REDACT_VARIABLE.to_string(), secret_variables.join(",")));
+                }
                 let mut wrapped = vec![
                     supervisor.to_string_lossy().into_owned(),
                     "supervise".to_string(),
