@@ -607,25 +607,7 @@ fn networks_named(name: &str) -> Vec<String> {
 fn a_wave_of_twenty_containers_shares_one_network_that_destroy_removes() {
     image();
     let environment = unique("wave20");
-    let mut model = format!("environment \"{environment}\" {{\n  target = \"compose\"\n}}\n");
-    for i in 0..20 {
-        model.push_str(&format!(
-            r#"
-service "s{i}" {{
-  version = "1.0.0"
-  image   = "{IMAGE}"
-  config {{
-    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
-  }}
-  provides "http" {{ port = 8080, protocol = "http" }}
-  health {{
-    tcp      = "http"
-    interval = 1s
-  }}
-}}
-"#
-        ));
-    }
+    let model = support::wave_model(&environment, "compose", 20);
     let dock = Dock::with_model(&environment, &model);
     let deploy = dock.run(&["deploy"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());

@@ -354,25 +354,7 @@ fn a_swarm_wave_shares_one_network_that_destroy_removes() {
     support::demo_image();
     let _swarm = SwarmMode::on();
     let environment = format!("swave-{}", std::process::id());
-    let mut model = format!("environment \"{environment}\" {{\n  target = \"swarm\"\n}}\n");
-    for i in 0..8 {
-        model.push_str(&format!(
-            r#"
-service "s{i}" {{
-  version = "1.0.0"
-  image   = "svcmodel-demo:test"
-  config {{
-    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
-  }}
-  provides "http" {{ port = 8080, protocol = "http" }}
-  health {{
-    tcp      = "http"
-    interval = 1s
-  }}
-}}
-"#
-        ));
-    }
+    let model = support::wave_model(&environment, "swarm", 8);
     let project = Project::new();
     project.file("svcmodel.toml", "").file("main.svc", &model);
     let run = |args: &[&str]| {

@@ -228,3 +228,28 @@ pub fn yaml_to_json(yaml: &yaml_rust2::Yaml) -> serde_json::Value {
         _ => serde_json::Value::Null,
     }
 }
+
+/// A model of `count` demo services (the image `DEMO_IMAGE`) that require nothing, so
+/// they all start in one wave, in an environment on `target`.
+pub fn wave_model(environment: &str, target: &str, count: usize) -> String {
+    let mut model = format!("environment \"{environment}\" {{\n  target = \"{target}\"\n}}\n");
+    for i in 0..count {
+        model.push_str(&format!(
+            r#"
+service "s{i}" {{
+  version = "1.0.0"
+  image   = "{DEMO_IMAGE}"
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 8080, protocol = "http" }}
+  health {{
+    tcp      = "http"
+    interval = 1s
+  }}
+}}
+"#
+        ));
+    }
+    model
+}
