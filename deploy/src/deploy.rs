@@ -69,6 +69,23 @@ pub fn poll_healthy<E: std::fmt::Display>(
     }
 }
 
+/// Runs `step` on every item, whatever fails on the way, and answers with the first
+/// failure: how an engine stops every part of a service (replicas, objects).
+pub fn try_each<T, E>(
+    items: impl IntoIterator<Item = T>,
+    mut step: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut first_failure = Ok(());
+    for item in items {
+        if let Err(e) = step(item)
+            && first_failure.is_ok()
+        {
+            first_failure = Err(e);
+        }
+    }
+    first_failure
+}
+
 /// Runs `attempt` until it succeeds, fails for good, or has been retried three times:
 /// an error for which `transient` holds is retried after `first_delay`, then twice and
 /// four times that. How engines call APIs whose errors may pass by themselves.

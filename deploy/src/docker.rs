@@ -686,16 +686,7 @@ impl crate::deploy::Engine for DockerEngine<'_> {
         let Some(ids) = Self::container_ids(engine_id) else {
             return Err(format!("`{engine_id}` is not a container").into());
         };
-        // Every replica is tried; the first failure is what the caller hears.
-        let mut first_failure = Ok(());
-        for id in ids {
-            if let Err(e) = self.remove(id)
-                && first_failure.is_ok()
-            {
-                first_failure = Err(e);
-            }
-        }
-        first_failure.map_err(Into::into)
+        crate::deploy::try_each(ids, |id| self.remove(id)).map_err(Into::into)
     }
 
     fn same_instance(&self, a: &str, b: &str) -> bool {

@@ -506,16 +506,10 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         let Some(inventory) = Inventory::decode(engine_id) else {
             return Err(format!("`{engine_id}` is not an inventory").into());
         };
-        // Every object is tried; the first failure is what the caller hears.
-        let mut first_failure = Ok(());
-        for object in inventory.objects.iter().rev() {
-            if let Err(e) = self.delete(&inventory.namespace, object)
-                && first_failure.is_ok()
-            {
-                first_failure = Err(e);
-            }
-        }
-        first_failure.map_err(Into::into)
+        crate::deploy::try_each(inventory.objects.iter().rev(), |object| {
+            self.delete(&inventory.namespace, object)
+        })
+        .map_err(Into::into)
     }
 
     fn alive(&self, engine_id: &str) -> bool {

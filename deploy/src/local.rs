@@ -106,48 +106,21 @@ pub fn start(launch: &Launch) -> std::io::Result<ProcessId> {
 }
 
 /// Field 22 of /proc/PID/stat (start time) and field 3 (state).
-fn stat(pid: u32) -> Option<(char, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: split after its end.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, start))
-}
-
 fn start_time(pid: u32) -> Option<u64> {
-    stat(pid).map(|(_, start)| start)
+    proc_stat(pid).map(|s| s.start)
 }
 
 /// Whether the process still runs (not gone, not a zombie, not a recycled pid).
 pub fn alive(id: ProcessId) -> bool {
-    matches!(stat(id.pid), Some((state, start)) if state != 'Z' && state != 'X' && start == id.start)
+    proc_stat(id.pid).is_some_and(|s| !s.gone() && s.start == id.start)
 }
 
 /// The processes of the group `id` leads that started with or after it: the service
 /// under its supervisor, even when the supervisor itself is gone.
 fn group(id: ProcessId) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    pids()
         .filter(|pid| {
-            let Ok(text) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let Some(close) = text.rfind(')') else {
-                return false;
-            };
-            let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
-            let state = fields.first().and_then(|s| s.chars().next());
-            let pgrp = fields.get(2).and_then(|p| p.parse::<u32>().ok());
-            let start = fields.get(19).and_then(|s| s.parse::<u64>().ok());
-            pgrp == Some(id.pid)
-                && start.is_some_and(|s| s >= id.start)
-                && !matches!(state, Some('Z') | Some('X'))
+            proc_stat(*pid).is_some_and(|s| s.pgrp == id.pid && s.start >= id.start && !s.gone())
         })
         .collect()
 }
@@ -227,16 +200,10 @@ fn usage_of(pid: u32) -> Option<(u64, f64)> {
 /// marks: one entry per group, known by its leader (or, when the leader is gone, by
 /// its group id and its oldest member's start time).
 pub fn marked(project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     // Group id to (leader's or oldest member's start, whether that is the leader, mark).
     let mut groups: std::collections::BTreeMap<u32, (u64, bool, crate::deploy::Mark)> =
         std::collections::BTreeMap::new();
-    for pid in entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-    {
+    for pid in pids() {
         let Some(mark) = mark_of(pid) else {
             continue;
         };
@@ -246,7 +213,7 @@ pub fn marked(project: &str, environment: &str) -> Vec<crate::deploy::Marked> {
         let Some(info) = proc_stat(pid) else {
             continue;
         };
-        if matches!(info.state, 'Z' | 'X') {
+        if info.gone() {
             continue;
         }
         let leader = info.pgrp == pid;
@@ -284,8 +251,26 @@ struct ProcStat {
     start: u64,
 }
 
+impl ProcStat {
+    /// Exited: a zombie or dead.
+    fn gone(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// The processes of this machine, by pid (those this user may see).
+fn pids() -> impl Iterator<Item = u32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+}
+
+/// Fields 3 (state), 5 (process group) and 22 (start time) of /proc/PID/stat.
 fn proc_stat(pid: u32) -> Option<ProcStat> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after its end.
     let fields: Vec<&str> = text[text.rfind(')')? + 2..].split_whitespace().collect();
     Some(ProcStat {
         state: fields.first()?.chars().next()?,
@@ -332,14 +317,8 @@ pub fn listeners(port: u16) -> Vec<u64> {
 /// read).
 fn socket_owners(inodes: &[u64]) -> Vec<(u32, u32)> {
     let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut owners = Vec::new();
-    for pid in entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-    {
+    for pid in pids() {
         let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
