@@ -720,6 +720,25 @@ service "web" {{
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
 
     let project_name = compose["name"].as_str().unwrap();
+    // The data volume outlives destroy (data does): removed after the test, even a
+    // failed one, once its containers are gone.
+    struct RemoveVolume(String);
+    impl Drop for RemoveVolume {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["ps", "-aq", "--filter", &format!("volume={}", self.0)])
+                .output()
+                .map(|o| {
+                    for id in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+                    }
+                });
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &self.0])
+                .output();
+        }
+    }
+    let _volume = RemoveVolume(format!("{project_name}_api-data"));
     // Keys where the engine differs from `docker compose up`, on purpose or not yet:
     // - expose/ports: every port is published on 127.0.0.1 at a port Docker picks;
     // - healthcheck: tcp and http checks run from this machine against the
@@ -856,5 +875,4 @@ service "web" {{
     }
     let destroy = dock.run(&["destroy", "--yes"]);
     assert_eq!(destroy.code, 0, "{}", destroy.transcript());
-    docker(&["volume", "rm", &format!("{project_name}_api-data")]);
 }
