@@ -24,31 +24,20 @@ fn docker(args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Swarm mode for the test's duration: initialised here only if it was off. The
-/// tests of this file take turns, so one never leaves Swarm mode under another.
+/// Swarm mode for the test's duration: initialised here only if it was off.
 struct SwarmMode {
     initialised: bool,
-    _turn: std::sync::MutexGuard<'static, ()>,
 }
-
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl SwarmMode {
     fn on() -> SwarmMode {
-        let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (_, state) = docker(&["info", "-f", "{{.Swarm.LocalNodeState}}"]);
         if state == "active" {
-            return SwarmMode {
-                initialised: false,
-                _turn: turn,
-            };
+            return SwarmMode { initialised: false };
         }
         let (ok, _) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
         assert!(ok, "docker swarm init failed");
-        SwarmMode {
-            initialised: true,
-            _turn: turn,
-        }
+        SwarmMode { initialised: true }
     }
 }
 
@@ -97,10 +86,16 @@ fn run(project: &Project, args: &[&str]) -> Output {
     project.run(&all)
 }
 
+/// The Swarm tests, in one Swarm mode (initialised and left once).
 #[test]
-fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
+fn on_the_real_swarm() {
     support::demo_image();
     let _swarm = SwarmMode::on();
+    swarm_services_deploy_with_replicas_and_placement_and_are_repaired();
+    a_swarm_wave_shares_one_network_that_destroy_removes();
+}
+
+fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     let project = Project::new();
     project.file("svcmodel.toml", "").file("main.svc", MODEL);
     let deploy = run(&project, &["deploy", "--timeout", "60"]);
@@ -349,18 +344,9 @@ fn same_as_rendered(rendered: &Output, inspected: &str, network_id: &str) {
 /// Eight services in one wave of an environment never deployed: one overlay network is
 /// made for all of them (each start creating its own used to fail with a 409), and
 /// destroy removes it.
-#[test]
 fn a_swarm_wave_shares_one_network_that_destroy_removes() {
-    support::demo_image();
-    let _swarm = SwarmMode::on();
     let environment = format!("swave-{}", std::process::id());
-    // Without health checks: this test is about the network, and a check through a
-    // port Swarm publishes at random once failed for 90 s on this machine's Engine.
-    let model = support::wave_model(&environment, "swarm", 8).replace(
-        "  health {\n    tcp      = \"http\"\n    interval = 1s\n  }\n",
-        "",
-    );
-    assert!(!model.contains("health"), "{model}");
+    let model = support::wave_model(&environment, "swarm", 8);
     let project = Project::new();
     project.file("svcmodel.toml", "").file("main.svc", &model);
     let run = |args: &[&str]| {

@@ -30,6 +30,9 @@ use bollard::query_parameters::ListTasksOptionsBuilder;
 use crate::deploy::Desired;
 use crate::local::{Probe, probe};
 
+/// For each target port of a task, every host port it is published at.
+type PublishedPorts = HashMap<u16, Vec<u16>>;
+
 pub struct SwarmEngine<'a> {
     docker: Docker,
     runtime: tokio::runtime::Runtime,
@@ -81,7 +84,10 @@ impl<'a> SwarmEngine<'a> {
     }
 
     /// The running tasks of a service, with the host ports each published.
-    fn running_tasks(&self, service_id: &str) -> Vec<(Option<String>, HashMap<u16, u16>)> {
+    /// The running tasks of a service: each one's container, and for each target port
+    /// every host port it is published at (an Engine may publish IPv4 and IPv6 at two
+    /// different ports).
+    fn running_tasks(&self, service_id: &str) -> Vec<(Option<String>, PublishedPorts)> {
         let filters = HashMap::from([
             ("service", vec![service_id.to_string()]),
             ("desired-state", vec!["running".to_string()]),
@@ -98,13 +104,15 @@ impl<'a> SwarmEngine<'a> {
                     return None;
                 }
                 let container = status.container_status.and_then(|c| c.container_id);
-                let ports = status
-                    .port_status
-                    .and_then(|p| p.ports)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|p| Some((p.target_port? as u16, p.published_port? as u16)))
-                    .collect();
+                let mut ports: HashMap<u16, Vec<u16>> = HashMap::new();
+                for p in status.port_status.and_then(|p| p.ports).unwrap_or_default() {
+                    if let (Some(target), Some(published)) = (p.target_port, p.published_port) {
+                        ports
+                            .entry(target as u16)
+                            .or_default()
+                            .push(published as u16);
+                    }
+                }
                 Some((container, ports))
             })
             .collect()
@@ -125,18 +133,26 @@ impl<'a> SwarmEngine<'a> {
         for (container, ports) in &tasks {
             match health.kind.as_str() {
                 kind @ ("tcp" | "http") => {
-                    let Some(host_port) = port.and_then(|p| ports.get(&p)) else {
+                    let Some(host_ports) = port.and_then(|p| ports.get(&p)) else {
                         return Err("a replica's port is not published yet".to_string());
                     };
-                    let p = if kind == "tcp" {
-                        Probe::Tcp { port: *host_port }
-                    } else {
-                        Probe::Http {
-                            port: *host_port,
-                            path: health.path.clone().unwrap_or_else(|| "/".to_string()),
+                    // Healthy when one of its published ports answers on this machine.
+                    let mut last = Ok(());
+                    for host_port in host_ports {
+                        let p = if kind == "tcp" {
+                            Probe::Tcp { port: *host_port }
+                        } else {
+                            Probe::Http {
+                                port: *host_port,
+                                path: health.path.clone().unwrap_or_else(|| "/".to_string()),
+                            }
+                        };
+                        last = probe(&p, timeout);
+                        if last.is_ok() {
+                            break;
                         }
-                    };
-                    probe(&p, timeout)?;
+                    }
+                    last?;
                 }
                 _ => {
                     let Some(container) = container else {
