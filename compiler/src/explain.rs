@@ -857,7 +857,7 @@ Correct the name (the help suggests the closest parameter) or declare the parame
         text: r#"
 A reference has the wrong shape, or stands where references are not allowed. The
 references are `param.NAME`, `version`, `self.name`, `self.dir`, `self.PORT.FIELD` and
-`SERVICE.PORT.FIELD`, where FIELD is `host`, `port` or `url`. References are resolved
+`SERVICE.PORT.FIELD`, where FIELD is `host`, `port`, `url` or `address`. References are resolved
 only in `config`, `image`, `run` and `health` commands; a key that takes a plain string,
 such as `description`, cannot hold `${...}`.
 

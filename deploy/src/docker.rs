@@ -297,6 +297,7 @@ pub(crate) fn network_request(name: &str, environment: &str, driver: &str) -> Ne
 /// What a container (or a Swarm task's container) runs, from a spec: arguments and
 /// variables with secrets filled in, labels, ports, and a command health check.
 pub(crate) struct ContainerParts {
+    pub entrypoint: Vec<String>,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub labels: HashMap<String, String>,
@@ -308,11 +309,14 @@ pub(crate) fn container_parts(
     spec: &crate::spec::ContainerSpec,
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<ContainerParts, String> {
-    let args = spec
-        .args
-        .iter()
-        .map(|v| v.resolve(lookup))
-        .collect::<Result<Vec<_>, _>>()?;
+    let resolve = |values: &[crate::spec::SpecValue]| {
+        values
+            .iter()
+            .map(|v| v.resolve(lookup))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let entrypoint = resolve(&spec.entrypoint)?;
+    let args = resolve(&spec.args)?;
     let env = spec
         .env
         .iter()
@@ -336,12 +340,13 @@ pub(crate) fn container_parts(
                 test: Some(test),
                 interval: Some(nanos(health.interval_seconds)),
                 timeout: Some(nanos(health.timeout_seconds)),
-                retries: Some(3),
-                start_period: None,
+                retries: Some(i64::from(health.failure_threshold)),
+                start_period: health.initial_delay_seconds.map(nanos),
                 start_interval: Some(1_000_000_000),
             }
         });
     Ok(ContainerParts {
+        entrypoint,
         args,
         env,
         labels,
@@ -403,6 +408,7 @@ impl<'a> DockerEngine<'a> {
     ) -> Result<ContainerCreateBody, String> {
         let network = spec.network.as_str();
         let ContainerParts {
+            entrypoint,
             args,
             env,
             mut labels,
@@ -437,10 +443,12 @@ impl<'a> DockerEngine<'a> {
                 ..Default::default()
             })
             .collect();
-        let memory = spec.memory_bytes.and_then(|m| i64::try_from(m).ok());
+        let bytes = |m: Option<u64>| m.and_then(|m| i64::try_from(m).ok());
         Ok(ContainerCreateBody {
             image: Some(image.to_string()),
+            entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
             cmd: Some(args),
+            user: spec.user.clone(),
             env: Some(env),
             labels: Some(labels),
             exposed_ports: Some(ports.iter().map(|p| format!("{p}/tcp")).collect()),
@@ -455,17 +463,18 @@ impl<'a> DockerEngine<'a> {
                 // Docker's init as PID 1: SIGTERM reaches the service (a process that
                 // is PID 1 itself ignores it) and zombies are reaped.
                 init: Some(true),
-                memory,
-                memory_reservation: memory,
-                nano_cpus: spec
-                    .millicpu
-                    .and_then(|m| i64::try_from(m).ok())
-                    .map(|m| m * 1_000_000),
+                memory: bytes(spec.memory_limit()),
+                memory_reservation: bytes(spec.memory_bytes.or(spec.memory_limit())),
+                // A container has no cpu reservation outside Swarm: the limit.
+                nano_cpus: bytes(spec.cpu_limit()).map(|m| m * 1_000_000),
                 readonly_rootfs: Some(spec.read_only),
+                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
                 tmpfs: Some(
-                    spec.tmpfs
-                        .iter()
-                        .map(|t| (t.clone(), String::new()))
+                    spec.tmpfs_mounts()
+                        .into_iter()
+                        .map(|(path, size)| {
+                            (path, size.map(|s| format!("size={s}")).unwrap_or_default())
+                        })
                         .collect(),
                 ),
                 security_opt: Some(spec.security_opt.clone()),

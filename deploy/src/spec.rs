@@ -93,6 +93,23 @@ pub struct HealthSpec {
     pub command: Vec<String>,
     pub interval_seconds: u64,
     pub timeout_seconds: u64,
+    /// Failed checks in a row before the engine counts the service unhealthy.
+    #[serde(
+        default = "default_failure_threshold",
+        skip_serializing_if = "is_default_failure_threshold"
+    )]
+    pub failure_threshold: u32,
+    /// Seconds after start during which failed checks do not count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay_seconds: Option<u64>,
+}
+
+fn default_failure_threshold() -> u32 {
+    3
+}
+
+fn is_default_failure_threshold(threshold: &u32) -> bool {
+    *threshold == default_failure_threshold()
 }
 
 impl HealthSpec {
@@ -104,6 +121,8 @@ impl HealthSpec {
             command: health.command.clone(),
             interval_seconds: health.interval_seconds,
             timeout_seconds: health.timeout_seconds,
+            failure_threshold: health.failure_threshold,
+            initial_delay_seconds: health.initial_delay_seconds,
         }
     }
 }
@@ -162,6 +181,9 @@ pub struct VolumeSpec {
 pub struct ContainerSpec {
     pub name: String,
     pub image: Option<String>,
+    /// Replaces the image's entrypoint when not empty.
+    #[serde(default)]
+    pub entrypoint: Vec<SpecValue>,
     pub args: Vec<SpecValue>,
     pub env: BTreeMap<String, SpecValue>,
     pub ports: BTreeMap<String, u16>,
@@ -169,10 +191,22 @@ pub struct ContainerSpec {
     pub restart: String,
     pub network: String,
     pub labels: BTreeMap<String, String>,
+    /// Requests (reservations).
     pub memory_bytes: Option<u64>,
     pub millicpu: Option<u64>,
+    /// Limits; the requests when absent (as every spec recorded before limits).
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
+    #[serde(default)]
+    pub millicpu_limit: Option<u64>,
+    /// `USER` or `USER:GROUP`; the image's when absent.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
     #[serde(default)]
     pub read_only: bool,
+    /// `PATH` or `PATH:size=BYTES`.
     #[serde(default)]
     pub tmpfs: Vec<String>,
     #[serde(default)]
@@ -205,10 +239,19 @@ impl ContainerSpec {
             ("svcmodel.io/model-hash", &service.model_hash),
             ("app.kubernetes.io/managed-by", "svcmodel"),
         ];
+        // As the Compose file: the model's annotations are container labels too.
+        let annotations = service
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
         ContainerSpec {
             name: service.name.clone(),
             image: service.image.clone(),
-            // The image's entrypoint runs: only the arguments are the container's.
+            entrypoint: service
+                .container_command
+                .iter()
+                .map(SpecValue::of)
+                .collect(),
             args: service.args.iter().map(SpecValue::of).collect(),
             env: local.env,
             ports: local.ports,
@@ -217,15 +260,21 @@ impl ContainerSpec {
             network: format!("svcmodel-{environment}"),
             labels: labels
                 .into_iter()
+                .chain(annotations)
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             memory_bytes: service.resources.memory_bytes,
             millicpu: service.resources.millicpu,
-            // As the rendered Compose file: a read-only root with a scratch /tmp, no
-            // privilege gained through exec, and the data volume at its path, named as
-            // `docker compose` names it (PROJECT_VOLUME).
-            read_only: true,
-            tmpfs: vec!["/tmp".to_string()],
+            memory_limit_bytes: service.resources.limit.memory_bytes,
+            millicpu_limit: service.resources.limit.millicpu,
+            user: service.security.user_group.clone(),
+            cap_add: service.security.capabilities.clone(),
+            // As the rendered Compose file: a read-only root (unless the model says
+            // why not) with scratch folders, no privilege gained through exec, and the
+            // data volume at its path, named as `docker compose` names it
+            // (PROJECT_VOLUME).
+            read_only: service.security.read_only_root,
+            tmpfs: service.scratch.iter().map(|s| s.tmpfs.clone()).collect(),
             security_opt: vec!["no-new-privileges:true".to_string()],
             volumes: service
                 .data
@@ -248,6 +297,28 @@ impl ContainerSpec {
                 .map(|p| (p.kind.clone(), p.values.clone()))
                 .collect(),
         }
+    }
+}
+
+impl ContainerSpec {
+    /// The memory limit: the spec's, else its request.
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.memory_limit_bytes.or(self.memory_bytes)
+    }
+
+    pub fn cpu_limit(&self) -> Option<u64> {
+        self.millicpu_limit.or(self.millicpu)
+    }
+
+    /// Each scratch folder and its tmpfs options (`size=BYTES`, or none).
+    pub fn tmpfs_mounts(&self) -> Vec<(String, Option<u64>)> {
+        self.tmpfs
+            .iter()
+            .map(|entry| match entry.split_once(":size=") {
+                Some((path, size)) => (path.to_string(), size.parse().ok()),
+                None => (entry.clone(), None),
+            })
+            .collect()
     }
 }
 

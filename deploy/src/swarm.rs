@@ -248,6 +248,7 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             self.remove(&name)?;
         }
         let crate::docker::ContainerParts {
+            entrypoint,
             args,
             env,
             labels,
@@ -277,13 +278,16 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
             })
             .collect();
+        let amount = |m: Option<u64>| m.and_then(|m| i64::try_from(m).ok());
         let limit = Limit {
-            nano_cpus: spec
-                .millicpu
-                .and_then(|m| i64::try_from(m).ok())
-                .map(|m| m * 1_000_000),
-            memory_bytes: spec.memory_bytes.and_then(|m| i64::try_from(m).ok()),
+            nano_cpus: amount(spec.cpu_limit()).map(|m| m * 1_000_000),
+            memory_bytes: amount(spec.memory_limit()),
             pids: None,
+        };
+        let reservation = bollard::models::ResourceObject {
+            nano_cpus: amount(spec.millicpu.or(spec.cpu_limit())).map(|m| m * 1_000_000),
+            memory_bytes: amount(spec.memory_bytes.or(spec.memory_limit())),
+            generic_resources: None,
         };
         let mut service_labels = labels.clone();
         service_labels.insert(crate::docker::MARK_LABEL.to_string(), mark.encode());
@@ -293,7 +297,11 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
             task_template: Some(TaskSpec {
                 container_spec: Some(TaskSpecContainerSpec {
                     image: Some(image),
+                    // Swarm's `command` replaces the image's entrypoint.
+                    command: (!entrypoint.is_empty()).then_some(entrypoint),
                     args: Some(args),
+                    user: spec.user.clone(),
+                    capability_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
                     env: Some(env),
                     labels: Some(labels),
                     init: Some(true),
@@ -314,13 +322,9 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
                 resources: Some(TaskSpecResources {
                     limits: Some(limit.clone()),
-                    // As the rendered file: reservations equal to the limits, so the
-                    // scheduler only places a replica where it fits.
-                    reservations: Some(bollard::models::ResourceObject {
-                        nano_cpus: limit.nano_cpus,
-                        memory_bytes: limit.memory_bytes,
-                        generic_resources: None,
-                    }),
+                    // As the rendered file: the requests are reservations, so the
+                    // scheduler only places a replica where its requests fit.
+                    reservations: Some(reservation),
                     swap_bytes: None,
                     memory_swappiness: None,
                 }),
@@ -507,9 +511,13 @@ fn swarm_mounts(spec: &crate::spec::ContainerSpec) -> Vec<bollard::models::Mount
         target: Some(v.target.clone()),
         ..Default::default()
     });
-    let tmpfs = spec.tmpfs.iter().map(|target| Mount {
+    let tmpfs = spec.tmpfs_mounts().into_iter().map(|(target, size)| Mount {
         typ: Some(MountType::TMPFS),
-        target: Some(target.clone()),
+        target: Some(target),
+        tmpfs_options: size.map(|size| bollard::models::MountTmpfsOptions {
+            size_bytes: i64::try_from(size).ok(),
+            ..Default::default()
+        }),
         ..Default::default()
     });
     volumes.chain(tmpfs).collect()

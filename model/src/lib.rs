@@ -213,7 +213,47 @@ pub struct Service {
     pub instancing: Spanned<Instancing>,
     pub restart: Spanned<RestartPolicy>,
     pub labels: BTreeMap<String, String>,
+    /// Free key-value strings for the engine (Kubernetes pod annotations, container
+    /// labels): metadata tools read, not svcmodel.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Writable scratch folders, emptied when the service restarts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scratch: Vec<Scratch>,
+    #[serde(skip_serializing_if = "Security::is_default")]
+    pub security: Security,
     pub span: Span,
+}
+
+/// A writable scratch folder (`scratch "/var/cache/app" { size = 64Mi }`): a
+/// Kubernetes `emptyDir`, a tmpfs for containers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scratch {
+    pub path: Spanned<String>,
+    pub size_bytes: Option<Spanned<u64>>,
+    /// Kept in memory (counts against the memory limit) rather than on disk.
+    pub memory: bool,
+    pub span: Span,
+}
+
+/// Who the service runs as, and which hardened default it gives up and why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Security {
+    pub user: Option<Spanned<u32>>,
+    pub group: Option<Spanned<u32>>,
+    /// Linux capabilities added back after dropping all of them (`NET_BIND_SERVICE`).
+    pub capabilities: Vec<Spanned<String>>,
+    /// The reason the service may start as root; it must not when absent.
+    pub allow_root: Option<Spanned<String>>,
+    /// The reason the root file system stays writable; read-only when absent.
+    pub writable_root: Option<Spanned<String>>,
+    pub span: Option<Span>,
+}
+
+impl Security {
+    pub fn is_default(&self) -> bool {
+        self == &Security::default()
+    }
 }
 
 impl Service {
@@ -435,16 +475,24 @@ pub enum PortField {
     Host,
     Port,
     Url,
+    /// `host:port`.
+    Address,
 }
 
 impl PortField {
-    pub const ALL: [PortField; 3] = [PortField::Host, PortField::Port, PortField::Url];
+    pub const ALL: [PortField; 4] = [
+        PortField::Host,
+        PortField::Port,
+        PortField::Url,
+        PortField::Address,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PortField::Host => "host",
             PortField::Port => "port",
             PortField::Url => "url",
+            PortField::Address => "address",
         }
     }
 }
@@ -455,6 +503,9 @@ pub struct Config {
     pub env: Vec<ConfigEntry>,
     pub files: Vec<ConfigEntry>,
     pub args: Vec<Spanned<ConfigValue>>,
+    /// The program a container runs instead of its image's entrypoint.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<Spanned<ConfigValue>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -480,9 +531,23 @@ pub enum ConfigValue {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Port {
     pub name: Spanned<String>,
+    /// The port the process listens on.
     pub port: Spanned<u16>,
+    /// The port consumers reach where the target puts a service in front of the
+    /// process (a Kubernetes Service); `port` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_port: Option<Spanned<u16>>,
     pub protocol: Spanned<Protocol>,
     pub span: Span,
+}
+
+impl Port {
+    /// The port consumers reach through a target's service layer.
+    pub fn service_port(&self) -> u16 {
+        self.service_port
+            .as_ref()
+            .map_or(self.port.value, |p| p.value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -522,8 +587,30 @@ pub struct Requirement {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Resources {
+    /// What one replica asks for (requests): what placement counts.
     pub millicpu: Option<Spanned<u64>>,
     pub memory_bytes: Option<Spanned<u64>>,
+    /// The most one replica may use (limits); the request when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub millicpu_limit: Option<Spanned<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<Spanned<u64>>,
+}
+
+impl Resources {
+    pub fn cpu_limit(&self) -> Option<u64> {
+        self.millicpu_limit
+            .as_ref()
+            .or(self.millicpu.as_ref())
+            .map(|c| c.value)
+    }
+
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.memory_limit_bytes
+            .as_ref()
+            .or(self.memory_bytes.as_ref())
+            .map(|m| m.value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -591,6 +678,15 @@ pub struct Health {
     pub check: HealthCheck,
     pub interval_ns: Option<u64>,
     pub timeout_ns: Option<u64>,
+    /// How long after start the first check runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_delay_ns: Option<u64>,
+    /// Failed checks in a row before the service counts as unhealthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<u32>,
+    /// Passed checks in a row before an unhealthy service counts as healthy again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_threshold: Option<u32>,
     pub span: Span,
 }
 

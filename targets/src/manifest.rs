@@ -26,6 +26,9 @@ pub struct TargetManifest {
     pub partial: Vec<Feature>,
     /// Every service shares the host's ports (processes): two on one port clash.
     pub host_network: bool,
+    /// A service layer stands in front of each service (a Kubernetes Service):
+    /// consumers reach a port's `service_port`, the process listens on its `port`.
+    pub service_ports: bool,
     pub files: Vec<FileSpec>,
 }
 
@@ -104,10 +107,18 @@ pub enum Feature {
     Restart,
     #[serde(rename = "near")]
     Near,
+    #[serde(rename = "command")]
+    Command,
+    #[serde(rename = "scratch")]
+    Scratch,
+    #[serde(rename = "security")]
+    Security,
+    #[serde(rename = "annotations")]
+    Annotations,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 10] = [
+    pub const ALL: [Feature; 14] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -118,6 +129,10 @@ impl Feature {
         Feature::Data,
         Feature::Restart,
         Feature::Near,
+        Feature::Command,
+        Feature::Scratch,
+        Feature::Security,
+        Feature::Annotations,
     ];
 
     pub fn name(self) -> &'static str {
@@ -132,6 +147,10 @@ impl Feature {
             Feature::Data => "data",
             Feature::Restart => "restart",
             Feature::Near => "near",
+            Feature::Command => "command",
+            Feature::Scratch => "scratch",
+            Feature::Security => "security",
+            Feature::Annotations => "annotations",
         }
     }
 
@@ -147,6 +166,10 @@ impl Feature {
             Feature::Data => "data held by a service (storage)",
             Feature::Restart => "`restart = \"never\"`",
             Feature::Near => "running a service near another (`near`)",
+            Feature::Command => "a container command (`config.command`)",
+            Feature::Scratch => "scratch folders (`scratch`)",
+            Feature::Security => "a user, group or capabilities (`security`)",
+            Feature::Annotations => "annotations",
         }
     }
 }
@@ -237,6 +260,8 @@ struct RawManifest {
     partial: Vec<Feature>,
     #[serde(default)]
     host_network: bool,
+    #[serde(default)]
+    service_ports: bool,
     #[serde(rename = "file")]
     files: Vec<RawFile>,
 }
@@ -329,6 +354,7 @@ impl TargetManifest {
             supports: raw.supports,
             partial: raw.partial,
             host_network: raw.host_network,
+            service_ports: raw.service_ports,
             files,
         })
     }

@@ -128,6 +128,7 @@ fn expression(value: &ValueView) -> String {
                 out.push_str(&match field.as_str() {
                     "host" => format!("{first}.Address"),
                     "port" => format!("{first}.Port"),
+                    "address" => format!("(printf \"%s:%d\" {first}.Address {first}.Port)"),
                     _ => format!(
                         "(printf {} {first}.Address {first}.Port)",
                         go_string(&format!("{scheme}://%s:%d"))

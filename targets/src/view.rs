@@ -100,6 +100,8 @@ pub struct ServiceView {
     pub command: Vec<ValueView>,
     pub workdir: Option<ValueView>,
     pub args: Vec<ValueView>,
+    /// `config.command`: what a container runs instead of its image's entrypoint.
+    pub container_command: Vec<ValueView>,
     pub env: Vec<EnvView>,
     /// The variables whose value is plain text, for templates that list them apart.
     pub plain_env: Vec<PlainEnvView>,
@@ -147,6 +149,11 @@ pub struct ServiceView {
     /// The instances this one should run close to (`near`): its data.
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// Writable scratch folders: `/tmp` always (the root is read-only), then the
+    /// model's `scratch` folders.
+    pub scratch: Vec<ScratchView>,
+    pub security: SecurityView,
     /// The labels svcmodel puts on every object of the service, in the Kubernetes
     /// convention (`app.kubernetes.io/*`, `svcmodel.io/*`); values are label-safe.
     pub standard_labels: BTreeMap<&'static str, String>,
@@ -241,9 +248,38 @@ pub struct FileView {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct ScratchView {
+    pub path: String,
+    /// A volume name for it, a DNS label: `/var/cache/app` is `var-cache-app`.
+    pub name: String,
+    pub size: Option<String>,
+    pub size_mib: Option<u64>,
+    pub memory: bool,
+    /// `PATH` or `PATH:size=BYTES`: Docker's tmpfs option.
+    pub tmpfs: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityView {
+    pub user: Option<u32>,
+    pub group: Option<u32>,
+    /// `USER` or `USER:GROUP`, for Docker's `user`.
+    pub user_group: Option<String>,
+    pub capabilities: Vec<String>,
+    /// The model's reason to let the service start as root, if it gives one.
+    pub allow_root: Option<String>,
+    pub writable_root: Option<String>,
+    pub run_as_non_root: bool,
+    pub read_only_root: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct PortView {
     pub name: String,
+    /// The port the process listens on.
     pub port: u16,
+    /// The port a service layer in front of it offers (a Kubernetes Service).
+    pub service_port: u16,
     pub protocol: &'static str,
     /// `TCP` or `UDP`.
     pub transport: &'static str,
@@ -264,6 +300,14 @@ pub struct HealthView {
     pub command: Vec<String>,
     pub interval_seconds: u64,
     pub timeout_seconds: u64,
+    pub initial_delay_seconds: Option<u64>,
+    /// Failures in a row before unhealthy: the model's, else 3.
+    pub failure_threshold: u32,
+    /// Successes in a row before healthy again: the model's, else 1.
+    pub success_threshold: u32,
+    /// The model gave a failure threshold (Kubernetes' liveness probe then uses it,
+    /// rather than twice the readiness one).
+    pub failure_threshold_given: bool,
     /// As a duration string: `10s`.
     pub interval: String,
     pub timeout: String,
@@ -298,6 +342,8 @@ pub struct ConsumerView {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ResourcesView {
+    /// The limits: the model's, else the requests.
+    pub limit: Amounts,
     pub cpu: Option<String>,
     pub millicpu: Option<u64>,
     pub memory: Option<String>,
@@ -307,6 +353,18 @@ pub struct ResourcesView {
     /// As a decimal number of cores: `0.25`.
     pub cpus: Option<String>,
     /// Percent of one core, rounded up: `25` (systemd's `CPUQuota=`).
+    pub cpu_percent: Option<u64>,
+}
+
+/// Amounts of cpu and memory in each unit a target writes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Amounts {
+    pub cpu: Option<String>,
+    pub millicpu: Option<u64>,
+    pub memory: Option<String>,
+    pub memory_bytes: Option<u64>,
+    pub memory_mib: Option<u64>,
+    pub cpus: Option<String>,
     pub cpu_percent: Option<u64>,
 }
 
@@ -716,6 +774,54 @@ impl<'a> Builder<'a> {
             }
             args.push(value);
         }
+        // Where the target runs processes, `run local` is what runs; `config.command`
+        // replaces an image's entrypoint and has no meaning there.
+        let mut container_command = Vec::new();
+        if self.target.needs != crate::manifest::Needs::Command {
+            if let Some(first) = def.config.command.first() {
+                self.require(
+                    &instance.name,
+                    Feature::Command,
+                    first.span,
+                    "a container command",
+                    problems,
+                );
+            }
+            for (i, word) in def.config.command.iter().enumerate() {
+                let mut value = self.config_value(instance, &word.value, word.span, problems);
+                self.check_process_text(&value, word.span, "a command", problems);
+                if value.dynamic {
+                    value.variable = Some(format!("SVCMODEL_CMD_{i}"));
+                }
+                container_command.push(value);
+            }
+        }
+        for (feature, span, what) in [
+            (
+                Feature::Scratch,
+                def.scratch.first().map(|s| s.span),
+                "a scratch folder",
+            ),
+            (
+                Feature::Security,
+                def.security
+                    .user
+                    .as_ref()
+                    .map(|u| u.span)
+                    .or(def.security.group.as_ref().map(|g| g.span))
+                    .or(def.security.capabilities.first().map(|c| c.span)),
+                "a user, group or capability",
+            ),
+            (
+                Feature::Annotations,
+                (!def.annotations.is_empty()).then_some(def.name.span),
+                "annotations",
+            ),
+        ] {
+            if let Some(span) = span {
+                self.require(&instance.name, feature, span, what, problems);
+            }
+        }
         let mut env = Vec::new();
         for entry in &def.config.env {
             let mut value =
@@ -793,7 +899,8 @@ impl<'a> Builder<'a> {
             });
         }
         let secrets = self.secrets_of(instance, def);
-        let secret_variables = secret_variables(&args, &env);
+        let composed: Vec<ValueView> = args.iter().chain(&container_command).cloned().collect();
+        let secret_variables = secret_variables(&composed, &env);
         if !secrets.is_empty() {
             self.require(
                 &instance.name,
@@ -826,6 +933,7 @@ impl<'a> Builder<'a> {
             .map(|p| PortView {
                 name: p.name.value.clone(),
                 port: p.port.value,
+                service_port: p.service_port(),
                 protocol: protocol_name(p.protocol.value),
                 transport: transport(p.protocol.value),
                 transport_lower: transport_lower(p.protocol.value),
@@ -965,6 +1073,7 @@ impl<'a> Builder<'a> {
             command,
             workdir,
             args,
+            container_command,
             plain_env: env
                 .iter()
                 .filter_map(|e| {
@@ -1025,6 +1134,9 @@ impl<'a> Builder<'a> {
             pins,
             near,
             labels,
+            annotations: def.annotations.clone(),
+            scratch: scratch(&def.scratch),
+            security: security(&def.security),
             standard_labels: BTreeMap::new(),
             model_hash: String::new(),
             nomad: None,
@@ -1309,11 +1421,19 @@ impl<'a> Builder<'a> {
             None if own => self.target.own_host.clone(),
             None => self.host(&to.instance.name),
         };
-        let port = to.port.port.value;
+        // Consumers in the same environment reach the service layer's port where the
+        // target has one; the process itself, and a remote consumer through the
+        // environment's `address`, the port it listens on.
+        let port = if self.target.service_ports && !own && remote.is_none() {
+            to.port.service_port()
+        } else {
+            to.port.port.value
+        };
         let text = match field {
             PortField::Host => host,
             PortField::Port => port.to_string(),
             PortField::Url => format!("{scheme}://{host}:{port}"),
+            PortField::Address => format!("{host}:{port}"),
         };
         vec![Part::Text { text }]
     }
@@ -1349,6 +1469,10 @@ impl<'a> Builder<'a> {
             command: Vec::new(),
             interval_seconds,
             timeout_seconds,
+            initial_delay_seconds: health.initial_delay_ns.map(|ns| ns.div_ceil(1_000_000_000)),
+            failure_threshold: health.failure_threshold.unwrap_or(3),
+            success_threshold: health.success_threshold.unwrap_or(1),
+            failure_threshold_given: health.failure_threshold.is_some(),
             interval: format!("{interval_seconds}s"),
             timeout: format!("{timeout_seconds}s"),
             shell: String::new(),
@@ -1713,9 +1837,24 @@ fn config_key(name: &str) -> String {
 
 /// The instance's resources: the definition's, or what values files give it.
 fn resources(resources: &svcmodel_model::Resources) -> ResourcesView {
-    let millicpu = resources.millicpu.as_ref().map(|c| c.value);
-    let memory_bytes = resources.memory_bytes.as_ref().map(|m| m.value);
+    let requests = amounts(
+        resources.millicpu.as_ref().map(|c| c.value),
+        resources.memory_bytes.as_ref().map(|m| m.value),
+    );
     ResourcesView {
+        limit: amounts(resources.cpu_limit(), resources.memory_limit()),
+        cpu: requests.cpu,
+        millicpu: requests.millicpu,
+        memory: requests.memory,
+        memory_bytes: requests.memory_bytes,
+        memory_mib: requests.memory_mib,
+        cpus: requests.cpus,
+        cpu_percent: requests.cpu_percent,
+    }
+}
+
+fn amounts(millicpu: Option<u64>, memory_bytes: Option<u64>) -> Amounts {
+    Amounts {
         cpu: millicpu.map(|m| format(QuantityKind::Cpu, m)),
         millicpu,
         memory: memory_bytes.map(|m| format(QuantityKind::Size, m)),
@@ -1731,6 +1870,90 @@ fn resources(resources: &svcmodel_model::Resources) -> ResourcesView {
                 format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0'))
             }
         }),
+    }
+}
+
+/// `/tmp`, then the model's scratch folders, each with a volume name that is a DNS
+/// label and unique in the service.
+fn scratch(folders: &[svcmodel_model::Scratch]) -> Vec<ScratchView> {
+    let mut out: Vec<ScratchView> = Vec::new();
+    let tmp = svcmodel_model::Scratch {
+        path: svcmodel_model::Spanned::new("/tmp".to_string(), Span::default()),
+        size_bytes: None,
+        memory: false,
+        span: Span::default(),
+    };
+    let declares_tmp = folders
+        .iter()
+        .any(|f| f.path.value.trim_end_matches('/') == "/tmp");
+    let all = (!declares_tmp).then_some(&tmp).into_iter().chain(folders);
+    for folder in all {
+        let path = folder.path.value.clone();
+        let mut base: String = path
+            .trim_matches('/')
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        base.truncate(50);
+        let base = base.trim_end_matches('-').to_string();
+        let base = if base.is_empty() {
+            "root".to_string()
+        } else {
+            base
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while out.iter().any(|s| s.name == name) || name == "data" || name == "config" {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        let size_bytes = folder.size_bytes.as_ref().map(|s| s.value);
+        out.push(ScratchView {
+            tmpfs: match size_bytes {
+                Some(bytes) => format!("{path}:size={bytes}"),
+                None => path.clone(),
+            },
+            path,
+            name,
+            size: size_bytes.map(|b| format(QuantityKind::Size, b)),
+            size_mib: size_bytes.map(|b| b.div_ceil(1 << 20)),
+            memory: folder.memory,
+        });
+    }
+    out
+}
+
+fn security(security: &svcmodel_model::Security) -> SecurityView {
+    let user = security.user.as_ref().map(|u| u.value);
+    let group = security.group.as_ref().map(|g| g.value);
+    SecurityView {
+        user,
+        group,
+        user_group: match (user, group) {
+            (Some(user), Some(group)) => Some(format!("{user}:{group}")),
+            (Some(user), None) => Some(user.to_string()),
+            // Docker's `user` needs a user: the image's, by name, is not known here.
+            (None, _) => None,
+        },
+        capabilities: security
+            .capabilities
+            .iter()
+            .map(|c| c.value.clone())
+            .collect(),
+        allow_root: security.allow_root.as_ref().map(|r| r.value.clone()),
+        writable_root: security.writable_root.as_ref().map(|r| r.value.clone()),
+        run_as_non_root: security.allow_root.is_none(),
+        read_only_root: security.writable_root.is_none(),
     }
 }
 

@@ -5,7 +5,7 @@
 use svcmodel_model::{
     Config, ConfigEntry, ConfigValue, Criticality, Data, Health, HealthCheck, Instancing, Param,
     ParamType, Port, PortField, Protocol, QuantityKind, Reference, Requirement, Resources,
-    RestartPolicy, RunLocal, Service, Span, Spanned, Template, TemplatePart,
+    RestartPolicy, RunLocal, Scratch, Security, Service, Span, Spanned, Template, TemplatePart,
 };
 
 use super::fields::{
@@ -19,11 +19,29 @@ use crate::suggest;
 use crate::syntax::ast::{Expr, Ident, Item, ItemKind, StrPart, StringLit};
 
 /// Schemas of small blocks and maps.
-const CPU_MEMORY: &[Field] = &[attr("cpu"), attr("memory")];
+const RESOURCES: &[Field] = &[
+    attr("cpu"),
+    attr("memory"),
+    attr("cpu_limit"),
+    attr("memory_limit"),
+];
 const DATA: &[Field] = &[attr("classification"), attr("size"), attr("path")];
-const PORT: &[Field] = &[attr("port"), attr("protocol")];
+const PORT: &[Field] = &[attr("port"), attr("service_port"), attr("protocol")];
 const RUN_LOCAL: &[Field] = &[attr("command"), attr("workdir")];
-const CONFIG: &[Field] = &[labeled_attr("env"), labeled_attr("file"), attr("args")];
+const CONFIG: &[Field] = &[
+    labeled_attr("env"),
+    labeled_attr("file"),
+    attr("args"),
+    attr("command"),
+];
+const SCRATCH: &[Field] = &[attr("size"), attr("memory")];
+const SECURITY: &[Field] = &[
+    attr("user"),
+    attr("group"),
+    attr("capabilities"),
+    attr("allow_root"),
+    attr("writable_root"),
+];
 
 const SCHEMA: &[Field] = &[
     attr("version"),
@@ -47,6 +65,12 @@ const SCHEMA: &[Field] = &[
     attr("instancing"),
     attr("restart"),
     attr("labels"),
+    labeled_attr("annotation"),
+    Field {
+        key: "scratch",
+        forms: &[Form::LabeledBlock, Form::LabeledBare],
+    },
+    block("security"),
 ];
 
 /// What names a reference inside this service may use.
@@ -106,13 +130,13 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
     let resources = f
         .item("resources")
         .and_then(body_of)
-        .map(|body| {
-            let r = Fields::check(body, CPU_MEMORY, "`resources`", d);
-            Resources {
-                millicpu: r.quantity("cpu", QuantityKind::Cpu, d),
-                memory_bytes: r.quantity("memory", QuantityKind::Size, d),
-            }
-        })
+        .map(|body| resources(body, d))
+        .unwrap_or_default();
+    let scratch = scratch_folders(&f, d);
+    let security = f
+        .item("security")
+        .and_then(|item| Some((item, body_of(item)?)))
+        .map(|(item, body)| security(item, body, d))
         .unwrap_or_default();
     let default_span = item.key.span;
     let replicas = f
@@ -141,20 +165,10 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
                 .attr("classification")
                 .and_then(|e| values::string(e, "classification", d)),
             size_bytes: data.quantity("size", QuantityKind::Size, d),
-            path: data.attr("path").and_then(|e| values::string(e, "path", d)).and_then(|p| {
-                if p.value.starts_with('/') && !p.value.split('/').any(|part| part == "..") {
-                    return Some(p);
-                }
-                d.push(
-                    Diagnostic::error(
-                        Code::TypeMismatch,
-                        format!("`path` must be an absolute path without `..`, not `{}`", p.value),
-                    )
-                    .label(p.span, "not an absolute path")
-                    .help("write the folder where the service keeps its data, e.g. `\"/var/lib/postgresql/data\"`"),
-                );
-                None
-            }),
+            path: data
+                .attr("path")
+                .and_then(|e| values::string(e, "path", d))
+                .and_then(|p| mount_path(p, "path", "path = \"/var/lib/postgresql/data\"", d)),
             span: item.span,
         })
     });
@@ -173,6 +187,9 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             .attr("labels")
             .map(|e| values::string_map(e, "labels", d))
             .unwrap_or_default(),
+        annotations: annotations(&f, d),
+        scratch,
+        security,
         name,
         version,
         image,
@@ -496,9 +513,14 @@ fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
         .attr("protocol")
         .and_then(|e| values::choice(e, &Protocol::ALL, "protocol", d))
         .unwrap_or(Spanned::new(Protocol::Tcp, item.key.span));
+    let service_port = f
+        .attr("service_port")
+        .and_then(|e| values::int(e, "service_port", 1, 65535, d))
+        .map(|p| Spanned::new(p.value as u16, p.span));
     Some(Port {
         name,
         port: Spanned::new(number.value as u16, number.span),
+        service_port,
         protocol,
         span: item.span,
     })
@@ -634,6 +656,9 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
         attr("command"),
         attr("interval"),
         attr("timeout"),
+        attr("initial_delay"),
+        attr("failure_threshold"),
+        attr("success_threshold"),
     ];
     let f = Fields::check(body_of(item)?, HEALTH, "`health`", d);
     let kinds: Vec<&Item> = ["tcp", "http", "command"]
@@ -711,6 +736,17 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
         timeout_ns: f
             .quantity("timeout", QuantityKind::Duration, d)
             .map(|v| v.value),
+        initial_delay_ns: f
+            .quantity("initial_delay", QuantityKind::Duration, d)
+            .map(|v| v.value),
+        failure_threshold: f
+            .attr("failure_threshold")
+            .and_then(|e| values::int(e, "failure_threshold", 1, 100, d))
+            .map(|v| v.value as u32),
+        success_threshold: f
+            .attr("success_threshold")
+            .and_then(|e| values::int(e, "success_threshold", 1, 100, d))
+            .map(|v| v.value as u32),
         span: item.span,
     })
 }
@@ -728,11 +764,11 @@ fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -
     };
     let env = f.all("env").filter_map(|item| entry(item, d)).collect();
     let files = f.all("file").filter_map(|item| entry(item, d)).collect();
-    let args = match f.attr("args") {
+    let list = |key: &str, example: &str, d: &mut Diagnostics| match f.attr(key) {
         Some(Expr::List(list)) => list
             .elements
             .iter()
-            .filter_map(|e| config_value(&e.expr, "args", scope, d))
+            .filter_map(|e| config_value(&e.expr, key, scope, d))
             .collect(),
         Some(Expr::Error(_)) | None => Vec::new(),
         Some(other) => {
@@ -741,13 +777,29 @@ fn config(body: &crate::syntax::ast::Body, scope: &Scope, d: &mut Diagnostics) -
                     Code::TypeMismatch,
                     format!("expected a list, found {}", other.describe()),
                 )
-                .label(other.span(), "`args` needs a list")
-                .help("write `args = [\"--workers\", param.workers]`"),
+                .label(other.span(), format!("`{key}` needs a list"))
+                .help(format!("write `{key} = {example}`")),
             );
             Vec::new()
         }
     };
-    Config { env, files, args }
+    let args = list("args", "[\"--workers\", param.workers]", d);
+    let command = list("command", "[\"/usr/bin/app\", \"serve\"]", d);
+    if let (Some(item), true) = (f.item("command"), command.is_empty())
+        && matches!(&item.kind, ItemKind::Attribute(Expr::List(l)) if l.elements.is_empty())
+    {
+        d.push(
+            Diagnostic::error(Code::TypeMismatch, "`command` is empty")
+                .label(item.span, "an empty command")
+                .help("name the program to run, e.g. `command = [\"/usr/bin/app\"]`, or remove `command` to run the image's entrypoint"),
+        );
+    }
+    Config {
+        env,
+        files,
+        args,
+        command,
+    }
 }
 
 fn config_value(
@@ -905,13 +957,13 @@ fn port_field(ident: &Ident, d: &mut Diagnostics) -> Option<PortField> {
         .find(|f| f.as_str() == ident.name);
     if found.is_none() {
         let help = suggest::did_you_mean(&ident.name, PortField::ALL.iter().map(|f| f.as_str()))
-            .unwrap_or_else(|| "use `host`, `port` or `url`".to_string());
+            .unwrap_or_else(|| "use `host`, `port`, `url` or `address`".to_string());
         d.push(
             Diagnostic::error(
                 Code::InvalidReference,
                 format!("a port has no `{}`", ident.name),
             )
-            .label(ident.span, "expected `host`, `port` or `url`")
+            .label(ident.span, "expected `host`, `port`, `url` or `address`")
             .help(help),
         );
     }
@@ -995,4 +1047,299 @@ pub(super) fn reference(
             None
         }
     }
+}
+
+/// `resources { cpu, memory, cpu_limit, memory_limit }`: requests and limits. A limit
+/// below its request could never be honoured, so it is an error.
+fn resources(body: &crate::syntax::ast::Body, d: &mut Diagnostics) -> Resources {
+    let r = Fields::check(body, RESOURCES, "`resources`", d);
+    let resources = Resources {
+        millicpu: r.quantity("cpu", QuantityKind::Cpu, d),
+        memory_bytes: r.quantity("memory", QuantityKind::Size, d),
+        millicpu_limit: r.quantity("cpu_limit", QuantityKind::Cpu, d),
+        memory_limit_bytes: r.quantity("memory_limit", QuantityKind::Size, d),
+    };
+    let pairs = [
+        ("cpu", &resources.millicpu, &resources.millicpu_limit),
+        (
+            "memory",
+            &resources.memory_bytes,
+            &resources.memory_limit_bytes,
+        ),
+    ];
+    for (key, request, limit) in pairs {
+        if let (Some(request), Some(limit)) = (request, limit)
+            && limit.value < request.value
+        {
+            d.push(
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("the `{key}_limit` is below the `{key}` request"),
+                )
+                .label(limit.span, "this limit")
+                .label(request.span, "is lower than this request")
+                .help(format!(
+                    "raise `{key}_limit` to at least the request, or lower `{key}`"
+                )),
+            );
+        }
+    }
+    resources
+}
+
+/// An absolute path without `..`: where a folder is mounted into the service.
+fn mount_path(
+    text: Spanned<String>,
+    key: &str,
+    example: &str,
+    d: &mut Diagnostics,
+) -> Option<Spanned<String>> {
+    if text.value.starts_with('/') && !text.value.split('/').any(|part| part == "..") {
+        return Some(text);
+    }
+    d.push(
+        Diagnostic::error(
+            Code::TypeMismatch,
+            format!(
+                "`{key}` must be an absolute path without `..`, not `{}`",
+                text.value
+            ),
+        )
+        .label(text.span, "not an absolute path")
+        .help(format!(
+            "write the folder inside the service, e.g. `{example}`"
+        )),
+    );
+    None
+}
+
+/// `scratch "PATH"` or `scratch "PATH" { size = 64Mi, memory = true }`.
+fn scratch_folders(f: &Fields, d: &mut Diagnostics) -> Vec<Scratch> {
+    f.all("scratch")
+        .filter_map(|item| {
+            let label = item.labels.first()?;
+            let path = mount_path(
+                Spanned::new(label_text(label), label.span()),
+                "scratch",
+                "scratch \"/var/cache/app\"",
+                d,
+            )?;
+            let (size_bytes, memory) = match body_of(item) {
+                Some(body) => {
+                    let s =
+                        Fields::check(body, SCRATCH, format_args!("scratch `{}`", path.value), d);
+                    (
+                        s.quantity("size", QuantityKind::Size, d),
+                        s.attr("memory")
+                            .and_then(|e| values::bool(e, "memory", d))
+                            .unwrap_or(false),
+                    )
+                }
+                None => (None, false),
+            };
+            Some(Scratch {
+                path,
+                size_bytes,
+                memory,
+                span: item.span,
+            })
+        })
+        .collect()
+}
+
+/// Linux capabilities a service may add back (capabilities(7)), without `CAP_`.
+const CAPABILITIES: &[&str] = &[
+    "AUDIT_CONTROL",
+    "AUDIT_READ",
+    "AUDIT_WRITE",
+    "BLOCK_SUSPEND",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "KILL",
+    "LEASE",
+    "LINUX_IMMUTABLE",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_RAW",
+    "PERFMON",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYSLOG",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_CHROOT",
+    "SYS_MODULE",
+    "SYS_NICE",
+    "SYS_PACCT",
+    "SYS_PTRACE",
+    "SYS_RAWIO",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "WAKE_ALARM",
+];
+
+/// `security { user, group, capabilities, allow_root, writable_root }`. Each hardened
+/// default is given up only with a reason, which the rendered files carry.
+fn security(item: &Item, body: &crate::syntax::ast::Body, d: &mut Diagnostics) -> Security {
+    let f = Fields::check(body, SECURITY, "`security`", d);
+    let id = |key: &str, d: &mut Diagnostics| {
+        f.attr(key)
+            .and_then(|e| values::int(e, key, 0, i64::from(u32::MAX), d))
+            .map(|v| Spanned::new(v.value as u32, v.span))
+    };
+    let reason = |key: &str, d: &mut Diagnostics| {
+        let text = f.attr(key).and_then(|e| values::string(e, key, d))?;
+        if text.value.trim().is_empty() {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("`{key}` needs a reason"))
+                    .label(text.span, "an empty reason")
+                    .help(format!(
+                        "say why the service needs it, e.g. `{key} = \"the image's entrypoint starts as root, then drops to its own user\"`"
+                    )),
+            );
+            return None;
+        }
+        Some(text)
+    };
+    let capabilities = f
+        .attr("capabilities")
+        .map(|e| values::strings(e, "capabilities", d))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|cap| {
+            let name = cap.value.strip_prefix("CAP_").unwrap_or(&cap.value);
+            if CAPABILITIES.contains(&name) {
+                return Some(Spanned::new(name.to_string(), cap.span));
+            }
+            let help =
+                suggest::did_you_mean(&name.to_ascii_uppercase(), CAPABILITIES.iter().copied())
+                    .unwrap_or_else(|| {
+                        "name a Linux capability, e.g. `\"NET_BIND_SERVICE\"` (capabilities(7))"
+                            .to_string()
+                    });
+            d.push(
+                Diagnostic::error(
+                    Code::UnknownChoice,
+                    format!("`{}` is not a Linux capability", cap.value),
+                )
+                .label(cap.span, "not a capability")
+                .help(help),
+            );
+            None
+        })
+        .collect();
+    let security = Security {
+        user: id("user", d),
+        group: id("group", d),
+        capabilities,
+        allow_root: reason("allow_root", d),
+        writable_root: reason("writable_root", d),
+        span: Some(item.span),
+    };
+    if let (None, Some(group)) = (&security.user, &security.group) {
+        d.push(
+            Diagnostic::error(Code::MissingKey, "`group` is given without a `user`")
+                .label(group.span, "a group alone")
+                .help("add the user the service runs as: `user = 1000`"),
+        );
+    }
+    if let (Some(user), None) = (&security.user, &security.allow_root)
+        && user.value == 0
+    {
+        d.push(
+            Diagnostic::error(
+                Code::ConflictingKeys,
+                "`user = 0` is root, and the service may not run as root",
+            )
+            .label(user.span, "the root user")
+            .help("run as another user, or say why it must be root: `allow_root = \"...\"`"),
+        );
+    }
+    security
+}
+
+/// `annotation "prometheus.io/scrape" = "true"`: a key in the Kubernetes form
+/// (`[PREFIX/]NAME`), outside the prefixes svcmodel writes itself.
+fn annotations(f: &Fields, d: &mut Diagnostics) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in f.all("annotation") {
+        let (Some(label), ItemKind::Attribute(expr)) = (item.labels.first(), &item.kind) else {
+            continue;
+        };
+        let key = label_text(label);
+        let Some(value) = values::string(expr, "annotation", d) else {
+            continue;
+        };
+        if let Err(why) = annotation_key(&key) {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("`{}` is not an annotation key", key.escape_debug()))
+                    .label(label.span(), why)
+                    .help("write `NAME` or `PREFIX/NAME`: a DNS name as prefix, and a name of letters, digits, `-`, `_` and `.`, e.g. `prometheus.io/scrape`"),
+            );
+            continue;
+        }
+        if key.starts_with("svcmodel.io/") || key.starts_with("app.kubernetes.io/") {
+            d.push(
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!("svcmodel writes `{key}` itself"),
+                )
+                .label(label.span(), "a key svcmodel sets")
+                .help("choose a key outside the `svcmodel.io/` and `app.kubernetes.io/` prefixes"),
+            );
+            continue;
+        }
+        out.insert(key, value.value);
+    }
+    out
+}
+
+/// Kubernetes' qualified names: `[DNS-SUBDOMAIN/]NAME`, NAME 1 to 63 of
+/// `[A-Za-z0-9._-]` starting and ending alphanumeric.
+fn annotation_key(key: &str) -> Result<(), &'static str> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.is_empty()
+        || name.len() > 63
+        || !alnum(name.chars().next())
+        || !alnum(name.chars().last())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(
+            "the name must be 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+        );
+    }
+    if let Some(prefix) = prefix {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if prefix.is_empty() || prefix.len() > 253 || !prefix.split('.').all(label_ok) {
+            return Err("the prefix must be a lowercase DNS name, e.g. `prometheus.io`");
+        }
+    }
+    Ok(())
 }
