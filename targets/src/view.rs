@@ -253,6 +253,7 @@ pub struct ScratchView {
     /// A volume name for it, a DNS label: `/var/cache/app` is `var-cache-app`.
     pub name: String,
     pub size: Option<String>,
+    pub size_bytes: Option<u64>,
     pub size_mib: Option<u64>,
     pub memory: bool,
     /// `PATH` or `PATH:size=BYTES`: Docker's tmpfs option.
@@ -1926,6 +1927,7 @@ fn scratch(folders: &[svcmodel_model::Scratch]) -> Vec<ScratchView> {
             path,
             name,
             size: size_bytes.map(|b| format(QuantityKind::Size, b)),
+            size_bytes,
             size_mib: size_bytes.map(|b| b.div_ceil(1 << 20)),
             memory: folder.memory,
         });
