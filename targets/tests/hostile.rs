@@ -34,6 +34,13 @@ fn model(target: &str) -> String {
     } else {
         r#"file "/etc/app/value.conf" = param.p"#
     };
+    // A container's command: what the container targets start instead of the image's
+    // entrypoint (systemd cannot; a local process runs `run local`).
+    let command = if matches!(target, "systemd" | "local") {
+        ""
+    } else {
+        r#"command = ["/bin/app", param.p]"#
+    };
     format!(
         r#"
 environment "prod" {{
@@ -57,6 +64,7 @@ service "app" {{
     env "VALUE" = param.p
     args        = ["--value=${{param.p}}", param.p]
     {file}
+    {command}
   }}
 
   provides "http" {{ port = 8080, protocol = "http" }}
@@ -137,6 +145,7 @@ fn parse(target: &str, files: &[RenderedFile]) -> Parsed {
                 k8s(args[0].as_str().unwrap()),
                 k8s(args[1].as_str().unwrap()),
                 config["data"]["value.conf"].as_str().unwrap().to_string(),
+                k8s(container["command"][1].as_str().unwrap()),
             ];
             Parsed { documents, values }
         }
@@ -149,6 +158,7 @@ fn parse(target: &str, files: &[RenderedFile]) -> Parsed {
                 compose(&app["command"][0]),
                 compose(&app["command"][1]),
                 compose(&documents[0]["configs"]["app-value.conf"]["content"]),
+                compose(&app["entrypoint"][1]),
             ];
             Parsed { documents, values }
         }
@@ -171,6 +181,10 @@ fn parse(target: &str, files: &[RenderedFile]) -> Parsed {
                 args[1].as_str().unwrap().to_string(),
                 // The file is a Go template that renders to its literal text.
                 file["data"].as_str().unwrap().replace("{{\"{{\"}}", "{{"),
+                task["config"]["entrypoint"][1]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
             ];
             Parsed {
                 documents: vec![job],
@@ -390,6 +404,7 @@ fn check(value: &str) {
             format!("--value={value}"),
             value.to_string(),
             value.to_string(),
+            value.to_string(),
         ]
         .into_iter()
         .take(hostile.values.len())
@@ -489,5 +504,121 @@ proptest! {
     #[test]
     fn hostile_values_round_trip_on_every_target(value in hostile_text()) {
         check(&value);
+    }
+}
+
+/// Text written in the model itself (an annotation's value, the reasons of opt-outs, a
+/// scratch folder's path) reaches the files of every target that takes it intact, and
+/// a reason with line breaks never breaks out of its comment.
+#[test]
+fn model_text_in_annotations_reasons_and_paths_round_trips() {
+    let nasty = NASTY.concat().replace('\0', "");
+    // The language's own escapes, so the text survives the model's string syntax.
+    let mut literal = String::new();
+    for c in nasty.chars() {
+        match c {
+            '"' => literal.push_str("\\\""),
+            '\\' => literal.push_str("\\\\"),
+            '$' => literal.push_str("\\$"),
+            '\n' => literal.push_str("\\n"),
+            '\r' => literal.push_str("\\r"),
+            '\t' => literal.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}' => {
+                literal.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => literal.push(c),
+        }
+    }
+    let path = "/var/cache/a b:c'd";
+    for target in ["kubernetes", "compose", "swarm"] {
+        let source = format!(
+            r#"
+environment "prod" {{
+  target = "{target}"
+}}
+
+service "app" {{
+  version = "1.0.0"
+  image   = "shop/app:1.0.0"
+  annotation "example.com/note" = "{literal}"
+  security {{
+    allow_root    = "{literal}"
+    writable_root = "{literal}"
+  }}
+  scratch "{path}"
+}}
+"#
+        );
+        let file = PathBuf::from("/project/main.svc");
+        let loader = MemoryLoader::new().with_file(&file, source);
+        let compilation = compile_system(
+            &loader,
+            &SystemRequest {
+                entries: vec![file],
+                root: PathBuf::from("/project"),
+                display_base: PathBuf::from("/project"),
+                ..Default::default()
+            },
+        );
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let system = &compilation.resolution.as_ref().unwrap().systems[0];
+        let rendered = render(
+            &Input {
+                model: &compilation.model,
+                system,
+                file_dirs: &[],
+                root_dir: "",
+                template_files: &Default::default(),
+                only: &[],
+                placed: None,
+            },
+            &builtin::built_in(target).unwrap(),
+        );
+        assert!(!rendered.has_errors(), "{target}: {:?}", rendered.problems);
+        let documents: Vec<Json> = rendered
+            .files
+            .iter()
+            .flat_map(|f| yaml_documents(&f.contents))
+            .collect();
+        let unescape = |v: &Json| v.as_str().unwrap().replace("$$", "$");
+        if target == "kubernetes" {
+            let workload = documents
+                .iter()
+                .find(|d| d["kind"] == "Deployment")
+                .unwrap();
+            let pod = &workload["spec"]["template"];
+            // Kubernetes expands `$(VAR)` in commands and variables only: an
+            // annotation is taken as written.
+            assert_eq!(
+                pod["metadata"]["annotations"]["example.com/note"],
+                nasty.as_str()
+            );
+            let skip = workload["metadata"]["annotations"]["checkov.io/skip1"]
+                .as_str()
+                .unwrap();
+            assert_eq!(skip, format!("CKV_K8S_23={nasty}"));
+            assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], false);
+            let container = &pod["spec"]["containers"][0];
+            assert_eq!(
+                container["securityContext"]["readOnlyRootFilesystem"],
+                false
+            );
+            let mounts: Vec<&str> = container["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["mountPath"].as_str().unwrap())
+                .collect();
+            assert_eq!(mounts, ["/tmp", path]);
+        } else {
+            let app = &documents[0]["services"]["app"];
+            assert_eq!(
+                unescape(&app["labels"]["example.com/note"]),
+                nasty,
+                "{target}"
+            );
+            assert_eq!(app["read_only"], false, "{target}");
+            assert_eq!(app["tmpfs"][1].as_str().unwrap(), path, "{target}");
+        }
     }
 }
