@@ -149,9 +149,40 @@ const BOOKINFO: System = System {
     ],
 };
 
+const TEASTORE: System = System {
+    name: "teastore",
+    fixture: "tests/fixtures/teastore/teastore-clusterip.yaml",
+    example: "examples/teastore",
+    environment: "kubernetes",
+    renames: &[],
+    allowed: &[
+        on_purpose(
+            "- Deployment */* env REGISTRY_HOST = teastore-registry",
+            "svcmodel addresses a Service by its fully qualified name, which resolves from any namespace; the official short name resolves only inside its own",
+        ),
+        on_purpose(
+            "+ Deployment */* env REGISTRY_HOST = teastore-registry.kubernetes.svc.cluster.local",
+            "svcmodel addresses a Service by its fully qualified name",
+        ),
+        on_purpose(
+            "- Deployment teastore-persistence/* env DB_HOST = teastore-db",
+            "svcmodel addresses a Service by its fully qualified name",
+        ),
+        on_purpose(
+            "+ Deployment teastore-persistence/* env DB_HOST = teastore-db.kubernetes.svc.cluster.local",
+            "svcmodel addresses a Service by its fully qualified name",
+        ),
+    ],
+};
+
 #[test]
 fn bookinfo_matches_the_official_manifest() {
     compare(&BOOKINFO);
+}
+
+#[test]
+fn teastore_matches_the_official_manifest() {
+    compare(&TEASTORE);
 }
 
 fn compare(system: &System) {
@@ -435,11 +466,20 @@ fn workload(kind: &str, name: &str, object: &Json, out: &mut BTreeSet<String>) {
     for container in containers(object) {
         let at = format!("{kind} {name}/{}", text(&container["name"]));
         out.insert(format!("{at} image = {}", text(&container["image"])));
+        // Kubernetes' default: `Always` for an image without a tag or tagged
+        // `latest`, `IfNotPresent` for any other.
+        let image = text(&container["image"]);
+        let tag = image
+            .rsplit('/')
+            .next()
+            .and_then(|last| last.split_once(':'));
+        let default = match tag {
+            None | Some((_, "latest")) => "Always",
+            Some(_) => "IfNotPresent",
+        };
         out.insert(format!(
             "{at} imagePullPolicy = {}",
-            container["imagePullPolicy"]
-                .as_str()
-                .unwrap_or("IfNotPresent")
+            container["imagePullPolicy"].as_str().unwrap_or(default)
         ));
         for key in ["command", "args"] {
             if let Some(words) = container[key].as_array() {

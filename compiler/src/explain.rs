@@ -1469,7 +1469,10 @@ bind. Per-consumer services are a common cause: each consumer gets its own insta
 and every instance provides the definition's port.
 
 Give one of the services another port. Services on container targets each have their
-own network address, so the same port there is fine.
+own network address, so the same port there is fine, except where they are published
+outside the environment: two exposed services (`expose = "node_port"` or
+`"load_balancer"`, or entry points on Compose) published at one port of the host or of
+every node clash the same way. Give one of them another `publish` port.
 "#,
         wrong: r#"environment "laptop" {
   target = "local"

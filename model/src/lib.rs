@@ -222,7 +222,34 @@ pub struct Service {
     pub scratch: Vec<Scratch>,
     #[serde(skip_serializing_if = "Security::is_default")]
     pub security: Security,
+    /// How the service is reached from outside its environment; `cluster` (only from
+    /// inside) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<Spanned<Exposure>>,
     pub span: Span,
+}
+
+/// How a service is reached (a Kubernetes Service's type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exposure {
+    /// From inside the environment only, at one virtual address.
+    Cluster,
+    /// Also at a port of every node (or the Docker host): each port's `publish`.
+    NodePort,
+    /// Also through the platform's load balancer.
+    LoadBalancer,
+    /// No virtual address: consumers resolve the replicas themselves.
+    Headless,
+}
+
+impl Exposure {
+    pub const ALL: [(&'static str, Exposure); 4] = [
+        ("cluster", Exposure::Cluster),
+        ("node_port", Exposure::NodePort),
+        ("load_balancer", Exposure::LoadBalancer),
+        ("headless", Exposure::Headless),
+    ];
 }
 
 /// A writable scratch folder (`scratch "/var/cache/app" { size = 64Mi }`): a
@@ -537,6 +564,10 @@ pub struct Port {
     /// process (a Kubernetes Service); `port` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_port: Option<Spanned<u16>>,
+    /// The port outside the environment it is published at: a node port, a port of
+    /// the Docker host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Spanned<u16>>,
     pub protocol: Spanned<Protocol>,
     pub span: Span,
 }

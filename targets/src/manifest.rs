@@ -115,10 +115,12 @@ pub enum Feature {
     Security,
     #[serde(rename = "annotations")]
     Annotations,
+    #[serde(rename = "expose")]
+    Expose,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 14] = [
+    pub const ALL: [Feature; 15] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -133,6 +135,7 @@ impl Feature {
         Feature::Scratch,
         Feature::Security,
         Feature::Annotations,
+        Feature::Expose,
     ];
 
     pub fn name(self) -> &'static str {
@@ -151,6 +154,7 @@ impl Feature {
             Feature::Scratch => "scratch",
             Feature::Security => "security",
             Feature::Annotations => "annotations",
+            Feature::Expose => "expose",
         }
     }
 
@@ -170,6 +174,7 @@ impl Feature {
             Feature::Scratch => "scratch folders (`scratch`)",
             Feature::Security => "a user, group or capabilities (`security`)",
             Feature::Annotations => "annotations",
+            Feature::Expose => "exposing a service outside its environment (`expose`)",
         }
     }
 }

@@ -621,6 +621,45 @@ pub(crate) fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<
     }
 }
 
+/// Two services of one environment published at one port of the host or of every
+/// node: the second cannot start.
+pub(crate) fn published_port_clashes(
+    input: &Input,
+    view: &SystemView,
+    problems: &mut Vec<Problem>,
+) {
+    let mut seen: BTreeMap<u16, (&str, svcmodel_model::Span)> = BTreeMap::new();
+    for service in &view.services {
+        let Some(instance) = input.system.find(&service.name) else {
+            continue;
+        };
+        let def = &input.model.services[instance.definition];
+        for (port, view_port) in def.provides.iter().zip(&service.ports) {
+            let Some(published) = view_port.published else {
+                continue;
+            };
+            let span = port.publish.as_ref().map_or(port.port.span, |p| p.span);
+            match seen.get(&published) {
+                Some((other, other_span)) => problems.push(
+                    Problem::new(
+                        ProblemKind::PortClash,
+                        format!(
+                            "`{}` and `{other}` are both published at port {published}",
+                            service.name
+                        ),
+                    )
+                    .label(span, format!("`{}` is published here", service.name))
+                    .label(*other_span, format!("`{other}` is published here"))
+                    .help("publish one of them at another port: `publish = PORT` in its `provides` block"),
+                ),
+                None => {
+                    seen.insert(published, (&service.name, span));
+                }
+            }
+        }
+    }
+}
+
 fn check_environment_name(input: &Input, target: &Target, problems: &mut Vec<Problem>) {
     let (Some(rule), Some(name)) = (target.manifest.names, input.system.environment.as_deref())
     else {

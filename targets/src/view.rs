@@ -15,8 +15,9 @@ use svcmodel_model::eval::{Context, holds};
 use svcmodel_model::quantity::{QuantityKind, format};
 use svcmodel_model::system::{Instance, ResolvedSystem};
 use svcmodel_model::{
-    ConfigValue, Criticality, Environment, FailureDomainKind, HealthCheck, Model, PolicyRule,
-    PortField, Protocol, Reference, RestartPolicy, Service, Span, Template, TemplatePart,
+    ConfigValue, Criticality, Environment, Exposure, FailureDomainKind, HealthCheck, Model,
+    PolicyRule, PortField, Protocol, Reference, RestartPolicy, Service, Span, Template,
+    TemplatePart,
 };
 
 use crate::manifest::{Feature, Interpolation, TargetManifest};
@@ -150,6 +151,16 @@ pub struct ServiceView {
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// `cluster`, `node_port`, `load_balancer` or `headless`.
+    pub expose: &'static str,
+    /// Reachable from outside the environment: exposed as a node port or through a
+    /// load balancer, or an entry point of the system.
+    pub exposed: bool,
+    /// Kubernetes' Service type: `ClusterIP`, `NodePort` or `LoadBalancer`.
+    pub service_type: &'static str,
+    pub headless: bool,
+    /// Some port is published outside the environment.
+    pub publishes: bool,
     /// Writable scratch folders: `/tmp` always (the root is read-only), then the
     /// model's `scratch` folders.
     pub scratch: Vec<ScratchView>,
@@ -281,6 +292,9 @@ pub struct PortView {
     pub port: u16,
     /// The port a service layer in front of it offers (a Kubernetes Service).
     pub service_port: u16,
+    /// The port it is published at outside the environment on this target (a node
+    /// port, a port of the Docker host), if it is published at a known one.
+    pub published: Option<u16>,
     pub protocol: &'static str,
     /// `TCP` or `UDP`.
     pub transport: &'static str,
@@ -528,6 +542,8 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
     // Checked here, not only when rendering: what `deploy` builds is this view.
     if target.host_network {
         crate::render::port_clashes(input, &view, problems);
+    } else {
+        crate::render::published_port_clashes(input, &view, problems);
     }
     view
 }
@@ -928,13 +944,34 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let ports = def
+        let exposure = def.expose.as_ref().map_or(Exposure::Cluster, |e| e.value);
+        let outside = matches!(exposure, Exposure::NodePort | Exposure::LoadBalancer);
+        let entrypoint = self.entrypoints.contains(&instance.name.as_str());
+        let exposed = outside || entrypoint;
+        if let Some(expose) = &def.expose
+            && exposure != Exposure::Cluster
+        {
+            self.require(
+                &instance.name,
+                Feature::Expose,
+                expose.span,
+                "an exposed service",
+                problems,
+            );
+        }
+        let ports: Vec<PortView> = def
             .provides
             .iter()
             .map(|p| PortView {
                 name: p.name.value.clone(),
                 port: p.port.value,
                 service_port: p.service_port(),
+                published: match (self.target.service_ports, exposed) {
+                    // A node port is the model's, or one Kubernetes picks.
+                    (true, _) if outside => p.publish.as_ref().map(|n| n.value),
+                    (false, true) => Some(p.publish.as_ref().map_or(p.port.value, |n| n.value)),
+                    _ => None,
+                },
                 protocol: protocol_name(p.protocol.value),
                 transport: transport(p.protocol.value),
                 transport_lower: transport_lower(p.protocol.value),
@@ -946,6 +983,26 @@ impl<'a> Builder<'a> {
                 }),
             })
             .collect();
+        let publishes = ports.iter().any(|p| p.published.is_some());
+        if self.target.service_ports {
+            // Kubernetes' default node port range (`--service-node-port-range`).
+            for port in &def.provides {
+                if let Some(publish) = port
+                    .publish
+                    .as_ref()
+                    .filter(|p| !(30000..=32767).contains(&p.value))
+                {
+                    problems.push(
+                        Problem::new(
+                            ProblemKind::Unrepresentable,
+                            format!("node port {} is outside Kubernetes' range 30000-32767", publish.value),
+                        )
+                        .label(publish.span, "not a node port")
+                        .help("publish the port at a node port from 30000 to 32767, e.g. `publish = 30080`"),
+                    );
+                }
+            }
+        }
         let health = def
             .health
             .as_ref()
@@ -1110,7 +1167,21 @@ impl<'a> Builder<'a> {
             criticality: criticality_name(def.criticality.value),
             critical,
             disruption_budget: critical && replicas > 1,
-            entrypoint: self.entrypoints.contains(&instance.name.as_str()),
+            entrypoint,
+            expose: match exposure {
+                Exposure::Cluster => "cluster",
+                Exposure::NodePort => "node_port",
+                Exposure::LoadBalancer => "load_balancer",
+                Exposure::Headless => "headless",
+            },
+            exposed,
+            service_type: match exposure {
+                Exposure::NodePort => "NodePort",
+                Exposure::LoadBalancer => "LoadBalancer",
+                Exposure::Cluster | Exposure::Headless => "ClusterIP",
+            },
+            headless: exposure == Exposure::Headless,
+            publishes,
             restart: restart_name(def.restart.value),
             resources: resources(&instance.resources),
             data: def.data.as_ref().map(|d| DataView {

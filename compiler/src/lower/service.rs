@@ -26,7 +26,12 @@ const RESOURCES: &[Field] = &[
     attr("memory_limit"),
 ];
 const DATA: &[Field] = &[attr("classification"), attr("size"), attr("path")];
-const PORT: &[Field] = &[attr("port"), attr("service_port"), attr("protocol")];
+const PORT: &[Field] = &[
+    attr("port"),
+    attr("service_port"),
+    attr("publish"),
+    attr("protocol"),
+];
 const RUN_LOCAL: &[Field] = &[attr("command"), attr("workdir")];
 const CONFIG: &[Field] = &[
     labeled_attr("env"),
@@ -71,6 +76,7 @@ const SCHEMA: &[Field] = &[
         forms: &[Form::LabeledBlock, Form::LabeledBare],
     },
     block("security"),
+    attr("expose"),
 ];
 
 /// What names a reference inside this service may use.
@@ -173,6 +179,27 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         })
     });
     let health = f.item("health").and_then(|h| health(h, &scope, d));
+    let expose = f
+        .attr("expose")
+        .and_then(|e| values::choice(e, &svcmodel_model::Exposure::ALL, "expose", d));
+    let published = matches!(
+        expose.as_ref().map(|e| e.value),
+        Some(svcmodel_model::Exposure::NodePort | svcmodel_model::Exposure::LoadBalancer)
+    );
+    // An `expose` that is not a choice is reported already.
+    let undecided = f.attr("expose").is_some() && expose.is_none();
+    for port in provides.iter().filter(|_| !published && !undecided) {
+        if let Some(publish) = &port.publish {
+            d.push(
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!("port `{}` is published, but the service is not exposed", port.name.value),
+                )
+                .label(publish.span, "a port outside the environment")
+                .help("add `expose = \"node_port\"` (or `\"load_balancer\"`) to the service, or remove `publish`"),
+            );
+        }
+    }
     let version = version?;
     Some(Service {
         imported: false,
@@ -188,6 +215,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             .map(|e| values::string_map(e, "labels", d))
             .unwrap_or_default(),
         annotations: annotations(&f, d),
+        expose,
         scratch,
         security,
         name,
@@ -517,10 +545,15 @@ fn port(item: &Item, d: &mut Diagnostics) -> Option<Port> {
         .attr("service_port")
         .and_then(|e| values::int(e, "service_port", 1, 65535, d))
         .map(|p| Spanned::new(p.value as u16, p.span));
+    let publish = f
+        .attr("publish")
+        .and_then(|e| values::int(e, "publish", 1, 65535, d))
+        .map(|p| Spanned::new(p.value as u16, p.span));
     Some(Port {
         name,
         port: Spanned::new(number.value as u16, number.span),
         service_port,
+        publish,
         protocol,
         span: item.span,
     })
