@@ -87,6 +87,14 @@ const EVERY_SYSTEM: &[Allowed] = &[
         "hardened default: the runtime's system call filter",
     ),
     on_purpose(
+        "+ ServiceAccount ",
+        "every service runs as an identity of its own (its name, unless the model gives `identity`), never the namespace's default",
+    ),
+    on_purpose(
+        "+ Deployment */* pod serviceAccountName = ",
+        "every service runs as an identity of its own, never the namespace's default",
+    ),
+    on_purpose(
         "+ Deployment */* pod automountServiceAccountToken = false",
         "hardened default: no API token in a pod that does not call the Kubernetes API",
     ),
@@ -129,14 +137,6 @@ const BOOKINFO: System = System {
         on_purpose(
             "+ Deployment */* imagePullPolicy = Always",
             "svcmodel pulls on every start (`Always`), so a moved tag never runs stale code",
-        ),
-        gap(
-            "- ServiceAccount ",
-            "the language has no workload identity yet (Istio uses one account per service for mTLS)",
-        ),
-        gap(
-            "- Deployment */* pod serviceAccountName = bookinfo-",
-            "the language has no workload identity yet",
         ),
         gap(
             "- Deployment reviews-v2",

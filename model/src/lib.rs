@@ -226,6 +226,10 @@ pub struct Service {
     /// inside) when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expose: Option<Spanned<Exposure>>,
+    /// The workload identity it runs as (a Kubernetes ServiceAccount); its own name
+    /// when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Spanned<String>>,
     pub span: Span,
 }
 

@@ -117,10 +117,12 @@ pub enum Feature {
     Annotations,
     #[serde(rename = "expose")]
     Expose,
+    #[serde(rename = "identity")]
+    Identity,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 15] = [
+    pub const ALL: [Feature; 16] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -136,6 +138,7 @@ impl Feature {
         Feature::Security,
         Feature::Annotations,
         Feature::Expose,
+        Feature::Identity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -155,6 +158,7 @@ impl Feature {
             Feature::Security => "security",
             Feature::Annotations => "annotations",
             Feature::Expose => "expose",
+            Feature::Identity => "identity",
         }
     }
 
@@ -175,6 +179,7 @@ impl Feature {
             Feature::Security => "a user, group or capabilities (`security`)",
             Feature::Annotations => "annotations",
             Feature::Expose => "exposing a service outside its environment (`expose`)",
+            Feature::Identity => "a workload identity (`identity`)",
         }
     }
 }

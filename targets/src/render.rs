@@ -660,6 +660,34 @@ pub(crate) fn published_port_clashes(
     }
 }
 
+/// Each service's identity is an object of its own, deleted with it: two services
+/// of one environment cannot share one.
+pub(crate) fn shared_identities(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for service in &view.services {
+        let Some(other) = seen.insert(&service.identity, &service.name) else {
+            continue;
+        };
+        let span = input
+            .system
+            .find(&service.name)
+            .and_then(|i| input.model.services[i.definition].identity.as_ref())
+            .map(|i| i.span);
+        let mut problem = Problem::new(
+            ProblemKind::Unrepresentable,
+            format!(
+                "`{}` and `{other}` both run as the identity `{}`",
+                service.name, service.identity
+            ),
+        )
+        .help("give each service its own `identity` (a per-consumer service's instances each need their own: remove `identity` there)");
+        if let Some(span) = span {
+            problem = problem.label(span, "an identity another service has");
+        }
+        problems.push(problem);
+    }
+}
+
 fn check_environment_name(input: &Input, target: &Target, problems: &mut Vec<Problem>) {
     let (Some(rule), Some(name)) = (target.manifest.names, input.system.environment.as_deref())
     else {

@@ -151,6 +151,8 @@ pub struct ServiceView {
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// The workload identity it runs as: the model's `identity`, else its name.
+    pub identity: String,
     /// `cluster`, `node_port`, `load_balancer` or `headless`.
     pub expose: &'static str,
     /// Reachable from outside the environment: exposed as a node port or through a
@@ -544,6 +546,9 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         crate::render::port_clashes(input, &view, problems);
     } else {
         crate::render::published_port_clashes(input, &view, problems);
+    }
+    if target.supports(Feature::Identity) {
+        crate::render::shared_identities(input, &view, problems);
     }
     view
 }
@@ -984,6 +989,35 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let publishes = ports.iter().any(|p| p.published.is_some());
+        if let Some(identity) = &def.identity {
+            if !self.target.supports(Feature::Identity) {
+                // Nothing to give up: the service runs, only without an identity of
+                // its own.
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!(
+                            "target `{}` has no workload identity: `identity` of `{}` is not written",
+                            self.target.name, instance.name
+                        ),
+                    )
+                    .warning()
+                    .label(identity.span, "not expressible on this target")
+                    .help("remove `identity` to silence this warning, or deploy this environment to Kubernetes"),
+                );
+            } else if let Some(rule) = self.target.names
+                && let Err(why) = rule.check(&identity.value)
+            {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::InvalidName,
+                        format!("`{}` is not a valid identity on target `{}`: {why}", identity.value, self.target.name),
+                    )
+                    .label(identity.span, "the identity's name")
+                    .help("name the identity with lowercase letters, digits and `-`, e.g. `bookinfo-reviews`"),
+                );
+            }
+        }
         if self.target.service_ports {
             // Kubernetes' default node port range (`--service-node-port-range`).
             for port in &def.provides {
@@ -1168,6 +1202,10 @@ impl<'a> Builder<'a> {
             critical,
             disruption_budget: critical && replicas > 1,
             entrypoint,
+            identity: def
+                .identity
+                .as_ref()
+                .map_or_else(|| instance.name.clone(), |i| i.value.clone()),
             expose: match exposure {
                 Exposure::Cluster => "cluster",
                 Exposure::NodePort => "node_port",

@@ -77,6 +77,7 @@ const SCHEMA: &[Field] = &[
     },
     block("security"),
     attr("expose"),
+    attr("identity"),
 ];
 
 /// What names a reference inside this service may use.
@@ -216,6 +217,9 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             .unwrap_or_default(),
         annotations: annotations(&f, d),
         expose,
+        identity: f
+            .attr("identity")
+            .and_then(|e| values::string(e, "identity", d)),
         scratch,
         security,
         name,
