@@ -145,6 +145,7 @@ pub enum HealthView {
     Tcp { port: String },
     Http { port: String, path: String },
     Command { command: Vec<String> },
+    Grpc { port: String },
 }
 
 fn choice<T: PartialEq + Copy>(all: &[(&str, T)], value: T) -> String {
@@ -290,6 +291,9 @@ pub fn system(system: &ResolvedSystem, model: &Model, sources: &SourceMap) -> Sy
                     },
                     HealthCheck::Command { command } => HealthView::Command {
                         command: command.iter().map(|c| c.value.to_string()).collect(),
+                    },
+                    HealthCheck::Grpc { port } => HealthView::Grpc {
+                        port: port.value.clone(),
                     },
                 }),
                 labels: s.labels.clone(),

@@ -592,6 +592,7 @@ impl<'a> DockerEngine<'a> {
                     Probe::Http {
                         port,
                         path: health.path.unwrap_or_else(|| "/".to_string()),
+                        headers: health.headers.into_iter().collect(),
                     }
                 };
                 probe_at(ip, &p, timeout)

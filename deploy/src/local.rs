@@ -376,6 +376,9 @@ pub enum Probe {
     Http {
         port: u16,
         path: String,
+        /// Extra request headers (names and values checked by the compiler: no line
+        /// breaks).
+        headers: Vec<(String, String)>,
     },
     Command {
         command: Vec<String>,
@@ -392,12 +395,21 @@ pub fn probe(probe: &Probe, timeout: Duration) -> Result<(), String> {
 pub fn probe_at(ip: std::net::IpAddr, probe: &Probe, timeout: Duration) -> Result<(), String> {
     match probe {
         Probe::Tcp { port } => connect(ip, *port, timeout).map(|_| ()),
-        Probe::Http { port, path } => {
+        Probe::Http {
+            port,
+            path,
+            headers,
+        } => {
             let mut stream = connect(ip, *port, timeout)?;
             let _ = stream.set_read_timeout(Some(timeout));
             let _ = stream.set_write_timeout(Some(timeout));
-            let request =
-                format!("GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nUser-Agent: svcmodel\r\n\r\n");
+            let extra: String = headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\r\n"))
+                .collect();
+            let request = format!(
+                "GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nUser-Agent: svcmodel\r\n{extra}\r\n"
+            );
             stream
                 .write_all(request.as_bytes())
                 .map_err(|e| format!("cannot send the request: {e}"))?;
@@ -628,6 +640,7 @@ fn probe_of(spec: &serde_json::Value) -> Option<(Probe, Duration, Duration)> {
         "http" => Probe::Http {
             port: health.port?,
             path: health.path.unwrap_or_else(|| "/".to_string()),
+            headers: health.headers.into_iter().collect(),
         },
         _ => Probe::Command {
             command: health.command,

@@ -102,6 +102,9 @@ pub struct HealthSpec {
     /// Seconds after start during which failed checks do not count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay_seconds: Option<u64>,
+    /// Extra request headers of an `http` check.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
 }
 
 fn default_failure_threshold() -> u32 {
@@ -123,6 +126,11 @@ impl HealthSpec {
             timeout_seconds: health.timeout_seconds,
             failure_threshold: health.failure_threshold,
             initial_delay_seconds: health.initial_delay_seconds,
+            headers: health
+                .headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
         }
     }
 }

@@ -145,6 +145,7 @@ impl<'a> SwarmEngine<'a> {
                             Probe::Http {
                                 port: *host_port,
                                 path: health.path.clone().unwrap_or_else(|| "/".to_string()),
+                                headers: health.headers.clone().into_iter().collect(),
                             }
                         };
                         last = probe(&p, timeout);

@@ -230,6 +230,12 @@ pub struct Service {
     /// when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<Spanned<String>>,
+    /// When the engine restarts the service: `health` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Health>,
+    /// What must pass once before `health` and `liveness` count, for slow starters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Health>,
     pub span: Span,
 }
 
@@ -722,15 +728,29 @@ pub struct Health {
     /// Passed checks in a row before an unhealthy service counts as healthy again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success_threshold: Option<u32>,
+    /// Request headers of an `http` check.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
     pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HealthCheck {
-    Tcp { port: Spanned<String> },
-    Http { port: Spanned<String>, path: String },
-    Command { command: Vec<Spanned<Template>> },
+    Tcp {
+        port: Spanned<String>,
+    },
+    Http {
+        port: Spanned<String>,
+        path: String,
+    },
+    Command {
+        command: Vec<Spanned<Template>>,
+    },
+    /// The gRPC health checking protocol (`grpc.health.v1.Health/Check`).
+    Grpc {
+        port: Spanned<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

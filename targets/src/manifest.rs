@@ -119,10 +119,15 @@ pub enum Feature {
     Expose,
     #[serde(rename = "identity")]
     Identity,
+    #[serde(rename = "health.grpc")]
+    HealthGrpc,
+    /// Separate `liveness` and `startup` checks.
+    #[serde(rename = "probes")]
+    Probes,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 16] = [
+    pub const ALL: [Feature; 18] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -139,6 +144,8 @@ impl Feature {
         Feature::Annotations,
         Feature::Expose,
         Feature::Identity,
+        Feature::HealthGrpc,
+        Feature::Probes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -159,6 +166,8 @@ impl Feature {
             Feature::Annotations => "annotations",
             Feature::Expose => "expose",
             Feature::Identity => "identity",
+            Feature::HealthGrpc => "health.grpc",
+            Feature::Probes => "probes",
         }
     }
 
@@ -180,6 +189,8 @@ impl Feature {
             Feature::Annotations => "annotations",
             Feature::Expose => "exposing a service outside its environment (`expose`)",
             Feature::Identity => "a workload identity (`identity`)",
+            Feature::HealthGrpc => "a grpc health check",
+            Feature::Probes => "`liveness` and `startup` checks apart from `health`",
         }
     }
 }

@@ -118,6 +118,11 @@ pub struct ServiceView {
     pub secret_variables: Vec<SecretView>,
     pub ports: Vec<PortView>,
     pub health: Option<HealthView>,
+    /// The check the engine restarts the service by, where the model gives one apart
+    /// from `health`.
+    pub liveness: Option<HealthView>,
+    /// The check that must pass once before the others count.
+    pub startup: Option<HealthView>,
     /// What it requires in this environment.
     pub dependencies: Vec<DependencyView>,
     /// What it requires that placement put in another environment, reached at that
@@ -311,6 +316,9 @@ pub struct HealthView {
     pub tcp: bool,
     pub http: bool,
     pub exec: bool,
+    pub grpc: bool,
+    /// Request headers of an `http` check, in name order.
+    pub headers: Vec<HeaderView>,
     pub port_name: Option<String>,
     pub port: Option<u16>,
     pub path: Option<String>,
@@ -331,6 +339,12 @@ pub struct HealthView {
     /// The check as one `sh -c` command line, for engines that run checks inside the
     /// container (Compose): `wget` for http, `nc -z` for tcp, the command quoted.
     pub shell: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeaderView {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -981,14 +995,35 @@ impl<'a> Builder<'a> {
                 transport: transport(p.protocol.value),
                 transport_lower: transport_lower(p.protocol.value),
                 checked: def.health.as_ref().is_some_and(|h| match &h.check {
-                    HealthCheck::Tcp { port } | HealthCheck::Http { port, .. } => {
-                        port.value == p.name.value
-                    }
+                    HealthCheck::Tcp { port }
+                    | HealthCheck::Http { port, .. }
+                    | HealthCheck::Grpc { port } => port.value == p.name.value,
                     HealthCheck::Command { .. } => false,
                 }),
             })
             .collect();
         let publishes = ports.iter().any(|p| p.published.is_some());
+        let mut probe = |check: &Option<svcmodel_model::Health>, key: &str| {
+            let check = check.as_ref()?;
+            if !self.target.supports(Feature::Probes) {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!(
+                            "target `{}` has only one health check: `{key}` of `{}` is not written",
+                            self.target.name, instance.name
+                        ),
+                    )
+                    .warning()
+                    .label(check.span, "not expressible on this target")
+                    .help(format!("remove `{key}` to silence this warning; `health` is the check this target runs")),
+                );
+                return None;
+            }
+            Some(self.health(instance, def, check, problems))
+        };
+        let liveness = probe(&def.liveness, "liveness");
+        let startup = probe(&def.startup, "startup");
         if let Some(identity) = &def.identity {
             if !self.target.supports(Feature::Identity) {
                 // Nothing to give up: the service runs, only without an identity of
@@ -1193,6 +1228,8 @@ impl<'a> Builder<'a> {
             secrets,
             ports,
             health,
+            liveness,
+            startup,
             dependencies,
             remote_dependencies,
             consumers,
@@ -1573,6 +1610,15 @@ impl<'a> Builder<'a> {
             tcp: false,
             http: false,
             exec: false,
+            grpc: false,
+            headers: health
+                .headers
+                .iter()
+                .map(|(name, value)| HeaderView {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
             port_name: None,
             port: None,
             path: None,
@@ -1598,6 +1644,19 @@ impl<'a> Builder<'a> {
                 );
                 view.kind = "tcp";
                 view.tcp = true;
+                view.port_name = Some(port.value.clone());
+                view.port = port_of(&port.value);
+            }
+            HealthCheck::Grpc { port } => {
+                self.require(
+                    &instance.name,
+                    Feature::HealthGrpc,
+                    health.span,
+                    "a grpc health check",
+                    problems,
+                );
+                view.kind = "grpc";
+                view.grpc = true;
                 view.port_name = Some(port.value.clone());
                 view.port = port_of(&port.value);
             }
@@ -1645,7 +1704,14 @@ impl<'a> Builder<'a> {
         view.shell = match (&health.check, view.port) {
             (HealthCheck::Tcp { .. }, Some(port)) => format!("nc -z 127.0.0.1 {port} || exit 1"),
             (HealthCheck::Http { .. }, Some(port)) => format!(
-                "wget -q -O /dev/null {} || exit 1",
+                "wget -q -O /dev/null {}{} || exit 1",
+                view.headers
+                    .iter()
+                    .map(|h| format!(
+                        "--header {} ",
+                        shell_word(&format!("{}: {}", h.name, h.value))
+                    ))
+                    .collect::<String>(),
                 shell_word(&format!(
                     "http://127.0.0.1:{port}{}",
                     view.path.as_deref().unwrap_or("/")

@@ -78,6 +78,8 @@ const SCHEMA: &[Field] = &[
     block("security"),
     attr("expose"),
     attr("identity"),
+    block("liveness"),
+    block("startup"),
 ];
 
 /// What names a reference inside this service may use.
@@ -179,7 +181,15 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             span: item.span,
         })
     });
-    let health = f.item("health").and_then(|h| health(h, &scope, d));
+    let liveness = f
+        .item("liveness")
+        .and_then(|h| health(h, "liveness", &scope, d));
+    let startup = f
+        .item("startup")
+        .and_then(|h| health(h, "startup", &scope, d));
+    let health = f
+        .item("health")
+        .and_then(|h| health(h, "health", &scope, d));
     let expose = f
         .attr("expose")
         .and_then(|e| values::choice(e, &svcmodel_model::Exposure::ALL, "expose", d));
@@ -217,6 +227,8 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             .unwrap_or_default(),
         annotations: annotations(&f, d),
         expose,
+        liveness,
+        startup,
         identity: f
             .attr("identity")
             .and_then(|e| values::string(e, "identity", d)),
@@ -685,10 +697,12 @@ fn command(
     }
 }
 
-fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
+fn health(item: &Item, key: &str, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
     const HEALTH: &[Field] = &[
         attr("tcp"),
         attr("http"),
+        attr("grpc"),
+        attr("headers"),
         attr("path"),
         attr("command"),
         attr("interval"),
@@ -697,8 +711,9 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
         attr("failure_threshold"),
         attr("success_threshold"),
     ];
-    let f = Fields::check(body_of(item)?, HEALTH, "`health`", d);
-    let kinds: Vec<&Item> = ["tcp", "http", "command"]
+    let context = format!("`{key}`");
+    let f = Fields::check(body_of(item)?, HEALTH, &context, d);
+    let kinds: Vec<&Item> = ["tcp", "http", "grpc", "command"]
         .iter()
         .filter_map(|k| f.item(k))
         .collect();
@@ -706,9 +721,9 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
         [] => {
             d.push(missing(
                 item,
-                "`health`",
+                &context,
                 "tcp",
-                "tcp = \"http\"` (a port name), `http = \"http\"` or `command = [...]",
+                "tcp = \"http\"` (a port name), `http = \"http\"`, `grpc = \"grpc\"` or `command = [...]",
             ));
             return None;
         }
@@ -721,6 +736,9 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
             match one.key.name.as_str() {
                 "tcp" => HealthCheck::Tcp {
                     port: port_of("tcp", d)?,
+                },
+                "grpc" => HealthCheck::Grpc {
+                    port: port_of("grpc", d)?,
                 },
                 "http" => HealthCheck::Http {
                     port: port_of("http", d)?,
@@ -742,27 +760,44 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
                 Diagnostic::error(
                     Code::ConflictingKeys,
                     format!(
-                        "`health` has both `{}` and `{}`",
+                        "`{key}` has both `{}` and `{}`",
                         first.key.name, second.key.name
                     ),
                 )
                 .label(second.key.span, "a second kind of check")
                 .label(first.key.span, "the first kind of check")
-                .help("keep one check: `tcp`, `http` or `command`"),
+                .help("keep one check: `tcp`, `http`, `grpc` or `command`"),
             );
             return None;
         }
     };
-    if let Some(path) = f.item("path")
-        && !matches!(check, HealthCheck::Http { .. })
+    for only_http in ["path", "headers"] {
+        if let Some(found) = f.item(only_http)
+            && !matches!(check, HealthCheck::Http { .. })
+        {
+            d.push(
+                Diagnostic::error(
+                    Code::ConflictingKeys,
+                    format!("`{only_http}` applies only to `http` checks"),
+                )
+                .label(
+                    found.key.span,
+                    format!("`{only_http}` without an `http` check"),
+                )
+                .help(format!("remove `{only_http}`, or check over `http`")),
+            );
+        }
+    }
+    if key == "liveness"
+        && let Some(found) = f.item("success_threshold")
     {
         d.push(
             Diagnostic::error(
                 Code::ConflictingKeys,
-                "`path` applies only to `http` checks",
+                "a liveness check passes after one success",
             )
-            .label(path.key.span, "a path without an `http` check")
-            .help("remove `path`, or check over `http`"),
+            .label(found.key.span, "a success threshold on `liveness`")
+            .help("remove `success_threshold` here; set it on `health`, the readiness check"),
         );
     }
     Some(Health {
@@ -784,6 +819,29 @@ fn health(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Health> {
             .attr("success_threshold")
             .and_then(|e| values::int(e, "success_threshold", 1, 100, d))
             .map(|v| v.value as u32),
+        headers: f
+            .attr("headers")
+            .map(|e| values::string_map(e, "headers", d))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, value)| {
+                if !value.chars().any(char::is_control) {
+                    return true;
+                }
+                d.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("the value of header `{name}` holds a control character"),
+                    )
+                    .label(
+                        f.attr("headers").map_or(item.span, |e| e.span()),
+                        "in these headers",
+                    )
+                    .help("write the header's value on one line, without control characters"),
+                );
+                false
+            })
+            .collect(),
         span: item.span,
     })
 }
