@@ -220,8 +220,9 @@ pub struct Service {
     /// Writable scratch folders, emptied when the service restarts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scratch: Vec<Scratch>,
-    #[serde(skip_serializing_if = "Security::is_default")]
-    pub security: Security,
+    /// Boxed: most services have none, and every byte here is paid per service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<Box<Security>>,
     /// How the service is reached from outside its environment; `cluster` (only from
     /// inside) when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -232,10 +233,10 @@ pub struct Service {
     pub identity: Option<Spanned<String>>,
     /// When the engine restarts the service: `health` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub liveness: Option<Health>,
+    pub liveness: Option<Box<Health>>,
     /// What must pass once before `health` and `liveness` count, for slow starters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub startup: Option<Health>,
+    pub startup: Option<Box<Health>>,
     pub span: Span,
 }
 
@@ -287,13 +288,21 @@ pub struct Security {
     pub span: Option<Span>,
 }
 
-impl Security {
-    pub fn is_default(&self) -> bool {
-        self == &Security::default()
-    }
-}
+/// The hardened defaults: what a service without a `security` block gets.
+static DEFAULT_SECURITY: Security = Security {
+    user: None,
+    group: None,
+    capabilities: Vec::new(),
+    allow_root: None,
+    writable_root: None,
+    span: None,
+};
 
 impl Service {
+    pub fn security(&self) -> &Security {
+        self.security.as_deref().unwrap_or(&DEFAULT_SECURITY)
+    }
+
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name.value == name)
     }

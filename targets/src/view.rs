@@ -840,12 +840,12 @@ impl<'a> Builder<'a> {
             ),
             (
                 Feature::Security,
-                def.security
+                def.security()
                     .user
                     .as_ref()
                     .map(|u| u.span)
-                    .or(def.security.group.as_ref().map(|g| g.span))
-                    .or(def.security.capabilities.first().map(|c| c.span)),
+                    .or(def.security().group.as_ref().map(|g| g.span))
+                    .or(def.security().capabilities.first().map(|c| c.span)),
                 "a user, group or capability",
             ),
             (
@@ -1003,8 +1003,8 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let publishes = ports.iter().any(|p| p.published.is_some());
-        let mut probe = |check: &Option<svcmodel_model::Health>, key: &str| {
-            let check = check.as_ref()?;
+        let mut probe = |check: Option<&svcmodel_model::Health>, key: &str| {
+            let check = check?;
             if !self.target.supports(Feature::Probes) {
                 problems.push(
                     Problem::new(
@@ -1022,8 +1022,8 @@ impl<'a> Builder<'a> {
             }
             Some(self.health(instance, def, check, problems))
         };
-        let liveness = probe(&def.liveness, "liveness");
-        let startup = probe(&def.startup, "startup");
+        let liveness = probe(def.liveness.as_deref(), "liveness");
+        let startup = probe(def.startup.as_deref(), "startup");
         if let Some(identity) = &def.identity {
             if !self.target.supports(Feature::Identity) {
                 // Nothing to give up: the service runs, only without an identity of
@@ -1283,7 +1283,7 @@ impl<'a> Builder<'a> {
             labels,
             annotations: def.annotations.clone(),
             scratch: scratch(&def.scratch),
-            security: security(&def.security),
+            security: security(def.security()),
             standard_labels: BTreeMap::new(),
             model_hash: String::new(),
             nomad: None,

@@ -145,8 +145,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
     let security = f
         .item("security")
         .and_then(|item| Some((item, body_of(item)?)))
-        .map(|(item, body)| security(item, body, d))
-        .unwrap_or_default();
+        .map(|(item, body)| Box::new(security(item, body, d)));
     let default_span = item.key.span;
     let replicas = f
         .attr("replicas")
@@ -183,10 +182,12 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
     });
     let liveness = f
         .item("liveness")
-        .and_then(|h| health(h, "liveness", &scope, d));
+        .and_then(|h| health(h, "liveness", &scope, d))
+        .map(Box::new);
     let startup = f
         .item("startup")
-        .and_then(|h| health(h, "startup", &scope, d));
+        .and_then(|h| health(h, "startup", &scope, d))
+        .map(Box::new);
     let health = f
         .item("health")
         .and_then(|h| health(h, "health", &scope, d));
