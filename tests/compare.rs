@@ -44,6 +44,8 @@ const fn on_purpose(fact: &'static str, reason: &'static str) -> Allowed {
     }
 }
 
+// No system has a gap today; the next one modelled (Bank of Anthos) may.
+#[allow(dead_code)]
 const fn gap(fact: &'static str, reason: &'static str) -> Allowed {
     Allowed {
         fact,
@@ -122,7 +124,6 @@ const BOOKINFO: System = System {
     renames: &[
         ("details-v1", "details"),
         ("ratings-v1", "ratings"),
-        ("reviews-v1", "reviews"),
         ("productpage-v1", "productpage"),
     ],
     allowed: &[
@@ -137,14 +138,6 @@ const BOOKINFO: System = System {
         on_purpose(
             "+ Deployment */* imagePullPolicy = Always",
             "svcmodel pulls on every start (`Always`), so a moved tag never runs stale code",
-        ),
-        gap(
-            "- Deployment reviews-v2",
-            "the language cannot yet run several versions of one service side by side behind one Service",
-        ),
-        gap(
-            "- Deployment reviews-v3",
-            "the language cannot yet run several versions of one service side by side behind one Service",
         ),
     ],
 };

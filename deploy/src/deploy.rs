@@ -21,6 +21,9 @@ use svcmodel_targets::view::ServiceView;
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub name: String,
+    /// The instance it runs: its name, or for a variant run as a service of its own
+    /// (`reviews-v2`), the instance's (`reviews`). Waves order instances.
+    pub instance: String,
     pub service: String,
     pub version: String,
     pub model_hash: String,
@@ -119,11 +122,12 @@ pub fn desired_local(view: &[ServiceView], waves: &[Vec<String>]) -> Vec<Desired
     view.iter()
         .map(|s| Desired {
             name: s.name.clone(),
+            instance: s.instance.clone(),
             service: s.service.clone(),
             version: s.version.clone(),
             model_hash: s.model_hash.clone(),
             spec: crate::spec::value(&crate::spec::LocalSpec::of(s)),
-            wave: wave_of(&s.name),
+            wave: wave_of(&s.instance),
             secrets: s
                 .secrets
                 .iter()
@@ -1324,6 +1328,7 @@ fn roll_back(
     if let Some(previous) = previous {
         let old = Desired {
             name: d.name.clone(),
+            instance: d.instance.clone(),
             service: previous.service.clone(),
             version: previous.version.clone(),
             model_hash: previous.model_hash.clone(),
@@ -1384,24 +1389,34 @@ pub fn landscape_waves(
 ) -> Result<(), String> {
     // Every desired service of every site is one item, numbered in site order.
     let mut items: Vec<(usize, usize)> = Vec::new();
-    let mut nodes: Vec<BTreeMap<&str, usize>> = Vec::new();
+    // Per site, the items of each instance: one, or one per variant.
+    let mut nodes: Vec<BTreeMap<&str, Vec<usize>>> = Vec::new();
     // Who holds an instance in a landscape: the first site of the run that does.
     let mut holder: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (at, (_, landscape, desired)) in sites.iter().enumerate() {
-        let mut here = BTreeMap::new();
+        let mut here: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, d) in desired.iter().enumerate() {
-            here.insert(d.name.as_str(), items.len());
+            here.entry(d.instance.as_str())
+                .or_default()
+                .push(items.len());
             items.push((at, i));
-            holder.entry((*landscape, d.name.as_str())).or_insert(at);
+            holder
+                .entry((*landscape, d.instance.as_str()))
+                .or_insert(at);
         }
         nodes.push(here);
     }
     let mut edges = Vec::new();
     for (at, (system, landscape, desired)) in sites.iter().enumerate() {
-        for d in desired.iter() {
-            let Some(instance) = system.find(&d.name) else {
+        for (i, d) in desired.iter().enumerate() {
+            let Some(instance) = system.find(&d.instance) else {
                 continue;
             };
+            let item = nodes[at][d.instance.as_str()]
+                .iter()
+                .copied()
+                .find(|&n| items[n] == (at, i));
+            let Some(item) = item else { continue };
             for dependency in instance.dependencies.iter().filter(|x| x.ordering) {
                 let name = system.instance(dependency.instance).name.as_str();
                 let on = nodes[at].get(name).or_else(|| {
@@ -1409,8 +1424,8 @@ pub fn landscape_waves(
                         .get(&(*landscape, name))
                         .and_then(|other| nodes[*other].get(name))
                 });
-                if let Some(on) = on {
-                    edges.push((*on, nodes[at][d.name.as_str()]));
+                for on in on.into_iter().flatten() {
+                    edges.push((*on, item));
                 }
             }
         }

@@ -485,7 +485,11 @@ impl<'a> DockerEngine<'a> {
                 endpoints_config: Some(HashMap::from([(
                     network.to_string(),
                     EndpointSettings {
-                        aliases: Some(vec![spec.name.clone()]),
+                        aliases: Some(
+                            std::iter::once(spec.name.clone())
+                                .chain(spec.aliases.iter().cloned())
+                                .collect(),
+                        ),
                         ..Default::default()
                     },
                 )])),

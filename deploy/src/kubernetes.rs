@@ -97,11 +97,16 @@ impl Inventory {
         })
     }
 
-    /// The Deployment or StatefulSet whose rollout is the service's health.
-    fn workload(&self) -> Option<&ObjectRef> {
+    /// The Deployments or StatefulSet whose rollouts are the service's health: one,
+    /// or one per variant.
+    fn workloads(&self) -> impl Iterator<Item = &ObjectRef> {
         self.objects
             .iter()
-            .find(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
+            .filter(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
+    }
+
+    fn workload(&self) -> Option<&ObjectRef> {
+        self.workloads().next()
     }
 }
 
@@ -383,11 +388,15 @@ impl<'a> KubernetesEngine<'a> {
         }
     }
 
-    /// The workload's rollout, once.
+    /// The workloads' rollouts, once: settled when every one is.
     fn rollout(&self, inventory: &Inventory) -> Result<(), String> {
-        let Some(workload) = inventory.workload() else {
-            return Ok(());
-        };
+        for workload in inventory.workloads() {
+            self.rollout_of(inventory, workload)?;
+        }
+        Ok(())
+    }
+
+    fn rollout_of(&self, inventory: &Inventory, workload: &ObjectRef) -> Result<(), String> {
         let api = self.api(&inventory.namespace, &workload.api_version, &workload.kind)?;
         let object = self
             .call(|| api.get_opt(&workload.name))
@@ -418,7 +427,7 @@ impl<'a> KubernetesEngine<'a> {
         Err(format!(
             "{} of {wanted} replicas of `{}` ready",
             count("readyReplicas"),
-            inventory.instance
+            workload.name
         ))
     }
 

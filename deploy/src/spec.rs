@@ -207,6 +207,9 @@ pub struct ContainerSpec {
     pub memory_limit_bytes: Option<u64>,
     #[serde(default)]
     pub millicpu_limit: Option<u64>,
+    /// Other names it answers to on its network (a variant: its instance's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// `USER` or `USER:GROUP`; the image's when absent.
     #[serde(default)]
     pub user: Option<String>,
@@ -275,6 +278,7 @@ impl ContainerSpec {
             millicpu: service.resources.millicpu,
             memory_limit_bytes: service.resources.limit.memory_bytes,
             millicpu_limit: service.resources.limit.millicpu,
+            aliases: service.aliases.clone(),
             user: service.security.user_group.clone(),
             cap_add: service.security.capabilities.clone(),
             // As the rendered Compose file: a read-only root (unless the model says

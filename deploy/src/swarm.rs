@@ -340,7 +340,11 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
                 }),
                 networks: Some(vec![NetworkAttachmentConfig {
                     target: Some(network),
-                    aliases: Some(vec![desired.name.clone()]),
+                    aliases: Some(
+                        std::iter::once(desired.name.clone())
+                            .chain(spec.aliases.iter().cloned())
+                            .collect(),
+                    ),
                     driver_opts: None,
                 }]),
                 ..Default::default()

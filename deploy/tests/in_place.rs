@@ -91,6 +91,7 @@ impl Engine for Inventory {
 fn desired(name: &str, revision: &str) -> Desired {
     Desired {
         name: name.to_string(),
+        instance: name.to_string(),
         service: name.to_string(),
         version: "1.0.0".to_string(),
         model_hash: revision.to_string(),

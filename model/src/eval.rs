@@ -89,7 +89,7 @@ fn attribute(subject: Subject, path: &[String], context: Context) -> Option<Valu
                         .0
                         .to_string(),
                 )),
-                ["replicas"] => Some(Value::Int(i64::from(s.replicas.value))),
+                ["replicas"] => Some(Value::Int(i64::from(s.total_replicas()))),
                 ["availability"] => s.availability.as_ref().map(|a| Value::Percent(a.value)),
                 ["data", "classification"] => text(s.data.as_ref()?.classification.as_ref()),
                 ["data", "size"] => s

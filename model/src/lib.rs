@@ -237,6 +237,10 @@ pub struct Service {
     /// What must pass once before `health` and `liveness` count, for slow starters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub startup: Option<Box<Health>>,
+    /// Workloads that run side by side behind the service's one address (three
+    /// versions of a program under test); the service itself runs as one when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
     pub span: Span,
 }
 
@@ -274,6 +278,15 @@ pub struct Scratch {
     pub span: Span,
 }
 
+/// One of several workloads of a service, differing in image and replicas.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Variant {
+    pub name: Spanned<String>,
+    pub image: Option<Spanned<Template>>,
+    pub replicas: Option<Spanned<u32>>,
+    pub span: Span,
+}
+
 /// Who the service runs as, and which hardened default it gives up and why.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Security {
@@ -299,6 +312,17 @@ static DEFAULT_SECURITY: Security = Security {
 };
 
 impl Service {
+    /// Replicas over all its workloads: each variant's, else the service's.
+    pub fn total_replicas(&self) -> u32 {
+        if self.variants.is_empty() {
+            return self.replicas.value;
+        }
+        self.variants
+            .iter()
+            .map(|v| v.replicas.as_ref().map_or(self.replicas.value, |r| r.value))
+            .sum()
+    }
+
     pub fn security(&self) -> &Security {
         self.security.as_deref().unwrap_or(&DEFAULT_SECURITY)
     }

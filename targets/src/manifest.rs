@@ -124,10 +124,12 @@ pub enum Feature {
     /// Separate `liveness` and `startup` checks.
     #[serde(rename = "probes")]
     Probes,
+    #[serde(rename = "variants")]
+    Variants,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 18] = [
+    pub const ALL: [Feature; 19] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -146,6 +148,7 @@ impl Feature {
         Feature::Identity,
         Feature::HealthGrpc,
         Feature::Probes,
+        Feature::Variants,
     ];
 
     pub fn name(self) -> &'static str {
@@ -168,6 +171,7 @@ impl Feature {
             Feature::Identity => "identity",
             Feature::HealthGrpc => "health.grpc",
             Feature::Probes => "probes",
+            Feature::Variants => "variants",
         }
     }
 
@@ -191,6 +195,7 @@ impl Feature {
             Feature::Identity => "a workload identity (`identity`)",
             Feature::HealthGrpc => "a grpc health check",
             Feature::Probes => "`liveness` and `startup` checks apart from `health`",
+            Feature::Variants => "variants of a service side by side (`variant`)",
         }
     }
 }

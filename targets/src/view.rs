@@ -158,6 +158,16 @@ pub struct ServiceView {
     pub annotations: BTreeMap<String, String>,
     /// The workload identity it runs as: the model's `identity`, else its name.
     pub identity: String,
+    /// What runs: one workload, or one per variant (on targets with a service layer;
+    /// elsewhere each variant is a view of its own).
+    pub workloads: Vec<WorkloadView>,
+    /// The variant this view runs, where variants are views of their own.
+    pub variant: Option<String>,
+    /// The instance this view runs (its name, unless it is a variant's view).
+    pub instance: String,
+    /// Other names it is reached at on its network: a variant's view answers to
+    /// its instance's name.
+    pub aliases: Vec<String>,
     /// `cluster`, `node_port`, `load_balancer` or `headless`.
     pub expose: &'static str,
     /// Reachable from outside the environment: exposed as a node port or through a
@@ -263,6 +273,15 @@ pub struct FileView {
     /// A key made of the characters every engine allows: `[-._a-zA-Z0-9]`.
     pub key: String,
     pub content: ValueView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadView {
+    /// `SERVICE`, or `SERVICE-VARIANT`.
+    pub name: String,
+    pub variant: Option<String>,
+    pub image: Option<String>,
+    pub replicas: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -526,7 +545,43 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         if !input.only.is_empty() && !input.only.contains(&instance.name) {
             continue;
         }
-        services.push(builder.service(instance, problems));
+        let view = builder.service(instance, problems);
+        services.extend(builder.variant_views(view));
+    }
+    // A dependency on a service that runs as variants is one on each of them.
+    let variants: BTreeMap<String, Vec<String>> = services
+        .iter()
+        .filter(|s| s.variant.is_some())
+        .fold(BTreeMap::new(), |mut map, s| {
+            map.entry(s.instance.clone())
+                .or_insert_with(Vec::new)
+                .push(s.name.clone());
+            map
+        });
+    if !variants.is_empty() {
+        for service in &mut services {
+            if !service
+                .dependencies
+                .iter()
+                .any(|d| variants.contains_key(&d.name))
+            {
+                continue;
+            }
+            service.dependencies = std::mem::take(&mut service.dependencies)
+                .into_iter()
+                .flat_map(|d| match variants.get(&d.name) {
+                    Some(names) => names
+                        .iter()
+                        .map(|name| DependencyView {
+                            name: name.clone(),
+                            ..d.clone()
+                        })
+                        .collect(),
+                    None => vec![d],
+                })
+                .collect();
+            builder.seal(service);
+        }
     }
     let mut secrets: Vec<SecretView> = services
         .iter()
@@ -733,20 +788,26 @@ impl<'a> Builder<'a> {
             None => None,
         };
         match self.target.needs {
-            crate::manifest::Needs::Image if def.image.is_none() => problems.push(
-                Problem::new(
-                    ProblemKind::Unsupported,
-                    format!(
-                        "service `{}` has no `image`, and target `{}` runs images",
-                        def.name.value, self.target.name
-                    ),
+            crate::manifest::Needs::Image
+                if def.image.is_none()
+                    && (def.variants.is_empty()
+                        || def.variants.iter().any(|v| v.image.is_none())) =>
+            {
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!(
+                            "service `{}` has no `image`, and target `{}` runs images",
+                            def.name.value, self.target.name
+                        ),
+                    )
+                    .label(def.name.span, "declared without an image")
+                    .help(format!(
+                        "add `image = \"REGISTRY/{}:${{version}}\"` to the service",
+                        def.name.value
+                    )),
                 )
-                .label(def.name.span, "declared without an image")
-                .help(format!(
-                    "add `image = \"REGISTRY/{}:${{version}}\"` to the service",
-                    def.name.value
-                )),
-            ),
+            }
             crate::manifest::Needs::Command if def.run_local.is_none() => problems.push(
                 Problem::new(
                     ProblemKind::Unsupported,
@@ -1002,6 +1063,7 @@ impl<'a> Builder<'a> {
                 }),
             })
             .collect();
+        let workloads = self.workloads(instance, def, image.as_deref(), problems);
         let publishes = ports.iter().any(|p| p.published.is_some());
         let mut probe = |check: Option<&svcmodel_model::Health>, key: &str| {
             let check = check?;
@@ -1091,7 +1153,7 @@ impl<'a> Builder<'a> {
             .consumers(instance)
             .into_iter()
             .partition(|c| elsewhere(&c.name));
-        let replicas = def.replicas.value;
+        let replicas = def.total_replicas();
         if replicas > 1 {
             self.require(
                 &instance.name,
@@ -1239,6 +1301,10 @@ impl<'a> Builder<'a> {
             critical,
             disruption_budget: critical && replicas > 1,
             entrypoint,
+            workloads,
+            variant: None,
+            instance: instance.name.clone(),
+            aliases: Vec::new(),
             identity: def
                 .identity
                 .as_ref()
@@ -1291,7 +1357,15 @@ impl<'a> Builder<'a> {
         if self.target.interpolation == Interpolation::Nomad {
             view.nomad = Some(crate::nomad::view(&view, crate::nomad::provider(def)));
         }
-        view.model_hash = model_hash(&view, self.input.root_dir);
+        self.seal(&mut view);
+        view
+    }
+
+    /// The model hash over everything else in the view, and the labels that carry it.
+    fn seal(&self, view: &mut ServiceView) {
+        view.model_hash = String::new();
+        view.standard_labels = BTreeMap::new();
+        view.model_hash = model_hash(view, self.input.root_dir);
         view.standard_labels = BTreeMap::from([
             ("app.kubernetes.io/name", view.service.clone()),
             ("app.kubernetes.io/instance", view.name.clone()),
@@ -1301,7 +1375,83 @@ impl<'a> Builder<'a> {
             ("svcmodel.io/criticality", view.criticality.to_string()),
             ("svcmodel.io/model-hash", view.model_hash.clone()),
         ]);
-        view
+    }
+
+    /// A view per variant, for targets without a service layer: each variant is a
+    /// service of its own that also answers to the instance's name.
+    fn variant_views(&self, view: ServiceView) -> Vec<ServiceView> {
+        if self.target.service_ports || view.workloads.iter().all(|w| w.variant.is_none()) {
+            return vec![view];
+        }
+        view.workloads
+            .iter()
+            .map(|workload| {
+                let mut v = view.clone();
+                v.name = workload.name.clone();
+                v.variant = workload.variant.clone();
+                v.image = workload.image.clone();
+                v.replicas = workload.replicas;
+                v.workloads = vec![workload.clone()];
+                v.aliases = vec![view.name.clone()];
+                self.seal(&mut v);
+                v
+            })
+            .collect()
+    }
+
+    /// The workloads of an instance: itself, or each of its variants.
+    fn workloads(
+        &self,
+        instance: &Instance,
+        def: &Service,
+        image: Option<&str>,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<WorkloadView> {
+        let Some(first) = def.variants.first() else {
+            return vec![WorkloadView {
+                name: instance.name.clone(),
+                variant: None,
+                image: image.map(str::to_string),
+                replicas: def.replicas.value,
+            }];
+        };
+        self.require(
+            &instance.name,
+            Feature::Variants,
+            first.name.span,
+            "variants of the service",
+            problems,
+        );
+        def.variants
+            .iter()
+            .map(|v| {
+                let name = format!("{}-{}", instance.name, v.name.value);
+                if let Some(rule) = self.target.names
+                    && let Err(why) = rule.check(&name)
+                {
+                    problems.push(
+                        Problem::new(
+                            ProblemKind::InvalidName,
+                            format!(
+                                "`{name}` is not a valid name on target `{}`: {why}",
+                                self.target.name
+                            ),
+                        )
+                        .label(v.name.span, "the variant's name")
+                        .help("shorten the variant's or the service's name"),
+                    );
+                }
+                WorkloadView {
+                    name,
+                    variant: Some(v.name.value.clone()),
+                    image: match &v.image {
+                        Some(image) => self.value_of_template(instance, &image.value).text,
+                        None => image.map(str::to_string),
+                    },
+                    replicas: v.replicas.as_ref().map_or(def.replicas.value, |r| r.value),
+                }
+            })
+            .collect()
     }
 
     /// Every secret the instance's definition declares, in declaration order.

@@ -6,6 +6,7 @@ use svcmodel_model::{
     Config, ConfigEntry, ConfigValue, Criticality, Data, Health, HealthCheck, Instancing, Param,
     ParamType, Port, PortField, Protocol, QuantityKind, Reference, Requirement, Resources,
     RestartPolicy, RunLocal, Scratch, Security, Service, Span, Spanned, Template, TemplatePart,
+    Variant,
 };
 
 use super::fields::{
@@ -80,6 +81,7 @@ const SCHEMA: &[Field] = &[
     attr("identity"),
     block("liveness"),
     block("startup"),
+    labeled_block("variant"),
 ];
 
 /// What names a reference inside this service may use.
@@ -108,10 +110,15 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         .attr("image")
         .and_then(|e| template(e, "image", &scope, d));
     let run_local = f.item("run").and_then(|r| run(r, &scope, d));
+    // Variants may each name their image instead of the service.
+    let variant_images = f.all("variant").count() > 0
+        && f.all("variant")
+            .all(|v| body_of(v).is_some_and(|b| b.items.iter().any(|i| i.key.name == "image")));
     if image.is_none()
         && run_local.is_none()
         && f.attr("image").is_none()
         && f.item("run").is_none()
+        && !variant_images
     {
         d.push(
             Diagnostic::error(Code::MissingKey, format!("{context} has nothing to run"))
@@ -212,6 +219,18 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             );
         }
     }
+    let variants: Vec<Variant> = f
+        .all("variant")
+        .filter_map(|v| variant(v, &scope, d))
+        .collect();
+    if let (Some(first), Some(data)) = (variants.first(), &data) {
+        d.push(
+            Diagnostic::error(Code::ConflictingKeys, "a service with data cannot run variants")
+                .label(first.name.span, "a variant")
+                .label(data.span, "data each variant would need to share")
+                .help("run the variants as services of their own, each with its data, or remove the variants"),
+        );
+    }
     let version = version?;
     Some(Service {
         imported: false,
@@ -230,6 +249,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         expose,
         liveness,
         startup,
+        variants,
         identity: f
             .attr("identity")
             .and_then(|e| values::string(e, "identity", d)),
@@ -1438,4 +1458,43 @@ fn annotation_key(key: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// `variant "v2" { image = "...", replicas = 2 }`: a workload of the service that
+/// differs in what it runs and how many.
+fn variant(item: &Item, scope: &Scope, d: &mut Diagnostics) -> Option<Variant> {
+    const VARIANT: &[Field] = &[attr("image"), attr("replicas")];
+    let label = item.labels.first()?;
+    let name = Spanned::new(label_text(label), label.span());
+    let valid = !name.value.is_empty()
+        && name.value.len() <= 20
+        && name
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.value.starts_with('-')
+        && !name.value.ends_with('-');
+    if !valid {
+        d.push(
+            Diagnostic::error(Code::UnsafeName, format!("`{}` cannot name a variant", name.value.escape_debug()))
+                .label(name.span, "not a variant name")
+                .help("name it with 1 to 20 lowercase letters, digits and `-`, e.g. `v2` or `canary`: it becomes part of workload names"),
+        );
+        return None;
+    }
+    let f = Fields::check(
+        body_of(item)?,
+        VARIANT,
+        format_args!("variant `{}`", name.value),
+        d,
+    );
+    Some(Variant {
+        image: f.attr("image").and_then(|e| template(e, "image", scope, d)),
+        replicas: f
+            .attr("replicas")
+            .and_then(|e| values::int(e, "replicas", 1, 10_000, d))
+            .map(|v| Spanned::new(v.value as u32, v.span)),
+        name,
+        span: item.span,
+    })
 }

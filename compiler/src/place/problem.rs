@@ -294,7 +294,7 @@ impl<'a> Problem<'a> {
             item.availability = def.availability.as_ref().map(|a| a.value / 100.0);
             item.span = def.name.span;
             let size = Size {
-                replicas: def.replicas.value.max(1),
+                replicas: def.total_replicas().max(1),
                 millicpu: instance.resources.millicpu.as_ref().map_or(0, |c| c.value),
                 memory: instance
                     .resources
