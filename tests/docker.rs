@@ -876,3 +876,88 @@ service "web" {{
     let destroy = dock.run(&["destroy", "--yes"]);
     assert_eq!(destroy.code, 0, "{}", destroy.transcript());
 }
+
+/// A service run as two variants: a container each, both healthy before what needs
+/// them starts, both answering to the service's name, which its consumer reaches.
+#[test]
+fn variants_run_side_by_side_behind_the_service_name() {
+    let environment = unique("variants");
+    let model = format!(
+        r#"
+environment "{environment}" {{
+  target = "compose"
+}}
+
+service "api" {{
+  version = "1.0.0"
+  config {{
+    args = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+  }}
+  provides "http" {{ port = 8080, protocol = "http" }}
+  health {{
+    http     = "http"
+    path     = "/healthz"
+    interval = 1s
+  }}
+  variant "stable" {{ image = "{IMAGE}" }}
+  variant "canary" {{ image = "{IMAGE}" }}
+}}
+
+service "web" {{
+  version = "1.0.0"
+  image   = "{IMAGE}"
+  config {{
+    args          = ["--name=${{self.name}}", "--port=${{self.http.port}}"]
+    env "API_URL" = "${{api.http.url}}"
+  }}
+  provides "http" {{ port = 8081, protocol = "http" }}
+  requires "api"
+  health {{
+    tcp      = "http"
+    interval = 1s
+  }}
+}}
+"#
+    );
+    let dock = Dock::with_model(&environment, &model);
+    let deploy = dock.run(&["deploy"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    let at = |name: &str| {
+        deploy
+            .stderr
+            .find(&format!("  {name}: healthy"))
+            .unwrap_or_else(|| panic!("{name} is not reported healthy: {}", deploy.stderr))
+    };
+    assert!(at("api-stable") < at("web"), "{}", deploy.stderr);
+    assert!(at("api-canary") < at("web"), "{}", deploy.stderr);
+
+    // Each variant is a container of its own that also answers to `api`.
+    for variant in ["api-stable", "api-canary"] {
+        let aliases = docker(&[
+            "inspect",
+            "-f",
+            &format!(
+                "{{{{json (index .NetworkSettings.Networks \"svcmodel-{environment}\").Aliases}}}}"
+            ),
+            &dock.container(variant),
+        ]);
+        assert!(aliases.contains(r#""api""#), "{variant}: {aliases}");
+        assert!(
+            aliases.contains(&format!(r#""{variant}""#)),
+            "{variant}: {aliases}"
+        );
+    }
+    // The consumer reaches the service by its name.
+    let address = docker(&["port", &dock.container("web"), "8081/tcp"]);
+    let deps = get(&address, "/deps");
+    assert!(deps.contains(r#""api": true"#), "{deps}");
+
+    let status = dock.run(&["status"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+    assert!(
+        status.stdout.contains("api-canary") && status.stdout.contains("api-stable"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
+}
