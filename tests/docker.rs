@@ -961,3 +961,154 @@ service "web" {{
     );
     assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
 }
+
+/// Istio's Bookinfo from `examples/bookinfo`, deployed from its `compose` environment
+/// on the real Engine: stand-in images built here under the official names (the demo
+/// service listening on 9080), three variants of `reviews` behind its name, the
+/// scratch folders and annotations as the Compose file says.
+#[test]
+fn bookinfo_deploys_from_its_compose_environment() {
+    const STAND_IN: &str = "svcmodel.test/stand-in";
+    let images = [
+        (
+            "details",
+            "docker.io/istio/examples-bookinfo-details-v1:1.20.1",
+        ),
+        (
+            "ratings",
+            "docker.io/istio/examples-bookinfo-ratings-v1:1.20.1",
+        ),
+        (
+            "reviews",
+            "docker.io/istio/examples-bookinfo-reviews-v1:1.20.1",
+        ),
+        (
+            "reviews",
+            "docker.io/istio/examples-bookinfo-reviews-v2:1.20.1",
+        ),
+        (
+            "reviews",
+            "docker.io/istio/examples-bookinfo-reviews-v3:1.20.1",
+        ),
+        (
+            "productpage",
+            "docker.io/istio/examples-bookinfo-productpage-v1:1.20.1",
+        ),
+    ];
+    image();
+    for (name, tag) in images {
+        // Never replace an image this test did not build.
+        let label = docker(&[
+            "image",
+            "inspect",
+            "-f",
+            &format!("{{{{index .Config.Labels \"{STAND_IN}\"}}}}"),
+            tag,
+        ]);
+        let exists = Command::new("docker")
+            .args(["image", "inspect", tag])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(
+            !exists || label == "true",
+            "{tag} exists and is not a stand-in: not touching it"
+        );
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            format!(
+                "FROM {IMAGE}\nLABEL {STAND_IN}=true\nENTRYPOINT [\"/demo-service\", \"--name={name}\", \"--port=9080\"]\n"
+            ),
+        )
+        .unwrap();
+        let build = Command::new("docker")
+            .args(["build", "-q", "-t", tag])
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+    }
+    struct Untag(Vec<&'static str>);
+    impl Drop for Untag {
+        fn drop(&mut self) {
+            for tag in &self.0 {
+                let _ = Command::new("docker").args(["rmi", tag]).output();
+            }
+        }
+    }
+    let _untag = Untag(images.iter().map(|(_, tag)| *tag).collect());
+
+    // The example as it is, in an environment of this run's own.
+    let environment = unique("bookinfo");
+    let text = std::fs::read_to_string(support::repo().join("examples/bookinfo/bookinfo.svc"))
+        .unwrap()
+        .replace(
+            "environment \"compose\"",
+            &format!("environment \"{environment}\""),
+        );
+    assert!(text.contains(&environment));
+    let dock = Dock::with_model(&environment, &text);
+    let deploy = dock.run(&["deploy"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    let started = |name: &str| {
+        deploy
+            .stderr
+            .find(&format!("  {name}: "))
+            .unwrap_or_else(|| panic!("{name} did not start: {}", deploy.stderr))
+    };
+    for reviews in ["reviews-v1", "reviews-v2", "reviews-v3"] {
+        assert!(started("ratings") < started(reviews), "{}", deploy.stderr);
+        assert!(
+            started(reviews) < started("productpage"),
+            "{}",
+            deploy.stderr
+        );
+    }
+
+    let status = dock.run(&["status", "--format", "json"]);
+    assert_eq!(status.code, 0, "{}", status.transcript());
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let services = report["environments"][0]["services"].as_array().unwrap();
+    let running: Vec<&str> = services
+        .iter()
+        .filter(|s| s["running"] == true)
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        running.len(),
+        6,
+        "every workload runs: {running:?} of {}",
+        status.stdout
+    );
+    // What the Compose file says reaches the containers: the scratch folder, the
+    // annotations, and the name every variant answers to.
+    let reviews = dock.container("reviews-v2");
+    let tmpfs = docker(&["inspect", "-f", "{{json .HostConfig.Tmpfs}}", &reviews]);
+    assert!(tmpfs.contains("/opt/ibm/wlp/output"), "{tmpfs}");
+    let aliases = docker(&[
+        "inspect",
+        "-f",
+        &format!(
+            "{{{{json (index .NetworkSettings.Networks \"svcmodel-{environment}\").Aliases}}}}"
+        ),
+        &reviews,
+    ]);
+    assert!(aliases.contains(r#""reviews""#), "{aliases}");
+    let labels = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        &dock.container("productpage"),
+    ]);
+    assert!(
+        labels.contains(r#""prometheus.io/scrape":"true""#),
+        "{labels}"
+    );
+    assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
+}
