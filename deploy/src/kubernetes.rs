@@ -525,17 +525,21 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
         let Some(inventory) = Inventory::decode(engine_id) else {
             return false;
         };
-        let Some(workload) = inventory.workload() else {
+        if inventory.workload().is_none() {
             return true;
-        };
-        let Ok(api) = self.api(&inventory.namespace, &workload.api_version, &workload.kind) else {
-            // Unknown is not gone: `check` says what is wrong.
-            return true;
-        };
-        match self.call(|| api.get_opt(&workload.name)) {
-            Ok(found) => found.is_some_and(|w| w.data["spec"]["replicas"].as_i64() != Some(0)),
-            Err(_) => true,
         }
+        // Alive while every workload (one, or one per variant) is.
+        inventory.workloads().all(|workload| {
+            let Ok(api) = self.api(&inventory.namespace, &workload.api_version, &workload.kind)
+            else {
+                // Unknown is not gone: `check` says what is wrong.
+                return true;
+            };
+            match self.call(|| api.get_opt(&workload.name)) {
+                Ok(found) => found.is_some_and(|w| w.data["spec"]["replicas"].as_i64() != Some(0)),
+                Err(_) => true,
+            }
+        })
     }
 
     fn wait_healthy(
@@ -672,6 +676,14 @@ mod tests {
         );
         assert_eq!(Inventory::decode("no-slash"), None);
         assert_eq!(Inventory::decode("ns/x;broken"), None);
+
+        // A service run as variants has a workload per variant, each waited for.
+        let variants = Inventory::decode(
+            "prod/reviews;v1:Service:reviews;apps/v1:Deployment:reviews-v1;apps/v1:Deployment:reviews-v2",
+        )
+        .expect("an inventory of variants decodes");
+        let names: Vec<&str> = variants.workloads().map(|w| w.name.as_str()).collect();
+        assert_eq!(names, ["reviews-v1", "reviews-v2"]);
     }
 
     #[test]
