@@ -134,6 +134,18 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// The names a container answers to on the environment's network, as JSON.
+fn aliases(container: &str, environment: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        &format!(
+            "{{{{json (index .NetworkSettings.Networks \"svcmodel-{environment}\").Aliases}}}}"
+        ),
+        container,
+    ])
+}
+
 fn get(address: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
@@ -933,14 +945,7 @@ service "web" {{
 
     // Each variant is a container of its own that also answers to `api`.
     for variant in ["api-stable", "api-canary"] {
-        let aliases = docker(&[
-            "inspect",
-            "-f",
-            &format!(
-                "{{{{json (index .NetworkSettings.Networks \"svcmodel-{environment}\").Aliases}}}}"
-            ),
-            &dock.container(variant),
-        ]);
+        let aliases = aliases(&dock.container(variant), &environment);
         assert!(aliases.contains(r#""api""#), "{variant}: {aliases}");
         assert!(
             aliases.contains(&format!(r#""{variant}""#)),
@@ -1091,14 +1096,7 @@ fn bookinfo_deploys_from_its_compose_environment() {
     let reviews = dock.container("reviews-v2");
     let tmpfs = docker(&["inspect", "-f", "{{json .HostConfig.Tmpfs}}", &reviews]);
     assert!(tmpfs.contains("/opt/ibm/wlp/output"), "{tmpfs}");
-    let aliases = docker(&[
-        "inspect",
-        "-f",
-        &format!(
-            "{{{{json (index .NetworkSettings.Networks \"svcmodel-{environment}\").Aliases}}}}"
-        ),
-        &reviews,
-    ]);
+    let aliases = aliases(&reviews, &environment);
     assert!(aliases.contains(r#""reviews""#), "{aliases}");
     let labels = docker(&[
         "inspect",

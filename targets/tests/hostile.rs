@@ -73,29 +73,30 @@ service "app" {{
     )
 }
 
-/// Renders the model with `p` set to `value`: the files and the value as resolved
-/// (`--set` reads a quoted value as a string), or the problems' kinds.
-fn render_with(target: &str, value: &str) -> Result<(Vec<RenderedFile>, String), Vec<ProblemKind>> {
+/// Compiles `source` as `/project/main.svc` with `sets` and renders its system on
+/// `target`: the compilation (for resolved values) and what the render gave.
+fn compile_and_render(
+    source: String,
+    sets: Vec<String>,
+    target: &str,
+) -> (
+    svcmodel_compiler::SystemCompilation,
+    svcmodel_targets::Rendered,
+) {
     let path = PathBuf::from("/project/main.svc");
-    let loader = MemoryLoader::new().with_file(&path, model(target));
+    let loader = MemoryLoader::new().with_file(&path, source);
     let compilation = compile_system(
         &loader,
         &SystemRequest {
             entries: vec![path],
             root: PathBuf::from("/project"),
             display_base: PathBuf::from("/project"),
-            sets: vec![format!("app.p={value}")],
+            sets,
             ..Default::default()
         },
     );
     assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
-    let resolution = compilation.resolution.as_ref().unwrap();
-    let system = &resolution.systems[0];
-    let resolved = match &system.instances[0].values[0].value {
-        Some(svcmodel_model::Value::String(s)) => s.clone(),
-        other => panic!("p resolved to {other:?}"),
-    };
-    let target = builtin::built_in(target).unwrap();
+    let system = &compilation.resolution.as_ref().unwrap().systems[0];
     let rendered = render(
         &Input {
             model: &compilation.model,
@@ -106,8 +107,21 @@ fn render_with(target: &str, value: &str) -> Result<(Vec<RenderedFile>, String),
             only: &[],
             placed: None,
         },
-        &target,
+        &builtin::built_in(target).unwrap(),
     );
+    (compilation, rendered)
+}
+
+/// Renders the model with `p` set to `value`: the files and the value as resolved
+/// (`--set` reads a quoted value as a string), or the problems' kinds.
+fn render_with(target: &str, value: &str) -> Result<(Vec<RenderedFile>, String), Vec<ProblemKind>> {
+    let (compilation, rendered) =
+        compile_and_render(model(target), vec![format!("app.p={value}")], target);
+    let system = &compilation.resolution.as_ref().unwrap().systems[0];
+    let resolved = match &system.instances[0].values[0].value {
+        Some(svcmodel_model::Value::String(s)) => s.clone(),
+        other => panic!("p resolved to {other:?}"),
+    };
     if rendered.has_errors() {
         return Err(rendered.problems.iter().map(|p| p.kind).collect());
     }
@@ -549,31 +563,7 @@ service "app" {{
 }}
 "#
         );
-        let file = PathBuf::from("/project/main.svc");
-        let loader = MemoryLoader::new().with_file(&file, source);
-        let compilation = compile_system(
-            &loader,
-            &SystemRequest {
-                entries: vec![file],
-                root: PathBuf::from("/project"),
-                display_base: PathBuf::from("/project"),
-                ..Default::default()
-            },
-        );
-        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
-        let system = &compilation.resolution.as_ref().unwrap().systems[0];
-        let rendered = render(
-            &Input {
-                model: &compilation.model,
-                system,
-                file_dirs: &[],
-                root_dir: "",
-                template_files: &Default::default(),
-                only: &[],
-                placed: None,
-            },
-            &builtin::built_in(target).unwrap(),
-        );
+        let (_, rendered) = compile_and_render(source, Vec::new(), target);
         assert!(!rendered.has_errors(), "{target}: {:?}", rendered.problems);
         let documents: Vec<Json> = rendered
             .files
