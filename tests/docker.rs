@@ -528,6 +528,12 @@ impl FlakyEngine {
                         .to_string();
                     if line.contains(matching) && counter.fetch_add(1, Ordering::SeqCst) < failures
                     {
+                        // Read the body before answering: closing a socket with unread
+                        // bytes sends a reset, which the client may see before the
+                        // answer and rightly retry as a transport error.
+                        if !read_request_body(&mut client, &head) {
+                            return;
+                        }
                         let body = r#"{"message":"injected by the test"}"#;
                         let _ = write!(
                             client,
@@ -560,6 +566,42 @@ impl FlakyEngine {
     fn matched(&self) -> usize {
         self.matched.load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+/// Reads the body of the request whose head is `head`, by its `Content-Length` or
+/// chunk by chunk. False when the client went away first.
+fn read_request_body(client: &mut std::net::TcpStream, head: &[u8]) -> bool {
+    use std::io::{BufRead, BufReader, Read};
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|line| line.strip_prefix(name).map(|v| v.trim().to_string()))
+    };
+    if let Some(length) = field("content-length:").and_then(|v| v.parse::<usize>().ok()) {
+        let mut body = vec![0u8; length];
+        return client.read_exact(&mut body).is_ok();
+    }
+    if field("transfer-encoding:").is_some_and(|v| v.contains("chunked")) {
+        let mut reader = BufReader::new(client);
+        loop {
+            let mut size = String::new();
+            if reader.read_line(&mut size).unwrap_or(0) == 0 {
+                return false;
+            }
+            let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+                return false;
+            };
+            // The chunk and its CRLF; the last chunk is followed by an empty line.
+            let mut chunk = vec![0u8; size + 2];
+            if reader.read_exact(&mut chunk).is_err() {
+                return false;
+            }
+            if size == 0 {
+                return true;
+            }
+        }
+    }
+    true
 }
 
 /// A 503 from the Engine is retried and the deploy goes on; a 500 is not retried and
