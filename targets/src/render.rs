@@ -217,15 +217,19 @@ fn render_one<T: Serialize>(
     spec: &crate::manifest::FileSpec,
     context: &T,
 ) -> FileResult {
+    // The context becomes a JSON tree once, for the file and its path: serializing a
+    // service's view is most of a file's cost.
+    let context = handlebars::Context::wraps(context)
+        .map_err(|e| Box::new(template_problem(&spec.template, &e)))?;
     let contents = registry
-        .render(&spec.template, context)
+        .render_with_context(&spec.template, &context)
         .map_err(|e| Box::new(template_problem(&spec.template, &e)))?;
     if contents.trim().is_empty() {
         return Ok(None);
     }
     let path_key = path_template_name(&spec.template);
     let path = paths
-        .render(&path_key, context)
+        .render_with_context(&path_key, &context)
         .map_err(|e| Box::new(template_problem(&format!("path of {}", spec.template), &e)))?;
     check_path(&path).map_err(|why| {
         Box::new(
