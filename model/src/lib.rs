@@ -537,6 +537,11 @@ pub enum Reference {
     OwnName { span: Span },
     /// `self.dir`: the folder of the file that declares the service.
     OwnDir { span: Span },
+    /// `environment.name`: the environment being rendered, known only then.
+    EnvironmentName { span: Span },
+    /// `environment.namespace`: where the environment's objects live (the Kubernetes
+    /// namespace, the Compose project, the Nomad namespace).
+    EnvironmentNamespace { span: Span },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -882,6 +887,8 @@ impl std::fmt::Display for Reference {
             Reference::OwnVersion { .. } => f.write_str("self.version"),
             Reference::OwnName { .. } => f.write_str("self.name"),
             Reference::OwnDir { .. } => f.write_str("self.dir"),
+            Reference::EnvironmentName { .. } => f.write_str("environment.name"),
+            Reference::EnvironmentNamespace { .. } => f.write_str("environment.namespace"),
         }
     }
 }

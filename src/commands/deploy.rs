@@ -274,7 +274,10 @@ fn prepare(
     // What the Docker and Swarm engines do not apply yet: refused before anything
     // starts, rather than started without it.
     if matches!(target.as_str(), "compose" | "swarm" | "local")
-        && let Some(service) = view.services.iter().find(|s| !s.files.is_empty())
+        && let Some(service) = view
+            .services
+            .iter()
+            .find(|s| !s.files.is_empty() || !s.secret_files.is_empty())
     {
         output::failure(
             Diagnostic::error(
@@ -287,7 +290,7 @@ fn prepare(
                         _ => "Docker",
                     },
                     service.name,
-                    output::plural(service.files.len(), "file")
+                    output::plural(service.files.len() + service.secret_files.len(), "file")
                 ),
             )
             .help(format!(

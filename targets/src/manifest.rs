@@ -126,10 +126,13 @@ pub enum Feature {
     Probes,
     #[serde(rename = "variants")]
     Variants,
+    /// A file whose content is exactly one secret.
+    #[serde(rename = "secret_files")]
+    SecretFiles,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 19] = [
+    pub const ALL: [Feature; 20] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -149,6 +152,7 @@ impl Feature {
         Feature::HealthGrpc,
         Feature::Probes,
         Feature::Variants,
+        Feature::SecretFiles,
     ];
 
     pub fn name(self) -> &'static str {
@@ -172,6 +176,7 @@ impl Feature {
             Feature::HealthGrpc => "health.grpc",
             Feature::Probes => "probes",
             Feature::Variants => "variants",
+            Feature::SecretFiles => "secret_files",
         }
     }
 
@@ -196,6 +201,7 @@ impl Feature {
             Feature::HealthGrpc => "a grpc health check",
             Feature::Probes => "`liveness` and `startup` checks apart from `health`",
             Feature::Variants => "variants of a service side by side (`variant`)",
+            Feature::SecretFiles => "a secret written to a file (`file \"PATH\" = param.NAME`)",
         }
     }
 }

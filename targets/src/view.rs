@@ -112,6 +112,8 @@ pub struct ServiceView {
     /// set when the process starts.
     pub dynamic_env: bool,
     pub files: Vec<FileView>,
+    /// Files that are exactly one secret.
+    pub secret_files: Vec<SecretFileView>,
     pub secrets: Vec<SecretView>,
     /// The secrets used inside a longer value or an argument, which therefore need a
     /// variable of their own (`SVCMODEL_SECRET_PARAM`) to refer to.
@@ -273,6 +275,17 @@ pub struct FileView {
     /// A key made of the characters every engine allows: `[-._a-zA-Z0-9]`.
     pub key: String,
     pub content: ValueView,
+}
+
+/// A file whose whole content is one secret: mounted from the engine's secret store.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretFileView {
+    pub path: String,
+    /// The file's name, for a mount.
+    pub name: String,
+    /// A key unique within the service, of the characters every engine allows.
+    pub key: String,
+    pub secret: SecretView,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -966,7 +979,31 @@ impl<'a> Builder<'a> {
             });
         }
         let mut files = Vec::new();
+        let mut secret_files = Vec::new();
         for entry in &def.config.files {
+            let content =
+                self.config_value(instance, &entry.value.value, entry.value.span, problems);
+            let path = entry.key.value.clone();
+            let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
+            // A file that is exactly one secret goes through the engine's secret
+            // mechanism (a Secret volume, a Compose secret), never into a rendered file.
+            if let Some(secret) = &content.secret_ref {
+                self.require(
+                    &instance.name,
+                    Feature::SecretFiles,
+                    entry.key.span,
+                    "a secret written to a file",
+                    problems,
+                );
+                secret_files.push(SecretFileView {
+                    // Numbered: two files of one name in two folders stay apart.
+                    key: config_key(&format!("{}-{file_name}", secret_files.len())),
+                    name: file_name,
+                    path,
+                    secret: secret.clone(),
+                });
+                continue;
+            }
             self.require(
                 &instance.name,
                 Feature::Files,
@@ -974,20 +1011,16 @@ impl<'a> Builder<'a> {
                 "a configuration file",
                 problems,
             );
-            let content =
-                self.config_value(instance, &entry.value.value, entry.value.span, problems);
             if content.dynamic {
                 problems.push(
                     Problem::new(
                         ProblemKind::Unsupported,
-                        format!("target `{}` cannot put a secret into a configuration file", self.target.name),
+                        format!("target `{}` cannot put a secret or a run-time address inside a configuration file", self.target.name),
                     )
-                    .label(entry.value.span, "refers to a secret")
-                    .help("pass the secret in an environment variable and let the service read it from there"),
+                    .label(entry.value.span, "part of this value is only known at run time")
+                    .help("make the file exactly one secret (`file \"PATH\" = param.NAME`), or pass the value in an environment variable and let the service read it from there"),
                 );
             }
-            let path = entry.key.value.clone();
-            let file_name = path.rsplit('/').next().unwrap_or(&path).to_string();
             files.push(FileView {
                 key: config_key(&file_name),
                 name: file_name,
@@ -1287,6 +1320,7 @@ impl<'a> Builder<'a> {
             secret_variables,
             env,
             files,
+            secret_files,
             secrets,
             ports,
             health,
@@ -1648,6 +1682,10 @@ impl<'a> Builder<'a> {
                     .cloned()
                     .unwrap_or_default(),
             ),
+            // Today an environment's namespace is its name (`default` without one).
+            Reference::EnvironmentName { .. } | Reference::EnvironmentNamespace { .. } => {
+                text(self.namespace.clone())
+            }
             Reference::OwnPort { port, field, .. } => match def.port(port) {
                 Some(p) => self.address(
                     Address {

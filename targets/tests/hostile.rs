@@ -522,7 +522,7 @@ proptest! {
 }
 
 /// Text written in the model itself (an annotation's value, the reasons of opt-outs, a
-/// scratch folder's path) reaches the files of every target that takes it intact, and
+/// scratch folder's path, a secret file's path) reaches the files of every target that takes it intact, and
 /// a reason with line breaks never breaks out of its comment.
 #[test]
 fn model_text_in_annotations_reasons_and_paths_round_trips() {
@@ -544,6 +544,8 @@ fn model_text_in_annotations_reasons_and_paths_round_trips() {
         }
     }
     let path = "/var/cache/a b:c'd";
+    let secret_path = "/etc/app/#k: v\\\"x\"";
+    let secret_literal = secret_path.replace('\\', "\\\\").replace('"', "\\\"");
     for target in ["kubernetes", "compose", "swarm"] {
         let source = format!(
             r#"
@@ -560,6 +562,10 @@ service "app" {{
     writable_root = "{literal}"
   }}
   scratch "{path}"
+  param "key" {{ type = secret }}
+  config {{
+    file "{secret_literal}" = param.key
+  }}
 }}
 "#
         );
@@ -599,7 +605,14 @@ service "app" {{
                 .iter()
                 .map(|m| m["mountPath"].as_str().unwrap())
                 .collect();
-            assert_eq!(mounts, ["/tmp", path]);
+            assert_eq!(mounts, ["/tmp", path, secret_path]);
+            let secret_volume = pod["spec"]["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == "secret-files")
+                .unwrap();
+            assert_eq!(secret_volume["secret"]["items"][0]["key"], "key");
         } else {
             let app = &documents[0]["services"]["app"];
             assert_eq!(
@@ -609,6 +622,9 @@ service "app" {{
             );
             assert_eq!(app["read_only"], false, "{target}");
             assert_eq!(app["tmpfs"][1].as_str().unwrap(), path, "{target}");
+            let secrets = app["secrets"].as_array().unwrap();
+            assert_eq!(secrets[1]["target"], secret_path, "{target}");
+            assert_eq!(secrets[1]["source"], secrets[0]["source"], "{target}");
         }
     }
 }

@@ -1121,6 +1121,8 @@ pub(super) fn reference(
         ["version"] | ["self", "version"] => Some(Reference::OwnVersion { span }),
         ["self", "name"] => Some(Reference::OwnName { span }),
         ["self", "dir"] => Some(Reference::OwnDir { span }),
+        ["environment", "name"] => Some(Reference::EnvironmentName { span }),
+        ["environment", "namespace"] => Some(Reference::EnvironmentNamespace { span }),
         ["self", port, _] => {
             own_port(port, path[1].span, scope, d)?;
             let field = port_field(&path[2], d)?;
@@ -1142,6 +1144,9 @@ pub(super) fn reference(
         _ => {
             let shown = names.join(".");
             let help = match names.as_slice() {
+                ["environment", _] => {
+                    "write `environment.name` or `environment.namespace`".to_string()
+                }
                 [service] | [service, _] if !matches!(*service, "self" | "param") => {
                     format!(
                         "name a port and what of it: `{}.PORT.host`, `.port` or `.url`",
