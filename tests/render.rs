@@ -49,7 +49,7 @@ const TARGETS: [&str; 6] = [
 
 #[test]
 fn every_built_in_target_renders_every_example() {
-    for example in ["shop", "bank", "bookinfo", "teastore"] {
+    for example in ["shop", "bank", "bookinfo", "teastore", "bank-of-anthos"] {
         for target in TARGETS {
             let output = examples(&["render", "--target", target, example]);
             snapshot(&format!("{example}-{target}"), &output.transcript());
@@ -100,7 +100,7 @@ fn each_environment_renders_with_its_own_target() {
 #[test]
 fn every_rendered_file_of_the_examples_parses() {
     let mut parsed = 0;
-    for example in ["shop", "bank", "bookinfo", "teastore"] {
+    for example in ["shop", "bank", "bookinfo", "teastore", "bank-of-anthos"] {
         for target in TARGETS {
             let output = examples(&["render", "--target", target, "--format", "json", example]);
             if output.code != 0 {
