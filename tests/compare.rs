@@ -148,6 +148,14 @@ const BOOKINFO: System = System {
             "svcmodel names a workload after its service; Bookinfo appends its version label (`details-v1`)",
         ),
         on_purpose(
+            "+ Deployment */* readinessProbe.",
+            "deploys wait on health gates: the model says how each Bookinfo service tells it is up (`GET /health`, which each answers); the official manifest has no probes, so traffic can reach a pod still starting",
+        ),
+        on_purpose(
+            "+ Deployment */* livenessProbe.",
+            "the liveness probe svcmodel derives from `health`: a service failing it six times in a row is restarted",
+        ),
+        on_purpose(
             "- Deployment */* imagePullPolicy = IfNotPresent",
             "svcmodel pulls on every start (`Always`), so a moved tag never runs stale code",
         ),

@@ -1011,8 +1011,9 @@ service "web" {{
 
 /// Istio's Bookinfo from `examples/bookinfo`, deployed from its `compose` environment
 /// on the real Engine: stand-in images built here under the official names (the demo
-/// service listening on 9080), three variants of `reviews` behind its name, the
-/// scratch folders and annotations as the Compose file says.
+/// service listening on 9080 and answering `/health`), three variants of `reviews`
+/// behind its name, every one healthy in `status`, the scratch folders and annotations
+/// as the Compose file says.
 #[test]
 fn bookinfo_deploys_from_its_compose_environment() {
     const STAND_IN: &str = "svcmodel.test/stand-in";
@@ -1133,6 +1134,14 @@ fn bookinfo_deploys_from_its_compose_environment() {
         "every workload runs: {running:?} of {}",
         status.stdout
     );
+    // Healthy by the model's own check (`GET /health` on each container's port).
+    for service in services {
+        assert_eq!(
+            service["healthy"], true,
+            "{} is not healthy: {}",
+            service["name"], status.stdout
+        );
+    }
     // What the Compose file says reaches the containers: the scratch folder, the
     // annotations, and the name every variant answers to.
     let reviews = dock.container("reviews-v2");

@@ -4,7 +4,8 @@
 //!
 //!     demo-service --name=api --port=8080
 //!
-//! `GET /healthz` answers 200 (503 after `GET /break`); `GET /deps` answers JSON
+//! `GET /healthz` (and `/health`, the path Istio's Bookinfo services answer, which it
+//! stands in for) answers 200 (503 after `GET /break`); `GET /deps` answers JSON
 //! saying, for each `NAME_URL` variable it was given, whether that service's
 //! `/healthz` answers 200. It exits on SIGTERM (the default action).
 
@@ -55,8 +56,10 @@ fn serve(mut stream: TcpStream, name: &str, broken: &AtomicBool) {
     }
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (status, body) = match path.as_str() {
-        "/healthz" if broken.load(Ordering::Relaxed) => (503, "unhealthy\n".to_string()),
-        "/healthz" => (200, "ok\n".to_string()),
+        "/healthz" | "/health" if broken.load(Ordering::Relaxed) => {
+            (503, "unhealthy\n".to_string())
+        }
+        "/healthz" | "/health" => (200, "ok\n".to_string()),
         "/break" => {
             broken.store(true, Ordering::Relaxed);
             (200, "broken\n".to_string())
