@@ -517,6 +517,49 @@ fn register_helpers(
             },
         ),
     );
+    // `{{entries map 4}}`: each entry as `key: value` on a line of its own, indented,
+    // key and value escaped as `{{x}}` escapes them. One helper call instead of an
+    // `each` block: labels are written five times per Kubernetes file.
+    registry.register_helper(
+        "entries",
+        Box::new(
+            |h: &Helper,
+             registry: &Handlebars,
+             _: &Context,
+             _: &mut RenderContext,
+             out: &mut dyn Output|
+             -> HelperResult {
+                let map = param(h, 0, "entries")?.as_object().ok_or_else(|| {
+                    RenderErrorReason::Other(
+                        "`entries` takes a map, such as `service.labels`".into(),
+                    )
+                })?;
+                let indent = param(h, 1, "entries")?
+                    .as_u64()
+                    .filter(|n| *n <= 64)
+                    .ok_or_else(|| {
+                        RenderErrorReason::Other(
+                            "`entries` takes an indentation from 0 to 64 as its second argument"
+                                .into(),
+                        )
+                    })?;
+                let escape = registry.get_escape_fn();
+                let pad = " ".repeat(indent as usize);
+                let mut text = String::new();
+                for (i, (key, value)) in map.iter().enumerate() {
+                    if i > 0 {
+                        text.push('\n');
+                    }
+                    text.push_str(&pad);
+                    text.push_str(&escape(key));
+                    text.push_str(": ");
+                    text.push_str(&escape(&scalar_text(value)));
+                }
+                out.write(&text)?;
+                Ok(())
+            },
+        ),
+    );
     // `{{quote s}}`: a string as this syntax's quoted scalar (what `{{s}}` does too).
     register_text_helper(registry, "quote", move |t| escape::quote(format, t));
     // `{{text s}}`: one line of plain text, for settings that take no quotes.

@@ -593,9 +593,9 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
                     None => vec![d],
                 })
                 .collect();
-            builder.seal(service);
         }
     }
+    seal_all(&mut services, &builder.namespace, input.root_dir);
     let mut secrets: Vec<SecretView> = services
         .iter()
         .flat_map(|s| s.secrets.iter().cloned())
@@ -1391,24 +1391,7 @@ impl<'a> Builder<'a> {
         if self.target.interpolation == Interpolation::Nomad {
             view.nomad = Some(crate::nomad::view(&view, crate::nomad::provider(def)));
         }
-        self.seal(&mut view);
         view
-    }
-
-    /// The model hash over everything else in the view, and the labels that carry it.
-    fn seal(&self, view: &mut ServiceView) {
-        view.model_hash = String::new();
-        view.standard_labels = BTreeMap::new();
-        view.model_hash = model_hash(view, self.input.root_dir);
-        view.standard_labels = BTreeMap::from([
-            ("app.kubernetes.io/name", view.service.clone()),
-            ("app.kubernetes.io/instance", view.name.clone()),
-            ("app.kubernetes.io/version", view.version_label.clone()),
-            ("app.kubernetes.io/managed-by", "svcmodel".to_string()),
-            ("svcmodel.io/environment", self.namespace.clone()),
-            ("svcmodel.io/criticality", view.criticality.to_string()),
-            ("svcmodel.io/model-hash", view.model_hash.clone()),
-        ]);
     }
 
     /// A view per variant, for targets without a service layer: each variant is a
@@ -1427,7 +1410,6 @@ impl<'a> Builder<'a> {
                 v.replicas = workload.replicas;
                 v.workloads = vec![workload.clone()];
                 v.aliases = vec![view.name.clone()];
-                self.seal(&mut v);
                 v
             })
             .collect()
@@ -2322,6 +2304,35 @@ fn security(security: &svcmodel_model::Security) -> SecurityView {
     }
 }
 
+/// Gives every view its model hash, over everything else in it, and the labels that
+/// carry it: on every core, since serializing each view is most of building one.
+fn seal_all(services: &mut [ServiceView], namespace: &str, root_dir: &str) {
+    let seal = |view: &mut ServiceView| {
+        view.model_hash = model_hash(view, root_dir);
+        view.standard_labels = BTreeMap::from([
+            ("app.kubernetes.io/name", view.service.clone()),
+            ("app.kubernetes.io/instance", view.name.clone()),
+            ("app.kubernetes.io/version", view.version_label.clone()),
+            ("app.kubernetes.io/managed-by", "svcmodel".to_string()),
+            ("svcmodel.io/environment", namespace.to_string()),
+            ("svcmodel.io/criticality", view.criticality.to_string()),
+            ("svcmodel.io/model-hash", view.model_hash.clone()),
+        ]);
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = services.len().div_ceil(threads).max(256);
+    if services.len() <= chunk {
+        services.iter_mut().for_each(seal);
+        return;
+    }
+    std::thread::scope(|scope| {
+        for part in services.chunks_mut(chunk) {
+            scope.spawn(move || part.iter_mut().for_each(seal));
+        }
+    });
+}
+
+/// The hash of a view whose `model_hash` and `standard_labels` are still empty.
 fn model_hash(view: &ServiceView, root_dir: &str) -> String {
     let mut json = serde_json::to_string(view).unwrap_or_default();
     if !root_dir.is_empty() {
