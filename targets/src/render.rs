@@ -872,3 +872,46 @@ pub(crate) fn check_structure(templates: &BTreeMap<String, String>) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    // Tests may unwrap: a failure is the test failing.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn yaml_registry(template: &str) -> Handlebars<'static> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(|text| escape::quote(Format::Yaml, text));
+        register_helpers(&mut registry, Format::Yaml, Interpolation::Kubernetes);
+        registry.register_template_string("t", template).unwrap();
+        registry
+    }
+
+    #[test]
+    fn entries_writes_each_entry_escaped_and_indented() {
+        let registry = yaml_registry("labels:\n{{entries labels 2}}\nend");
+        let data = serde_json::json!({ "labels": { "a": "x: y", "b\"": 3 } });
+        assert_eq!(
+            registry.render("t", &data).unwrap(),
+            "labels:\n  \"a\": \"x: y\"\n  \"b\\\"\": \"3\"\nend"
+        );
+        let empty = serde_json::json!({ "labels": {} });
+        assert_eq!(registry.render("t", &empty).unwrap(), "labels:\n\nend");
+    }
+
+    #[test]
+    fn entries_refuses_what_is_not_a_map_or_an_indentation() {
+        for (template, says) in [
+            ("{{entries name 2}}", "takes a map"),
+            ("{{entries labels 65}}", "from 0 to 64"),
+            ("{{entries labels \"2\"}}", "from 0 to 64"),
+        ] {
+            let registry = yaml_registry(template);
+            let data = serde_json::json!({ "name": "api", "labels": { "a": "b" } });
+            let error = registry.render("t", &data).unwrap_err();
+            assert!(describe(&error).contains(says), "{template}: {error}");
+        }
+    }
+}
