@@ -67,6 +67,7 @@ codes! {
     UnknownAttribute = "E0507": "a policy condition on an attribute that does not exist",
     UnknownTarget = "E0508": "an environment with an unknown target",
     SelfRequirement = "E0509": "a service that requires itself",
+    UnknownConstant = "E0510": "a reference to a constant that is not declared",
     VersionConflict = "E0601": "requirements that no single version satisfies",
     NoMatchingVersion = "E0602": "a requirement that no version in the model satisfies",
     StaleLock = "E0603": "a lockfile that does not match the resolution",

@@ -1037,6 +1037,36 @@ Remove the requirement. If the service talks to its own replicas, that needs no
 "#,
     },
     Explanation {
+        code: Code::UnknownConstant,
+        text: r#"
+A service refers to `const.NAME`, and no file of the model declares a constant of that
+name. Constants are declared at the top of any file of the model (`const "NAME" =
+value`) and every service can refer to them.
+
+Declare the constant, or correct the name to one that is declared.
+"#,
+        wrong: r#"const "JVM_OPTS" = "-Xms256m -Xmx512m"
+
+service "ledger" {
+  version = "1.0.0"
+  image   = "bank/ledger:1.0.0"
+  config {
+    env "JAVA_OPTS" = const.JVM_OTPS
+  }
+}
+"#,
+        right: r#"const "JVM_OPTS" = "-Xms256m -Xmx512m"
+
+service "ledger" {
+  version = "1.0.0"
+  image   = "bank/ledger:1.0.0"
+  config {
+    env "JAVA_OPTS" = const.JVM_OPTS
+  }
+}
+"#,
+    },
+    Explanation {
         code: Code::VersionConflict,
         text: r#"
 Two or more requirements on one service cannot all be met by a single version. svcmodel

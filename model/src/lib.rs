@@ -78,9 +78,23 @@ pub struct Model {
     /// pointers.
     pub services: Vec<Box<Service>>,
     pub policies: Vec<Policy>,
+    /// `const "NAME" = value`: text written once, referred to as `const.NAME`.
+    pub constants: Vec<Constant>,
+}
+
+/// A value the model writes once and services refer to as `const.NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Constant {
+    pub name: Spanned<String>,
+    /// As a service receives it: a string's text, a number or quantity as written.
+    pub value: Spanned<String>,
 }
 
 impl Model {
+    pub fn constant(&self, name: &str) -> Option<&Constant> {
+        self.constants.iter().find(|c| c.name.value == name)
+    }
+
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name.value == name)
     }
@@ -537,6 +551,8 @@ pub enum Reference {
     OwnName { span: Span },
     /// `self.dir`: the folder of the file that declares the service.
     OwnDir { span: Span },
+    /// `const.NAME`: a constant of the model, checked once every file is read.
+    Const { name: String, span: Span },
     /// `environment.name`: the environment being rendered, known only then.
     EnvironmentName { span: Span },
     /// `environment.namespace`: where the environment's objects live (the Kubernetes
@@ -887,6 +903,7 @@ impl std::fmt::Display for Reference {
             Reference::OwnVersion { .. } => f.write_str("self.version"),
             Reference::OwnName { .. } => f.write_str("self.name"),
             Reference::OwnDir { .. } => f.write_str("self.dir"),
+            Reference::Const { name, .. } => write!(f, "const.{name}"),
             Reference::EnvironmentName { .. } => f.write_str("environment.name"),
             Reference::EnvironmentNamespace { .. } => f.write_str("environment.namespace"),
         }

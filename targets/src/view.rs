@@ -1664,6 +1664,14 @@ impl<'a> Builder<'a> {
                     .cloned()
                     .unwrap_or_default(),
             ),
+            // Checked by the compiler: a model with an unknown constant never renders.
+            Reference::Const { name, .. } => text(
+                self.input
+                    .model
+                    .constant(name)
+                    .map(|c| c.value.value.clone())
+                    .unwrap_or_default(),
+            ),
             // Today an environment's namespace is its name (`default` without one).
             Reference::EnvironmentName { .. } | Reference::EnvironmentNamespace { .. } => {
                 text(self.namespace.clone())

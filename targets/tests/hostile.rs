@@ -522,7 +522,7 @@ proptest! {
 }
 
 /// Text written in the model itself (an annotation's value, the reasons of opt-outs, a
-/// scratch folder's path, a secret file's path) reaches the files of every target that takes it intact, and
+/// scratch folder's path, a secret file's path, a constant) reaches the files of every target that takes it intact, and
 /// a reason with line breaks never breaks out of its comment.
 #[test]
 fn model_text_in_annotations_reasons_and_paths_round_trips() {
@@ -549,6 +549,8 @@ fn model_text_in_annotations_reasons_and_paths_round_trips() {
     for target in ["kubernetes", "compose", "swarm"] {
         let source = format!(
             r#"
+const "NOTE" = "{literal}"
+
 environment "prod" {{
   target = "{target}"
 }}
@@ -565,6 +567,7 @@ service "app" {{
   param "key" {{ type = secret }}
   config {{
     file "{secret_literal}" = param.key
+    env "NOTE" = const.NOTE
   }}
 }}
 "#
@@ -606,6 +609,13 @@ service "app" {{
                 .map(|m| m["mountPath"].as_str().unwrap())
                 .collect();
             assert_eq!(mounts, ["/tmp", path, secret_path]);
+            let note = container["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "NOTE")
+                .unwrap();
+            assert_eq!(unescape(&note["value"]), nasty);
             let secret_volume = pod["spec"]["volumes"]
                 .as_array()
                 .unwrap()
@@ -622,6 +632,7 @@ service "app" {{
             );
             assert_eq!(app["read_only"], false, "{target}");
             assert_eq!(app["tmpfs"][1].as_str().unwrap(), path, "{target}");
+            assert_eq!(unescape(&app["environment"]["NOTE"]), nasty, "{target}");
             let secrets = app["secrets"].as_array().unwrap();
             assert_eq!(secrets[1]["target"], secret_path, "{target}");
             assert_eq!(secrets[1]["source"], secrets[0]["source"], "{target}");

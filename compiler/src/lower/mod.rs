@@ -21,7 +21,9 @@ use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 use crate::syntax::ast::{self, Expr, Item};
-use fields::{Field, Fields, attr, block, body_of, label_text, labeled_bare, labeled_block};
+use fields::{
+    Field, Fields, attr, block, body_of, label_text, labeled_attr, labeled_bare, labeled_block,
+};
 
 /// Schemas of small blocks and maps.
 const CPU_MEMORY: &[Field] = &[attr("cpu"), attr("memory")];
@@ -44,6 +46,7 @@ const TOP_LEVEL: &[fields::Field] = &[
     labeled_block("environment"),
     labeled_block("service"),
     labeled_block("policy"),
+    labeled_attr("const"),
 ];
 
 /// Lowers the declarations of one file on their own (the first pass). Services are
@@ -74,6 +77,7 @@ pub fn finish(
         model.environments.extend(part.environments);
         model.services.extend(part.services);
         model.policies.extend(part.policies);
+        model.constants.extend(part.constants);
     }
     for service in &mut model.services {
         service.imported = !entry_files.contains(&service.span.file);
@@ -117,7 +121,7 @@ fn lower_files(
         for item in &file.body.items {
             let Some(field) = TOP_LEVEL.iter().find(|f| f.key == item.key.name) else {
                 let help = suggest::did_you_mean(&item.key.name, TOP_LEVEL.iter().map(|f| f.key))
-                    .unwrap_or_else(|| "start a declaration with `system`, `environment`, `service`, `policy` or `import`".to_string());
+                    .unwrap_or_else(|| "start a declaration with `system`, `environment`, `service`, `policy`, `const` or `import`".to_string());
                 diagnostics.push(
                     Diagnostic::error(
                         Code::UnknownKey,
@@ -206,6 +210,7 @@ fn lower_files(
                 "policy" => model
                     .policies
                     .extend(policy::lower(item, name, diagnostics)),
+                "const" => model.constants.extend(constant(item, name, diagnostics)),
                 _ => {}
             }
         }
@@ -231,6 +236,12 @@ fn check_duplicates(model: &Model, d: &mut Diagnostics) {
     for e in &model.environments {
         if let Some(first) = seen.insert(e.name.value.clone(), e.name.span) {
             report("environment", &e.name.value, first, e.name.span, d);
+        }
+    }
+    seen.clear();
+    for c in &model.constants {
+        if let Some(first) = seen.insert(c.name.value.clone(), c.name.span) {
+            report("constant", &c.name.value, first, c.name.span, d);
         }
     }
     seen.clear();
@@ -293,6 +304,71 @@ fn system(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Sys
         slo,
         name,
         span: item.span,
+    })
+}
+
+/// `const "NAME" = value`: a string without references, a number, a quantity or a
+/// boolean, kept as the text a service receives.
+fn constant(
+    item: &Item,
+    name: Spanned<String>,
+    d: &mut Diagnostics,
+) -> Option<svcmodel_model::Constant> {
+    let ast::ItemKind::Attribute(expr) = &item.kind else {
+        return None;
+    };
+    if !name
+        .value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || name
+            .value
+            .starts_with(|c: char| c.is_ascii_digit() || c == '-')
+    {
+        d.push(
+            Diagnostic::error(
+                Code::TypeMismatch,
+                format!(
+                    "the constant `{}` cannot be referred to by its name",
+                    name.value
+                ),
+            )
+            .label(name.span, "not a name `const.NAME` can hold")
+            .help("name it with letters, digits, `_` and `-`, starting with a letter or `_`"),
+        );
+        return None;
+    }
+    let text = match expr {
+        Expr::String(_) => values::string(expr, "const", d)?.value,
+        Expr::Number(n) if !n.unit.is_empty() => n.raw.clone(),
+        Expr::Bool(b, _) => b.to_string(),
+        Expr::Number(_) | Expr::Unary { .. } => {
+            let n = values::float(expr, "const", d)?;
+            if n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
+                (n.value as i64).to_string()
+            } else {
+                n.value.to_string()
+            }
+        }
+        Expr::Error(_) => return None,
+        other => {
+            d.push(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!(
+                        "a constant is a string, number or boolean, not {}",
+                        other.describe()
+                    ),
+                )
+                .label(other.span(), "cannot be a constant")
+                .help("write the value itself: `const \"JVM_OPTS\" = \"-Xmx512m\"`"),
+            );
+            return None;
+        }
+    };
+    Some(svcmodel_model::Constant {
+        name,
+        value: Spanned::new(text, expr.span()),
     })
 }
 

@@ -104,6 +104,29 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             );
         }
         for reference in references(service) {
+            if let Reference::Const { name, span } = reference {
+                if model.constant(name).is_none() {
+                    let help = suggest::did_you_mean(
+                        name,
+                        model.constants.iter().map(|c| c.name.value.as_str()),
+                    )
+                    .unwrap_or_else(|| {
+                        format!("declare it at the top of a file: `const \"{name}\" = \"...\"`")
+                    });
+                    d.push(
+                        Diagnostic::error(
+                            Code::UnknownConstant,
+                            format!(
+                                "service `{}` refers to an unknown constant `{name}`",
+                                service.name.value
+                            ),
+                        )
+                        .label(*span, "no constant has this name")
+                        .help(help),
+                    );
+                }
+                continue;
+            }
             let Reference::Port {
                 service: target,
                 port,

@@ -1121,6 +1121,10 @@ pub(super) fn reference(
         ["version"] | ["self", "version"] => Some(Reference::OwnVersion { span }),
         ["self", "name"] => Some(Reference::OwnName { span }),
         ["self", "dir"] => Some(Reference::OwnDir { span }),
+        ["const", name] => Some(Reference::Const {
+            name: name.to_string(),
+            span,
+        }),
         ["environment", "name"] => Some(Reference::EnvironmentName { span }),
         ["environment", "namespace"] => Some(Reference::EnvironmentNamespace { span }),
         ["self", port, _] => {
@@ -1154,6 +1158,7 @@ pub(super) fn reference(
                     )
                 }
                 ["param"] => "name the parameter: `param.NAME`".to_string(),
+                ["const", ..] => "name the constant: `const.NAME`".to_string(),
                 _ => "write `param.NAME`, `self.PORT.port`, `SERVICE.PORT.host` or `version`"
                     .to_string(),
             };
