@@ -342,26 +342,16 @@ fn constant(
         Expr::String(_) => values::string(expr, "const", d)?.value,
         Expr::Number(n) if !n.unit.is_empty() => n.raw.clone(),
         Expr::Bool(b, _) => b.to_string(),
-        Expr::Number(_) | Expr::Unary { .. } => {
-            let n = values::float(expr, "const", d)?;
-            if n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
-                (n.value as i64).to_string()
-            } else {
-                n.value.to_string()
-            }
-        }
+        Expr::Number(_) | Expr::Unary { .. } => match values::number(expr, "const", d)? {
+            svcmodel_model::Value::Int(whole) => whole.to_string(),
+            svcmodel_model::Value::Float(float) => float.to_string(),
+            _ => return None,
+        },
         Expr::Error(_) => return None,
         other => {
             d.push(
-                Diagnostic::error(
-                    Code::TypeMismatch,
-                    format!(
-                        "a constant is a string, number or boolean, not {}",
-                        other.describe()
-                    ),
-                )
-                .label(other.span(), "cannot be a constant")
-                .help("write the value itself: `const \"JVM_OPTS\" = \"-Xmx512m\"`"),
+                values::mismatch(other, "a string, number or boolean", "const")
+                    .help("write the value itself: `const \"JVM_OPTS\" = \"-Xmx512m\"`"),
             );
             return None;
         }

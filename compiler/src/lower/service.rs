@@ -936,14 +936,7 @@ fn config_value(
         Expr::Number(_) | Expr::Bool(..) | Expr::Unary { .. } => {
             let value = match expr {
                 Expr::Bool(b, _) => svcmodel_model::Value::Bool(*b),
-                _ => {
-                    let n = values::float(expr, key, d)?;
-                    if n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
-                        svcmodel_model::Value::Int(n.value as i64)
-                    } else {
-                        svcmodel_model::Value::Float(n.value)
-                    }
-                }
+                _ => values::number(expr, key, d)?,
             };
             ConfigValue::Value { value }
         }

@@ -11,7 +11,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suggest;
 use crate::syntax::ast::{Expr, ItemKind, NumberLit, UnaryOp};
 
-fn mismatch(expr: &Expr, expected: &str, key: &str) -> Diagnostic {
+pub fn mismatch(expr: &Expr, expected: &str, key: &str) -> Diagnostic {
     Diagnostic::error(
         Code::TypeMismatch,
         format!("expected {expected}, found {}", expr.describe()),
@@ -93,6 +93,16 @@ pub fn bool(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<bool> {
             None
         }
     }
+}
+
+/// A plain number as a value: whole numbers exactly (up to 2^53), others as floats.
+pub fn number(expr: &Expr, key: &str, d: &mut Diagnostics) -> Option<svcmodel_model::Value> {
+    let n = float(expr, key, d)?;
+    Some(if n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
+        svcmodel_model::Value::Int(n.value as i64)
+    } else {
+        svcmodel_model::Value::Float(n.value)
+    })
 }
 
 /// A plain number (no unit).
