@@ -514,6 +514,28 @@ fn a_generated_landscape_is_placed_within_every_rule_and_the_same_twice() {
     assert_eq!(place(), first);
     // The rules have effect: some services are not in the cheapest environment.
     assert!(first.iter().collect::<BTreeSet<_>>().len() > 1);
+    // Without reasons (render, deploy): the same placement, and no sentence worked out.
+    let problem = Problem::build(&compilation.model, systems, "prod", &envs);
+    let quiet = place::place_landscape(problem, place::Options::without_reasons());
+    let quiet = quiet.placement.unwrap();
+    let problem = Problem::build(&compilation.model, systems, "prod", &envs);
+    let explained = place::place_landscape(problem, place::Options::default());
+    let explained = explained.placement.unwrap();
+    assert!(quiet.assignments.iter().all(|a| a.reason.is_empty()));
+    assert!(explained.assignments.iter().all(|a| !a.reason.is_empty()));
+    let environments = |p: &svcmodel_model::placement::Placement| {
+        p.assignments
+            .iter()
+            .map(|a| {
+                (
+                    a.instance.clone(),
+                    a.environment.clone(),
+                    a.replicas.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(environments(&quiet), environments(&explained));
 }
 
 #[test]

@@ -176,7 +176,7 @@ fn assess<T>(
 pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
     with_placement(
         args,
-        place::Options::default(),
+        place::Options::without_reasons(),
         format,
         color,
         &|_, placed| {
@@ -197,7 +197,7 @@ pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
 pub fn slo(args: &SystemArgs, format: Format, color: Color) -> Exit {
     with_placement(
         args,
-        place::Options::default(),
+        place::Options::without_reasons(),
         format,
         color,
         &|_, placed| {
@@ -368,7 +368,10 @@ pub fn run(
     format: Format,
     color: Color,
 ) -> Exit {
-    let options = place::Options { nodes: max_nodes };
+    let options = place::Options {
+        nodes: max_nodes,
+        explain: true,
+    };
     with_placement(args, options, format, color, &|sources, placed| {
         if let Some(name) = explain
             && !placed
@@ -647,7 +650,8 @@ impl Placements {
                     .map(|&e| model.environments[e].name.value.clone())
                     .collect();
                 let problem = place::Problem::build(model, systems, &name, &envs);
-                let placed = place::place_landscape(problem, place::Options::default());
+                // Rendering and deploying never print why: no reasons to work out.
+                let placed = place::place_landscape(problem, place::Options::without_reasons());
                 let result = match placed.placement {
                     Some(p) if placed.diagnostics.is_empty() => Ok(p),
                     _ => Err(placed.diagnostics),

@@ -29,11 +29,27 @@ pub use solve::{Limits, Outcome, Solution};
 pub struct Options {
     /// Nodes the branch and bound may visit per landscape.
     pub nodes: u64,
+    /// Say in a sentence why each instance runs where it does (`Assignment::reason`).
+    /// Only `svcmodel place` prints it: rendering and deploying skip the work.
+    pub explain: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { nodes: 2_000_000 }
+        Options {
+            nodes: 2_000_000,
+            explain: true,
+        }
+    }
+}
+
+impl Options {
+    /// For what never prints a reason: render, deploy, risk and slo.
+    pub fn without_reasons() -> Options {
+        Options {
+            explain: false,
+            ..Options::default()
+        }
     }
 }
 
@@ -69,7 +85,7 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
     );
     match outcome {
         Outcome::Found(solution) => {
-            let placement = placement(&problem, &solution);
+            let placement = placement(&problem, &solution, options.explain);
             Placed {
                 problem,
                 solution: Some(solution),
@@ -110,9 +126,10 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
     }
 }
 
-fn placement(p: &Problem, solution: &Solution) -> Placement {
+fn placement(p: &Problem, solution: &Solution, explain: bool) -> Placement {
     let domains = failure_domains(p, &solution.env_of);
-    let explainer = Explainer::new(p, &solution.env_of);
+    // Alone in its landscape, an instance's reason needs no comparison.
+    let explainer = (explain && p.envs.len() > 1).then(|| Explainer::new(p, &solution.env_of));
     let assignments = p
         .items
         .iter()
@@ -129,7 +146,14 @@ fn placement(p: &Problem, solution: &Solution) -> Placement {
                     .iter()
                     .map(|&q| p.model.policies[q].name.value.clone())
                     .collect(),
-                reason: reason(&explainer, i),
+                reason: match &explainer {
+                    Some(explainer) => reason(explainer, i),
+                    None if explain => format!(
+                        "`{}` is the only environment of the landscape",
+                        p.envs[e].name
+                    ),
+                    None => String::new(),
+                },
             }
         })
         .collect();
