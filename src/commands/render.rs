@@ -6,7 +6,7 @@
 //! svcmodel did not write is never replaced.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use svcmodel_compiler::SystemCompilation;
@@ -319,28 +319,46 @@ fn write_environment(dir: &Path, files: &[FileOutput]) -> Result<(), String> {
             staging.join(MARKER),
             "Written by `svcmodel render`; replaced as a whole on every render.\n",
         )?;
-        for file in files {
-            // A file's path stays inside its environment's folder.
-            if Path::new(&file.path)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("`{}` leaves the environment's folder", file.path),
-                ));
+        let write_all = |files: &[FileOutput]| -> std::io::Result<()> {
+            for file in files {
+                // A file's path stays inside its environment's folder.
+                if Path::new(&file.path)
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("`{}` leaves the environment's folder", file.path),
+                    ));
+                }
+                let path = staging.join(&file.path);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                write_file(&path, &file.contents, file.mode)?;
             }
-            let path = staging.join(&file.path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            write_file(&path, &file.contents, file.mode)?;
-        }
+            Ok(())
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = files.len().div_ceil(threads).max(64);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || write_all(part)))
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(std::io::Error::other(
+                        "a writing thread stopped unexpectedly",
+                    ))
+                })
+            })
+        })?;
         if dir.exists() {
             let old = parent.join(format!(".{name}.svcmodel-old.{}", std::process::id()));
             std::fs::rename(dir, &old)?;
             std::fs::rename(&staging, dir)?;
-            std::fs::remove_dir_all(&old)?;
+            remove_tree(&old)?;
         } else {
             std::fs::rename(&staging, dir)?;
         }
@@ -350,6 +368,40 @@ fn write_environment(dir: &Path, files: &[FileOutput]) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&staging);
         format!("cannot write `{}`: {e}", dir.display())
     })
+}
+
+/// Removes a rendered tree, its top-level entries on every core: on a slow file
+/// system, removing one folder per service costs as much as writing them.
+fn remove_tree(root: &Path) -> std::io::Result<()> {
+    let entries: Vec<PathBuf> = std::fs::read_dir(root)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = entries.len().div_ceil(threads).max(64);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter().try_for_each(|path| {
+                        if path.is_dir() {
+                            std::fs::remove_dir_all(path)
+                        } else {
+                            std::fs::remove_file(path)
+                        }
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(std::io::Error::other(
+                    "a removing thread stopped unexpectedly",
+                ))
+            })
+        })
+    })?;
+    std::fs::remove_dir(root)
 }
 
 fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
