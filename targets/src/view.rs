@@ -554,8 +554,11 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         );
     }
     let mut services = Vec::new();
+    // A set: `only` names every instance of a placed environment, and looking each
+    // instance up in a list would be quadratic.
+    let only: std::collections::HashSet<&str> = input.only.iter().map(String::as_str).collect();
     for instance in &input.system.instances {
-        if !input.only.is_empty() && !input.only.contains(&instance.name) {
+        if !only.is_empty() && !only.contains(instance.name.as_str()) {
             continue;
         }
         let view = builder.service(instance, problems);
