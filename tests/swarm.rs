@@ -24,20 +24,29 @@ fn docker(args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Swarm mode for the test's duration: initialised here only if it was off.
+/// Swarm mode for the test's duration: initialised here only if it was off, and left
+/// as found, down to the bridge network the Engine makes for it.
 struct SwarmMode {
     initialised: bool,
+    made_gateway_bridge: bool,
 }
 
 impl SwarmMode {
     fn on() -> SwarmMode {
         let (_, state) = docker(&["info", "-f", "{{.Swarm.LocalNodeState}}"]);
         if state == "active" {
-            return SwarmMode { initialised: false };
+            return SwarmMode {
+                initialised: false,
+                made_gateway_bridge: false,
+            };
         }
+        let (bridge_before, _) = docker(&["network", "inspect", "docker_gwbridge"]);
         let (ok, _) = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
         assert!(ok, "docker swarm init failed");
-        SwarmMode { initialised: true }
+        SwarmMode {
+            initialised: true,
+            made_gateway_bridge: !bridge_before,
+        }
     }
 }
 
@@ -45,6 +54,9 @@ impl Drop for SwarmMode {
     fn drop(&mut self) {
         if self.initialised {
             let _ = docker(&["swarm", "leave", "--force"]);
+        }
+        if self.made_gateway_bridge {
+            let _ = docker(&["network", "rm", "docker_gwbridge"]);
         }
     }
 }
