@@ -231,6 +231,9 @@ pub struct Service {
     /// labels): metadata tools read, not svcmodel.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The node labels a node must carry to run it (`disktype = "ssd"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<Spanned<BTreeMap<String, String>>>,
     /// Writable scratch folders, emptied when the service restarts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scratch: Vec<Scratch>,

@@ -129,10 +129,12 @@ pub enum Feature {
     /// A file whose content is exactly one secret.
     #[serde(rename = "secret_files")]
     SecretFiles,
+    #[serde(rename = "node_selector")]
+    NodeSelector,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 20] = [
+    pub const ALL: [Feature; 21] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -153,6 +155,7 @@ impl Feature {
         Feature::Probes,
         Feature::Variants,
         Feature::SecretFiles,
+        Feature::NodeSelector,
     ];
 
     pub fn name(self) -> &'static str {
@@ -177,6 +180,7 @@ impl Feature {
             Feature::Probes => "probes",
             Feature::Variants => "variants",
             Feature::SecretFiles => "secret_files",
+            Feature::NodeSelector => "node_selector",
         }
     }
 
@@ -202,6 +206,7 @@ impl Feature {
             Feature::Probes => "`liveness` and `startup` checks apart from `health`",
             Feature::Variants => "variants of a service side by side (`variant`)",
             Feature::SecretFiles => "a secret written to a file (`file \"PATH\" = param.NAME`)",
+            Feature::NodeSelector => "node labels to run on (`node_label`)",
         }
     }
 }

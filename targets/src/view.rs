@@ -158,6 +158,8 @@ pub struct ServiceView {
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// The node labels a node must carry to run it.
+    pub node_selector: BTreeMap<String, String>,
     /// The workload identity it runs as: the model's `identity`, else its name.
     pub identity: String,
     /// What runs: one workload, or one per variant (on targets with a service layer;
@@ -930,6 +932,11 @@ impl<'a> Builder<'a> {
                 (!def.annotations.is_empty()).then_some(def.name.span),
                 "annotations",
             ),
+            (
+                Feature::NodeSelector,
+                def.node_selector.as_ref().map(|n| n.span),
+                "node labels to run on (`node_label`)",
+            ),
         ] {
             if let Some(span) = span {
                 self.require(&instance.name, feature, span, what, problems);
@@ -1288,6 +1295,11 @@ impl<'a> Builder<'a> {
                 swarm_preferences.push(label);
             }
         }
+        let node_selector = def
+            .node_selector
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default();
         let mut view = ServiceView {
             name,
             service: def.name.value.clone(),
@@ -1379,7 +1391,13 @@ impl<'a> Builder<'a> {
             swarm_constraints: pins
                 .iter()
                 .flat_map(|p| p.swarm_constraints.iter().cloned())
+                .chain(
+                    node_selector
+                        .iter()
+                        .map(|(k, v)| format!("node.labels.{k} == {v}")),
+                )
                 .collect(),
+            node_selector,
             swarm_preferences,
             pins,
             near,

@@ -79,6 +79,7 @@ const SCHEMA: &[Field] = &[
     block("security"),
     attr("expose"),
     attr("identity"),
+    labeled_attr("node_label"),
     block("liveness"),
     block("startup"),
     labeled_block("variant"),
@@ -246,6 +247,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             .map(|e| values::string_map(e, "labels", d))
             .unwrap_or_default(),
         annotations: annotations(&f, d),
+        node_selector: node_selector(&f, d),
         expose,
         liveness,
         startup,
@@ -1425,6 +1427,68 @@ fn annotations(f: &Fields, d: &mut Diagnostics) -> std::collections::BTreeMap<St
         out.insert(key, value.value);
     }
     out
+}
+
+/// `node_label "disktype" = "ssd"`, repeatable: label keys as Kubernetes qualifies
+/// them, values as its label values (what Swarm and Nomad constraints can hold too).
+fn node_selector(
+    f: &Fields,
+    d: &mut Diagnostics,
+) -> Option<Spanned<std::collections::BTreeMap<String, String>>> {
+    let mut map = std::collections::BTreeMap::new();
+    let mut first = None;
+    for item in f.all("node_label") {
+        let (Some(label), ItemKind::Attribute(expr)) = (item.labels.first(), &item.kind) else {
+            continue;
+        };
+        let key = label_text(label);
+        let Some(value) = values::string(expr, "node_label", d) else {
+            continue;
+        };
+        if let Err(why) = annotation_key(&key) {
+            d.push(
+                Diagnostic::error(Code::TypeMismatch, format!("`{}` is not a node label key", key.escape_debug()))
+                    .label(label.span(), why)
+                    .help("write `NAME` or `PREFIX/NAME`, as Kubernetes names node labels, e.g. `topology.kubernetes.io/zone`"),
+            );
+            continue;
+        }
+        if let Err(why) = label_value(&value.value) {
+            d.push(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("`{}` is not a node label value", value.value.escape_debug()),
+                )
+                .label(value.span, why)
+                .help("write a value such as `ssd` or `eu-1a`"),
+            );
+            continue;
+        }
+        first.get_or_insert(item.span);
+        map.insert(key, value.value);
+    }
+    first.map(|span| Spanned::new(map, span))
+}
+
+/// A Kubernetes label value: at most 63 of `[A-Za-z0-9._-]`, starting and ending with
+/// a letter or digit, or empty.
+fn label_value(value: &str) -> Result<(), &'static str> {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if value.is_empty() {
+        return Ok(());
+    }
+    if value.len() > 63
+        || !alnum(value.chars().next())
+        || !alnum(value.chars().last())
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(
+            "a value must be at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+        );
+    }
+    Ok(())
 }
 
 /// Kubernetes' qualified names: `[DNS-SUBDOMAIN/]NAME`, NAME 1 to 63 of
