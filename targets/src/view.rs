@@ -770,11 +770,17 @@ impl<'a> Builder<'a> {
         );
     }
 
-    fn service(&self, instance: &'a Instance, problems: &mut Vec<Problem>) -> ServiceView {
-        let def = self.definition(instance);
-        let name = instance.name.clone();
+    /// A name the target's platform must accept (a DNS label on most).
+    fn check_name(
+        &self,
+        name: &str,
+        span: Span,
+        what: &str,
+        help: &str,
+        problems: &mut Vec<Problem>,
+    ) {
         if let Some(rule) = self.target.names
-            && let Err(why) = rule.check(&name)
+            && let Err(why) = rule.check(name)
         {
             problems.push(
                 Problem::new(
@@ -784,9 +790,18 @@ impl<'a> Builder<'a> {
                         self.target.name
                     ),
                 )
-                .label(def.name.span, "the service's name")
-                .help(format!("rename the service: {}", rule.description())),
+                .label(span, what)
+                .help(help),
             );
+        }
+    }
+
+    fn service(&self, instance: &'a Instance, problems: &mut Vec<Problem>) -> ServiceView {
+        let def = self.definition(instance);
+        let name = instance.name.clone();
+        if let Some(rule) = self.target.names {
+            let help = format!("rename the service: {}", rule.description());
+            self.check_name(&name, def.name.span, "the service's name", &help, problems);
         }
         let image = match &def.image {
             Some(image) => {
@@ -1463,21 +1478,13 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|v| {
                 let name = format!("{}-{}", instance.name, v.name.value);
-                if let Some(rule) = self.target.names
-                    && let Err(why) = rule.check(&name)
-                {
-                    problems.push(
-                        Problem::new(
-                            ProblemKind::InvalidName,
-                            format!(
-                                "`{name}` is not a valid name on target `{}`: {why}",
-                                self.target.name
-                            ),
-                        )
-                        .label(v.name.span, "the variant's name")
-                        .help("shorten the variant's or the service's name"),
-                    );
-                }
+                self.check_name(
+                    &name,
+                    v.name.span,
+                    "the variant's name",
+                    "shorten the variant's or the service's name",
+                    problems,
+                );
                 WorkloadView {
                     name,
                     variant: Some(v.name.value.clone()),

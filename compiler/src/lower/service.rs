@@ -1393,18 +1393,29 @@ fn security(item: &Item, body: &crate::syntax::ast::Body, d: &mut Diagnostics) -
     security
 }
 
+/// Every `KEY "LABEL" = "text"` of a block: the item's span, its label, the label's
+/// text and the value, for values that are plain strings (anything else is reported).
+fn labelled_strings<'f>(
+    f: &'f Fields,
+    key: &'static str,
+    d: &mut Diagnostics,
+) -> Vec<(Span, &'f crate::syntax::ast::Label, String, Spanned<String>)> {
+    f.all(key)
+        .filter_map(|item| {
+            let (Some(label), ItemKind::Attribute(expr)) = (item.labels.first(), &item.kind) else {
+                return None;
+            };
+            let value = values::string(expr, key, d)?;
+            Some((item.span, label, label_text(label), value))
+        })
+        .collect()
+}
+
 /// `annotation "prometheus.io/scrape" = "true"`: a key in the Kubernetes form
 /// (`[PREFIX/]NAME`), outside the prefixes svcmodel writes itself.
 fn annotations(f: &Fields, d: &mut Diagnostics) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
-    for item in f.all("annotation") {
-        let (Some(label), ItemKind::Attribute(expr)) = (item.labels.first(), &item.kind) else {
-            continue;
-        };
-        let key = label_text(label);
-        let Some(value) = values::string(expr, "annotation", d) else {
-            continue;
-        };
+    for (_, label, key, value) in labelled_strings(f, "annotation", d) {
         if let Err(why) = annotation_key(&key) {
             d.push(
                 Diagnostic::error(Code::TypeMismatch, format!("`{}` is not an annotation key", key.escape_debug()))
@@ -1437,14 +1448,7 @@ fn node_selector(
 ) -> Option<Spanned<std::collections::BTreeMap<String, String>>> {
     let mut map = std::collections::BTreeMap::new();
     let mut first = None;
-    for item in f.all("node_label") {
-        let (Some(label), ItemKind::Attribute(expr)) = (item.labels.first(), &item.kind) else {
-            continue;
-        };
-        let key = label_text(label);
-        let Some(value) = values::string(expr, "node_label", d) else {
-            continue;
-        };
+    for (span, label, key, value) in labelled_strings(f, "node_label", d) {
         if let Err(why) = annotation_key(&key) {
             d.push(
                 Diagnostic::error(Code::TypeMismatch, format!("`{}` is not a node label key", key.escape_debug()))
@@ -1464,7 +1468,7 @@ fn node_selector(
             );
             continue;
         }
-        first.get_or_insert(item.span);
+        first.get_or_insert(span);
         map.insert(key, value.value);
     }
     first.map(|span| Spanned::new(map, span))
