@@ -650,3 +650,135 @@ fn a_context_on_a_target_that_does_not_read_it_is_a_warning() {
         output.stderr
     );
 }
+
+/// Targets whose templates never list every service render each service's files as
+/// its view is built; the others build the whole view first. Both give the same
+/// bytes: here the built-in targets render each example, then again with one more
+/// environment-wide file that names `services`, which takes the other path.
+#[test]
+fn rendering_service_by_service_gives_the_bytes_of_the_whole_view() {
+    let lists_services = "{{#each services}}# {{name}}\n{{/each}}";
+    // Pairs that fail compare their diagnostics; most must render.
+    let mut rendered = 0;
+    for target in ["kubernetes", "nomad", "systemd", "local"] {
+        let project = Project::new();
+        copy_tree(&repo().join("examples"), project.path());
+        let examples = ["shop", "bank", "bookinfo", "bank-of-anthos", "teastore"];
+        let streamed: Vec<_> = examples
+            .iter()
+            .map(|example| project.run(&["render", "--target", target, example]))
+            .collect();
+        let manifest = std::fs::read_to_string(
+            repo()
+                .join("targets/templates")
+                .join(target)
+                .join("target.toml"),
+        )
+        .unwrap();
+        project
+            .file(
+                &format!("templates/{target}/target.toml"),
+                format!(
+                    "{manifest}\n[[file]]\ntemplate = \"every.txt.hbs\"\npath = \"every.txt\"\neach = \"environment\"\nformat = \"yaml\"\n"
+                ),
+            )
+            .file(&format!("templates/{target}/every.txt.hbs"), lists_services);
+        for (example, streamed) in examples.iter().zip(streamed) {
+            let whole = project.run(&["render", "--target", target, example]);
+            assert_eq!(
+                streamed.code,
+                whole.code,
+                "{target} {example}: {}",
+                whole.transcript()
+            );
+            // The whole view's output without the file that lists the services.
+            let without_list: String = whole
+                .stdout
+                .split_inclusive('\n')
+                .scan(false, |skipping, line| {
+                    if line.starts_with("==> ") {
+                        *skipping = line.contains("/every.txt (");
+                    }
+                    Some(if *skipping { "" } else { line })
+                })
+                .collect();
+            if whole.code == 0 {
+                assert!(
+                    whole.stdout.len() > without_list.len(),
+                    "{target} {example}: no list"
+                );
+                rendered += 1;
+            }
+            assert_eq!(streamed.stdout, without_list, "{target} {example}");
+            assert_eq!(streamed.stderr, whole.stderr, "{target} {example}");
+        }
+    }
+    assert!(rendered >= 8, "only {rendered} of 20 rendered");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let into = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &into);
+        } else {
+            std::fs::copy(&path, &into).unwrap();
+        }
+    }
+}
+
+/// A write that fails halfway (here a file where the next file needs a folder) leaves
+/// the previous output as it was and no half-written folder beside it.
+#[test]
+fn a_write_that_fails_halfway_keeps_the_previous_output() {
+    let project = Project::new();
+    let target = |paths: &[&str]| {
+        paths
+            .iter()
+            .map(|path| {
+                format!("[[file]]\ntemplate = \"task.json.hbs\"\npath = \"{path}\"\neach = \"service\"\n")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", SMALL.replace("kubernetes", "ecs"))
+        .file(
+            "templates/ecs/target.toml",
+            format!(
+                "format = \"json\"\n\n{}",
+                target(&["{{service.name}}.json"])
+            ),
+        )
+        .file(
+            "templates/ecs/task.json.hbs",
+            "{\n  \"image\": {{service.image}}\n}\n",
+        );
+    let output = project.run(&["render", "-o", "out", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let before = project.read("out/prod/orders.json");
+
+    project.file(
+        "templates/ecs/target.toml",
+        format!(
+            "format = \"json\"\n\n{}",
+            target(&["{{service.name}}", "{{service.name}}/task.json"])
+        ),
+    );
+    let output = project.run(&["render", "-o", "out", "main.svc"]);
+    assert_eq!(output.code, 4, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("error: cannot write `"),
+        "{}",
+        output.transcript()
+    );
+    assert_eq!(project.read("out/prod/orders.json"), before);
+    let left: Vec<String> = std::fs::read_dir(project.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["prod"]);
+}

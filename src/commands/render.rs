@@ -78,10 +78,12 @@ pub fn run(args: &RenderArgs) -> Exit {
             Ok(c) => c,
             Err(exit) => return exit,
         };
+    // Taken, not cloned: at 100,000 services the resolution is tens of megabytes, and
+    // only the source map is needed again (for diagnostics).
     let systems: Vec<ResolvedSystem> = compilation
         .resolution
-        .as_ref()
-        .map(|r| r.systems.clone())
+        .take()
+        .map(|r| r.systems)
         .unwrap_or_default();
     let cwd = super::current_dir();
     let entries = super::entries(&args.system.paths, &cwd);
@@ -117,6 +119,13 @@ pub fn run(args: &RenderArgs) -> Exit {
 
     let mut outputs = Vec::new();
     let mut views = Vec::new();
+    // With `-o`, files go to disk as they are rendered: a large system is never held
+    // in memory as a whole.
+    let out_dir = match (args.output, args.stdout || args.view) {
+        (Some(dir), false) => Some(super::current_dir().join(dir)),
+        _ => None,
+    };
+    let mut written = Written::new(out_dir.as_deref());
     let placements =
         super::place::Placements::for_command(args.system, &compilation.model, &systems);
     for system in &systems {
@@ -182,22 +191,90 @@ pub fn run(args: &RenderArgs) -> Exit {
             ));
             continue;
         }
-        let rendered = svcmodel_targets::render(&input, &target);
         let folder = root.join("templates").join(&target_name);
-        for problem in &rendered.problems {
+        let rendered = match &out_dir {
+            None => {
+                let rendered = svcmodel_targets::render(&input, &target);
+                outputs.push(EnvironmentOutput {
+                    environment: system.environment.clone(),
+                    target: target_name,
+                    files: rendered.files.into_iter().map(FileOutput::from).collect(),
+                });
+                rendered.problems
+            }
+            Some(dir) => {
+                if written.failure.is_some() {
+                    continue;
+                }
+                let name = system.environment.as_deref().unwrap_or("default");
+                let staging = match Staging::begin(dir, name) {
+                    Ok(staging) => staging,
+                    Err(message) => {
+                        written.failure = Some(message);
+                        continue;
+                    }
+                };
+                let sink = |file: RenderedFile| staging.write(&file);
+                let rendered = svcmodel_targets::render_into(&input, &target, &sink);
+                match rendered {
+                    Ok(rendered) => {
+                        written.stagings.push(staging);
+                        rendered.problems
+                    }
+                    Err(error) => {
+                        written.failure = Some(staging.failed(&error));
+                        continue;
+                    }
+                }
+            }
+        };
+        for problem in &rendered {
             diagnostics.push(diagnostic(problem, &folder, &mut compilation.sources));
         }
-        outputs.push(EnvironmentOutput {
-            environment: system.environment.clone(),
-            target: target_name,
-            files: rendered.files.into_iter().map(FileOutput::from).collect(),
-        });
     }
     if args.view {
         output::print_json(&views);
         return Exit::Success;
     }
-    report(args, &compilation, diagnostics, outputs)
+    report(args, &compilation, diagnostics, outputs, written)
+}
+
+/// What `render -o` has written so far: an unfinished folder per environment.
+#[derive(Default)]
+struct Written {
+    stagings: Vec<Staging>,
+    /// Why writing stopped, if it did.
+    failure: Option<String>,
+    /// The folders this run made to hold the `-o` folder and the folder itself,
+    /// innermost first: a render that fails leaves none of them behind.
+    made: Vec<PathBuf>,
+}
+
+impl Written {
+    fn new(out: Option<&Path>) -> Written {
+        let made = out
+            .map(|out| {
+                out.ancestors()
+                    .take_while(|folder| !folder.as_os_str().is_empty() && !folder.exists())
+                    .map(Path::to_path_buf)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Written {
+            made,
+            ..Written::default()
+        }
+    }
+
+    fn abandon(&mut self) {
+        for staging in self.stagings.drain(..) {
+            staging.abandon();
+        }
+        // `remove_dir` removes only empty folders: never what someone else put there.
+        for folder in self.made.drain(..) {
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
 }
 
 fn report(
@@ -205,9 +282,13 @@ fn report(
     compilation: &SystemCompilation,
     mut diagnostics: Vec<Diagnostic>,
     outputs: Vec<EnvironmentOutput>,
+    mut written: Written,
 ) -> Exit {
     diagnostics.sort_by_key(|d| (d.severity, d.primary_span()));
     let (errors, _) = output::count(&diagnostics);
+    if errors > 0 {
+        written.abandon();
+    }
     if args.format == Format::Json {
         if errors > 0 {
             output::print_json_diagnostics(
@@ -235,26 +316,24 @@ fn report(
         return Exit::ModelErrors;
     }
     if args.stdout || args.output.is_none() {
-        print_files(&outputs);
-        return Exit::Success;
+        return print_files(&outputs);
     }
     let Some(dir) = args.output else {
         return Exit::Success;
     };
-    let cwd = super::current_dir();
-    let dir = cwd.join(dir);
-    let mut written = 0;
-    for env in &outputs {
-        let name = env.environment.as_deref().unwrap_or("default");
-        // `check` refuses such names (E0409); this is the last line of defence before
-        // a name becomes a path.
-        if let Err(why) = svcmodel_model::names::check_path_safe(name) {
-            eprintln!("error: environment `{name}` cannot name a folder: {why}");
-            return Exit::Failure;
-        }
-        match write_environment(&dir.join(name), &env.files) {
-            Ok(()) => written += env.files.len(),
+    if let Some(message) = written.failure.take() {
+        written.abandon();
+        eprintln!("error: {message}");
+        return Exit::Failure;
+    }
+    let environments = written.stagings.len();
+    let mut files = 0;
+    let mut stagings = written.stagings.into_iter();
+    while let Some(staging) = stagings.next() {
+        match staging.commit() {
+            Ok(count) => files += count,
             Err(message) => {
+                stagings.for_each(Staging::abandon);
                 eprintln!("error: {message}");
                 return Exit::Failure;
             }
@@ -263,111 +342,162 @@ fn report(
     if args.format == Format::Human {
         eprintln!(
             "rendered {} for {} into {}",
-            output::plural(written, "file"),
-            output::plural(outputs.len(), "environment"),
-            dir.display()
+            output::plural(files, "file"),
+            output::plural(environments, "environment"),
+            super::current_dir().join(dir).display()
         );
     }
     Exit::Success
 }
 
 /// Each file after a header line naming it, as `tail` does.
-fn print_files(outputs: &[EnvironmentOutput]) {
-    let mut out = String::new();
-    for env in outputs {
-        let name = env.environment.as_deref().unwrap_or("default");
-        for file in &env.files {
-            out.push_str(&format!(
-                "==> {name}/{} ({}, mode {:04o}) <==\n",
-                file.path, env.target, file.mode
-            ));
-            out.push_str(&file.contents);
-            if !file.contents.ends_with('\n') {
-                out.push('\n');
+fn print_files(outputs: &[EnvironmentOutput]) -> Exit {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = (|| -> std::io::Result<()> {
+        for env in outputs {
+            let name = env.environment.as_deref().unwrap_or("default");
+            for file in &env.files {
+                writeln!(
+                    out,
+                    "==> {name}/{} ({}, mode {:04o}) <==",
+                    file.path, env.target, file.mode
+                )?;
+                out.write_all(file.contents.as_bytes())?;
+                if !file.contents.ends_with('\n') {
+                    out.write_all(b"\n")?;
+                }
             }
         }
+        out.flush()
+    })();
+    match result {
+        Ok(()) => Exit::Success,
+        // A reader that stopped reading (`| head`): the quiet end of `main`'s hook.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+        Err(error) => {
+            eprintln!("error: cannot write to standard output: {error}");
+            Exit::Failure
+        }
     }
-    print!("{out}");
 }
 
-/// Renders into a sibling folder, then swaps it in for `dir`. `dir` is replaced only
-/// when svcmodel wrote it (it holds the marker) or it is empty.
-fn write_environment(dir: &Path, files: &[FileOutput]) -> Result<(), String> {
-    if dir.exists() {
-        let ours = dir.join(MARKER).exists();
-        let empty = std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !ours && !empty {
+/// An environment's folder while `render -o` writes it: files go into a sibling
+/// folder, swapped in for the real one as a whole once everything rendered. `dir` is
+/// replaced only when svcmodel wrote it (it holds the marker) or it is empty.
+struct Staging {
+    dir: PathBuf,
+    staging: PathBuf,
+    files: std::sync::atomic::AtomicUsize,
+}
+
+impl Staging {
+    /// Checks that `out/environment` may be replaced and makes its staging folder.
+    fn begin(out: &Path, environment: &str) -> Result<Staging, String> {
+        // `check` refuses such names (E0409); this is the last line of defence before
+        // a name becomes a path.
+        if let Err(why) = svcmodel_model::names::check_path_safe(environment) {
             return Err(format!(
-                "`{}` exists and was not written by svcmodel render; choose another folder with -o or remove it",
-                dir.display()
+                "environment `{environment}` cannot name a folder: {why}"
             ));
         }
-    }
-    let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-    let staging = parent.join(format!(".{name}.svcmodel-render.{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(&staging)?;
-        std::fs::write(
-            staging.join(MARKER),
-            "Written by `svcmodel render`; replaced as a whole on every render.\n",
-        )?;
-        let write_all = |files: &[FileOutput]| -> std::io::Result<()> {
-            for file in files {
-                // A file's path stays inside its environment's folder.
-                if Path::new(&file.path)
-                    .components()
-                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
-                {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        format!("`{}` leaves the environment's folder", file.path),
-                    ));
-                }
-                let path = staging.join(&file.path);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                write_file(&path, &file.contents, file.mode)?;
-            }
-            Ok(())
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = files.len().div_ceil(threads).max(64);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || write_all(part)))
-                .collect();
-            handles.into_iter().try_for_each(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(std::io::Error::other(
-                        "a writing thread stopped unexpectedly",
-                    ))
-                })
-            })
-        })?;
+        let dir = out.join(environment);
         if dir.exists() {
-            let old = parent.join(format!(".{name}.svcmodel-old.{}", std::process::id()));
-            std::fs::rename(dir, &old)?;
-            std::fs::rename(&staging, dir)?;
-            remove_tree(&old)?;
-        } else {
-            std::fs::rename(&staging, dir)?;
+            let ours = dir.join(MARKER).exists();
+            let empty = std::fs::read_dir(&dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !ours && !empty {
+                return Err(format!(
+                    "`{}` exists and was not written by svcmodel render; choose another folder with -o or remove it",
+                    dir.display()
+                ));
+            }
         }
+        let staging = out.join(format!(
+            ".{environment}.svcmodel-render.{}",
+            std::process::id()
+        ));
+        let made = std::fs::create_dir_all(&staging).and_then(|()| {
+            std::fs::write(
+                staging.join(MARKER),
+                "Written by `svcmodel render`; replaced as a whole on every render.\n",
+            )
+        });
+        let staging = Staging {
+            dir,
+            staging,
+            files: Default::default(),
+        };
+        match made {
+            Ok(()) => Ok(staging),
+            Err(error) => Err(staging.failed(&error)),
+        }
+    }
+
+    /// Writes one file; called from every rendering thread.
+    fn write(&self, file: &RenderedFile) -> std::io::Result<()> {
+        // A file's path stays inside its environment's folder.
+        if Path::new(&file.path)
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("`{}` leaves the environment's folder", file.path),
+            ));
+        }
+        let path = self.staging.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_file(&path, &file.contents, file.mode)?;
+        self.files
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_dir_all(&staging);
-        format!("cannot write `{}`: {e}", dir.display())
-    })
+    }
+
+    /// The message for `error`, once the staging folder is gone.
+    fn failed(self, error: &std::io::Error) -> String {
+        let message = format!("cannot write `{}`: {error}", self.dir.display());
+        self.abandon();
+        message
+    }
+
+    fn abandon(self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+
+    /// Swaps the staging folder in for the environment's folder: the number of files.
+    fn commit(self) -> Result<usize, String> {
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        let result = (|| -> std::io::Result<()> {
+            // One flush of the file system instead of one per file: every file and
+            // folder of the staging tree is on disk before the swap makes it visible.
+            let staged = std::fs::File::open(&self.staging)?;
+            rustix::fs::syncfs(&staged)?;
+            if self.dir.exists() {
+                let name = self
+                    .dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let old = parent.join(format!(".{name}.svcmodel-old.{}", std::process::id()));
+                std::fs::rename(&self.dir, &old)?;
+                std::fs::rename(&self.staging, &self.dir)?;
+                flush_folder(parent)?;
+                remove_tree(&old)
+            } else {
+                std::fs::rename(&self.staging, &self.dir)?;
+                flush_folder(parent)
+            }
+        })();
+        match result {
+            Ok(()) => Ok(self.files.into_inner()),
+            Err(error) => Err(self.failed(&error)),
+        }
+    }
 }
 
 /// Removes a rendered tree, its top-level entries on every core: on a slow file
@@ -414,8 +544,12 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
         options.mode(mode);
     }
     let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
+    file.write_all(contents.as_bytes())
+}
+
+/// Makes a rename inside `folder` durable.
+fn flush_folder(folder: &Path) -> std::io::Result<()> {
+    std::fs::File::open(folder)?.sync_all()
 }
 
 /// A built-in target, with the project's `templates/<target>/` applied if it exists.

@@ -18,4 +18,4 @@ pub mod problem;
 pub mod render;
 pub mod view;
 
-pub use render::{Rendered, RenderedFile, Target, render};
+pub use render::{Rendered, RenderedFile, Sink, Target, render, render_into};

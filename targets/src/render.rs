@@ -16,7 +16,8 @@ use serde::Serialize;
 use crate::escape::{self, Format};
 use crate::manifest::{Each, Interpolation, TargetManifest};
 use crate::problem::{Problem, ProblemKind, TemplateLocation};
-use crate::view::{self, Input, ServiceView, SystemView};
+use crate::view::{self, Input, Outline, ServiceView, SystemView};
+use svcmodel_model::system::Instance;
 
 /// A target ready to render: its manifest and the text of its templates.
 #[derive(Debug, Clone)]
@@ -67,29 +68,71 @@ struct EnvironmentContext<'a> {
     target: &'a str,
 }
 
-/// Renders `input` with `target`. Nothing is rendered when the view has errors: a
-/// partial set of manifests must never look complete.
+/// Where files go as they are rendered: called from every rendering thread at once,
+/// in no particular order.
+pub type Sink<'a> = dyn Fn(RenderedFile) -> std::io::Result<()> + Sync + 'a;
+
+/// Renders `input` with `target`, the files sorted by path. Nothing is rendered when
+/// the view has errors: a partial set of manifests must never look complete.
 pub fn render(input: &Input, target: &Target) -> Rendered {
+    let files = std::sync::Mutex::new(Vec::new());
+    let collect = |file: RenderedFile| {
+        files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(file);
+        Ok(())
+    };
+    // Collecting into memory cannot fail.
+    let mut rendered = render_into(input, target, &collect).unwrap_or_default();
+    let mut files = files
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if rendered.has_errors() {
+        files.clear();
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    rendered.files = files;
+    rendered
+}
+
+/// Renders `input` with `target`, handing each file to `sink` as soon as it is
+/// rendered, so that no more than a few files are held at once: the returned
+/// `Rendered` has no files, only problems. When it has errors, some files may already
+/// have gone to `sink`: the caller throws them away. An error of `sink` stops rendering
+/// and is returned.
+pub fn render_into(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<Rendered> {
+    match Registries::new(target) {
+        Ok(registries) if !registries.mention_services => {
+            render_streamed(input, target, &registries, sink)
+        }
+        _ => render_whole(input, target, sink),
+    }
+}
+
+/// Renders with the whole system's view built first: for templates that list every
+/// service (`services`), and for a target whose templates do not compile.
+fn render_whole(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<Rendered> {
     let mut problems = Vec::new();
     let view = view::build(input, &target.manifest, &mut problems);
     check_environment_name(input, target, &mut problems);
     if problems.iter().any(|p| !p.warning) {
-        return Rendered {
+        return Ok(Rendered {
             files: Vec::new(),
             problems,
-        };
+        });
     }
     let registries = match Registries::new(target) {
         Ok(r) => r,
         Err(problem) => {
             problems.push(*problem);
-            return Rendered {
+            return Ok(Rendered {
                 files: Vec::new(),
                 problems,
-            };
+            });
         }
     };
-    let mut files = Vec::new();
+    let mut paths = Vec::new();
     for spec in &target.manifest.files {
         let registry = registries.for_format(spec.format);
         match spec.each {
@@ -110,16 +153,19 @@ pub fn render(input: &Input, target: &Target) -> Rendered {
                     target: &view.target,
                 };
                 match render_one(registry, &registries.paths, spec, &context) {
-                    Ok(Some(file)) => files.push(file),
+                    Ok(Some(file)) => {
+                        paths.push(file.path.clone());
+                        sink(file)?;
+                    }
                     Ok(None) => {}
                     Err(problem) => problems.push(*problem),
                 }
             }
             Each::Service => {
-                let results = render_services(registry, &registries.paths, spec, &view);
+                let results = render_services(registry, &registries.paths, spec, &view, sink)?;
                 for result in results {
                     match result {
-                        Ok(Some(file)) => files.push(file),
+                        Ok(Some(path)) => paths.push(path),
                         Ok(None) => {}
                         Err(problem) => {
                             // One broken template fails for every service: say it once.
@@ -132,48 +178,228 @@ pub fn render(input: &Input, target: &Target) -> Rendered {
             }
         }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    for pair in files.windows(2) {
-        if pair[0].path == pair[1].path {
-            problems.push(Problem::new(
-                ProblemKind::TargetManifest,
-                format!(
-                    "two files of target `{}` render to the same path `{}`",
-                    target.manifest.name, pair[0].path
-                ),
-            ).help("make each file's `path` in `target.toml` unique per service, e.g. with `{{service.name}}`"));
-            break;
-        }
-    }
-    if problems.iter().any(|p| !p.warning) {
-        files.clear();
-    }
-    Rendered { files, problems }
+    check_unique_paths(target, paths, &mut problems);
+    Ok(Rendered {
+        files: Vec::new(),
+        problems,
+    })
 }
 
-type FileResult = Result<Option<RenderedFile>, Box<Problem>>;
+/// What one rendering thread gathers from its share of the instances.
+#[derive(Default)]
+struct Share {
+    gathered: view::Gathered,
+    /// Problems of building the views, in instance order.
+    view_problems: Vec<Problem>,
+    /// Problems of the templates, each said once.
+    template_problems: Vec<Problem>,
+    paths: Vec<String>,
+}
 
-/// Renders one file per service on every core, in service order.
+/// Renders the files of each service as its view is built, on every core, and drops
+/// the view once its files went to `sink`: only the files of an environment as a
+/// whole wait for the end, with what they need of each service gathered on the way.
+/// The problems are those the whole view would have: when building a view finds an
+/// error, rendering stops, and the template problems found so far are not said.
+fn render_streamed(
+    input: &Input,
+    target: &Target,
+    registries: &Registries,
+    sink: &Sink,
+) -> std::io::Result<Rendered> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut problems = Vec::new();
+    let stream = view::Stream::new(input, &target.manifest, &mut problems);
+    let mut environment_problems = Vec::new();
+    check_environment_name(input, target, &mut environment_problems);
+    let failed = AtomicBool::new(environment_problems.iter().any(|p| !p.warning));
+    let service_specs: Vec<_> = target
+        .manifest
+        .files
+        .iter()
+        .filter(|spec| spec.each == Each::Service)
+        .collect();
+    let render_share = |instances: &[&Instance]| -> std::io::Result<Share> {
+        let mut share = Share::default();
+        for instance in instances {
+            let before = share.view_problems.len();
+            let views = stream.views(instance, &mut share.view_problems);
+            if share.view_problems[before..].iter().any(|p| !p.warning) {
+                failed.store(true, Ordering::Relaxed);
+            }
+            for view in &views {
+                share.gathered.add(view, instance, input);
+            }
+            // The views are still built, for their problems.
+            if failed.load(Ordering::Relaxed) {
+                continue;
+            }
+            for spec in &service_specs {
+                let registry = registries.for_format(spec.format);
+                for service in &views {
+                    let context = ServiceContext {
+                        service,
+                        environment: stream.environment(),
+                        target: &target.manifest.name,
+                    };
+                    match render_one(registry, &registries.paths, spec, &context) {
+                        Ok(Some(file)) => {
+                            share.paths.push(file.path.clone());
+                            if let Err(error) = sink(file) {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(error);
+                            }
+                        }
+                        Ok(None) => {}
+                        // One broken template fails for every service: say it once.
+                        Err(problem) => {
+                            if !share.template_problems.contains(&problem) {
+                                share.template_problems.push(*problem);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(share)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = stream.instances.len().div_ceil(threads).max(64);
+    let shares: Vec<std::io::Result<Share>> = if stream.instances.len() <= chunk {
+        vec![render_share(&stream.instances)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = stream
+                .instances
+                .chunks(chunk)
+                .map(|part| {
+                    // Deeply nested templates recurse: give render threads the stack
+                    // the main thread has.
+                    std::thread::Builder::new()
+                        .stack_size(8 << 20)
+                        .spawn_scoped(scope, move || render_share(part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle
+                        .map_err(|_| ())
+                        .and_then(|h| h.join().map_err(|_| ()))
+                        .unwrap_or_else(|()| {
+                            Err(std::io::Error::other(
+                                "a rendering thread stopped unexpectedly",
+                            ))
+                        })
+                })
+                .collect()
+        })
+    };
+    let mut all = Share::default();
+    for share in shares {
+        let share = share?;
+        problems.extend(share.view_problems);
+        all.gathered.append(share.gathered);
+        all.paths.extend(share.paths);
+        for problem in share.template_problems {
+            if !all.template_problems.contains(&problem) {
+                all.template_problems.push(problem);
+            }
+        }
+    }
+    view::check_across(
+        input,
+        &target.manifest,
+        &all.gathered.outlines,
+        &mut problems,
+    );
+    problems.extend(environment_problems);
+    if problems.iter().any(|p| !p.warning) {
+        return Ok(Rendered {
+            files: Vec::new(),
+            problems,
+        });
+    }
+    problems.extend(all.template_problems);
+    let mut gathered = all.gathered;
+    gathered.secrets.sort();
+    let mut paths = all.paths;
+    for spec in &target.manifest.files {
+        if spec.each != Each::Environment {
+            continue;
+        }
+        let context = EnvironmentContext {
+            services: &[],
+            secrets: &gathered.secrets,
+            files: &gathered.files,
+            volumes: &gathered.volumes,
+            environment: stream.environment(),
+            target: &target.manifest.name,
+        };
+        let registry = registries.for_format(spec.format);
+        match render_one(registry, &registries.paths, spec, &context) {
+            Ok(Some(file)) => {
+                paths.push(file.path.clone());
+                sink(file)?;
+            }
+            Ok(None) => {}
+            Err(problem) => problems.push(*problem),
+        }
+    }
+    check_unique_paths(target, paths, &mut problems);
+    Ok(Rendered {
+        files: Vec::new(),
+        problems,
+    })
+}
+
+/// Two files at one path would overwrite each other.
+fn check_unique_paths(target: &Target, mut paths: Vec<String>, problems: &mut Vec<Problem>) {
+    paths.sort_unstable();
+    if let Some(pair) = paths.windows(2).find(|pair| pair[0] == pair[1]) {
+        problems.push(Problem::new(
+            ProblemKind::TargetManifest,
+            format!(
+                "two files of target `{}` render to the same path `{}`",
+                target.manifest.name, pair[0]
+            ),
+        ).help("make each file's `path` in `target.toml` unique per service, e.g. with `{{service.name}}`"));
+    }
+}
+
+/// A file's path once it went to the sink, or nothing for a file that rendered empty.
+type PathResult = Result<Option<String>, Box<Problem>>;
+
+/// Renders one file per service on every core, each file going to `sink` as soon as
+/// it is rendered; the results come back in service order.
 fn render_services(
     registry: &Handlebars<'static>,
     paths: &Handlebars<'static>,
     spec: &crate::manifest::FileSpec,
     view: &SystemView,
-) -> Vec<FileResult> {
+    sink: &Sink,
+) -> std::io::Result<Vec<PathResult>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = view.services.len().div_ceil(threads).max(64);
-    let render_chunk = |services: &[ServiceView]| -> Vec<FileResult> {
-        services
-            .iter()
-            .map(|service| {
-                let context = ServiceContext {
-                    service,
-                    environment: &view.environment,
-                    target: &view.target,
-                };
-                render_one(registry, paths, spec, &context)
-            })
-            .collect()
+    let render_chunk = |services: &[ServiceView]| -> std::io::Result<Vec<PathResult>> {
+        let mut results = Vec::with_capacity(services.len());
+        for service in services {
+            let context = ServiceContext {
+                service,
+                environment: &view.environment,
+                target: &view.target,
+            };
+            results.push(match render_one(registry, paths, spec, &context) {
+                Ok(Some(file)) => {
+                    let path = file.path.clone();
+                    sink(file)?;
+                    Ok(Some(path))
+                }
+                Ok(None) => Ok(None),
+                Err(problem) => Err(problem),
+            });
+        }
+        Ok(results)
     };
     if view.services.len() <= chunk {
         return render_chunk(&view.services);
@@ -196,7 +422,7 @@ fn render_services(
                 .map_err(|_| ())
                 .and_then(|h| h.join().map_err(|_| ()))
             {
-                Ok(chunk) => results.extend(chunk),
+                Ok(chunk) => results.extend(chunk?),
                 // A chunk that did not finish must not look like fewer services.
                 Err(_) => results.push(Err(Box::new(
                     Problem::new(
@@ -207,9 +433,11 @@ fn render_services(
                 ))),
             }
         }
-        results
+        Ok(results)
     })
 }
+
+type FileResult = Result<Option<RenderedFile>, Box<Problem>>;
 
 fn render_one<T: Serialize>(
     registry: &Handlebars<'static>,
@@ -639,13 +867,13 @@ fn scalar_text(value: &serde_json::Value) -> String {
 
 /// On a target where every service shares the host's ports, two services listening on
 /// one port cannot both start.
-pub(crate) fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
+pub(crate) fn port_clashes(input: &Input, outlines: &[Outline], problems: &mut Vec<Problem>) {
     let mut seen: BTreeMap<u16, (&str, svcmodel_model::Span)> = BTreeMap::new();
-    for service in &view.services {
-        let Some(instance) = input.system.find(&service.name) else {
+    for service in outlines {
+        let Some(definition) = service.definition else {
             continue;
         };
-        let def = &input.model.services[instance.definition];
+        let def = &input.model.services[definition];
         for port in &def.provides {
             match seen.get(&port.port.value) {
                 Some((other, other_span)) => problems.push(
@@ -672,18 +900,17 @@ pub(crate) fn port_clashes(input: &Input, view: &SystemView, problems: &mut Vec<
 /// node: the second cannot start.
 pub(crate) fn published_port_clashes(
     input: &Input,
-    view: &SystemView,
+    outlines: &[Outline],
     problems: &mut Vec<Problem>,
 ) {
     let mut seen: BTreeMap<u16, (&str, svcmodel_model::Span)> = BTreeMap::new();
-    // Only the few services that publish a port are looked up (`find` is linear).
-    for service in view.services.iter().filter(|s| s.publishes) {
-        let Some(instance) = input.system.find(&service.name) else {
+    for service in outlines.iter().filter(|s| !s.published.is_empty()) {
+        let Some(definition) = service.definition else {
             continue;
         };
-        let def = &input.model.services[instance.definition];
-        for (port, view_port) in def.provides.iter().zip(&service.ports) {
-            let Some(published) = view_port.published else {
+        let def = &input.model.services[definition];
+        for (port, published) in def.provides.iter().zip(&service.published) {
+            let Some(published) = *published else {
                 continue;
             };
             let span = port.publish.as_ref().map_or(port.port.span, |p| p.span);
@@ -710,16 +937,15 @@ pub(crate) fn published_port_clashes(
 
 /// Each service's identity is an object of its own, deleted with it: two services
 /// of one environment cannot share one.
-pub(crate) fn shared_identities(input: &Input, view: &SystemView, problems: &mut Vec<Problem>) {
+pub(crate) fn shared_identities(input: &Input, outlines: &[Outline], problems: &mut Vec<Problem>) {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-    for service in &view.services {
+    for service in outlines {
         let Some(other) = seen.insert(&service.identity, &service.name) else {
             continue;
         };
-        let span = input
-            .system
-            .find(&service.name)
-            .and_then(|i| input.model.services[i.definition].identity.as_ref())
+        let span = service
+            .definition
+            .and_then(|d| input.model.services[d].identity.as_ref())
             .map(|i| i.span);
         let mut problem = Problem::new(
             ProblemKind::Unrepresentable,

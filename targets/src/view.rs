@@ -514,114 +514,53 @@ pub fn node_label(kind: FailureDomainKind) -> &'static str {
 /// Builds the view of `input` for `target`. Problems are collected; the view is
 /// complete only when there are none.
 pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>) -> SystemView {
-    let environment = input
-        .system
-        .environment
-        .as_deref()
-        .and_then(|name| input.model.environment(name));
-    let entrypoints: Vec<&str> = input
-        .model
-        .systems
-        .iter()
-        .flat_map(|s| s.entrypoints.iter().map(|e| e.value.as_str()))
-        .collect();
-    let mut builder = Builder {
-        input,
-        target,
-        environment,
-        namespace: input
-            .system
-            .environment
-            .clone()
-            .unwrap_or_else(|| "default".to_string()),
-        entrypoints,
-        environment_view: EnvironmentView::default(),
-    };
-    builder.environment_view = builder.environment_view();
-    // The built-in targets svcmodel does not deploy through a context.
-    if let Some(context) = environment.and_then(|e| e.context.as_ref())
-        && matches!(target.name.as_str(), "local" | "nomad" | "systemd")
-    {
-        problems.push(
-            Problem::new(
-                ProblemKind::Unsupported,
-                format!(
-                    "target `{}` does not read `context`: svcmodel deploys through one only to Kubernetes, Docker and Swarm",
-                    target.name
-                ),
-            )
-            .warning()
-            .label(context.span, "not read on this target")
-            .help("remove `context`, or give the environment a target that deploys through it"),
-        );
-    }
-    let mut services = Vec::new();
-    // A set: `only` names every instance of a placed environment, and looking each
-    // instance up in a list would be quadratic.
-    let only: std::collections::HashSet<&str> = input.only.iter().map(String::as_str).collect();
-    for instance in &input.system.instances {
-        if !only.is_empty() && !only.contains(instance.name.as_str()) {
-            continue;
-        }
-        let view = builder.service(instance, problems);
-        services.extend(builder.variant_views(view));
-    }
-    // A dependency on a service that runs as variants is one on each of them.
-    let variants: BTreeMap<String, Vec<String>> = services
-        .iter()
-        .filter(|s| s.variant.is_some())
-        .fold(BTreeMap::new(), |mut map, s| {
-            map.entry(s.instance.clone())
-                .or_insert_with(Vec::new)
-                .push(s.name.clone());
-            map
-        });
-    if !variants.is_empty() {
-        for service in &mut services {
-            if !service
-                .dependencies
-                .iter()
-                .any(|d| variants.contains_key(&d.name))
-            {
-                continue;
+    let stream = Stream::new(input, target, problems);
+    let build_chunk = |instances: &[&'_ Instance]| {
+        let mut built = (Vec::new(), Vec::new(), Vec::new());
+        for instance in instances {
+            for view in stream.views(instance, &mut built.2) {
+                built.1.push(Outline::of(&view, instance, input));
+                built.0.push(view);
             }
-            service.dependencies = std::mem::take(&mut service.dependencies)
-                .into_iter()
-                .flat_map(|d| match variants.get(&d.name) {
-                    Some(names) => names
-                        .iter()
-                        .map(|name| DependencyView {
-                            name: name.clone(),
-                            ..d.clone()
-                        })
-                        .collect(),
-                    None => vec![d],
-                })
-                .collect();
         }
+        built
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = stream.instances.len().div_ceil(threads).max(256);
+    let chunks: Vec<_> = if stream.instances.len() <= chunk {
+        vec![build_chunk(&stream.instances)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = stream
+                .instances
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || build_chunk(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    let mut services = Vec::new();
+    let mut outlines = Vec::new();
+    for (views, chunk_outlines, chunk_problems) in chunks {
+        services.extend(views);
+        outlines.extend(chunk_outlines);
+        problems.extend(chunk_problems);
     }
-    seal_all(&mut services, &builder.namespace, input.root_dir);
     let mut secrets: Vec<SecretView> = services
         .iter()
         .flat_map(|s| s.secrets.iter().cloned())
         .collect();
     secrets.sort();
-    let files = services
-        .iter()
-        .flat_map(|s| {
-            s.files.iter().map(|f| NamedFileView {
-                name: format!("{}-{}", s.name, f.key),
-                content: f.content.clone(),
-            })
-        })
-        .collect();
-    let volumes = services
-        .iter()
-        .filter(|s| s.data.is_some())
-        .map(|s| format!("{}-data", s.name))
-        .collect();
+    let files = services.iter().flat_map(NamedFileView::of).collect();
+    let volumes = services.iter().filter_map(volume).collect();
     let view = SystemView {
-        environment: builder.environment_view.clone(),
+        environment: stream.builder.environment_view.clone(),
         target: target.name.clone(),
         services,
         secrets,
@@ -629,15 +568,237 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         volumes,
     };
     // Checked here, not only when rendering: what `deploy` builds is this view.
+    check_across(input, target, &outlines, problems);
+    view
+}
+
+/// The checks across the services of an environment, on their outlines.
+pub(crate) fn check_across(
+    input: &Input,
+    target: &TargetManifest,
+    outlines: &[Outline],
+    problems: &mut Vec<Problem>,
+) {
     if target.host_network {
-        crate::render::port_clashes(input, &view, problems);
+        crate::render::port_clashes(input, outlines, problems);
     } else {
-        crate::render::published_port_clashes(input, &view, problems);
+        crate::render::published_port_clashes(input, outlines, problems);
     }
     if target.supports(Feature::Identity) {
-        crate::render::shared_identities(input, &view, problems);
+        crate::render::shared_identities(input, outlines, problems);
     }
-    view
+}
+
+/// What the checks across services read of a service's view: kept for every
+/// service while the views themselves are dropped once rendered.
+pub(crate) struct Outline {
+    pub name: String,
+    pub identity: String,
+    /// The published port of each port, in the order of the model's `provides`.
+    pub published: Vec<Option<u16>>,
+    /// The model's definition of the service, when the view is its instance's own
+    /// (not a variant's).
+    pub definition: Option<usize>,
+}
+
+impl Outline {
+    pub(crate) fn of(view: &ServiceView, instance: &Instance, input: &Input) -> Outline {
+        let definition = if view.name == instance.name {
+            Some(instance.definition)
+        } else {
+            input.system.find(&view.name).map(|i| i.definition)
+        };
+        Outline {
+            name: view.name.clone(),
+            identity: view.identity.clone(),
+            published: if view.publishes {
+                view.ports.iter().map(|p| p.published).collect()
+            } else {
+                Vec::new()
+            },
+            definition,
+        }
+    }
+}
+
+impl NamedFileView {
+    fn of(service: &ServiceView) -> impl Iterator<Item = NamedFileView> + '_ {
+        service.files.iter().map(|f| NamedFileView {
+            name: format!("{}-{}", service.name, f.key),
+            content: f.content.clone(),
+        })
+    }
+}
+
+/// The volume of a service with data: `SERVICE-data`.
+fn volume(service: &ServiceView) -> Option<String> {
+    service
+        .data
+        .as_ref()
+        .map(|_| format!("{}-data", service.name))
+}
+
+/// What the files of a whole environment see besides its services, gathered from
+/// each service's view as it is built.
+#[derive(Default)]
+pub(crate) struct Gathered {
+    pub secrets: Vec<SecretView>,
+    pub files: Vec<NamedFileView>,
+    pub volumes: Vec<String>,
+    pub outlines: Vec<Outline>,
+}
+
+impl Gathered {
+    pub(crate) fn add(&mut self, view: &ServiceView, instance: &Instance, input: &Input) {
+        self.secrets.extend(view.secrets.iter().cloned());
+        self.files.extend(NamedFileView::of(view));
+        self.volumes.extend(volume(view));
+        self.outlines.push(Outline::of(view, instance, input));
+    }
+
+    /// Appends `other`, gathered from the instances after these.
+    pub(crate) fn append(&mut self, mut other: Gathered) {
+        self.secrets.append(&mut other.secrets);
+        self.files.append(&mut other.files);
+        self.volumes.append(&mut other.volumes);
+        self.outlines.append(&mut other.outlines);
+    }
+}
+
+/// The view built one instance at a time, so that rendering on several threads holds
+/// only the views being rendered, never a large system's whole view.
+pub(crate) struct Stream<'a> {
+    builder: Builder<'a>,
+    /// The instances to render, in the system's order.
+    pub instances: Vec<&'a Instance>,
+    /// The names of the views of instances that run as views of their own variants: a
+    /// dependency on such an instance is one on each of them.
+    variants: BTreeMap<String, Vec<String>>,
+}
+
+impl<'a> Stream<'a> {
+    pub(crate) fn new(
+        input: &'a Input<'a>,
+        target: &'a TargetManifest,
+        problems: &mut Vec<Problem>,
+    ) -> Stream<'a> {
+        let environment = input
+            .system
+            .environment
+            .as_deref()
+            .and_then(|name| input.model.environment(name));
+        let entrypoints: Vec<&str> = input
+            .model
+            .systems
+            .iter()
+            .flat_map(|s| s.entrypoints.iter().map(|e| e.value.as_str()))
+            .collect();
+        let mut builder = Builder {
+            input,
+            target,
+            environment,
+            namespace: input
+                .system
+                .environment
+                .clone()
+                .unwrap_or_else(|| "default".to_string()),
+            entrypoints,
+            environment_view: EnvironmentView::default(),
+        };
+        builder.environment_view = builder.environment_view();
+        // The built-in targets svcmodel does not deploy through a context.
+        if let Some(context) = environment.and_then(|e| e.context.as_ref())
+            && matches!(target.name.as_str(), "local" | "nomad" | "systemd")
+        {
+            problems.push(
+                Problem::new(
+                    ProblemKind::Unsupported,
+                    format!(
+                        "target `{}` does not read `context`: svcmodel deploys through one only to Kubernetes, Docker and Swarm",
+                        target.name
+                    ),
+                )
+                .warning()
+                .label(context.span, "not read on this target")
+                .help("remove `context`, or give the environment a target that deploys through it"),
+            );
+        }
+        // A set: `only` names every instance of a placed environment, and looking each
+        // instance up in a list would be quadratic.
+        let only: std::collections::HashSet<&str> = input.only.iter().map(String::as_str).collect();
+        let instances: Vec<&Instance> = input
+            .system
+            .instances
+            .iter()
+            .filter(|i| only.is_empty() || only.contains(i.name.as_str()))
+            .collect();
+        // Only instances with variants can become several views: build those first,
+        // their problems are said when they are built again in turn.
+        let mut variants = BTreeMap::new();
+        if !target.service_ports {
+            for instance in &instances {
+                if input.model.services[instance.definition]
+                    .variants
+                    .is_empty()
+                {
+                    continue;
+                }
+                let view = builder.service(instance, &mut Vec::new());
+                let names: Vec<String> = builder
+                    .variant_views(view)
+                    .into_iter()
+                    .filter(|v| v.variant.is_some())
+                    .map(|v| v.name)
+                    .collect();
+                if !names.is_empty() {
+                    variants.insert(instance.name.clone(), names);
+                }
+            }
+        }
+        Stream {
+            builder,
+            instances,
+            variants,
+        }
+    }
+
+    pub(crate) fn environment(&self) -> &EnvironmentView {
+        &self.builder.environment_view
+    }
+
+    /// The views of one instance: itself, or each of its variants.
+    pub(crate) fn views(
+        &self,
+        instance: &'a Instance,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<ServiceView> {
+        let view = self.builder.service(instance, problems);
+        let mut views = self.builder.variant_views(view);
+        for view in &mut views {
+            if !self.variants.is_empty()
+                && view
+                    .dependencies
+                    .iter()
+                    .any(|d| self.variants.contains_key(&d.name))
+            {
+                view.dependencies = std::mem::take(&mut view.dependencies)
+                    .into_iter()
+                    .flat_map(|d| match self.variants.get(&d.name) {
+                        Some(names) => names
+                            .iter()
+                            .map(|name| DependencyView {
+                                name: name.clone(),
+                                ..d.clone()
+                            })
+                            .collect(),
+                        None => vec![d],
+                    })
+                    .collect();
+            }
+            seal(view, &self.builder.namespace, self.builder.input.root_dir);
+        }
+        views
+    }
 }
 
 struct Builder<'a> {
@@ -2342,30 +2503,18 @@ fn security(security: &svcmodel_model::Security) -> SecurityView {
 
 /// Gives every view its model hash, over everything else in it, and the labels that
 /// carry it: on every core, since serializing each view is most of building one.
-fn seal_all(services: &mut [ServiceView], namespace: &str, root_dir: &str) {
-    let seal = |view: &mut ServiceView| {
-        view.model_hash = model_hash(view, root_dir);
-        view.standard_labels = BTreeMap::from([
-            ("app.kubernetes.io/name", view.service.clone()),
-            ("app.kubernetes.io/instance", view.name.clone()),
-            ("app.kubernetes.io/version", view.version_label.clone()),
-            ("app.kubernetes.io/managed-by", "svcmodel".to_string()),
-            ("svcmodel.io/environment", namespace.to_string()),
-            ("svcmodel.io/criticality", view.criticality.to_string()),
-            ("svcmodel.io/model-hash", view.model_hash.clone()),
-        ]);
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = services.len().div_ceil(threads).max(256);
-    if services.len() <= chunk {
-        services.iter_mut().for_each(seal);
-        return;
-    }
-    std::thread::scope(|scope| {
-        for part in services.chunks_mut(chunk) {
-            scope.spawn(move || part.iter_mut().for_each(seal));
-        }
-    });
+/// Gives a finished view its model hash and the standard labels that carry it.
+fn seal(view: &mut ServiceView, namespace: &str, root_dir: &str) {
+    view.model_hash = model_hash(view, root_dir);
+    view.standard_labels = BTreeMap::from([
+        ("app.kubernetes.io/name", view.service.clone()),
+        ("app.kubernetes.io/instance", view.name.clone()),
+        ("app.kubernetes.io/version", view.version_label.clone()),
+        ("app.kubernetes.io/managed-by", "svcmodel".to_string()),
+        ("svcmodel.io/environment", namespace.to_string()),
+        ("svcmodel.io/criticality", view.criticality.to_string()),
+        ("svcmodel.io/model-hash", view.model_hash.clone()),
+    ]);
 }
 
 /// The hash of a view whose `model_hash` and `standard_labels` are still empty.
