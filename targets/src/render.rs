@@ -263,41 +263,14 @@ fn render_streamed(
         }
         Ok(share)
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = stream.instances.len().div_ceil(threads).max(64);
-    let shares: Vec<std::io::Result<Share>> = if stream.instances.len() <= chunk {
-        vec![render_share(&stream.instances)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = stream
-                .instances
-                .chunks(chunk)
-                .map(|part| {
-                    // Deeply nested templates recurse: give render threads the stack
-                    // the main thread has.
-                    std::thread::Builder::new()
-                        .stack_size(8 << 20)
-                        .spawn_scoped(scope, move || render_share(part))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| {
-                    handle
-                        .map_err(|_| ())
-                        .and_then(|h| h.join().map_err(|_| ()))
-                        .unwrap_or_else(|()| {
-                            Err(std::io::Error::other(
-                                "a rendering thread stopped unexpectedly",
-                            ))
-                        })
-                })
-                .collect()
-        })
-    };
+    let shares = on_every_core(&stream.instances, 64, render_share);
     let mut all = Share::default();
     for share in shares {
-        let share = share?;
+        let share = share.unwrap_or_else(|| {
+            Err(std::io::Error::other(
+                "a rendering thread stopped unexpectedly",
+            ))
+        })?;
         problems.extend(share.view_problems);
         all.gathered.append(share.gathered);
         all.paths.extend(share.paths);
@@ -379,8 +352,6 @@ fn render_services(
     view: &SystemView,
     sink: &Sink,
 ) -> std::io::Result<Vec<PathResult>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = view.services.len().div_ceil(threads).max(64);
     let render_chunk = |services: &[ServiceView]| -> std::io::Result<Vec<PathResult>> {
         let mut results = Vec::with_capacity(services.len());
         for service in services {
@@ -401,39 +372,52 @@ fn render_services(
         }
         Ok(results)
     };
-    if view.services.len() <= chunk {
-        return render_chunk(&view.services);
+    let mut results = Vec::with_capacity(view.services.len());
+    for chunk in on_every_core(&view.services, 64, render_chunk) {
+        match chunk {
+            Some(chunk) => results.extend(chunk?),
+            // A chunk that did not finish must not look like fewer services.
+            None => results.push(Err(Box::new(
+                Problem::new(
+                    ProblemKind::Template,
+                    format!("rendering `{}` stopped unexpectedly", spec.template),
+                )
+                .help("this is a bug in svcmodel: please report it with the model"),
+            ))),
+        }
     }
+    Ok(results)
+}
+
+/// Runs `work` on `items` in one chunk per core (of at least `min_chunk` items), the
+/// results in the items' order; `None` for a chunk whose thread could not start or
+/// stopped unexpectedly.
+pub(crate) fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    min_chunk: usize,
+    work: impl Fn(&[T]) -> R + Sync,
+) -> Vec<Option<R>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(min_chunk);
+    if items.len() <= chunk {
+        return vec![Some(work(items))];
+    }
+    let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = view
-            .services
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|services| {
-                // Deeply nested templates recurse: give render threads the stack the
-                // main thread has.
+            .map(|part| {
+                // Deeply nested templates recurse: give the threads the stack the main
+                // thread has.
                 std::thread::Builder::new()
                     .stack_size(8 << 20)
-                    .spawn_scoped(scope, move || render_chunk(services))
+                    .spawn_scoped(scope, move || work(part))
             })
             .collect();
-        let mut results = Vec::with_capacity(view.services.len());
-        for handle in handles {
-            match handle
-                .map_err(|_| ())
-                .and_then(|h| h.join().map_err(|_| ()))
-            {
-                Ok(chunk) => results.extend(chunk?),
-                // A chunk that did not finish must not look like fewer services.
-                Err(_) => results.push(Err(Box::new(
-                    Problem::new(
-                        ProblemKind::Template,
-                        format!("rendering `{}` stopped unexpectedly", spec.template),
-                    )
-                    .help("this is a bug in svcmodel: please report it with the model"),
-                ))),
-            }
-        }
-        Ok(results)
+        handles
+            .into_iter()
+            .map(|handle| handle.ok().and_then(|h| h.join().ok()))
+            .collect()
     })
 }
 

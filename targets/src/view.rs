@@ -525,29 +525,15 @@ pub fn build(input: &Input, target: &TargetManifest, problems: &mut Vec<Problem>
         }
         built
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = stream.instances.len().div_ceil(threads).max(256);
-    let chunks: Vec<_> = if stream.instances.len() <= chunk {
-        vec![build_chunk(&stream.instances)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = stream
-                .instances
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || build_chunk(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
-    };
+    let chunks = crate::render::on_every_core(&stream.instances, 256, build_chunk);
     let mut services = Vec::new();
     let mut outlines = Vec::new();
-    for (views, chunk_outlines, chunk_problems) in chunks {
+    // A thread that stopped is a bug; its panic was reported, and its services
+    // must not silently go missing.
+    for (views, chunk_outlines, chunk_problems) in chunks
+        .into_iter()
+        .map(|chunk| chunk.unwrap_or_else(|| panic!("building the views stopped unexpectedly")))
+    {
         services.extend(views);
         outlines.extend(chunk_outlines);
         problems.extend(chunk_problems);
