@@ -653,21 +653,42 @@ fn a_context_on_a_target_that_does_not_read_it_is_a_warning() {
 
 /// Targets whose templates never list every service render each service's files as
 /// its view is built; the others build the whole view first. Both give the same
-/// bytes: here the built-in targets render each example, then again with one more
-/// environment-wide file that names `services`, which takes the other path.
+/// bytes: here the built-in targets render each example three times: as they are;
+/// with one more environment-wide file that lists the secrets, files and volumes
+/// (gathered service by service); and with that file naming `services` too, which
+/// takes the other path.
 #[test]
 fn rendering_service_by_service_gives_the_bytes_of_the_whole_view() {
-    let lists_services = "{{#each services}}# {{name}}\n{{/each}}";
+    let lists = "{{#each secrets}}# secret {{instance}} {{param}}\n{{/each}}\
+                 {{#each files}}# file {{name}} {{content}}\n{{/each}}\
+                 {{#each volumes}}# volume {{this}}\n{{/each}}";
+    let lists_and_services = format!("{lists}{{{{#each services}}}}{{{{/each}}}}");
     // Pairs that fail compare their diagnostics; most must render.
     let mut rendered = 0;
+    let mut listed = 0;
     for target in ["kubernetes", "nomad", "systemd", "local"] {
         let project = Project::new();
         copy_tree(&repo().join("examples"), project.path());
-        let examples = ["shop", "bank", "bookinfo", "bank-of-anthos", "teastore"];
-        let streamed: Vec<_> = examples
-            .iter()
-            .map(|example| project.run(&["render", "--target", target, example]))
-            .collect();
+        // A configuration file, a secret and data (systemd cannot express the file).
+        project.file(
+            "lists/main.svc",
+            "service \"store\" {\n  version = \"1.0.0\"\n  image = \"store\"\n  run local {\n    command = [\"/bin/store\"]\n  }\n  param \"key\" { type = secret }\n  provides \"http\" { port = 8080 }\n  data { path = \"/var/lib/store\" }\n  config {\n    file \"/etc/store.conf\" = \"mode=fast\\n\"\n    env \"KEY\" = param.key\n  }\n}\n",
+        );
+        let examples = [
+            "shop",
+            "bank",
+            "bookinfo",
+            "bank-of-anthos",
+            "teastore",
+            "lists",
+        ];
+        let render_all = || -> Vec<_> {
+            examples
+                .iter()
+                .map(|example| project.run(&["render", "--target", target, example]))
+                .collect()
+        };
+        let plain = render_all();
         let manifest = std::fs::read_to_string(
             repo()
                 .join("targets/templates")
@@ -675,45 +696,61 @@ fn rendering_service_by_service_gives_the_bytes_of_the_whole_view() {
                 .join("target.toml"),
         )
         .unwrap();
-        project
-            .file(
-                &format!("templates/{target}/target.toml"),
-                format!(
-                    "{manifest}\n[[file]]\ntemplate = \"every.txt.hbs\"\npath = \"every.txt\"\neach = \"environment\"\nformat = \"yaml\"\n"
-                ),
-            )
-            .file(&format!("templates/{target}/every.txt.hbs"), lists_services);
-        for (example, streamed) in examples.iter().zip(streamed) {
-            let whole = project.run(&["render", "--target", target, example]);
+        project.file(
+            &format!("templates/{target}/target.toml"),
+            format!(
+                "{manifest}\n[[file]]\ntemplate = \"every.txt.hbs\"\npath = \"every.txt\"\neach = \"environment\"\nformat = \"yaml\"\n"
+            ),
+        );
+        project.file(&format!("templates/{target}/every.txt.hbs"), lists);
+        let streamed = render_all();
+        project.file(
+            &format!("templates/{target}/every.txt.hbs"),
+            &lists_and_services,
+        );
+        let whole = render_all();
+        for (((example, plain), streamed), whole) in
+            examples.iter().zip(plain).zip(streamed).zip(whole)
+        {
             assert_eq!(
-                streamed.code,
+                plain.code,
                 whole.code,
                 "{target} {example}: {}",
                 whole.transcript()
             );
-            // The whole view's output without the file that lists the services.
+            assert_eq!(streamed.stdout, whole.stdout, "{target} {example}");
+            assert_eq!(streamed.stderr, whole.stderr, "{target} {example}");
+            assert_eq!(plain.stderr, whole.stderr, "{target} {example}");
+            // The whole view's output without the file of lists.
+            let mut list = String::new();
             let without_list: String = whole
                 .stdout
                 .split_inclusive('\n')
-                .scan(false, |skipping, line| {
+                .scan(false, |in_list, line| {
                     if line.starts_with("==> ") {
-                        *skipping = line.contains("/every.txt (");
+                        *in_list = line.contains("/every.txt (");
                     }
-                    Some(if *skipping { "" } else { line })
+                    if *in_list {
+                        list.push_str(line);
+                    }
+                    Some(if *in_list { "" } else { line })
                 })
                 .collect();
+            assert_eq!(plain.stdout, without_list, "{target} {example}");
             if whole.code == 0 {
-                assert!(
-                    whole.stdout.len() > without_list.len(),
-                    "{target} {example}: no list"
-                );
                 rendered += 1;
             }
-            assert_eq!(streamed.stdout, without_list, "{target} {example}");
-            assert_eq!(streamed.stderr, whole.stderr, "{target} {example}");
+            if list.contains("# secret ") && list.contains("# file ") && list.contains("# volume ")
+            {
+                listed += 1;
+            }
         }
     }
-    assert!(rendered >= 8, "only {rendered} of 20 rendered");
+    assert!(rendered >= 10, "only {rendered} of 24 rendered");
+    assert!(
+        listed >= 2,
+        "only {listed} listed a secret, a file and a volume"
+    );
 }
 
 fn copy_tree(from: &Path, to: &Path) {

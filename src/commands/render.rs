@@ -141,6 +141,10 @@ pub fn run(args: &RenderArgs) -> Exit {
             None => None,
         };
         let only: Vec<String> = match &placed {
+            // Placement put every instance here: no list of 100,000 names to look in.
+            Some((here, _)) if args.services.is_empty() && here.len() == system.instances.len() => {
+                Vec::new()
+            }
             Some((here, _)) => {
                 let chosen: Vec<String> = here
                     .iter()

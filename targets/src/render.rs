@@ -219,6 +219,19 @@ fn render_streamed(
         .iter()
         .filter(|spec| spec.each == Each::Service)
         .collect();
+    // Any template but the per-service ones (partials included) may read the lists.
+    let mention = |word: &str| {
+        target
+            .templates
+            .iter()
+            .filter(|(name, _)| !service_specs.iter().any(|spec| &spec.template == *name))
+            .any(|(_, text)| text.contains(word))
+    };
+    let wanted = view::Wanted {
+        secrets: mention("secrets"),
+        files: mention("files"),
+        volumes: mention("volumes"),
+    };
     let render_share = |instances: &[&Instance]| -> std::io::Result<Share> {
         let mut share = Share::default();
         for instance in instances {
@@ -228,7 +241,7 @@ fn render_streamed(
                 failed.store(true, Ordering::Relaxed);
             }
             for view in &views {
-                share.gathered.add(view, instance, input);
+                share.gathered.add(view, instance, input, wanted);
             }
             // The views are still built, for their problems.
             if failed.load(Ordering::Relaxed) {

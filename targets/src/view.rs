@@ -624,6 +624,15 @@ fn volume(service: &ServiceView) -> Option<String> {
         .map(|_| format!("{}-data", service.name))
 }
 
+/// Which of the environment-wide lists some template may read: only those are
+/// gathered (at 100,000 services, every configuration file's text is tens of MiB).
+#[derive(Clone, Copy)]
+pub(crate) struct Wanted {
+    pub secrets: bool,
+    pub files: bool,
+    pub volumes: bool,
+}
+
 /// What the files of a whole environment see besides its services, gathered from
 /// each service's view as it is built.
 #[derive(Default)]
@@ -635,10 +644,22 @@ pub(crate) struct Gathered {
 }
 
 impl Gathered {
-    pub(crate) fn add(&mut self, view: &ServiceView, instance: &Instance, input: &Input) {
-        self.secrets.extend(view.secrets.iter().cloned());
-        self.files.extend(NamedFileView::of(view));
-        self.volumes.extend(volume(view));
+    pub(crate) fn add(
+        &mut self,
+        view: &ServiceView,
+        instance: &Instance,
+        input: &Input,
+        wanted: Wanted,
+    ) {
+        if wanted.secrets {
+            self.secrets.extend(view.secrets.iter().cloned());
+        }
+        if wanted.files {
+            self.files.extend(NamedFileView::of(view));
+        }
+        if wanted.volumes {
+            self.volumes.extend(volume(view));
+        }
         self.outlines.push(Outline::of(view, instance, input));
     }
 
