@@ -7,9 +7,10 @@
 
 For each N, `bench/peers/gen-svc.py` writes a model of N services that asks for the
 same Kubernetes objects as the peers (bench/peers/README.md). Each run, in turn:
-`svcmodel render --target kubernetes -o DIR MODEL` into a new folder, `svcmodel place
-MODEL`, and each peer that is installed: Jinja2 (`pip install jinja2`) and go-jsonnet
-(`pip install gojsonnet`). It prints medians of wall time and peak memory (the
+`svcmodel render --target kubernetes -o DIR MODEL` into a new folder, the same
+render as one stream into a file (`--stdout`), `svcmodel place MODEL`, and each peer
+that is installed: Jinja2 (`pip install jinja2`) and go-jsonnet (`pip install
+gojsonnet`). It prints medians of wall time and peak memory (the
 child's maximum resident set) and svcmodel's time over Jinja2's.
 """
 
@@ -27,12 +28,14 @@ HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 
 
-def run(command, cwd=None):
-    """Runs `command`, its output discarded: (seconds, peak MiB), or None if it failed."""
+def run(command, cwd=None, stdout_path=None):
+    """Runs `command`, its output discarded or written to `stdout_path`: (seconds, peak
+    MiB), or None if it failed."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    stdout = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+    if stdout_path:
+        stdout.close()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
@@ -71,13 +74,21 @@ def main():
             model = scratch / f"model-{n}"
             subprocess.run([sys.executable, PEERS / "gen-svc.py", str(n), model],
                            check=True, stdout=subprocess.DEVNULL)
-            timings = {"render -o": [], "place": []} | {name: [] for name, _ in peers}
+            timings = {"render -o": [], "render >file": [], "place": []} | {
+                name: [] for name, _ in peers}
             for i in range(args.runs):
                 out = scratch / f"out-{n}-{i}"
                 timings["render -o"].append(run(
                     [svcmodel, "--color", "never", "render", "--target", "kubernetes",
                      "-o", out, model]))
                 shutil.rmtree(out, ignore_errors=True)
+                # The same files as one stream, the way the peers write theirs: what
+                # rendering costs without a folder and a file per service.
+                stream = scratch / f"stream-{n}-{i}.txt"
+                timings["render >file"].append(run(
+                    [svcmodel, "--color", "never", "render", "--target", "kubernetes",
+                     "--stdout", model], stdout_path=stream))
+                stream.unlink(missing_ok=True)
                 timings["place"].append(run([svcmodel, "--color", "never", "place", model]))
                 for name, script in peers:
                     target = scratch / f"{name}-{n}-{i}.yaml"
@@ -94,12 +105,12 @@ def main():
             shutil.rmtree(model, ignore_errors=True)
 
     print(f"medians of {args.runs} runs, each tool in turn")
-    print(f"{'N':>8}  {'tool':<12} {'seconds':>9} {'peak MiB':>9}  {'/ jinja2':>8}")
+    print(f"{'N':>8}  {'tool':<13} {'seconds':>9} {'peak MiB':>9}  {'/ jinja2':>8}")
     for n, medians in rows:
         floor = medians.get("jinja2", (None,))[0]
         for what, (seconds, mib) in medians.items():
             ratio = f"{seconds / floor:7.1f}x" if floor and what != "jinja2" else ""
-            print(f"{n:>8}  {what:<12} {seconds:>9.2f} {mib:>9.0f}  {ratio:>8}")
+            print(f"{n:>8}  {what:<13} {seconds:>9.2f} {mib:>9.0f}  {ratio:>8}")
 
 
 if __name__ == "__main__":
