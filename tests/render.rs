@@ -819,3 +819,28 @@ fn a_write_that_fails_halfway_keeps_the_previous_output() {
         .collect();
     assert_eq!(left, ["prod"]);
 }
+
+/// A folder that cannot be replaced stops the writing, not the rendering: every
+/// environment's model errors are still said, and they come first (exit 1), as
+/// without `-o`.
+#[test]
+fn model_errors_come_before_a_folder_that_cannot_be_replaced() {
+    let project = Project::new();
+    let bank = repo().join("examples/bank");
+    for env in ["dc-frankfurt", "aws-eu-central", "aws-test"] {
+        project.file(&format!("out/{env}/notes.txt"), "mine");
+    }
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", "--target", "local", bank.to_str().unwrap()];
+        args.extend(extra);
+        project.run(&args)
+    };
+    let to_stdout = render(&[]);
+    let to_folder = render(&["-o", "out"]);
+    assert_eq!(to_folder.code, 1, "{}", to_folder.transcript());
+    assert_eq!(to_stdout.stderr, to_folder.stderr);
+    assert!(to_folder.stderr.contains("error: nothing was rendered"));
+    for env in ["dc-frankfurt", "aws-eu-central", "aws-test"] {
+        assert_eq!(project.read(&format!("out/{env}/notes.txt")), "mine");
+    }
+}

@@ -207,26 +207,31 @@ pub fn run(args: &RenderArgs) -> Exit {
                 rendered.problems
             }
             Some(dir) => {
-                if written.failure.is_some() {
-                    continue;
-                }
-                let name = system.environment.as_deref().unwrap_or("default");
-                let staging = match Staging::begin(dir, name) {
-                    Ok(staging) => staging,
-                    Err(message) => {
-                        written.failure = Some(message);
-                        continue;
+                // Once writing failed, the other environments still render, to a sink
+                // that keeps nothing: their model errors come first, as without `-o`.
+                let staging = match &written.failure {
+                    Some(_) => None,
+                    None => {
+                        let name = system.environment.as_deref().unwrap_or("default");
+                        match Staging::begin(dir, name) {
+                            Ok(staging) => Some(staging),
+                            Err(message) => {
+                                written.failure = Some(message);
+                                None
+                            }
+                        }
                     }
                 };
-                let sink = |file: RenderedFile| staging.write(&file);
-                let rendered = svcmodel_targets::render_into(&input, &target, &sink);
-                match rendered {
+                let sink = |file: RenderedFile| staging.as_ref().map_or(Ok(()), |s| s.write(&file));
+                match svcmodel_targets::render_into(&input, &target, &sink) {
                     Ok(rendered) => {
-                        written.stagings.push(staging);
+                        written.stagings.extend(staging);
                         rendered.problems
                     }
                     Err(error) => {
-                        written.failure = Some(staging.failed(&error));
+                        if let Some(staging) = staging {
+                            written.failure = Some(staging.failed(&error));
+                        }
                         continue;
                     }
                 }
