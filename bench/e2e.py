@@ -7,8 +7,10 @@
 
 For each N, `bench/peers/gen-svc.py` writes a model of N services that asks for the
 same Kubernetes objects as the peers (bench/peers/README.md). Each run, in turn:
-`svcmodel render --target kubernetes -o DIR MODEL` into a new folder, the same
-render as one stream into a file (`--stdout`), `svcmodel place MODEL`, and each peer
+`svcmodel render --target kubernetes -o DIR MODEL` into a new folder; the same with
+the target's per-service manifests joined into one file (`join` in a project's
+`templates/kubernetes/target.toml`); the same render as one stream into a file
+(`--stdout`); `svcmodel place MODEL`, and each peer
 that is installed: Jinja2 (`pip install jinja2`) and go-jsonnet (`pip install
 gojsonnet`). It prints medians of wall time and peak memory (the
 child's maximum resident set) and svcmodel's time over Jinja2's.
@@ -74,13 +76,27 @@ def main():
             model = scratch / f"model-{n}"
             subprocess.run([sys.executable, PEERS / "gen-svc.py", str(n), model],
                            check=True, stdout=subprocess.DEVNULL)
-            timings = {"render -o": [], "render >file": [], "place": []} | {
-                name: [] for name, _ in peers}
+            # The same model with the Kubernetes target told to join every service's
+            # manifest into one file (`join` in target.toml): the layout's cost.
+            joined = scratch / f"model-{n}-joined"
+            shutil.copytree(model, joined)
+            manifest = (HERE.parent / "targets/templates/kubernetes/target.toml").read_text()
+            per_service = 'path     = "{{service.name}}/manifest.yaml"'
+            assert per_service in manifest, "the built-in Kubernetes layout changed"
+            (joined / "templates/kubernetes").mkdir(parents=True)
+            (joined / "templates/kubernetes/target.toml").write_text(manifest.replace(
+                per_service, 'path     = "manifests.yaml"\njoin     = "---\\n"'))
+            timings = {"render -o": [], "render -o join": [], "render >file": [],
+                       "place": []} | {name: [] for name, _ in peers}
             for i in range(args.runs):
                 out = scratch / f"out-{n}-{i}"
                 timings["render -o"].append(run(
                     [svcmodel, "--color", "never", "render", "--target", "kubernetes",
                      "-o", out, model]))
+                shutil.rmtree(out, ignore_errors=True)
+                timings["render -o join"].append(run(
+                    [svcmodel, "--color", "never", "render", "--target", "kubernetes",
+                     "-o", out, joined]))
                 shutil.rmtree(out, ignore_errors=True)
                 # The same files as one stream, the way the peers write theirs: what
                 # rendering costs without a folder and a file per service.
@@ -103,14 +119,15 @@ def main():
                                      statistics.median(m for _, m in done))
             rows.append((n, medians))
             shutil.rmtree(model, ignore_errors=True)
+            shutil.rmtree(joined, ignore_errors=True)
 
     print(f"medians of {args.runs} runs, each tool in turn")
-    print(f"{'N':>8}  {'tool':<13} {'seconds':>9} {'peak MiB':>9}  {'/ jinja2':>8}")
+    print(f"{'N':>8}  {'tool':<15} {'seconds':>9} {'peak MiB':>9}  {'/ jinja2':>8}")
     for n, medians in rows:
         floor = medians.get("jinja2", (None,))[0]
         for what, (seconds, mib) in medians.items():
             ratio = f"{seconds / floor:7.1f}x" if floor and what != "jinja2" else ""
-            print(f"{n:>8}  {what:<13} {seconds:>9.2f} {mib:>9.0f}  {ratio:>8}")
+            print(f"{n:>8}  {what:<15} {seconds:>9.2f} {mib:>9.0f}  {ratio:>8}")
 
 
 if __name__ == "__main__":

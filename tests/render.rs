@@ -844,3 +844,86 @@ fn model_errors_come_before_a_folder_that_cannot_be_replaced() {
         assert_eq!(project.read(&format!("out/{env}/notes.txt")), "mine");
     }
 }
+
+/// `join` writes every service's text into one file, ordered by instance name with
+/// the separator between them; its path is rendered once, without a `service`.
+#[test]
+fn a_joined_file_holds_every_service_in_order() {
+    let project = Project::new();
+    let model = format!(
+        "{}\nservice \"billing\" {{\n  version = \"2.0.0\"\n  image   = \"shop/billing:2.0.0\"\n}}\n",
+        SMALL.replace("kubernetes", "ecs")
+    );
+    let target = |path: &str, each: &str| {
+        format!(
+            "format = \"yaml\"\n\n[[file]]\ntemplate = \"task.yaml.hbs\"\npath = \"{path}\"\neach = \"{each}\"\njoin = \"---\\n\"\n"
+        )
+    };
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", model)
+        .file(
+            "templates/ecs/target.toml",
+            target("{{environment.name}}-tasks.yaml", "service"),
+        )
+        .file(
+            "templates/ecs/task.yaml.hbs",
+            "name: {{service.name}}\nimage: {{service.image}}\n",
+        );
+    let output = project.run(&["render", "-o", "out", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert_eq!(
+        project.read("out/prod/prod-tasks.yaml"),
+        "name: \"billing\"\nimage: \"shop/billing:2.0.0\"\n---\nname: \"orders\"\nimage: \"shop/orders:1.0.0\"\n"
+    );
+    let files: Vec<_> = std::fs::read_dir(project.path().join("out/prod"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let joined = project.read("out/prod/prod-tasks.yaml");
+
+    // The same when a template lists every service (the whole view is built first).
+    project
+        .file(
+            "templates/ecs/target.toml",
+            format!(
+                "{}\n[[file]]\ntemplate = \"all.yaml.hbs\"\npath = \"all.yaml\"\neach = \"environment\"\n",
+                target("{{environment.name}}-tasks.yaml", "service")
+            ),
+        )
+        .file("templates/ecs/all.yaml.hbs", "{{#each services}}# {{name}}\n{{/each}}");
+    let output = project.run(&["render", "-o", "out", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert_eq!(project.read("out/prod/prod-tasks.yaml"), joined);
+    assert_eq!(
+        project.read("out/prod/all.yaml"),
+        "# \"billing\"\n# \"orders\"\n"
+    );
+
+    // A joined file's path has no service to name.
+    project.file(
+        "templates/ecs/target.toml",
+        target("{{service.name}}.yaml", "service"),
+    );
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(
+        output.stderr.contains("path of task.yaml.hbs"),
+        "{}",
+        output.transcript()
+    );
+
+    project.file(
+        "templates/ecs/target.toml",
+        target("tasks.yaml", "environment"),
+    );
+    let output = project.run(&["render", "main.svc"]);
+    assert_eq!(output.code, 1, "{}", output.transcript());
+    assert!(output.stderr.contains("E0706"), "{}", output.transcript());
+    assert!(
+        output.stderr.contains("`join` is for a file rendered"),
+        "{}",
+        output.transcript()
+    );
+}

@@ -49,6 +49,10 @@ pub struct FileSpec {
     pub format: Format,
     /// Unix permission bits of the written file.
     pub mode: u32,
+    /// For `each = "service"`: every service's text goes into the one file at `path`
+    /// (rendered once, without a `service`), ordered by instance name with this
+    /// between them: one file instead of a file per service.
+    pub join: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +317,8 @@ struct RawFile {
     format: Option<Format>,
     #[serde(default)]
     mode: Option<String>,
+    #[serde(default)]
+    join: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,15 +374,27 @@ impl TargetManifest {
                         column: 1,
                     })?,
             };
+            let each = match file.each {
+                RawEach::Service => Each::Service,
+                RawEach::Environment => Each::Environment,
+            };
+            if file.join.is_some() && each == Each::Environment {
+                return Err(ManifestError {
+                    message: format!(
+                        "`join` is for a file rendered `each = \"service\"`: `{}` is rendered once per environment already",
+                        file.template
+                    ),
+                    line: find_line(text, "join"),
+                    column: 1,
+                });
+            }
             files.push(FileSpec {
                 template: file.template,
                 path: file.path,
-                each: match file.each {
-                    RawEach::Service => Each::Service,
-                    RawEach::Environment => Each::Environment,
-                },
+                each,
                 format: file.format.unwrap_or(raw.format),
                 mode,
+                join: file.join,
             });
         }
         Ok(TargetManifest {

@@ -161,6 +161,40 @@ fn render_whole(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<
                     Err(problem) => problems.push(*problem),
                 }
             }
+            Each::Service if spec.join.is_some() => {
+                let mut texts = Vec::new();
+                for service in &view.services {
+                    let context = ServiceContext {
+                        service,
+                        environment: &view.environment,
+                        target: &view.target,
+                    };
+                    match render_text(registry, spec, &context) {
+                        Ok(text) => texts.extend(text),
+                        Err(problem) => {
+                            if !problems.contains(&problem) {
+                                problems.push(*problem);
+                            }
+                        }
+                    }
+                }
+                let context = EnvironmentContext {
+                    services: &[],
+                    secrets: &view.secrets,
+                    files: &view.files,
+                    volumes: &view.volumes,
+                    environment: &view.environment,
+                    target: &view.target,
+                };
+                match joined_file(&registries.paths, spec, texts, &context) {
+                    Ok(Some(file)) => {
+                        paths.push(file.path.clone());
+                        sink(file)?;
+                    }
+                    Ok(None) => {}
+                    Err(problem) => problems.push(*problem),
+                }
+            }
             Each::Service => {
                 let results = render_services(registry, &registries.paths, spec, &view, sink)?;
                 for result in results {
@@ -194,6 +228,9 @@ struct Share {
     /// Problems of the templates, each said once.
     template_problems: Vec<Problem>,
     paths: Vec<String>,
+    /// The texts of each joined per-service file, by its place among the
+    /// per-service files, in instance order.
+    joined: Vec<Vec<String>>,
 }
 
 /// Renders the files of each service as its view is built, on every core, and drops
@@ -233,7 +270,10 @@ fn render_streamed(
         volumes: mention("volumes"),
     };
     let render_share = |instances: &[&Instance]| -> std::io::Result<Share> {
-        let mut share = Share::default();
+        let mut share = Share {
+            joined: vec![Vec::new(); service_specs.len()],
+            ..Share::default()
+        };
         for instance in instances {
             let before = share.view_problems.len();
             let views = stream.views(instance, &mut share.view_problems);
@@ -247,7 +287,7 @@ fn render_streamed(
             if failed.load(Ordering::Relaxed) {
                 continue;
             }
-            for spec in &service_specs {
+            for (k, spec) in service_specs.iter().enumerate() {
                 let registry = registries.for_format(spec.format);
                 for service in &views {
                     let context = ServiceContext {
@@ -255,6 +295,17 @@ fn render_streamed(
                         environment: stream.environment(),
                         target: &target.manifest.name,
                     };
+                    if spec.join.is_some() {
+                        match render_text(registry, spec, &context) {
+                            Ok(text) => share.joined[k].extend(text),
+                            Err(problem) => {
+                                if !share.template_problems.contains(&problem) {
+                                    share.template_problems.push(*problem);
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     match render_one(registry, &registries.paths, spec, &context) {
                         Ok(Some(file)) => {
                             share.paths.push(file.path.clone());
@@ -277,7 +328,10 @@ fn render_streamed(
         Ok(share)
     };
     let shares = on_every_core(&stream.instances, 64, render_share);
-    let mut all = Share::default();
+    let mut all = Share {
+        joined: vec![Vec::new(); service_specs.len()],
+        ..Share::default()
+    };
     for share in shares {
         let share = share.unwrap_or_else(|| {
             Err(std::io::Error::other(
@@ -287,6 +341,9 @@ fn render_streamed(
         problems.extend(share.view_problems);
         all.gathered.append(share.gathered);
         all.paths.extend(share.paths);
+        for (texts, more) in all.joined.iter_mut().zip(share.joined) {
+            texts.extend(more);
+        }
         for problem in share.template_problems {
             if !all.template_problems.contains(&problem) {
                 all.template_problems.push(problem);
@@ -310,18 +367,31 @@ fn render_streamed(
     let mut gathered = all.gathered;
     gathered.secrets.sort();
     let mut paths = all.paths;
+    let context = EnvironmentContext {
+        services: &[],
+        secrets: &gathered.secrets,
+        files: &gathered.files,
+        volumes: &gathered.volumes,
+        environment: stream.environment(),
+        target: &target.manifest.name,
+    };
+    for (spec, texts) in service_specs.iter().zip(all.joined) {
+        if spec.join.is_none() {
+            continue;
+        }
+        match joined_file(&registries.paths, spec, texts, &context) {
+            Ok(Some(file)) => {
+                paths.push(file.path.clone());
+                sink(file)?;
+            }
+            Ok(None) => {}
+            Err(problem) => problems.push(*problem),
+        }
+    }
     for spec in &target.manifest.files {
         if spec.each != Each::Environment {
             continue;
         }
-        let context = EnvironmentContext {
-            services: &[],
-            secrets: &gathered.secrets,
-            files: &gathered.files,
-            volumes: &gathered.volumes,
-            environment: stream.environment(),
-            target: &target.manifest.name,
-        };
         let registry = registries.for_format(spec.format);
         match render_one(registry, &registries.paths, spec, &context) {
             Ok(Some(file)) => {
@@ -452,9 +522,34 @@ fn render_one<T: Serialize>(
     if contents.trim().is_empty() {
         return Ok(None);
     }
+    let path = render_path(paths, spec, &context)?;
+    Ok(Some(RenderedFile {
+        path,
+        contents,
+        mode: spec.mode,
+    }))
+}
+
+/// One service's text of a joined file, or nothing when it renders blank.
+fn render_text<T: Serialize>(
+    registry: &Handlebars<'static>,
+    spec: &crate::manifest::FileSpec,
+    context: &T,
+) -> Result<Option<String>, Box<Problem>> {
+    let contents = registry
+        .render(&spec.template, context)
+        .map_err(|e| Box::new(template_problem(&spec.template, &e)))?;
+    Ok((!contents.trim().is_empty()).then_some(contents))
+}
+
+fn render_path(
+    paths: &Handlebars<'static>,
+    spec: &crate::manifest::FileSpec,
+    context: &Context,
+) -> Result<String, Box<Problem>> {
     let path_key = path_template_name(&spec.template);
     let path = paths
-        .render_with_context(&path_key, &context)
+        .render_with_context(&path_key, context)
         .map_err(|e| Box::new(template_problem(&format!("path of {}", spec.template), &e)))?;
     check_path(&path).map_err(|why| {
         Box::new(
@@ -470,6 +565,31 @@ fn render_one<T: Serialize>(
             ),
         )
     })?;
+    Ok(path)
+}
+
+/// The one file of a joined spec: the services' texts in order, its path rendered
+/// with the environment (a joined file has no `service`).
+fn joined_file<T: Serialize>(
+    paths: &Handlebars<'static>,
+    spec: &crate::manifest::FileSpec,
+    texts: impl IntoIterator<Item = String>,
+    environment: &T,
+) -> FileResult {
+    let separator = spec.join.as_deref().unwrap_or_default();
+    let mut contents = String::new();
+    for text in texts {
+        if !contents.is_empty() {
+            contents.push_str(separator);
+        }
+        contents.push_str(&text);
+    }
+    if contents.is_empty() {
+        return Ok(None);
+    }
+    let context = handlebars::Context::wraps(environment)
+        .map_err(|e| Box::new(template_problem(&spec.template, &e)))?;
+    let path = render_path(paths, spec, &context)?;
     Ok(Some(RenderedFile {
         path,
         contents,
