@@ -927,3 +927,53 @@ fn a_joined_file_holds_every_service_in_order() {
         output.transcript()
     );
 }
+
+/// A joined file of a system large enough to render on several threads is the
+/// per-service files, in path order, with the separator between them.
+#[test]
+fn a_joined_file_of_many_services_is_the_per_service_files_in_order() {
+    let project = Project::new();
+    let mut model = String::from("environment \"prod\" {\n  target = \"ecs\"\n}\n");
+    for i in 0..300 {
+        model.push_str(&format!(
+            "service \"s{i}\" {{\n  version = \"1.0.{i}\"\n  image   = \"s{i}\"\n}}\n"
+        ));
+    }
+    let target = |path: &str, join: &str| {
+        format!(
+            "format = \"yaml\"\n\n[[file]]\ntemplate = \"task.yaml.hbs\"\npath = \"{path}\"\neach = \"service\"\n{join}"
+        )
+    };
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", model)
+        .file(
+            "templates/ecs/target.toml",
+            target("{{service.name}}.yaml", ""),
+        )
+        .file(
+            "templates/ecs/task.yaml.hbs",
+            "name: {{service.name}}\nversion: {{service.version}}\n",
+        );
+    let output = project.run(&["render", "-o", "apart", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let mut names: Vec<String> = std::fs::read_dir(project.path().join("apart/prod"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 300);
+    let expected: Vec<String> = names
+        .iter()
+        .map(|name| project.read(&format!("apart/prod/{name}")))
+        .collect();
+
+    project.file(
+        "templates/ecs/target.toml",
+        target("all.yaml", "join = \"---\\n\"\n"),
+    );
+    let output = project.run(&["render", "-o", "joined", "main.svc"]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    assert_eq!(project.read("joined/prod/all.yaml"), expected.join("---\n"));
+}

@@ -228,9 +228,9 @@ struct Share {
     /// Problems of the templates, each said once.
     template_problems: Vec<Problem>,
     paths: Vec<String>,
-    /// The texts of each joined per-service file, by its place among the
-    /// per-service files, in instance order.
-    joined: Vec<Vec<String>>,
+    /// Each joined per-service file's part from these instances (their texts with
+    /// the separator between them), by its place among the per-service files.
+    joined: Vec<String>,
 }
 
 /// Renders the files of each service as its view is built, on every core, and drops
@@ -271,7 +271,7 @@ fn render_streamed(
     };
     let render_share = |instances: &[&Instance]| -> std::io::Result<Share> {
         let mut share = Share {
-            joined: vec![Vec::new(); service_specs.len()],
+            joined: vec![String::new(); service_specs.len()],
             ..Share::default()
         };
         for instance in instances {
@@ -297,7 +297,14 @@ fn render_streamed(
                     };
                     if spec.join.is_some() {
                         match render_text(registry, spec, &context) {
-                            Ok(text) => share.joined[k].extend(text),
+                            Ok(Some(text)) => {
+                                let part = &mut share.joined[k];
+                                if !part.is_empty() {
+                                    part.push_str(spec.join.as_deref().unwrap_or_default());
+                                }
+                                part.push_str(&text);
+                            }
+                            Ok(None) => {}
                             Err(problem) => {
                                 if !share.template_problems.contains(&problem) {
                                     share.template_problems.push(*problem);
@@ -328,10 +335,9 @@ fn render_streamed(
         Ok(share)
     };
     let shares = on_every_core(&stream.instances, 64, render_share);
-    let mut all = Share {
-        joined: vec![Vec::new(); service_specs.len()],
-        ..Share::default()
-    };
+    let mut all = Share::default();
+    // Each joined file's parts, one per thread, in instance order.
+    let mut joined_parts: Vec<Vec<String>> = vec![Vec::new(); service_specs.len()];
     for share in shares {
         let share = share.unwrap_or_else(|| {
             Err(std::io::Error::other(
@@ -341,8 +347,8 @@ fn render_streamed(
         problems.extend(share.view_problems);
         all.gathered.append(share.gathered);
         all.paths.extend(share.paths);
-        for (texts, more) in all.joined.iter_mut().zip(share.joined) {
-            texts.extend(more);
+        for (parts, part) in joined_parts.iter_mut().zip(share.joined) {
+            parts.push(part);
         }
         for problem in share.template_problems {
             if !all.template_problems.contains(&problem) {
@@ -375,7 +381,8 @@ fn render_streamed(
         environment: stream.environment(),
         target: &target.manifest.name,
     };
-    for (spec, texts) in service_specs.iter().zip(all.joined) {
+    // Joining the parts joins every text: a part is its texts joined.
+    for (spec, texts) in service_specs.iter().zip(joined_parts) {
         if spec.join.is_none() {
             continue;
         }
@@ -577,7 +584,9 @@ fn joined_file<T: Serialize>(
     environment: &T,
 ) -> FileResult {
     let separator = spec.join.as_deref().unwrap_or_default();
-    let mut contents = String::new();
+    let texts: Vec<String> = texts.into_iter().filter(|t| !t.is_empty()).collect();
+    let size = texts.iter().map(|t| t.len() + separator.len()).sum();
+    let mut contents = String::with_capacity(size);
     for text in texts {
         if !contents.is_empty() {
             contents.push_str(separator);
