@@ -55,8 +55,17 @@ impl Drop for SwarmMode {
         if self.initialised {
             let _ = docker(&["swarm", "leave", "--force"]);
         }
+        // Right after leaving, the Engine may still hold the bridge for a moment, and
+        // a single `rm` then fails: a run left it behind that way.
         if self.made_gateway_bridge {
-            let _ = docker(&["network", "rm", "docker_gwbridge"]);
+            for _ in 0..50 {
+                let (removed, _) = docker(&["network", "rm", "docker_gwbridge"]);
+                let (exists, _) = docker(&["network", "inspect", "docker_gwbridge"]);
+                if removed || !exists {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
         }
     }
 }
