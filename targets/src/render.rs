@@ -152,14 +152,12 @@ fn render_whole(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<
                     environment: &view.environment,
                     target: &view.target,
                 };
-                match render_one(registry, &registries.paths, spec, &context) {
-                    Ok(Some(file)) => {
-                        paths.push(file.path.clone());
-                        sink(file)?;
-                    }
-                    Ok(None) => {}
-                    Err(problem) => problems.push(*problem),
-                }
+                emit(
+                    render_one(registry, &registries.paths, spec, &context),
+                    &mut paths,
+                    sink,
+                    &mut problems,
+                )?;
             }
             Each::Service if spec.join.is_some() => {
                 let mut texts = Vec::new();
@@ -186,14 +184,12 @@ fn render_whole(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<
                     environment: &view.environment,
                     target: &view.target,
                 };
-                match joined_file(&registries.paths, spec, texts, &context) {
-                    Ok(Some(file)) => {
-                        paths.push(file.path.clone());
-                        sink(file)?;
-                    }
-                    Ok(None) => {}
-                    Err(problem) => problems.push(*problem),
-                }
+                emit(
+                    joined_file(&registries.paths, spec, texts, &context),
+                    &mut paths,
+                    sink,
+                    &mut problems,
+                )?;
             }
             Each::Service => {
                 let results = render_services(registry, &registries.paths, spec, &view, sink)?;
@@ -386,28 +382,24 @@ fn render_streamed(
         if spec.join.is_none() {
             continue;
         }
-        match joined_file(&registries.paths, spec, texts, &context) {
-            Ok(Some(file)) => {
-                paths.push(file.path.clone());
-                sink(file)?;
-            }
-            Ok(None) => {}
-            Err(problem) => problems.push(*problem),
-        }
+        emit(
+            joined_file(&registries.paths, spec, texts, &context),
+            &mut paths,
+            sink,
+            &mut problems,
+        )?;
     }
     for spec in &target.manifest.files {
         if spec.each != Each::Environment {
             continue;
         }
         let registry = registries.for_format(spec.format);
-        match render_one(registry, &registries.paths, spec, &context) {
-            Ok(Some(file)) => {
-                paths.push(file.path.clone());
-                sink(file)?;
-            }
-            Ok(None) => {}
-            Err(problem) => problems.push(*problem),
-        }
+        emit(
+            render_one(registry, &registries.paths, spec, &context),
+            &mut paths,
+            sink,
+            &mut problems,
+        )?;
     }
     check_unique_paths(target, paths, &mut problems);
     Ok(Rendered {
@@ -512,6 +504,26 @@ pub(crate) fn on_every_core<T: Sync, R: Send>(
 }
 
 type FileResult = Result<Option<RenderedFile>, Box<Problem>>;
+
+/// Sends a rendered file to `sink`, keeping its path; a problem is kept instead.
+fn emit(
+    result: FileResult,
+    paths: &mut Vec<String>,
+    sink: &Sink,
+    problems: &mut Vec<Problem>,
+) -> std::io::Result<()> {
+    match result {
+        Ok(Some(file)) => {
+            paths.push(file.path.clone());
+            sink(file)
+        }
+        Ok(None) => Ok(()),
+        Err(problem) => {
+            problems.push(*problem);
+            Ok(())
+        }
+    }
+}
 
 fn render_one<T: Serialize>(
     registry: &Handlebars<'static>,
