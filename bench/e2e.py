@@ -14,6 +14,16 @@ the target's per-service manifests joined into one file (`join` in a project's
 that is installed: Jinja2 (`pip install jinja2`) and go-jsonnet (`pip install
 gojsonnet`). It prints medians of wall time and peak memory (the
 child's maximum resident set) and svcmodel's time over Jinja2's.
+
+The file system matters. On ext4 without a journal (some virtual machines' root
+disks), the kernel skips inodes freed in the last minute or so when it allocates new
+ones, and that scan grows with how many were freed: a render that makes 20,000 files
+and folders just after the previous run's were deleted spends seconds in the kernel
+(`recently_deleted` in a profile). `--scratch DIR` puts models and outputs on the file
+system of your choice, e.g. a journaled ext4 mounted from an image:
+
+    truncate -s 12G /tmp/e2e.img && mkfs.ext4 -q -i 8192 /tmp/e2e.img
+    mount -o loop /tmp/e2e.img /mnt/e2e && python3 bench/e2e.py --scratch /mnt/e2e
 """
 
 import argparse
@@ -59,6 +69,9 @@ def main():
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--svcmodel", default=str(HERE.parent / "target/release/svcmodel"))
+    parser.add_argument("--scratch", default=None,
+                        help="the folder to write models and outputs in (default: the "
+                             "system's temporary folder); the file system matters: see the top of this script")
     args = parser.parse_args()
     svcmodel = Path(args.svcmodel)
     if not svcmodel.exists():
@@ -70,7 +83,7 @@ def main():
         print(f"not installed, left out: {', '.join(sorted(missing))}")
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="svcmodel-e2e-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="svcmodel-e2e-", dir=args.scratch) as scratch:
         scratch = Path(scratch)
         for n in [int(s) for s in args.sizes.split(",")]:
             model = scratch / f"model-{n}"
