@@ -8,6 +8,8 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+
 use support::{Project, repo, svcmodel, validate};
 
 fn examples(args: &[&str]) -> support::Output {
@@ -428,4 +430,159 @@ fn an_environment_of_a_placed_landscape_renders_and_plans_what_is_placed_there()
         .collect();
     planned.sort();
     assert_eq!(planned, placed_in("dc-frankfurt"));
+}
+
+/// The physical tree of `tests/cases/failure-domain-tree`: each domain's parent.
+const TREE: &[(&str, &str, &str)] = &[
+    // (kind, domain, parent)
+    ("cluster", "cl-a", "room-a"),
+    ("cluster", "cl-b", "room-b"),
+    ("rack", "a-r01", "cl-a"),
+    ("rack", "a-r02", "cl-a"),
+    ("rack", "b-r01", "cl-b"),
+    ("rack", "b-r02", "cl-b"),
+    ("hypervisor", "a-hv01", "a-r01"),
+    ("hypervisor", "a-hv02", "a-r01"),
+    ("hypervisor", "a-hv03", "a-r02"),
+    ("hypervisor", "a-hv04", "a-r02"),
+    ("hypervisor", "b-hv01", "b-r01"),
+    ("hypervisor", "b-hv02", "b-r01"),
+    ("hypervisor", "b-hv03", "b-r02"),
+    ("hypervisor", "b-hv04", "b-r02"),
+];
+
+const KINDS: [&str; 4] = ["zone", "cluster", "rack", "hypervisor"];
+
+/// The domains a rendered file lets one service's replicas run in, per kind: what its
+/// node affinity (Kubernetes), constraints (Nomad) or placement constraints (Swarm)
+/// admit, given every domain the environment declares.
+fn admitted(target: &str, text: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let declared = |kind: &str| -> BTreeSet<String> {
+        match kind {
+            "zone" => ["room-a", "room-b"].iter().map(|s| s.to_string()).collect(),
+            _ => TREE
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .map(|(_, d, _)| d.to_string())
+                .collect(),
+        }
+    };
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut out = std::collections::BTreeMap::new();
+    for kind in KINDS {
+        let mut set = declared(kind);
+        match target {
+            "kubernetes" => {
+                let label = match kind {
+                    "zone" => "topology.kubernetes.io/zone".to_string(),
+                    other => format!("svcmodel.io/{other}"),
+                };
+                if let Some(at) = lines
+                    .iter()
+                    .position(|l| *l == format!("- key: \"{label}\""))
+                {
+                    assert_eq!(lines[at + 1], "operator: In", "{text}");
+                    set = lines[at + 3..]
+                        .iter()
+                        .take_while(|l| l.starts_with("- \""))
+                        .map(|l| {
+                            l.trim_start_matches("- \"")
+                                .trim_end_matches('"')
+                                .to_string()
+                        })
+                        .collect();
+                }
+            }
+            "nomad" => {
+                let attribute = format!("attribute = \"${{meta.svcmodel_{kind}}}\"");
+                if let Some(at) = lines
+                    .windows(2)
+                    .position(|w| w[0] == "constraint {" && w[1] == attribute)
+                {
+                    assert_eq!(lines[at + 2], "operator  = \"set_contains_any\"", "{text}");
+                    let value = lines[at + 3]
+                        .trim_start_matches("value     = \"")
+                        .trim_end_matches('"');
+                    set = value.split(',').map(str::to_string).collect();
+                }
+            }
+            "swarm" => {
+                let label = format!("node.labels.svcmodel.{kind}");
+                for line in &lines {
+                    let line = line.trim_start_matches("- \"").trim_end_matches('"');
+                    if let Some(domain) = line.strip_prefix(&format!("{label} == ")) {
+                        set.retain(|d| d == domain);
+                    } else if let Some(domain) = line.strip_prefix(&format!("{label} != ")) {
+                        set.remove(domain);
+                    }
+                }
+            }
+            other => panic!("no pins for {other}"),
+        }
+        out.insert(kind.to_string(), set);
+    }
+    out
+}
+
+/// The acceptance model of nested failure domains: two rooms, two clusters, four racks,
+/// eight hosts. Every replica's path follows the tree, spread rules hold at the kind
+/// they name, and on each target that pins replicas the rendered constraints admit
+/// exactly the domains placement chose, kind by kind.
+#[test]
+fn a_tree_of_failure_domains_gives_every_replica_one_path_and_every_target_pins_it() {
+    let model =
+        std::fs::read_to_string(repo().join("tests/cases/failure-domain-tree/main.svc")).unwrap();
+    let parent: std::collections::BTreeMap<&str, &str> =
+        TREE.iter().map(|(_, d, p)| (*d, *p)).collect();
+    for target in ["kubernetes", "nomad", "swarm"] {
+        let project = Project::new();
+        project.file(
+            "main.svc",
+            model.replace("target = \"kubernetes\"", &format!("target = \"{target}\"")),
+        );
+        let output = project.run(&["place", "--format", "json", "main.svc"]);
+        assert_eq!(output.code, 0, "{}", output.transcript());
+        let placed: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+        let assignments = placed["landscapes"][0]["assignments"].as_array().unwrap();
+        assert_eq!(assignments.len(), 3, "{}", output.stdout);
+        for assignment in assignments {
+            let service = assignment["instance"].as_str().unwrap();
+            let replicas = assignment["replicas"].as_array().unwrap();
+            let mut chosen: std::collections::BTreeMap<String, BTreeSet<String>> =
+                std::collections::BTreeMap::new();
+            for replica in replicas {
+                let path: Vec<&str> = KINDS
+                    .iter()
+                    .map(|k| replica[*k].as_str().unwrap())
+                    .collect();
+                for pair in path.windows(2) {
+                    assert_eq!(
+                        parent[pair[1]], pair[0],
+                        "{service}: {path:?} leaves the tree"
+                    );
+                }
+                for (kind, domain) in KINDS.iter().zip(&path) {
+                    chosen
+                        .entry(kind.to_string())
+                        .or_default()
+                        .insert(domain.to_string());
+                }
+            }
+            // `claims` spreads over rooms (3 replicas, 2 rooms), `ledger` over hosts.
+            let distinct = |kind: &str| chosen[kind].len();
+            match service {
+                "claims" => assert_eq!(distinct("zone"), 2, "{}", output.stdout),
+                "ledger" => assert_eq!(distinct("hypervisor"), 4, "{}", output.stdout),
+                _ => {}
+            }
+            let rendered = project.run(&["render", "--stdout", "--service", service, "main.svc"]);
+            assert_eq!(rendered.code, 0, "{}", rendered.transcript());
+            assert_eq!(
+                admitted(target, &rendered.stdout),
+                chosen,
+                "{target} pins {service} to other domains than placement chose:\n{}",
+                rendered.stdout
+            );
+        }
+    }
 }

@@ -581,8 +581,8 @@ Choose a value inside the range; the message states the limits.
 A key that takes one of a fixed set of values was given another. The choices are:
 `criticality` "low", "medium", "high" or "critical"; `instancing` "shared" or
 "per_consumer"; `restart` "always", "on_failure" or "never"; a port's `protocol` "tcp",
-"udp", "http", "https" or "grpc"; `spread` "zone", "rack" or "hypervisor"; `run` takes
-the label `local`; and an `enum(...)` parameter takes the values it lists.
+"udp", "http", "https" or "grpc"; `spread` "zone", "cluster", "rack" or "hypervisor";
+`run` takes the label `local`; and an `enum(...)` parameter takes the values it lists.
 
 Use one of the choices the message lists; the help suggests the closest one.
 "#,
@@ -735,6 +735,34 @@ suggests a name.
         right: r#"service "orders" {
   version = "2.3.1"
   image   = "shop/orders:2.3.1"
+}
+"#,
+    },
+    Explanation {
+        code: Code::EmptyFailureDomain,
+        text: r#"
+An environment declares a kind of failure domain nested in the kind above it (`rack =
+{ room-a = [...] }` lists the racks of each room), and one domain of the kind above
+holds none of them. Every replica gets one path down the tree, room, then rack, so
+nothing could ever be placed in that room, and counting it as a room to spread over
+would promise a spread that cannot happen.
+
+List what the domain holds, or remove it.
+"#,
+        wrong: r#"environment "dc" {
+  target          = "kubernetes"
+  failure_domains = {
+    zone = ["room-a", "room-b"]
+    rack = { room-a = ["a-r01", "a-r02"] }
+  }
+}
+"#,
+        right: r#"environment "dc" {
+  target          = "kubernetes"
+  failure_domains = {
+    zone = ["room-a", "room-b"]
+    rack = { room-a = ["a-r01", "a-r02"], room-b = ["b-r01"] }
+  }
 }
 "#,
     },
@@ -1062,6 +1090,34 @@ service "ledger" {
   image   = "bank/ledger:1.0.0"
   config {
     env "JAVA_OPTS" = const.JVM_OPTS
+  }
+}
+"#,
+    },
+    Explanation {
+        code: Code::UnknownFailureDomain,
+        text: r#"
+A kind of failure domain is declared nested: a map from each domain of the nearest
+declared kind above it to the domains it holds (`rack = { room-a = ["a-r01"] }`: rack
+`a-r01` stands in room `room-a`). A key names a domain that the kind above does not
+list, or no kind above is declared at all, so the tree has no root there.
+
+Name a declared domain (the help suggests the closest), declare the one named, or
+write the kind as a plain list if its domains stand apart from the others.
+"#,
+        wrong: r#"environment "dc" {
+  target          = "kubernetes"
+  failure_domains = {
+    zone = ["room-a", "room-b"]
+    rack = { room-a = ["a-r01"], rooom-b = ["b-r01"] }
+  }
+}
+"#,
+        right: r#"environment "dc" {
+  target          = "kubernetes"
+  failure_domains = {
+    zone = ["room-a", "room-b"]
+    rack = { room-a = ["a-r01"], room-b = ["b-r01"] }
   }
 }
 "#,
@@ -1879,7 +1935,7 @@ service "orders" {
     Explanation {
         code: Code::DriftPlacement,
         text: r#"
-`svcmodel place` chose a failure domain (zone, rack, hypervisor) for every replica, and
+`svcmodel place` chose a failure domain (zone, cluster, rack, hypervisor) for every replica, and
 the platform reports the replicas elsewhere: a replica on a node whose `svcmodel.KIND`
 label (Swarm) or node label (Kubernetes) names a domain placement did not choose, or
 replicas crowded into fewer domains than placement spread them over (a spread rule no

@@ -137,9 +137,10 @@ pub fn landscape(n: usize, k: usize, seed: u64) -> String {
             "  failure_domains = {{ zone = [{}]",
             zones.join(", ")
         ));
+        // On premises, the hypervisors stand in the zone: a tree of failure domains.
         if provider == "onprem" {
             out.push_str(&format!(
-                ", hypervisor = [\"e{e}h0\", \"e{e}h1\", \"e{e}h2\", \"e{e}h3\"]"
+                ", hypervisor = {{ e{e}z0 = [\"e{e}h0\", \"e{e}h1\", \"e{e}h2\", \"e{e}h3\"] }}"
             ));
         }
         out.push_str(" }\n");

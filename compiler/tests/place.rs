@@ -554,3 +554,178 @@ fn environments_sharing_a_tier_are_one_landscape_and_one_without_a_tier_is_alone
         ]
     );
 }
+
+/// A generated data centre as a tree (zone > cluster > rack > hypervisor, any of the
+/// levels left out) and services with replicas, each perhaps spread over one kind.
+#[derive(Debug, Clone)]
+struct TreeSpec {
+    /// Per level kept, the number of children each parent of the level above has
+    /// (the first: the number of roots).
+    fanout: Vec<(&'static str, Vec<usize>)>,
+    /// (replicas, the kind a rule spreads it over)
+    services: Vec<(u32, Option<usize>)>,
+}
+
+fn tree_spec() -> impl Strategy<Value = TreeSpec> {
+    (
+        prop::sample::subsequence(vec!["zone", "cluster", "rack", "hypervisor"], 1..=4),
+        prop::collection::vec(prop::collection::vec(1usize..4, 1..20), 4),
+        prop::collection::vec((1u32..6, prop::option::of(0usize..4)), 1..4),
+    )
+        .prop_map(|(kinds, counts, services)| {
+            // Each level's parents are the domains of the level above.
+            let mut parents = 1;
+            let fanout = kinds
+                .iter()
+                .zip(counts)
+                .enumerate()
+                .map(|(level, (kind, mut children))| {
+                    // At most 8 leaves in all, so exhaustive search stays small.
+                    children.resize(parents, 1);
+                    if level == 0 {
+                        children[0] = children[0].max(2);
+                    }
+                    while children.iter().sum::<usize>() > 8 {
+                        let most = (0..children.len()).max_by_key(|&c| children[c]).unwrap();
+                        children[most] -= 1;
+                    }
+                    parents = children.iter().sum();
+                    (*kind, children)
+                })
+                .collect();
+            let services = services
+                .into_iter()
+                .map(|(replicas, rule)| (replicas, rule.map(|r| r % kinds.len())))
+                .collect();
+            TreeSpec { fanout, services }
+        })
+}
+
+/// The model, and per level each domain's name and parent's index.
+fn tree_model(spec: &TreeSpec) -> (String, Vec<Vec<(String, usize)>>) {
+    let mut levels: Vec<Vec<(String, usize)>> = Vec::new();
+    let mut text =
+        String::from("environment \"dc\" {\n  target = \"kubernetes\"\n  failure_domains = {\n");
+    for (level, (kind, children)) in spec.fanout.iter().enumerate() {
+        let mut domains = Vec::new();
+        for (parent, &count) in children.iter().enumerate() {
+            for _ in 0..count {
+                domains.push((format!("{kind}-{}", domains.len()), parent));
+            }
+        }
+        if level == 0 {
+            let names: Vec<String> = domains.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            writeln!(text, "    {kind} = [{}]", names.join(", ")).unwrap();
+        } else {
+            let above = &levels[level - 1];
+            let entries: Vec<String> = above
+                .iter()
+                .enumerate()
+                .map(|(p, (parent, _))| {
+                    let names: Vec<String> = domains
+                        .iter()
+                        .filter(|(_, of)| *of == p)
+                        .map(|(n, _)| format!("\"{n}\""))
+                        .collect();
+                    format!("{parent} = [{}]", names.join(", "))
+                })
+                .collect();
+            writeln!(text, "    {kind} = {{ {} }}", entries.join(", ")).unwrap();
+        }
+        levels.push(domains);
+    }
+    text.push_str("  }\n}\n");
+    for (s, (replicas, rule)) in spec.services.iter().enumerate() {
+        writeln!(
+            text,
+            "service \"s{s}\" {{\n  version = \"1.0.0\"\n  image = \"s{s}:1\"\n  replicas = {replicas}\n}}"
+        )
+        .unwrap();
+        if let Some(level) = rule {
+            writeln!(
+                text,
+                "policy \"spread-s{s}\" {{\n  services = [\"s{s}\"]\n  spread = \"{}\"\n}}",
+                spec.fanout[*level].0
+            )
+            .unwrap();
+        }
+    }
+    (text, levels)
+}
+
+/// How crowded one service's replicas are, level by level in the order that decides:
+/// the level its rule names first, then from the largest down. Each entry is the most
+/// replicas any one domain of the level holds; smaller is better, earlier counts more.
+fn crowding(levels: &[Vec<(String, usize)>], rule: Option<usize>, leaves: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..levels.len()).collect();
+    order.sort_by_key(|&l| Some(l) != rule);
+    order
+        .iter()
+        .map(|&level| {
+            let mut count = vec![0usize; levels[level].len()];
+            for &leaf in leaves {
+                // Walk up from the leaf to this level.
+                let mut d = leaf;
+                for l in (level + 1..levels.len()).rev() {
+                    d = levels[l][d].1;
+                }
+                count[d] += 1;
+            }
+            count.into_iter().max().unwrap_or(0)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// In a tree of failure domains every replica gets one consistent path, and each
+    /// service's replicas are spread as evenly as exhaustive search over every choice
+    /// of leaves can spread them, at the kind its rule names first, then from the top.
+    #[test]
+    fn replicas_follow_the_tree_and_spread_as_well_as_exhaustive_search(spec in tree_spec()) {
+        let (text, levels) = tree_model(&spec);
+        let compilation = compile_system_str("main.svc", &text);
+        prop_assert!(!compilation.has_errors(), "{text}\n{:?}", compilation.diagnostics);
+        let systems = &compilation.resolution.as_ref().unwrap().systems;
+        let placed = place::place(&compilation.model, systems, Default::default());
+        let placement = placed[0].placement.as_ref().unwrap();
+        let kinds: Vec<&str> = spec.fanout.iter().map(|(k, _)| *k).collect();
+        let leaf_count = levels.last().unwrap().len();
+        for (s, (replicas, rule)) in spec.services.iter().enumerate() {
+            let assignment = placement.assignments.iter().find(|a| a.instance == format!("s{s}")).unwrap();
+            prop_assert_eq!(assignment.replicas.len(), *replicas as usize);
+            let mut leaves = Vec::new();
+            for replica in &assignment.replicas {
+                // Each domain's parent is the replica's domain one level up.
+                let index: Vec<usize> = kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(l, k)| levels[l].iter().position(|(n, _)| *n == replica[*k]).unwrap())
+                    .collect();
+                for l in 1..kinds.len() {
+                    prop_assert_eq!(levels[l][index[l]].1, index[l - 1], "{:?} leaves the tree\n{}", replica, text);
+                }
+                leaves.push(index[kinds.len() - 1]);
+            }
+            // Every multiset of leaves, by brute force (at most 8 leaves, 5 replicas).
+            let mut best: Option<Vec<usize>> = None;
+            let mut choice = vec![0usize; *replicas as usize];
+            loop {
+                let value = crowding(&levels, *rule, &choice);
+                if best.as_ref().is_none_or(|b| value < *b) {
+                    best = Some(value);
+                }
+                let mut i = 0;
+                while i < choice.len() {
+                    choice[i] += 1;
+                    if choice[i] < leaf_count { break; }
+                    choice[i] = 0;
+                    i += 1;
+                }
+                if i == choice.len() { break; }
+            }
+            prop_assert_eq!(crowding(&levels, *rule, &leaves), best.unwrap(), "s{}\n{}\n{:?}", s, text, assignment.replicas);
+        }
+    }
+}

@@ -457,7 +457,7 @@ impl<'a> KubernetesEngine<'a> {
 
 /// The failure domains a node's labels put it in, kind to name, by the labels
 /// svcmodel renders node affinities with (`topology.kubernetes.io/zone`,
-/// `svcmodel.io/rack`, `svcmodel.io/hypervisor`).
+/// `svcmodel.io/cluster`, `svcmodel.io/rack`, `svcmodel.io/hypervisor`).
 pub fn node_domains(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     svcmodel_model::FailureDomainKind::ALL
         .iter()

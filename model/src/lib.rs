@@ -141,8 +141,14 @@ pub struct Environment {
     /// The connection svcmodel deploys through: a kubeconfig context (`kubernetes`) or
     /// a Docker context (`compose`, `swarm`); `None`: the current one.
     pub context: Option<Spanned<String>>,
-    /// Failure domains by kind (`zone`, `hypervisor`, `rack`), each a list of names.
+    /// Failure domains by kind (`zone`, `cluster`, `rack`, `hypervisor`), each a list
+    /// of names.
     pub failure_domains: BTreeMap<FailureDomainKind, Vec<Spanned<String>>>,
+    /// For a kind declared nested (`rack = { room-a = ["a-r01"] }`): each of its
+    /// domains' parent, a domain of the nearest declared kind above it. A kind declared
+    /// as a plain list has no entry: its domains are independent of the other kinds.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub domain_parents: BTreeMap<FailureDomainKind, BTreeMap<String, String>>,
     pub capacity: Option<Capacity>,
     pub cost: Option<CostRates>,
     pub links: Vec<Link>,
@@ -150,17 +156,36 @@ pub struct Environment {
     pub span: Span,
 }
 
+impl Environment {
+    /// The kind whose domains hold `kind`'s, when `kind` is declared nested: the
+    /// nearest kind above it that the environment declares.
+    pub fn parent_kind(&self, kind: FailureDomainKind) -> Option<FailureDomainKind> {
+        if !self.domain_parents.contains_key(&kind) {
+            return None;
+        }
+        FailureDomainKind::ALL
+            .into_iter()
+            .take_while(|k| *k != kind)
+            .filter(|k| self.failure_domains.contains_key(k))
+            .last()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureDomainKind {
     Zone,
+    Cluster,
     Rack,
     Hypervisor,
 }
 
 impl FailureDomainKind {
-    pub const ALL: [FailureDomainKind; 3] = [
+    /// From the largest to the smallest: a kind declared nested names its parents among
+    /// the nearest declared kind before it in this order.
+    pub const ALL: [FailureDomainKind; 4] = [
         FailureDomainKind::Zone,
+        FailureDomainKind::Cluster,
         FailureDomainKind::Rack,
         FailureDomainKind::Hypervisor,
     ];
@@ -168,6 +193,7 @@ impl FailureDomainKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureDomainKind::Zone => "zone",
+            FailureDomainKind::Cluster => "cluster",
             FailureDomainKind::Rack => "rack",
             FailureDomainKind::Hypervisor => "hypervisor",
         }

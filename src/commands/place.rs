@@ -581,9 +581,9 @@ fn print_landscape(l: &LandscapeOutput) {
 
 /// A replica's failure domains, coarsest first: `eu-central-1a`, `fra-r01/fra-hv02`.
 fn domain_text(replica: &BTreeMap<String, String>) -> String {
-    ["zone", "rack", "hypervisor"]
+    svcmodel_model::FailureDomainKind::ALL
         .iter()
-        .filter_map(|k| replica.get(*k).cloned())
+        .filter_map(|k| replica.get(k.as_str()).cloned())
         .collect::<Vec<_>>()
         .join("/")
 }

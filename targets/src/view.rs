@@ -451,7 +451,7 @@ pub struct NearView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PinView {
-    /// `zone`, `rack` or `hypervisor`.
+    /// `zone`, `cluster`, `rack` or `hypervisor`.
     pub kind: String,
     /// The Kubernetes node label that carries it.
     pub node_label: &'static str,
@@ -473,7 +473,7 @@ pub struct SpreadView {
     pub policy: String,
     pub because: Option<String>,
     /// The node label that names the domain: `topology.kubernetes.io/zone`,
-    /// `svcmodel.io/rack`, `svcmodel.io/hypervisor`.
+    /// `svcmodel.io/cluster`, `svcmodel.io/rack`, `svcmodel.io/hypervisor`.
     pub node_label: &'static str,
     /// The Swarm node label: `node.labels.svcmodel.zone`.
     pub swarm_label: &'static str,
@@ -489,6 +489,7 @@ pub const DEFAULT_DATA_PATH: &str = "/var/lib/svcmodel/data";
 pub fn swarm_label(kind: FailureDomainKind) -> &'static str {
     match kind {
         FailureDomainKind::Zone => "node.labels.svcmodel.zone",
+        FailureDomainKind::Cluster => "node.labels.svcmodel.cluster",
         FailureDomainKind::Rack => "node.labels.svcmodel.rack",
         FailureDomainKind::Hypervisor => "node.labels.svcmodel.hypervisor",
     }
@@ -498,6 +499,7 @@ pub fn swarm_label(kind: FailureDomainKind) -> &'static str {
 pub fn nomad_attribute(kind: FailureDomainKind) -> &'static str {
     match kind {
         FailureDomainKind::Zone => "${meta.svcmodel_zone}",
+        FailureDomainKind::Cluster => "${meta.svcmodel_cluster}",
         FailureDomainKind::Rack => "${meta.svcmodel_rack}",
         FailureDomainKind::Hypervisor => "${meta.svcmodel_hypervisor}",
     }
@@ -506,6 +508,7 @@ pub fn nomad_attribute(kind: FailureDomainKind) -> &'static str {
 pub fn node_label(kind: FailureDomainKind) -> &'static str {
     match kind {
         FailureDomainKind::Zone => "topology.kubernetes.io/zone",
+        FailureDomainKind::Cluster => "svcmodel.io/cluster",
         FailureDomainKind::Rack => "svcmodel.io/rack",
         FailureDomainKind::Hypervisor => "svcmodel.io/hypervisor",
     }

@@ -11,6 +11,8 @@ mod references;
 mod service;
 pub mod values;
 
+use std::collections::HashSet;
+
 use rustc_hash::FxHashMap;
 use svcmodel_model::{
     Capacity, CostRates, Environment, FailureDomainKind, Link, Model, QuantityKind, ServiceLevel,
@@ -390,24 +392,18 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             None
         }
     };
-    let mut failure_domains = std::collections::BTreeMap::new();
-    if let Some(Expr::Map(body)) = f.attr("failure_domains") {
-        const KINDS: &[fields::Field] = &[attr("zone"), attr("rack"), attr("hypervisor")];
-        let kinds = Fields::check(body, KINDS, "`failure_domains`", d);
-        for kind in FailureDomainKind::ALL {
-            if let Some(expr) = kinds.attr(kind.as_str()) {
-                let names = values::strings(expr, kind.as_str(), d);
-                report_repeated_names(&names, kind.as_str(), d);
-                failure_domains.insert(kind, names);
-            }
+    let (failure_domains, domain_parents) = match f.attr("failure_domains") {
+        Some(Expr::Map(body)) => failure_domains(body, d),
+        Some(other) => {
+            d.push(map_expected(
+                other,
+                "failure_domains",
+                "failure_domains = { zone = [\"a\", \"b\"] }",
+            ));
+            Default::default()
         }
-    } else if let Some(other) = f.attr("failure_domains") {
-        d.push(map_expected(
-            other,
-            "failure_domains",
-            "failure_domains = { zone = [\"a\", \"b\"] }",
-        ));
-    }
+        None => Default::default(),
+    };
     let capacity = f.attr("capacity").and_then(|expr| {
         let Expr::Map(body) = expr else {
             d.push(map_expected(
@@ -488,6 +484,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         region: text("region", d),
         tier: text("tier", d),
         failure_domains,
+        domain_parents,
         capacity,
         cost,
         links,
@@ -498,6 +495,191 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         name,
         span: item.span,
     })
+}
+
+type DomainsByKind = std::collections::BTreeMap<FailureDomainKind, Vec<Spanned<String>>>;
+type ParentsByKind =
+    std::collections::BTreeMap<FailureDomainKind, std::collections::BTreeMap<String, String>>;
+
+/// `failure_domains = { zone = [...], rack = { ZONE = [...] } }`: each kind a list of
+/// names, or a map from each domain of the nearest declared kind above it to the
+/// domains it holds (a tree: room > rack > host).
+fn failure_domains(body: &ast::Body, d: &mut Diagnostics) -> (DomainsByKind, ParentsByKind) {
+    const KINDS: &[fields::Field] = &[
+        attr("zone"),
+        attr("cluster"),
+        attr("rack"),
+        attr("hypervisor"),
+    ];
+    let kinds = Fields::check(body, KINDS, "`failure_domains`", d);
+    let mut domains = DomainsByKind::new();
+    let mut parents = ParentsByKind::new();
+    // The nearest declared kind above the one being read, with its domains.
+    let mut above: Option<FailureDomainKind> = None;
+    // (kind, the kind it is nested in, the domains that hold some of it)
+    let mut nested: Vec<(FailureDomainKind, FailureDomainKind, HashSet<String>)> = Vec::new();
+    for kind in FailureDomainKind::ALL {
+        let Some(expr) = kinds.attr(kind.as_str()) else {
+            continue;
+        };
+        let names = match expr {
+            Expr::Map(body) => {
+                let tree = nested_domains(body, kind, above, &domains, d);
+                parents.insert(kind, tree.parent_of);
+                // Once a key names an unknown domain, the one meant looks empty: one
+                // error is enough.
+                if tree.parents_known {
+                    nested.extend(above.map(|parent_kind| (kind, parent_kind, tree.holders)));
+                }
+                tree.names
+            }
+            _ => values::strings(expr, kind.as_str(), d),
+        };
+        report_repeated_names(&names, kind.as_str(), d);
+        domains.insert(kind, names);
+        above = Some(kind);
+    }
+    // A domain that a kind below is nested in must hold at least one of them: nothing
+    // could be placed in it.
+    for (kind, parent_kind, holders) in nested {
+        for parent in domains.get(&parent_kind).into_iter().flatten() {
+            if !holders.contains(&parent.value) {
+                d.push(
+                    Diagnostic::error(
+                        Code::EmptyFailureDomain,
+                        format!(
+                            "{} `{}` holds no {}, though `{}` is nested in `{}`",
+                            parent_kind.as_str(),
+                            parent.value,
+                            kind.as_str(),
+                            kind.as_str(),
+                            parent_kind.as_str()
+                        ),
+                    )
+                    .label(parent.span, "no replica could be placed here")
+                    .help(format!(
+                        "list the {kind}s `{parent}` holds: `{kind} = {{ {parent} = [\"...\"] }}`, or remove `{parent}`",
+                        kind = kind.as_str(),
+                        parent = parent.value,
+                    )),
+                );
+            }
+        }
+    }
+    (domains, parents)
+}
+
+/// A kind's domains read from a map keyed by their parents.
+#[derive(Default)]
+struct NestedDomains {
+    names: Vec<Spanned<String>>,
+    /// Each domain's parent, the first one it is listed under.
+    parent_of: std::collections::BTreeMap<String, String>,
+    /// The parents given a non-empty list (or a list written wrong, already reported).
+    holders: HashSet<String>,
+    /// Whether every key names a declared domain.
+    parents_known: bool,
+}
+
+/// `rack = { room-a = ["a-r01", "a-r02"], room-b = ["b-r01"] }`: the racks, and the
+/// room each stands in.
+fn nested_domains(
+    body: &ast::Body,
+    kind: FailureDomainKind,
+    above: Option<FailureDomainKind>,
+    declared: &DomainsByKind,
+    d: &mut Diagnostics,
+) -> NestedDomains {
+    let mut tree = NestedDomains {
+        parents_known: true,
+        ..NestedDomains::default()
+    };
+    let Some(above) = above else {
+        d.push(
+            Diagnostic::error(
+                Code::UnknownFailureDomain,
+                format!(
+                    "`{}` is nested in other domains, but no kind above it is declared",
+                    kind.as_str()
+                ),
+            )
+            .label(body.span, "each key must name a domain of a kind above")
+            .help(format!(
+                "declare the domains it stands in first (`zone = [\"a\", \"b\"]`), or list the {}s: `{} = [\"a\", \"b\"]`",
+                kind.as_str(),
+                kind.as_str()
+            )),
+        );
+        tree.parents_known = false;
+        return tree;
+    };
+    let parents = declared.get(&above).map(Vec::as_slice).unwrap_or_default();
+    let mut seen_parents: FxHashMap<&str, Span> = FxHashMap::default();
+    for entry in &body.items {
+        let parent = &entry.key;
+        if let Some(first) = seen_parents.insert(&parent.name, parent.span) {
+            d.push(
+                Diagnostic::error(
+                    Code::DuplicateKey,
+                    format!("`{}` is given twice in `{}`", parent.name, kind.as_str()),
+                )
+                .label(parent.span, "given again here")
+                .label(first, "first given here")
+                .help("list everything it holds under one key"),
+            );
+        }
+        if !parents.iter().any(|p| p.value == parent.name) {
+            tree.parents_known = false;
+            let help =
+                suggest::did_you_mean(&parent.name, parents.iter().map(|p| p.value.as_str()))
+                    .map(|hint| {
+                        format!(
+                            "{hint} Or declare `{}` among the {}s",
+                            parent.name,
+                            above.as_str()
+                        )
+                    })
+                    .unwrap_or_else(|| {
+                        format!(
+                            "name one of the {}s declared above, or declare `{}` among them",
+                            above.as_str(),
+                            parent.name
+                        )
+                    });
+            d.push(
+                Diagnostic::error(
+                    Code::UnknownFailureDomain,
+                    format!(
+                        "{} `{}` is not declared, so nothing can stand in it",
+                        above.as_str(),
+                        parent.name
+                    ),
+                )
+                .label(parent.span, format!("no {} has this name", above.as_str()))
+                .help(help),
+            );
+        }
+        let ast::ItemKind::Attribute(children) = &entry.kind else {
+            tree.holders.insert(parent.name.clone());
+            d.push(
+                Diagnostic::error(
+                    Code::WrongForm,
+                    format!("`{}` needs a list of {}s", parent.name, kind.as_str()),
+                )
+                .label(entry.span, "write it as an attribute")
+                .help(format!("write `{} = [\"a\", \"b\"]`", parent.name)),
+            );
+            continue;
+        };
+        for child in values::strings(children, kind.as_str(), d) {
+            tree.holders.insert(parent.name.clone());
+            tree.parent_of
+                .entry(child.value.clone())
+                .or_insert_with(|| parent.name.clone());
+            tree.names.push(child);
+        }
+    }
+    tree
 }
 
 fn report_repeated_names(names: &[Spanned<String>], what: &str, d: &mut Diagnostics) {

@@ -117,7 +117,8 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
                     FailureDomainKind::ALL.iter().map(|k| k.as_str()),
                 )
                 .unwrap_or_else(|| {
-                    "spread over `\"zone\"`, `\"rack\"` or `\"hypervisor\"`".to_string()
+                    "spread over `\"zone\"`, `\"cluster\"`, `\"rack\"` or `\"hypervisor\"`"
+                        .to_string()
                 });
                 d.push(
                     Diagnostic::error(
@@ -126,7 +127,7 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
                     )
                     .label(
                         over_text.span,
-                        "expected `\"zone\"`, `\"rack\"` or `\"hypervisor\"`",
+                        "expected `\"zone\"`, `\"cluster\"`, `\"rack\"` or `\"hypervisor\"`",
                     )
                     .help(help),
                 );

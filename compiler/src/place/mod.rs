@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use svcmodel_model::placement::{Assignment, EnvironmentLoad, Placement};
 use svcmodel_model::system::ResolvedSystem;
-use svcmodel_model::{Model, PolicyRule, Span};
+use svcmodel_model::{FailureDomainKind, Model, PolicyRule, Span};
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -201,10 +201,13 @@ fn placement(p: &Problem, solution: &Solution, explain: bool) -> Placement {
     }
 }
 
-/// The failure domains of every replica: for each kind the environment declares,
-/// replicas go to the domain where the fewest replicas of the same service and of the
-/// same spread rules already are, then the least loaded one. Replicas of one service
-/// are always spread, rule or not.
+/// The failure domains of every replica. Kinds nested in one another form a chain
+/// (room > rack > host) and a replica gets one path down it, never a rack of one room
+/// with a host of another; a kind declared as a list is a chain of its own. Along a
+/// chain each replica goes to the leaf whose domains hold the fewest replicas of the
+/// same service and of the same spread rules: first at the kinds a spread rule names,
+/// then from the largest kind down, then the least loaded. Replicas of one service are
+/// always spread, rule or not.
 fn failure_domains(p: &Problem, env_of: &[usize]) -> Vec<Vec<BTreeMap<String, String>>> {
     let mut out: Vec<Vec<BTreeMap<String, String>>> = p
         .items
@@ -225,41 +228,137 @@ fn failure_domains(p: &Problem, env_of: &[usize]) -> Vec<Vec<BTreeMap<String, St
                 .then(cpu(b).cmp(&cpu(a)))
                 .then(a.cmp(&b))
         });
-        for (kind, domains) in &env.domains {
+        for chain in DomainChain::all(env) {
+            chain.assign(p, e, &members, &mut out);
+        }
+    }
+    out
+}
+
+/// Kinds nested in one another, from the largest down, and every path through them.
+struct DomainChain<'p> {
+    kinds: Vec<FailureDomainKind>,
+    /// Per level, the domains' names.
+    names: Vec<&'p [String]>,
+    /// Per leaf (a domain of the last kind), its domain's index at every level.
+    paths: Vec<Vec<usize>>,
+}
+
+impl<'p> DomainChain<'p> {
+    fn all(env: &'p problem::Env) -> Vec<DomainChain<'p>> {
+        let mut chains: Vec<DomainChain> = Vec::new();
+        for (&kind, domains) in &env.domains {
             if domains.is_empty() {
                 continue;
             }
-            let mut load = vec![0u64; domains.len()];
-            let mut by_rule: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-            for &i in &members {
-                let item = &p.items[i];
-                let rules: Vec<usize> = item.spreads[e]
-                    .iter()
-                    .filter(|(k, _)| k == kind)
-                    .map(|(_, q)| *q)
-                    .collect();
-                let mut own = vec![0u32; domains.len()];
-                for replica in out[i].iter_mut() {
-                    let d = (0..domains.len())
-                        .min_by_key(|&d| {
-                            let ruled: u32 = rules
-                                .iter()
-                                .map(|q| by_rule.get(q).map_or(0, |c| c[d]))
-                                .sum();
-                            (ruled + own[d], load[d], d)
-                        })
-                        .unwrap_or(0);
-                    own[d] += 1;
-                    load[d] += item.size[e].map_or(0, |s| s.millicpu);
-                    for q in &rules {
-                        by_rule.entry(*q).or_insert_with(|| vec![0; domains.len()])[d] += 1;
+            match chains.last_mut() {
+                Some(chain) if env.parents.contains_key(&kind) => {
+                    chain.kinds.push(kind);
+                    chain.names.push(domains);
+                }
+                _ => chains.push(DomainChain {
+                    kinds: vec![kind],
+                    names: vec![domains],
+                    paths: Vec::new(),
+                }),
+            }
+        }
+        for chain in &mut chains {
+            chain.paths = chain.leaf_paths(env);
+        }
+        chains
+    }
+
+    /// Each leaf's path, found by walking up its parents; a leaf whose parents are not
+    /// all declared (already an error of the model) is left out.
+    fn leaf_paths(&self, env: &problem::Env) -> Vec<Vec<usize>> {
+        let last = self.kinds.len() - 1;
+        let index_of = |level: usize, name: &str| self.names[level].iter().position(|n| n == name);
+        (0..self.names[last].len())
+            .filter_map(|leaf| {
+                let mut path = vec![0; self.kinds.len()];
+                path[last] = leaf;
+                for level in (0..last).rev() {
+                    let child = &self.names[level + 1][path[level + 1]];
+                    let parent = env.parents.get(&self.kinds[level + 1])?.get(child)?;
+                    path[level] = index_of(level, parent)?;
+                }
+                Some(path)
+            })
+            .collect()
+    }
+
+    fn assign(
+        &self,
+        p: &Problem,
+        e: usize,
+        members: &[usize],
+        out: &mut [Vec<BTreeMap<String, String>>],
+    ) {
+        if self.paths.is_empty() {
+            return;
+        }
+        let levels = self.kinds.len();
+        let mut load: Vec<Vec<u64>> = self.names.iter().map(|n| vec![0; n.len()]).collect();
+        // Per spread rule, its replicas in each domain of the rule's kind.
+        let mut by_rule: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for &i in members {
+            let item = &p.items[i];
+            // Per level, the spread rules over that kind.
+            let rules: Vec<Vec<usize>> = self
+                .kinds
+                .iter()
+                .map(|kind| {
+                    item.spreads[e]
+                        .iter()
+                        .filter(|(k, _)| k == kind)
+                        .map(|(_, q)| *q)
+                        .collect()
+                })
+                .collect();
+            // The kinds a rule names decide first, then the rest from the largest down.
+            let mut order: Vec<usize> = (0..levels).collect();
+            order.sort_by_key(|&level| rules[level].is_empty());
+            let mut own: Vec<Vec<u32>> = self.names.iter().map(|n| vec![0; n.len()]).collect();
+            for replica in out[i].iter_mut() {
+                let crowding = |path: &Vec<usize>, level: usize| {
+                    let d = path[level];
+                    let ruled: u32 = rules[level]
+                        .iter()
+                        .map(|q| by_rule.get(q).map_or(0, |c| c[d]))
+                        .sum();
+                    ruled + own[level][d]
+                };
+                let Some(leaf) = (0..self.paths.len()).min_by(|&a, &b| {
+                    let (pa, pb) = (&self.paths[a], &self.paths[b]);
+                    order
+                        .iter()
+                        .map(|&l| crowding(pa, l).cmp(&crowding(pb, l)))
+                        .chain(order.iter().map(|&l| load[l][pa[l]].cmp(&load[l][pb[l]])))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                        .then(a.cmp(&b))
+                }) else {
+                    continue;
+                };
+                let path = &self.paths[leaf];
+                for level in 0..levels {
+                    let d = path[level];
+                    own[level][d] += 1;
+                    load[level][d] += item.size[e].map_or(0, |s| s.millicpu);
+                    for q in &rules[level] {
+                        by_rule
+                            .entry(*q)
+                            .or_insert_with(|| vec![0; self.names[level].len()])[d] += 1;
                     }
-                    replica.insert(kind.as_str().to_string(), domains[d].clone());
+                    replica.insert(
+                        self.kinds[level].as_str().to_string(),
+                        self.names[level][d].clone(),
+                    );
                 }
             }
         }
     }
-    out
 }
 
 /// What explaining a placement needs, computed once: the blocks of items that must

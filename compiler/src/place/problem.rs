@@ -70,6 +70,9 @@ pub struct Env<'a> {
     pub cpu_hour: f64,
     pub memory_gib_hour: f64,
     pub domains: BTreeMap<FailureDomainKind, Vec<String>>,
+    /// For a kind declared nested: each domain's parent, a domain of the kind before
+    /// it in `domains`.
+    pub parents: BTreeMap<FailureDomainKind, BTreeMap<String, String>>,
 }
 
 pub struct Item {
@@ -209,6 +212,7 @@ impl<'a> Problem<'a> {
                         .iter()
                         .map(|(k, v)| (*k, v.iter().map(|d| d.value.clone()).collect()))
                         .collect(),
+                    parents: env.domain_parents.clone(),
                 }
             })
             .collect();

@@ -29,7 +29,7 @@ pub struct RiskReport {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Loss {
     pub environment: String,
-    /// `environment`, `zone`, `rack` or `hypervisor`.
+    /// `environment`, `zone`, `cluster`, `rack` or `hypervisor`.
     pub kind: String,
     /// The failure domain's name; the environment's for a whole environment.
     pub name: String,
