@@ -119,6 +119,8 @@ catalog) join when something requires them. Values: defaults, then each -f file
   svcmodel place examples/bank                        every landscape (environments sharing a tier)
   svcmodel place -e dc-frankfurt examples/bank        the landscape that holds dc-frankfurt
   svcmodel place --explain fraud examples/bank        every environment, with why it was or was not chosen
+  svcmodel place --lose fra-r02 examples/bank         what if rack fra-r02 were lost
+  svcmodel place --without eu-only examples/bank      what if a policy were dropped
   svcmodel place --format json examples/bank
 
 Hard rules: require/forbid policies, spread over failure domains, capacity, latency
@@ -134,6 +136,13 @@ objective is cost per hour plus the weights of unmet prefer rules.")]
         /// best placement found (and says how far from the optimum it may be).
         #[arg(long, value_name = "N", default_value_t = 2_000_000)]
         max_nodes: u64,
+        /// What if this failure domain or environment were lost: place, assess and
+        /// warn as if it were out of service; repeatable.
+        #[arg(long, value_name = "DOMAIN|ENV")]
+        lose: Vec<String>,
+        /// What if this policy were dropped: place and assess without it; repeatable.
+        #[arg(long, value_name = "POLICY")]
+        without: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -141,6 +150,7 @@ objective is cost per hour plus the weights of unmet prefer rules.")]
     /// What stops if an environment or failure domain is lost; single points of failure.
     #[command(after_help = "Examples:
   svcmodel risk examples/bank
+  svcmodel risk --lose aws-eu-central examples/bank   the risk left after losing a region
   svcmodel risk --format json -e dc-frankfurt examples/bank
 
 A service stops when every replica is lost or when a service it requires stops.
@@ -148,6 +158,13 @@ Always exits 0 on a placed model: gate on the JSON (`single_points_of_failure`).
     Risk {
         #[command(flatten)]
         system: SystemArgs,
+        /// What if this failure domain or environment were lost: place, assess and
+        /// warn as if it were out of service; repeatable.
+        #[arg(long, value_name = "DOMAIN|ENV")]
+        lose: Vec<String>,
+        /// What if this policy were dropped: place and assess without it; repeatable.
+        #[arg(long, value_name = "POLICY")]
+        without: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -162,6 +179,13 @@ failure domains; services without `availability` count as always up (and are lis
     Slo {
         #[command(flatten)]
         system: SystemArgs,
+        /// What if this failure domain or environment were lost: place, assess and
+        /// warn as if it were out of service; repeatable.
+        #[arg(long, value_name = "DOMAIN|ENV")]
+        lose: Vec<String>,
+        /// What if this policy were dropped: place and assess without it; repeatable.
+        #[arg(long, value_name = "POLICY")]
+        without: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,

@@ -1915,3 +1915,75 @@ fn the_local_engine_runs_what_process_json_says() {
     }
     assert_eq!(checked, 5);
 }
+
+/// A landscape of two local environments, `east` and `west`. `ledger` runs in `east`
+/// until a policy keeps it out: then `plan` and `reconcile` of `east` say it moved to
+/// `west` and by which rule, never that it left the model (E0804).
+const MOVED_MODEL: &str = r#"
+environment "east" {
+  target = "local"
+  tier   = "prod"
+  region = "us-east"
+  cost   = { cpu_hour = 0.01 }
+}
+
+environment "west" {
+  target = "local"
+  tier   = "prod"
+  region = "us-west"
+  cost   = { cpu_hour = 0.02 }
+}
+
+service "ledger" {
+  version = "1.0.0"
+  run local { command = ["sleep", "600"] }
+  resources {
+    cpu = 1
+  }
+}
+"#;
+
+const MOVED_POLICY: &str = r#"
+policy "ledger-out-of-east" {
+  when    = service.name == "ledger"
+  forbid  = environment.region == "us-east"
+  because = "the ledger's data stays on the west coast"
+}
+"#;
+
+/// Destroys every environment of a project when the test ends, passed or not.
+struct Destroyed<'a>(&'a support::Project);
+
+impl Drop for Destroyed<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["destroy", "--yes", "main.svc"]);
+    }
+}
+
+#[test]
+fn a_service_placement_moved_is_planned_and_reconciled_as_moved_with_its_cause() {
+    let project = support::Project::new();
+    project
+        .file("svcmodel.toml", "")
+        .file("main.svc", MOVED_MODEL);
+    let _destroyed = Destroyed(&project);
+    let deploy = project.run(&["deploy", "-e", "east", "main.svc"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+
+    // A rule east cannot meet: placement moves the ledger to west.
+    project.file("main.svc", format!("{MOVED_MODEL}{MOVED_POLICY}"));
+    let plan = project.run(&["plan", "-e", "east", "main.svc"]);
+    let reconcile = project.run(&["reconcile", "-e", "east", "main.svc"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(reconcile.code, 5, "{}", reconcile.transcript());
+    assert!(!reconcile.stderr.contains("E0804"), "{}", reconcile.stderr);
+    insta::assert_snapshot!("plan-moved", plan.stdout);
+    insta::assert_snapshot!("reconcile-moved", reconcile.stderr);
+    let json = project.run(&["plan", "--format", "json", "-e", "east", "main.svc"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    validate("plan", &json);
+    assert_eq!(
+        json["environments"][0]["items"][0]["moved"],
+        "moved it to `west`: `ledger-out-of-east` forbids `east`: the ledger's data stays on the west coast"
+    );
+}

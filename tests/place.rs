@@ -586,3 +586,82 @@ fn a_tree_of_failure_domains_gives_every_replica_one_path_and_every_target_pins_
         }
     }
 }
+
+/// `--lose` and `--without` change one run, never the model: the bank without its data
+/// centre cannot hold its personal data anywhere; without the residency rule too, it
+/// moves to the cloud; with two of the cloud's three zones lost, the zone spreads are
+/// degraded warnings, in the JSON as well; a name that is nothing is a usage error.
+#[test]
+fn what_if_flags_take_domains_environments_and_policies_away_for_one_run() {
+    let lost = examples(&["place", "--lose", "dc-frankfurt", "bank"]);
+    assert_eq!(lost.code, 1, "{}", lost.transcript());
+    assert!(
+        lost.stderr_flat()
+            .contains("`dc-frankfurt` is out of service (`--lose`)"),
+        "{}",
+        lost.stderr
+    );
+
+    let moved = examples(&[
+        "place",
+        "--format",
+        "json",
+        "--lose",
+        "dc-frankfurt",
+        "--without",
+        "pii-stays-on-premises",
+        "bank",
+    ]);
+    assert_eq!(moved.code, 0, "{}", moved.transcript());
+    let moved: serde_json::Value = serde_json::from_str(&moved.stdout).unwrap();
+    let prod = &moved["landscapes"][0];
+    assert_eq!(prod["name"], "prod");
+    for a in prod["assignments"].as_array().unwrap() {
+        assert_eq!(a["environment"], "aws-eu-central", "{a}");
+    }
+
+    let degraded = examples(&[
+        "place",
+        "--format",
+        "json",
+        "--lose",
+        "eu-central-1a",
+        "--lose",
+        "eu-central-1b",
+        "bank",
+    ]);
+    assert_eq!(degraded.code, 0, "{}", degraded.transcript());
+    let degraded: serde_json::Value = serde_json::from_str(&degraded.stdout).unwrap();
+    validate("place", &degraded);
+    let warnings = degraded["warnings"].as_array().unwrap();
+    assert!(!warnings.is_empty(), "{degraded}");
+    for w in warnings {
+        assert_eq!(w["code"], "E0904", "{w}");
+        assert_eq!(w["severity"], "warning", "{w}");
+    }
+    // Nothing was placed in the zones lost.
+    for a in degraded["landscapes"][0]["assignments"].as_array().unwrap() {
+        for r in a["replicas"].as_array().unwrap() {
+            assert!(r["zone"].is_null() || r["zone"] == "eu-central-1c", "{a}");
+        }
+    }
+    // The model is untouched: the next run places as before.
+    let again = examples(&["place", "bank"]);
+    assert_eq!(again.code, 0);
+    assert!(!again.stderr.contains("E0904"), "{}", again.stderr);
+
+    let unknown = examples(&["risk", "--lose", "fra-r2", "bank"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.transcript());
+    assert!(
+        unknown.stderr.contains("`--lose fra-r2`: no environment or failure domain has this name; did you mean `fra-r02`?"),
+        "{}",
+        unknown.stderr
+    );
+    let versions = examples(&["slo", "--without", "postgres-15-in-prod", "bank"]);
+    assert_eq!(versions.code, 2, "{}", versions.transcript());
+    assert!(
+        versions.stderr.contains("a `use` rule picks versions"),
+        "{}",
+        versions.stderr
+    );
+}

@@ -182,6 +182,25 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
     std::fs::remove_file(&state).unwrap();
     let unrecorded = run(&project, &["deploy", "--timeout", "60"]);
     std::fs::write(&state, saved).unwrap();
+    // Zones z2 and z3 out of service: the spread over zones cannot hold, and the
+    // deploy goes ahead onto the zone left, with a warning (this node is z1).
+    docker(&["node", "update", "--label-add", "svcmodel.zone=z1", &node]);
+    project.file(
+        "main.svc",
+        MODEL.replace(
+            "failure_domains = { zone = [\"z1\", \"z2\", \"z3\"] }",
+            "failure_domains = { zone = [\"z1\", \"z2\", \"z3\"] }\n  out_of_service  = [\"z2\", \"z3\"]",
+        ),
+    );
+    let degraded = run(&project, &["deploy", "--timeout", "60"]);
+    let (_, degraded_placement) = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{json .Spec.TaskTemplate.Placement}}",
+        "svcmodel-swarm1-api",
+    ]);
+    docker(&["node", "update", "--label-rm", "svcmodel.zone", &node]);
     cleanup();
     assert_eq!(replicas, "2");
     same_as_rendered(&rendered, &inspected, &network_id);
@@ -226,6 +245,18 @@ fn swarm_services_deploy_with_replicas_and_placement_and_are_repaired() {
         failed.stderr
     );
     assert_eq!(restored.code, 0, "{}", restored.transcript());
+    assert_eq!(degraded.code, 0, "{}", degraded.transcript());
+    assert!(
+        degraded.stderr_flat().contains(
+            "warning[E0904]: `api-across-zones` cannot spread `api` over zones in `swarm1` while `z2`, `z3` are out of service; its 2 replicas share zone `z1`: losing it stops `api`"
+        ),
+        "{}",
+        degraded.stderr
+    );
+    assert!(
+        degraded_placement.contains(r#""Constraints":["node.labels.svcmodel.zone == z1"]"#),
+        "{degraded_placement}"
+    );
     assert_eq!(unrecorded.code, 6, "{}", unrecorded.transcript());
     assert!(
         unrecorded

@@ -1960,6 +1960,43 @@ service "api" {
         right: "",
     },
     Explanation {
+        code: Code::DriftMoved,
+        text: r#"
+A service runs in this environment, as the state records, and placement now puts it
+in another environment of the landscape: a policy rules this one out, or the other is
+cheaper or meets more preferences. It is not gone from the model, so it is not E0804:
+the message names where it moved and the rule that moved it, and `svcmodel plan`
+shows the same cause on its delete line.
+
+Deploy the environment it moved to first, so it runs there, then deploy this one with
+`--yes` to remove it here; deploying the whole landscape does both in order.
+"#,
+        wrong: r#"environment "east" {
+  target = "local"
+  tier   = "prod"
+  region = "us-east"
+}
+
+environment "west" {
+  target = "local"
+  tier   = "prod"
+  region = "us-west"
+}
+
+policy "ledger-out-of-east" {
+  when    = service.name == "ledger"
+  forbid  = environment.region == "us-east"
+  because = "the ledger's data stays on the west coast"
+}
+
+service "ledger" {
+  version = "1.0.0"
+  run local { command = ["sleep", "600"] }
+}
+"#,
+        right: "",
+    },
+    Explanation {
         code: Code::NoEnvironment,
         text: r#"
 `svcmodel place` found a service that no environment of its landscape (the
@@ -2077,6 +2114,56 @@ smaller ones with `tier`.
 "#,
         wrong: "",
         right: "",
+    },
+    Explanation {
+        code: Code::DegradedSpread,
+        text: r#"
+A warning. A spread rule asks for a service's replicas in two failure domains of a
+kind or more, the environment declares enough of them, but some are out of service
+(`out_of_service` in the environment, or `--lose` on `place`, `risk` and `slo`). The
+rule cannot hold until they come back, so placement goes ahead without it, and the
+warning says what is at risk: the domain all the replicas now share, whose loss
+stops the service. `render`, `plan` and `deploy` print it and carry on.
+
+Bring a domain back into service (remove it from `out_of_service`) and deploy again.
+If the service must not run degraded, write `degraded = "block"` in the policy: the
+rule then rules the environment out (E0901) while too few domains are in service.
+"#,
+        wrong: r#"environment "dc" {
+  target          = "kubernetes"
+  failure_domains = { zone = ["room-a", "room-b"] }
+  out_of_service  = ["room-b"]
+}
+
+policy "critical-across-rooms" {
+  when   = service.criticality == "critical"
+  spread = "zone"
+}
+
+service "claims" {
+  version     = "1.0.0"
+  image       = "insurer/claims:1.0.0"
+  criticality = "critical"
+  replicas    = 2
+}
+"#,
+        right: r#"environment "dc" {
+  target          = "kubernetes"
+  failure_domains = { zone = ["room-a", "room-b"] }
+}
+
+policy "critical-across-rooms" {
+  when   = service.criticality == "critical"
+  spread = "zone"
+}
+
+service "claims" {
+  version     = "1.0.0"
+  image       = "insurer/claims:1.0.0"
+  criticality = "critical"
+  replicas    = 2
+}
+"#,
     },
     Explanation {
         code: Code::EngineUnreachable,

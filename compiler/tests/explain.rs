@@ -198,8 +198,13 @@ fn place(
     compilation: &svcmodel_compiler::SystemCompilation,
 ) -> Vec<svcmodel_compiler::diagnostic::Diagnostic> {
     let systems = &compilation.resolution.as_ref().expect("resolved").systems;
+    // Errors, then warnings (E0904).
     svcmodel_compiler::place::place(&compilation.model, systems, Default::default())
         .into_iter()
-        .flat_map(|p| p.diagnostics)
+        .flat_map(|p| {
+            p.diagnostics
+                .into_iter()
+                .chain(p.warnings.into_iter().map(|(_, d)| d))
+        })
         .collect()
 }

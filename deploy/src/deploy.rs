@@ -203,6 +203,10 @@ pub struct PlanItem {
     /// The deploy wave, counted from 0; a delete comes after every wave
     /// (18446744073709551615).
     pub wave: usize,
+    /// For a delete: placement moved the service to another environment, and why
+    /// (`moved to \`b\`: \`no-orders-in-a\` forbids \`a\``).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -218,6 +222,16 @@ pub struct Plan {
 impl Plan {
     pub fn has_changes(&self) -> bool {
         self.items.iter().any(|i| i.action != Action::Unchanged)
+    }
+
+    /// Marks the deletes of services that placement moved to another environment of
+    /// the landscape, with the cause: they leave here because they run there.
+    pub fn mark_moved(&mut self, moved: &BTreeMap<String, String>) {
+        for item in &mut self.items {
+            if item.action == Action::Delete {
+                item.moved = moved.get(&item.name).cloned();
+            }
+        }
     }
 }
 
@@ -246,6 +260,7 @@ pub fn plan(
             }
         };
         items.push(PlanItem {
+            moved: None,
             name: d.name.clone(),
             action,
             version: Some(d.version.clone()),
@@ -257,6 +272,7 @@ pub fn plan(
     for (name, record) in recorded.into_iter().flatten() {
         if !wanted.contains(name.as_str()) {
             items.push(PlanItem {
+                moved: None,
                 name: name.clone(),
                 action: Action::Delete,
                 version: Some(record.version.clone()),
@@ -331,6 +347,9 @@ fn diff(
         "tmpfs",
         "security_opt",
         "volumes",
+        // Swarm: where placement put the replicas, so a lost domain moves them.
+        "constraints",
+        "spread",
     ] {
         let from = record.spec.get(field);
         let to = desired.spec.get(field);

@@ -24,6 +24,8 @@ pub struct Input<'a> {
     pub desired: &'a [Desired],
     /// The current secret fingerprints per service.
     pub hashes: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// Services placement moved to another environment of the landscape, with why.
+    pub moved: &'a BTreeMap<String, String>,
 }
 
 /// The kinds of drift, each with its stable code in the CLI.
@@ -33,6 +35,8 @@ pub enum DriftKind {
     Missing,
     /// Deployed, no longer in the model (E0804).
     Extra,
+    /// Deployed here, placed in another environment now (E0809).
+    Moved,
     /// Deployed, not running (E0802).
     Stopped,
     /// Running, its health check failing (E0803).
@@ -51,6 +55,7 @@ impl DriftKind {
         match self {
             DriftKind::Missing => "missing",
             DriftKind::Extra => "extra",
+            DriftKind::Moved => "moved",
             DriftKind::Stopped => "stopped",
             DriftKind::Unhealthy => "unhealthy",
             DriftKind::VersionChanged => "version_changed",
@@ -137,7 +142,8 @@ pub fn drifts(input: &Input, state: Option<&State>, engine: &dyn Engine) -> Vec<
     let model = input.model;
     let empty = BTreeMap::new();
     let recorded = state.map_or(&empty, |s| &s.services);
-    let plan = deploy::plan(input.environment, state, input.desired, input.hashes);
+    let mut plan = deploy::plan(input.environment, state, input.desired, input.hashes);
+    plan.mark_moved(input.moved);
     let mut out = Vec::new();
     for item in &plan.items {
         // Where the service's output is: files for processes, the engine's logs else.
@@ -179,6 +185,16 @@ pub fn drifts(input: &Input, state: Option<&State>, engine: &dyn Engine) -> Vec<
                 format!("`{}` is in the model but not deployed", item.name),
                 vec![(def.name.span, "declared here".to_string())],
                 "run `svcmodel deploy` or `svcmodel reconcile --fix`",
+            ),
+            (Action::Delete, _) if item.moved.is_some() => drift(
+                DriftKind::Moved,
+                format!(
+                    "`{}` is deployed here, and placement {}",
+                    item.name,
+                    item.moved.as_deref().unwrap_or_default()
+                ),
+                Vec::new(),
+                "deploy the environment it moved to, then run `svcmodel deploy --yes` here to remove it (or deploy the whole landscape)",
             ),
             (Action::Delete, _) => drift(
                 DriftKind::Extra,

@@ -126,6 +126,7 @@ fn drifts(
 ) -> Vec<reconcile::Drift> {
     let system = &compilation.resolution.as_ref().unwrap().systems[0];
     let hashes = BTreeMap::new();
+    let moved = BTreeMap::new();
     let input = reconcile::Input {
         model: &compilation.model,
         system,
@@ -133,6 +134,7 @@ fn drifts(
         target: "local",
         desired,
         hashes: &hashes,
+        moved: &moved,
     };
     reconcile::drifts(&input, state, engine)
 }

@@ -149,6 +149,13 @@ pub struct Environment {
     /// as a plain list has no entry: its domains are independent of the other kinds.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub domain_parents: BTreeMap<FailureDomainKind, BTreeMap<String, String>>,
+    /// `out_of_service`: failure domains lost or in maintenance, of any kind; with
+    /// everything nested in them, nothing is placed there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_service: Vec<Spanned<String>>,
+    /// Taken out of service as a whole (`--lose ENVIRONMENT`): nothing is placed here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lost: bool,
     pub capacity: Option<Capacity>,
     pub cost: Option<CostRates>,
     pub links: Vec<Link>,
@@ -865,6 +872,14 @@ pub enum PolicyRule {
     Spread {
         services: Vec<Spanned<String>>,
         over: Spanned<FailureDomainKind>,
+        /// `weight`: a preference worth this much per hour where the environment has
+        /// too few domains of the kind, instead of a hard rule.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        weight: Option<f64>,
+        /// `degraded = "block"`: when domains out of service leave too few of the
+        /// kind, placement fails instead of going ahead with a warning.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        block_degraded: bool,
     },
     /// Version rules: which version of a service to use where `when` holds.
     Use {

@@ -48,6 +48,8 @@ struct Environment {
     context: Option<String>,
     /// The key of the secret fingerprints; empty when no service has a secret.
     secret_key: Vec<u8>,
+    /// Services recorded here that placement moved to another environment, with why.
+    moved: BTreeMap<String, String>,
 }
 
 fn lookup(variable: &str) -> Option<String> {
@@ -233,7 +235,11 @@ fn prepare(
     let no_templates = BTreeMap::new();
     let root_dir = root.to_string_lossy().into_owned();
     let placed = match placements.for_environment(&compilation.model, &system, &name) {
-        Ok(placed) => placed,
+        Ok(placed) => {
+            // Degraded spreads: the deploy goes ahead, and says what is at risk.
+            output::print_human(&placements.warnings(&name), &compilation.sources, color);
+            placed
+        }
         Err(found) => {
             output::print_human(&found, &compilation.sources, color);
             eprintln!("error: environment `{name}` cannot be placed");
@@ -339,6 +345,14 @@ fn prepare(
     } else {
         Vec::new()
     };
+    // What runs here now and placement put elsewhere: a move, not a removal.
+    let deployed: Vec<String> = store
+        .load(&name)
+        .ok()
+        .flatten()
+        .map(|state| state.services.keys().cloned().collect())
+        .unwrap_or_default();
+    let moved = placements.moved_from(&name, &deployed);
     Ok(Environment {
         system,
         name,
@@ -347,6 +361,7 @@ fn prepare(
         store,
         context,
         secret_key,
+        moved,
     })
 }
 
@@ -520,12 +535,9 @@ pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
             Ok(state) => state,
             Err(e) => return state_error(&e),
         };
-        plans.push(deploy::plan(
-            &env.name,
-            state.as_ref(),
-            &env.desired,
-            &hashes(env),
-        ));
+        let mut plan = deploy::plan(&env.name, state.as_ref(), &env.desired, &hashes(env));
+        plan.mark_moved(&env.moved);
+        plans.push(plan);
     }
     match format {
         Format::Json => output::print_json(&PlanOutput {
@@ -569,8 +581,12 @@ fn plan_text(plan: &Plan) -> String {
             Action::Unchanged => ("=", "unchanged"),
         };
         *counts.entry(word).or_insert(0) += 1;
+        let why = match &item.moved {
+            Some(moved) => format!("{word}: {moved}"),
+            None => word.to_string(),
+        };
         out.push_str(&format!(
-            "  {sign} {} {} ({word})\n",
+            "  {sign} {} {} ({why})\n",
             item.name,
             item.version.as_deref().unwrap_or("")
         ));
@@ -695,7 +711,8 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
     let hashes: Vec<_> = envs.iter().map(hashes).collect();
     let mut deletes = Vec::new();
     for ((env, state), hashes) in envs.iter().zip(&states).zip(&hashes) {
-        let plan = deploy::plan(&env.name, Some(state), &env.desired, hashes);
+        let mut plan = deploy::plan(&env.name, Some(state), &env.desired, hashes);
+        plan.mark_moved(&env.moved);
         for pending in &plan.pending {
             eprintln!(
                 "note: `{}` was left pending ({}) by an interrupted run; converging it",
@@ -1015,7 +1032,8 @@ pub fn status(args: &SystemArgs, format: Format, color: Color) -> Exit {
     };
     let mut environments = Vec::new();
     for (env, (state, engine)) in selection.envs.iter().zip(&opened) {
-        let plan = deploy::plan(&env.name, state.as_ref(), &env.desired, &hashes(env));
+        let mut plan = deploy::plan(&env.name, state.as_ref(), &env.desired, &hashes(env));
+        plan.mark_moved(&env.moved);
         environments.push(EnvironmentStatus {
             environment: env.name.clone(),
             serial: state.as_ref().map(|s| s.serial),
@@ -1242,7 +1260,7 @@ struct EnvironmentDrift {
 struct DriftOutput {
     service: String,
     /// What differs; the diagnostic's code says the same (E0801–E0806, E0808).
-    #[schemars(extend("enum" = ["missing", "extra", "stopped", "unhealthy", "version_changed", "config_changed", "placement"]))]
+    #[schemars(extend("enum" = ["missing", "extra", "stopped", "unhealthy", "version_changed", "config_changed", "placement", "moved"]))]
     kind: &'static str,
     /// The drift as a diagnostic pointing at the model, in the shape `check` uses.
     diagnostic: JsonDiagnostic,
@@ -1388,6 +1406,7 @@ fn drifts(
         target: &env.target,
         desired: &env.desired,
         hashes: &hashes,
+        moved: &env.moved,
     };
     reconcile::drifts(&input, state, engine)
         .into_iter()
@@ -1400,6 +1419,7 @@ fn drifts(
                 DriftKind::VersionChanged => Code::DriftVersion,
                 DriftKind::ConfigChanged => Code::DriftConfig,
                 DriftKind::Placement => Code::DriftPlacement,
+                DriftKind::Moved => Code::DriftMoved,
             };
             let mut diagnostic = Diagnostic::error(code, d.message.clone()).help(d.help);
             for (span, text) in d.labels {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 use svcmodel_compiler::codes::Code;
-use svcmodel_compiler::diagnostic::Diagnostic;
+use svcmodel_compiler::diagnostic::{Diagnostic, JsonDiagnostic};
 use svcmodel_compiler::place::{self, Placed, VerdictKind};
 use svcmodel_compiler::source::SourceMap;
 use svcmodel_model::Span;
@@ -21,6 +21,10 @@ pub struct PlaceOutput {
     /// The version of this output's shape.
     pub format: u32,
     pub landscapes: Vec<LandscapeOutput>,
+    /// Warnings of placement: spread rules that failure domains out of service keep
+    /// from holding (E0904).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<JsonDiagnostic>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -91,25 +95,29 @@ pub struct RuleOutput {
     pub line: usize,
 }
 
+/// What a command does with the placed landscapes: the source map, the landscapes, and
+/// the warnings for a JSON output (already printed for a human one).
+type PlacedThen<'a> = dyn Fn(&SourceMap, &[Placed], Vec<JsonDiagnostic>) -> Exit + 'a;
+
 /// Resolves and places the model (every environment: `-e` picks the landscapes that
-/// hold it), prints placement diagnostics, and hands the placed landscapes to `then`.
+/// hold it), with the domains and environments of `lose` taken out of service; prints
+/// placement errors, or the warnings, and hands the placed landscapes to `then` with
+/// the warnings for a JSON output.
 fn with_placement(
     args: &SystemArgs,
+    what_if: &WhatIf,
     options: place::Options,
     format: Format,
     color: Color,
-    then: &dyn Fn(&SourceMap, &[Placed]) -> Exit,
+    then: &PlacedThen<'_>,
 ) -> Exit {
     let all = SystemArgs {
         environment: None,
         ..args.clone()
     };
-    let compilation = match super::system::resolve(&all, &[], false, format, color) {
+    let mut compilation = match super::system::resolve(&all, &[], false, format, color) {
         Ok(c) => c,
         Err(exit) => return exit,
-    };
-    let Some(resolution) = compilation.resolution.as_ref() else {
-        return Exit::ModelErrors;
     };
     if let Some(env) = &args.environment
         && compilation.model.environment(env).is_none()
@@ -117,6 +125,13 @@ fn with_placement(
         eprintln!("error: there is no environment `{env}` in the model");
         return Exit::Usage;
     }
+    if let Err(message) = what_if.apply(&mut compilation.model) {
+        eprintln!("error: {message}");
+        return Exit::Usage;
+    }
+    let Some(resolution) = compilation.resolution.as_ref() else {
+        return Exit::ModelErrors;
+    };
     let placed: Vec<Placed> = place::place(&compilation.model, &resolution.systems, options)
         .into_iter()
         .filter(|p| {
@@ -126,7 +141,8 @@ fn with_placement(
         })
         .collect();
     let diagnostics: Vec<_> = placed.iter().flat_map(|p| p.diagnostics.clone()).collect();
-    if !diagnostics.is_empty() {
+    let errors = diagnostics.len();
+    if errors > 0 {
         match format {
             Format::Json => output::print_json_diagnostics(
                 &diagnostics,
@@ -135,10 +151,107 @@ fn with_placement(
             ),
             Format::Human => output::print_human(&diagnostics, &compilation.sources, color),
         }
-        output::print_error_summary(diagnostics.len(), compilation.model_files);
+        output::print_error_summary(errors, compilation.model_files);
         return Exit::ModelErrors;
     }
-    then(&compilation.sources, &placed)
+    let warnings: Vec<Diagnostic> = placed
+        .iter()
+        .flat_map(|p| p.warnings.iter().map(|(_, d)| d.clone()))
+        .collect();
+    let warnings = match format {
+        Format::Json => warnings
+            .iter()
+            .map(|d| JsonDiagnostic::new(d, &compilation.sources))
+            .collect(),
+        Format::Human => {
+            output::print_human(&warnings, &compilation.sources, color);
+            Vec::new()
+        }
+    };
+    then(&compilation.sources, &placed, warnings)
+}
+
+/// What `place`, `risk` and `slo` are asked to assume for one run.
+pub struct WhatIf {
+    /// `--lose`: environments or failure domains out of service.
+    pub lose: Vec<String>,
+    /// `--without`: policies dropped.
+    pub without: Vec<String>,
+}
+
+impl WhatIf {
+    fn apply(&self, model: &mut svcmodel_model::Model) -> Result<(), String> {
+        for name in &self.lose {
+            take_out_of_service(model, name)?;
+        }
+        for name in &self.without {
+            let Some(at) = model.policies.iter().position(|p| &p.name.value == name) else {
+                let hint = svcmodel_compiler::suggest::did_you_mean(
+                    name,
+                    model.policies.iter().map(|p| p.name.value.as_str()),
+                )
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+                return Err(format!("`--without {name}`: no policy has this name{hint}"));
+            };
+            if matches!(
+                model.policies[at].rule,
+                svcmodel_model::PolicyRule::Use { .. }
+            ) {
+                return Err(format!(
+                    "`--without {name}`: a `use` rule picks versions as the system resolves, not placement; edit the model to try without it"
+                ));
+            }
+            model.policies.remove(at);
+        }
+        Ok(())
+    }
+}
+
+/// `--lose NAME`: the environment of that name as a whole, or every failure domain
+/// of that name, out of service.
+fn take_out_of_service(model: &mut svcmodel_model::Model, name: &str) -> Result<(), String> {
+    if let Some(env) = model.environments.iter_mut().find(|e| e.name.value == name) {
+        env.lost = true;
+        return Ok(());
+    }
+    let mut found = false;
+    for env in &mut model.environments {
+        if env
+            .failure_domains
+            .values()
+            .flatten()
+            .any(|d| d.value == name)
+            && !env.out_of_service.iter().any(|d| d.value == name)
+        {
+            env.out_of_service.push(svcmodel_model::Spanned::new(
+                name.to_string(),
+                env.name.span,
+            ));
+            found = true;
+        }
+    }
+    if found {
+        return Ok(());
+    }
+    let known: Vec<&str> = model
+        .environments
+        .iter()
+        .flat_map(|e| {
+            std::iter::once(e.name.value.as_str()).chain(
+                e.failure_domains
+                    .values()
+                    .flatten()
+                    .map(|d| d.value.as_str()),
+            )
+        })
+        .collect();
+    let hint = svcmodel_compiler::suggest::did_you_mean(name, known.iter().copied())
+        .map(|h| format!("; {h}"))
+        .unwrap_or_default();
+    Err(format!(
+        "`--lose {name}`: no environment or failure domain has this name{hint}"
+    ))
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -146,6 +259,9 @@ pub struct RiskOutput {
     /// The version of this output's shape.
     pub format: u32,
     pub landscapes: Vec<place::risk::RiskReport>,
+    /// Warnings of placement (E0904), as `place` gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<JsonDiagnostic>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -153,6 +269,9 @@ pub struct SloOutput {
     /// The version of this output's shape.
     pub format: u32,
     pub landscapes: Vec<place::slo::SloReport>,
+    /// Warnings of placement (E0904), as `place` gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<JsonDiagnostic>,
 }
 
 /// An assessment (`risk`, `slo`) of every placed landscape.
@@ -173,18 +292,20 @@ fn assess<T>(
 }
 
 /// `svcmodel risk`.
-pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
+pub fn risk(args: &SystemArgs, what_if: &WhatIf, format: Format, color: Color) -> Exit {
     with_placement(
         args,
+        what_if,
         place::Options::without_reasons(),
         format,
         color,
-        &|_, placed| {
+        &|_, placed, warnings| {
             let reports = assess(placed, place::risk::risk);
             match format {
                 Format::Json => output::print_json(&RiskOutput {
                     format: 1,
                     landscapes: reports,
+                    warnings,
                 }),
                 Format::Human => reports.iter().for_each(print_risk),
             }
@@ -194,13 +315,14 @@ pub fn risk(args: &SystemArgs, format: Format, color: Color) -> Exit {
 }
 
 /// `svcmodel slo`: exit 5 when a target is not met.
-pub fn slo(args: &SystemArgs, format: Format, color: Color) -> Exit {
+pub fn slo(args: &SystemArgs, what_if: &WhatIf, format: Format, color: Color) -> Exit {
     with_placement(
         args,
+        what_if,
         place::Options::without_reasons(),
         format,
         color,
-        &|_, placed| {
+        &|_, placed, warnings| {
             let reports = assess(placed, place::slo::slo);
             let missed = reports
                 .iter()
@@ -210,6 +332,7 @@ pub fn slo(args: &SystemArgs, format: Format, color: Color) -> Exit {
                 Format::Json => output::print_json(&SloOutput {
                     format: 1,
                     landscapes: reports,
+                    warnings,
                 }),
                 Format::Human => reports.iter().for_each(print_slo),
             }
@@ -365,6 +488,7 @@ pub fn run(
     args: &SystemArgs,
     explain: Option<&str>,
     max_nodes: u64,
+    what_if: &WhatIf,
     format: Format,
     color: Color,
 ) -> Exit {
@@ -372,34 +496,42 @@ pub fn run(
         nodes: max_nodes,
         explain: true,
     };
-    with_placement(args, options, format, color, &|sources, placed| {
-        if let Some(name) = explain
-            && !placed
+    with_placement(
+        args,
+        what_if,
+        options,
+        format,
+        color,
+        &|sources, placed, warnings| {
+            if let Some(name) = explain
+                && !placed
+                    .iter()
+                    .any(|p| p.problem.items.iter().any(|i| i.name == name))
+            {
+                let known = placed
+                    .iter()
+                    .flat_map(|p| p.problem.items.iter().map(|i| i.name.as_str()));
+                let hint = svcmodel_compiler::suggest::did_you_mean(name, known)
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
+                eprintln!("error: there is no service `{name}` in the system{hint}");
+                return Exit::Usage;
+            }
+            let landscapes: Vec<LandscapeOutput> = placed
                 .iter()
-                .any(|p| p.problem.items.iter().any(|i| i.name == name))
-        {
-            let known = placed
-                .iter()
-                .flat_map(|p| p.problem.items.iter().map(|i| i.name.as_str()));
-            let hint = svcmodel_compiler::suggest::did_you_mean(name, known)
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            eprintln!("error: there is no service `{name}` in the system{hint}");
-            return Exit::Usage;
-        }
-        let landscapes: Vec<LandscapeOutput> = placed
-            .iter()
-            .filter_map(|p| landscape_output(p, explain, sources))
-            .collect();
-        match format {
-            Format::Json => output::print_json(&PlaceOutput {
-                format: 1,
-                landscapes,
-            }),
-            Format::Human => landscapes.iter().for_each(print_landscape),
-        }
-        Exit::Success
-    })
+                .filter_map(|p| landscape_output(p, explain, sources))
+                .collect();
+            match format {
+                Format::Json => output::print_json(&PlaceOutput {
+                    format: 1,
+                    landscapes,
+                    warnings,
+                }),
+                Format::Human => landscapes.iter().for_each(print_landscape),
+            }
+            Exit::Success
+        },
+    )
 }
 
 fn landscape_output(
@@ -594,11 +726,18 @@ pub(super) struct Placements {
     landscapes: Vec<LandscapePlacement>,
 }
 
-/// A landscape's environments, and its placement or why there is none.
+/// A landscape's environments, its placement or why there is none, and its warnings
+/// by environment.
 type LandscapePlacement = (
     Vec<String>,
     Result<svcmodel_model::placement::Placement, Vec<Diagnostic>>,
+    Vec<(String, Diagnostic)>,
+    Rejections,
 );
+
+/// Per instance and environment, the first rule that rules it out there: the cause of
+/// a move out of it.
+type Rejections = BTreeMap<(String, String), String>;
 
 impl Placements {
     /// Places the landscapes that `systems` (the environments resolved so far) touch;
@@ -652,14 +791,68 @@ impl Placements {
                 let problem = place::Problem::build(model, systems, &name, &envs);
                 // Rendering and deploying never print why: no reasons to work out.
                 let placed = place::place_landscape(problem, place::Options::without_reasons());
+                let mut rejections = Rejections::new();
+                for item in &placed.problem.items {
+                    for (e, env) in placed.problem.envs.iter().enumerate() {
+                        if let Some(r) = item.rejections[e].first() {
+                            rejections
+                                .insert((item.name.clone(), env.name.clone()), r.text.clone());
+                        }
+                    }
+                }
                 let result = match placed.placement {
                     Some(p) if placed.diagnostics.is_empty() => Ok(p),
                     _ => Err(placed.diagnostics),
                 };
-                (names, result)
+                (names, result, placed.warnings, rejections)
             })
             .collect();
         Placements { landscapes }
+    }
+
+    /// What placement warns of in `environment`: spread rules that domains out of
+    /// service keep from holding.
+    pub(super) fn warnings(&self, environment: &str) -> Vec<Diagnostic> {
+        self.landscapes
+            .iter()
+            .flat_map(|(_, _, warnings, _)| warnings)
+            .filter(|(env, _)| env == environment)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+
+    /// Of the services `deployed` in `environment`, those placement put in another
+    /// environment of its landscape: "moved to `B`: the rule that rules it out here".
+    pub(super) fn moved_from(
+        &self,
+        environment: &str,
+        deployed: &[String],
+    ) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Some((_, Ok(placement), _, rejections)) = self
+            .landscapes
+            .iter()
+            .find(|(envs, _, _, _)| envs.iter().any(|e| e == environment))
+        else {
+            return out;
+        };
+        for a in &placement.assignments {
+            if a.environment == environment || !deployed.contains(&a.instance) {
+                continue;
+            }
+            let why = match rejections.get(&(a.instance.clone(), environment.to_string())) {
+                Some(rule) => rule.clone(),
+                None => format!(
+                    "it costs less there, or meets more preferences (`svcmodel place --explain {}`)",
+                    a.instance
+                ),
+            };
+            out.insert(
+                a.instance.clone(),
+                format!("moved it to `{}`: {why}", a.environment),
+            );
+        }
+        out
     }
 
     /// For `environment`: the instances placed there and what the view needs (for an
@@ -671,10 +864,10 @@ impl Placements {
         system: &ResolvedSystem,
         environment: &str,
     ) -> Result<Option<(Vec<String>, PlacedView)>, Vec<Diagnostic>> {
-        let Some((_, result)) = self
+        let Some((_, result, _, _)) = self
             .landscapes
             .iter()
-            .find(|(envs, _)| envs.iter().any(|e| e == environment))
+            .find(|(envs, _, _, _)| envs.iter().any(|e| e == environment))
         else {
             return Ok(None);
         };

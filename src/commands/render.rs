@@ -132,7 +132,10 @@ pub fn run(args: &RenderArgs) -> Exit {
         // In a landscape of several environments, only what placement put here.
         let placed = match &system.environment {
             Some(env) => match placements.for_environment(&compilation.model, system, env) {
-                Ok(placed) => placed,
+                Ok(placed) => {
+                    diagnostics.extend(placements.warnings(env));
+                    placed
+                }
                 Err(found) => {
                     diagnostics.extend(found);
                     continue;

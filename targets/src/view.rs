@@ -479,6 +479,9 @@ pub struct SpreadView {
     pub swarm_label: &'static str,
     /// The Nomad node attribute: `${meta.svcmodel_zone}`.
     pub nomad_attribute: &'static str,
+    /// A spread with a `weight`: the scheduler spreads if it can, and places anyway.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub preferred: bool,
 }
 
 /// Where a service's data volume is mounted when the model does not say.
@@ -2205,7 +2208,13 @@ impl<'a> Builder<'a> {
     fn spread(&self, name: &str, def: &Service, problems: &mut Vec<Problem>) -> Vec<SpreadView> {
         let mut out: Vec<SpreadView> = Vec::new();
         for policy in &self.input.model.policies {
-            let PolicyRule::Spread { services, over } = &policy.rule else {
+            let PolicyRule::Spread {
+                services,
+                over,
+                weight,
+                ..
+            } = &policy.rule
+            else {
                 continue;
             };
             // Placement reads spread rules the same way (compiler/src/place).
@@ -2252,6 +2261,7 @@ impl<'a> Builder<'a> {
                 node_label: node_label(over.value),
                 swarm_label: swarm_label(over.value),
                 nomad_attribute: nomad_attribute(over.value),
+                preferred: weight.is_some(),
             });
         }
         out

@@ -375,6 +375,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         attr("address"),
         attr("context"),
         attr("failure_domains"),
+        attr("out_of_service"),
         attr("capacity"),
         attr("cost"),
         attr("labels"),
@@ -404,6 +405,34 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         }
         None => Default::default(),
     };
+    let out_of_service = f
+        .attr("out_of_service")
+        .map(|e| values::strings(e, "out_of_service", d))
+        .unwrap_or_default();
+    report_repeated_names(&out_of_service, "out_of_service", d);
+    for name in &out_of_service {
+        if !failure_domains
+            .values()
+            .flatten()
+            .any(|d| d.value == name.value)
+        {
+            let declared = failure_domains.values().flatten().map(|d| d.value.as_str());
+            d.push(
+                Diagnostic::error(
+                    Code::UnknownFailureDomain,
+                    format!(
+                        "`{}` is not a failure domain of this environment",
+                        name.value
+                    ),
+                )
+                .label(name.span, "out of service, but never declared")
+                .help(
+                    suggest::did_you_mean(&name.value, declared)
+                        .unwrap_or_else(|| "name a domain `failure_domains` declares".to_string()),
+                ),
+            );
+        }
+    }
     let capacity = f.attr("capacity").and_then(|expr| {
         let Expr::Map(body) = expr else {
             d.push(map_expected(
@@ -485,6 +514,8 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         tier: text("tier", d),
         failure_domains,
         domain_parents,
+        out_of_service,
+        lost: false,
         capacity,
         cost,
         links,

@@ -23,11 +23,27 @@ const SCHEMA: &[Field] = &[
     attr("weight"),
     attr("spread"),
     attr("services"),
+    attr("degraded"),
     attr("use"),
     attr("because"),
 ];
 
 const RULES: &[&str] = &["require", "forbid", "prefer", "spread", "use"];
+
+/// `weight`, above zero, for a preference or a preferred spread.
+fn weight(f: &Fields, d: &mut Diagnostics) -> Option<f64> {
+    let weight = f
+        .attr("weight")
+        .and_then(|e| values::float(e, "weight", d))?;
+    if weight.value <= 0.0 {
+        d.push(
+            Diagnostic::error(Code::OutOfRange, "`weight` must be above zero")
+                .label(weight.span, "not a positive weight")
+                .help("give a positive weight; a larger weight makes the preference stronger"),
+        );
+    }
+    Some(weight.value)
+}
 
 pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Policy> {
     let context = format!("policy `{}`", name.value);
@@ -80,8 +96,11 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
             );
         }
     };
-    only_with("weight", "prefer", d);
+    if rule_item.key.name != "spread" {
+        only_with("weight", "prefer", d);
+    }
     only_with("services", "spread", d);
+    only_with("degraded", "spread", d);
     let when = f.attr("when").and_then(|e| condition(e, "when", d));
     let expr = f.attr(&rule_item.key.name)?;
     let rule = match rule_item.key.name.as_str() {
@@ -91,24 +110,10 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         "forbid" => PolicyRule::Forbid {
             condition: condition(expr, "forbid", d)?,
         },
-        "prefer" => {
-            let weight = f.attr("weight").and_then(|e| values::float(e, "weight", d));
-            if let Some(w) = &weight
-                && w.value <= 0.0
-            {
-                d.push(
-                    Diagnostic::error(Code::OutOfRange, "`weight` must be above zero")
-                        .label(w.span, "not a positive weight")
-                        .help(
-                            "give a positive weight; a larger weight makes the preference stronger",
-                        ),
-                );
-            }
-            PolicyRule::Prefer {
-                condition: condition(expr, "prefer", d)?,
-                weight: weight.map_or(1.0, |w| w.value),
-            }
-        }
+        "prefer" => PolicyRule::Prefer {
+            condition: condition(expr, "prefer", d)?,
+            weight: weight(&f, d).unwrap_or(1.0),
+        },
         "spread" => {
             let over_text = values::string(expr, "spread", d)?;
             let Some(over) = FailureDomainKind::parse(&over_text.value) else {
@@ -145,9 +150,43 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
                 );
                 return None;
             }
+            let weight = weight(&f, d);
+            let block_degraded = match f.attr("degraded") {
+                None => false,
+                Some(e) => {
+                    let text = values::string(e, "degraded", d)?;
+                    match text.value.as_str() {
+                        "warn" => false,
+                        "block" => true,
+                        other => {
+                            d.push(
+                                Diagnostic::error(
+                                    Code::UnknownChoice,
+                                    format!("`{other}` is not what a degraded spread does"),
+                                )
+                                .label(text.span, "expected `\"warn\"` or `\"block\"`")
+                                .help("write `degraded = \"block\"` to stop placement while domains out of service leave too few, or `\"warn\"` (the default) to go ahead with a warning"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+            };
+            if weight.is_some() && block_degraded {
+                d.push(
+                    Diagnostic::error(
+                        Code::ConflictingKeys,
+                        "a spread with a `weight` is a preference: it never blocks",
+                    )
+                    .label(rule_item.key.span, "a preferred spread")
+                    .help("remove `weight` to make the spread a rule, or remove `degraded`"),
+                );
+            }
             PolicyRule::Spread {
                 services,
                 over: Spanned::new(over, over_text.span),
+                weight,
+                block_degraded,
             }
         }
         _ => {

@@ -58,7 +58,10 @@ pub struct Placed<'a> {
     pub problem: Problem<'a>,
     pub solution: Option<Solution>,
     pub placement: Option<Placement>,
+    /// Why there is no placement (errors).
     pub diagnostics: Vec<Diagnostic>,
+    /// What the placement leaves at risk, by the environment it concerns (warnings).
+    pub warnings: Vec<(String, Diagnostic)>,
 }
 
 /// Places every landscape of the model.
@@ -86,11 +89,13 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
     match outcome {
         Outcome::Found(solution) => {
             let placement = placement(&problem, &solution, options.explain);
+            let warnings = degraded_spreads(&problem, &solution.env_of, &placement);
             Placed {
                 problem,
                 solution: Some(solution),
                 placement: Some(placement),
                 diagnostics: Vec::new(),
+                warnings,
             }
         }
         Outcome::Infeasible => {
@@ -100,6 +105,7 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
                 solution: None,
                 placement: None,
                 diagnostics,
+                warnings: Vec::new(),
             }
         }
         Outcome::Unknown => {
@@ -121,9 +127,76 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
                 solution: None,
                 placement: None,
                 diagnostics,
+                warnings: Vec::new(),
             }
         }
     }
+}
+
+/// A warning for every spread rule that holds no longer because failure domains are
+/// out of service, with the risk it leaves: the domain whose loss now stops the
+/// service, if its replicas share one.
+fn degraded_spreads(
+    p: &Problem,
+    env_of: &[usize],
+    placement: &Placement,
+) -> Vec<(String, Diagnostic)> {
+    let mut out = Vec::new();
+    for (i, item) in p.items.iter().enumerate() {
+        let e = env_of[i];
+        let env = &p.envs[e];
+        for &q in &item.degraded[e] {
+            let policy = &p.model.policies[q];
+            let PolicyRule::Spread { over, .. } = &policy.rule else {
+                continue;
+            };
+            let kind = over.value.as_str();
+            let replicas = &placement.assignments[i].replicas;
+            let shared: BTreeSet<&str> = replicas
+                .iter()
+                .filter_map(|r| r.get(kind).map(String::as_str))
+                .collect();
+            let risk = match shared.iter().next() {
+                Some(only) if shared.len() == 1 => format!(
+                    "its {} replicas share {kind} `{only}`: losing it stops `{}`",
+                    replicas.len(),
+                    item.name
+                ),
+                _ => format!("its replicas share fewer {kind}s than the rule asks"),
+            };
+            let lost: Vec<String> = env
+                .env
+                .out_of_service
+                .iter()
+                .map(|d| format!("`{}`", d.value))
+                .collect();
+            let mut d = Diagnostic::error(
+                Code::DegradedSpread,
+                format!(
+                    "`{}` cannot spread `{}` over {kind}s in `{}` while {} {} out of service; {risk}",
+                    policy.name.value,
+                    item.name,
+                    env.name,
+                    lost.join(", "),
+                    if lost.len() == 1 { "is" } else { "are" }
+                ),
+            )
+            .label(over.span, "this spread rule");
+            d.severity = crate::diagnostic::Severity::Warning;
+            for domain in &env.env.out_of_service {
+                let label = if domain.span == env.env.name.span {
+                    format!("`--lose {}`", domain.value)
+                } else {
+                    "out of service".to_string()
+                };
+                d = d.label(domain.span, label);
+            }
+            out.push((env.name.clone(), d.help(format!(
+                "bring a {kind} back into service and re-run `svcmodel deploy`; to stop deploys instead, write `degraded = \"block\"` in the policy"
+            ))));
+        }
+    }
+    out
 }
 
 fn placement(p: &Problem, solution: &Solution, explain: bool) -> Placement {
@@ -536,7 +609,7 @@ impl<'p> Explainer<'p> {
                 .count();
             if moving > 0
                 && self.group_count[g][e] + moving > 1
-                && env.domains.get(&group.over).map_or(0, Vec::len) < 2
+                && env.spread_fails(group.over, group.block_degraded)
             {
                 out.insert(RuleId::Policy(group.policy));
             }
@@ -726,6 +799,10 @@ impl Explainer<'_> {
                     let policy = &p.model.policies[q];
                     let weight = match &policy.rule {
                         PolicyRule::Prefer { weight, .. } => *weight,
+                        PolicyRule::Spread {
+                            weight: Some(weight),
+                            ..
+                        } => *weight,
                         _ => 0.0,
                     };
                     format!("`{}` (weight {weight})", policy.name.value)
@@ -833,6 +910,7 @@ fn blocked_text(p: &Problem, env_of: &[usize], i: usize, e: usize, rule: RuleId)
             }
         ),
         RuleId::Resolution => format!("`{item}` does not resolve in `{name}`"),
+        RuleId::OutOfService(_) => format!("`{name}` is out of service"),
     }
 }
 
@@ -941,6 +1019,16 @@ pub fn rule_label(p: &Problem, rule: RuleId) -> Option<(Span, String)> {
             )
         }
         RuleId::Resolution => return None,
+        RuleId::OutOfService(e) => {
+            let env = p.envs[e].env;
+            match env.out_of_service.first() {
+                Some(first) if !env.lost => (first.span, "out of service".to_string()),
+                _ => (
+                    env.name.span,
+                    format!("`{}` is out of service", env.name.value),
+                ),
+            }
+        }
     })
 }
 
@@ -1059,7 +1147,7 @@ fn candidate_rules(p: &Problem) -> Vec<RuleId> {
     let mut rules: BTreeSet<RuleId> = BTreeSet::new();
     for item in &p.items {
         for r in item.rejections.iter().flatten() {
-            if r.rule != RuleId::Resolution {
+            if !matches!(r.rule, RuleId::Resolution | RuleId::OutOfService(_)) {
                 rules.insert(r.rule);
             }
         }

@@ -7,7 +7,7 @@
 //! switched off, which is how an infeasible model is explained (the smallest set of
 //! rules that cannot hold together).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use svcmodel_model::eval::{Context, holds};
 use svcmodel_model::system::ResolvedSystem;
@@ -34,6 +34,9 @@ pub enum RuleId {
     /// The instance is not part of this environment's resolution (its versions or
     /// requirements resolve differently there). Never switched off.
     Resolution,
+    /// The environment (by index into [`Problem::envs`]) is out of service as a whole,
+    /// or every domain of one of its kinds is. Never switched off: it is a fact.
+    OutOfService(usize),
 }
 
 /// Why an item cannot run in an environment whatever else is placed.
@@ -73,6 +76,117 @@ pub struct Env<'a> {
     /// For a kind declared nested: each domain's parent, a domain of the kind before
     /// it in `domains`.
     pub parents: BTreeMap<FailureDomainKind, BTreeMap<String, String>>,
+    /// Per kind, the domains declared, in service or not: a spread that only the
+    /// domains out of service break is degraded, not impossible.
+    pub declared: BTreeMap<FailureDomainKind, usize>,
+}
+
+impl Env<'_> {
+    /// Whether a spread rule over `kind` keeps two of its services (or two replicas of
+    /// one) out of this environment: fewer than two domains of the kind are in
+    /// service, and either fewer than two are declared or the rule blocks when
+    /// degraded.
+    pub fn spread_fails(&self, kind: FailureDomainKind, block_degraded: bool) -> bool {
+        let in_service = self.domains.get(&kind).map_or(0, Vec::len);
+        let declared = self.declared.get(&kind).copied().unwrap_or(0);
+        in_service < 2 && (declared < 2 || block_degraded || in_service == 0)
+    }
+}
+
+/// The failure domains of `env` still in service, per kind: not out of service, not
+/// nested in one that is, and, for a kind something is nested in, holding at least one
+/// domain in service.
+fn in_service(env: &Environment) -> BTreeMap<FailureDomainKind, Vec<String>> {
+    let lost: BTreeSet<&str> = env
+        .out_of_service
+        .iter()
+        .map(|d| d.value.as_str())
+        .collect();
+    let mut kept: BTreeMap<FailureDomainKind, Vec<String>> = env
+        .failure_domains
+        .iter()
+        .map(|(kind, domains)| {
+            let names = domains
+                .iter()
+                .map(|d| d.value.clone())
+                .filter(|n| !lost.contains(n.as_str()))
+                .collect();
+            (*kind, names)
+        })
+        .collect();
+    let nested: Vec<(FailureDomainKind, FailureDomainKind)> = kept
+        .keys()
+        .filter_map(|&kind| Some((kind, env.parent_kind(kind)?)))
+        .collect();
+    let parent_of = |kind: &FailureDomainKind, domain: &str| {
+        env.domain_parents
+            .get(kind)
+            .and_then(|p| p.get(domain))
+            .cloned()
+    };
+    // Down the tree: nothing stands in a domain out of service.
+    for (kind, parent_kind) in &nested {
+        let up: BTreeSet<String> = kept
+            .get(parent_kind)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        if let Some(domains) = kept.get_mut(kind) {
+            domains.retain(|d| parent_of(kind, d).is_some_and(|p| up.contains(&p)));
+        }
+    }
+    // Up the tree: a domain with nothing left in it holds nothing.
+    for (kind, parent_kind) in nested.iter().rev() {
+        let holding: BTreeSet<String> = kept
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| parent_of(kind, d))
+            .collect();
+        if let Some(parents) = kept.get_mut(parent_kind) {
+            parents.retain(|p| holding.contains(p));
+        }
+    }
+    kept
+}
+
+/// Why nothing can be placed in `env`, if nothing can: it is lost as a whole, or
+/// every domain of a kind it declares is out of service.
+fn out_of_service(env: &Env) -> Option<String> {
+    if env.env.lost {
+        return Some(format!("`{}` is out of service (`--lose`)", env.name));
+    }
+    env.declared
+        .iter()
+        .find(|(kind, n)| **n > 0 && env.domains.get(kind).is_none_or(Vec::is_empty))
+        .map(|(kind, _)| {
+            format!(
+                "every {} of `{}` is out of service",
+                kind.as_str(),
+                env.name
+            )
+        })
+}
+
+/// `capacity`, less the share of the domains out of service: of each kind, the part
+/// still in service; the smallest part counts.
+fn capacity_in_service(
+    capacity: Option<u64>,
+    declared: &BTreeMap<FailureDomainKind, usize>,
+    kept: &BTreeMap<FailureDomainKind, Vec<String>>,
+) -> Option<u64> {
+    let capacity = capacity?;
+    let scaled = declared
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(kind, n)| {
+            let left = kept.get(kind).map_or(0, Vec::len) as u128;
+            (u128::from(capacity) * left / *n as u128) as u64
+        })
+        .min()
+        .unwrap_or(capacity);
+    Some(scaled)
 }
 
 pub struct Item {
@@ -90,6 +204,9 @@ pub struct Item {
     pub rejections: Vec<Vec<Rejection>>,
     /// Per environment: the spread rules that apply (kind, policy).
     pub spreads: Vec<Vec<(FailureDomainKind, usize)>>,
+    /// Per environment: the spread rules that only domains out of service break there
+    /// (placed there, it runs with a warning).
+    pub degraded: Vec<Vec<usize>>,
     pub criticality: svcmodel_model::Criticality,
     /// Availability of one replica, as a fraction (0.999), where declared.
     pub availability: Option<f64>,
@@ -139,6 +256,8 @@ pub struct Link {
 pub struct Group {
     pub policy: usize,
     pub over: FailureDomainKind,
+    /// `degraded = "block"`: domains out of service count as missing.
+    pub block_degraded: bool,
     pub items: Vec<usize>,
 }
 
@@ -193,26 +312,37 @@ impl<'a> Problem<'a> {
             .map(|&i| {
                 let env = &model.environments[i];
                 let name = env.name.value.clone();
+                let declared = env
+                    .failure_domains
+                    .iter()
+                    .map(|(kind, domains)| (*kind, domains.len()))
+                    .collect();
+                let domains = in_service(env);
                 Env {
                     env,
                     system: systems
                         .iter()
                         .find(|s| s.environment.as_deref() == Some(name.as_str())),
                     name,
-                    cpu_cap: env.capacity.as_ref().and_then(|c| c.millicpu),
-                    memory_cap: env.capacity.as_ref().and_then(|c| c.memory_bytes),
+                    cpu_cap: capacity_in_service(
+                        env.capacity.as_ref().and_then(|c| c.millicpu),
+                        &declared,
+                        &domains,
+                    ),
+                    memory_cap: capacity_in_service(
+                        env.capacity.as_ref().and_then(|c| c.memory_bytes),
+                        &declared,
+                        &domains,
+                    ),
                     cpu_hour: env.cost.as_ref().and_then(|c| c.cpu_hour).unwrap_or(0.0),
                     memory_gib_hour: env
                         .cost
                         .as_ref()
                         .and_then(|c| c.memory_gib_hour)
                         .unwrap_or(0.0),
-                    domains: env
-                        .failure_domains
-                        .iter()
-                        .map(|(k, v)| (*k, v.iter().map(|d| d.value.clone()).collect()))
-                        .collect(),
+                    domains,
                     parents: env.domain_parents.clone(),
+                    declared,
                 }
             })
             .collect();
@@ -273,6 +403,7 @@ impl<'a> Problem<'a> {
             unmet: vec![Vec::new(); n],
             rejections: vec![Vec::new(); n],
             spreads: vec![Vec::new(); n],
+            degraded: vec![Vec::new(); n],
             criticality: svcmodel_model::Criticality::Medium,
             availability: None,
             span: Span::default(),
@@ -293,6 +424,12 @@ impl<'a> Problem<'a> {
                 continue;
             };
             let def = &*self.model.services[instance.definition];
+            if let Some(text) = out_of_service(env) {
+                item.rejections[e].push(Rejection {
+                    rule: RuleId::OutOfService(e),
+                    text,
+                });
+            }
             item.service = instance.service.clone();
             item.criticality = def.criticality.value;
             item.availability = def.availability.as_ref().map(|a| a.value / 100.0);
@@ -353,7 +490,12 @@ impl<'a> Problem<'a> {
                         item.penalty[e] += weight;
                         item.unmet[e].push(p);
                     }
-                    PolicyRule::Spread { services, over } => {
+                    PolicyRule::Spread {
+                        services,
+                        over,
+                        weight,
+                        block_degraded,
+                    } => {
                         let named = services.is_empty()
                             || services.iter().any(|s| s.value == def.name.value);
                         if !(named && when) {
@@ -361,24 +503,46 @@ impl<'a> Problem<'a> {
                         }
                         item.spreads[e].push((over.value, p));
                         let count = env.domains.get(&over.value).map_or(0, Vec::len);
+                        let declared = env.declared.get(&over.value).copied().unwrap_or(0);
                         let kind = over.value.as_str();
-                        if count == 0 {
-                            item.rejections[e].push(Rejection {
-                                rule: RuleId::Policy(p),
-                                text: format!(
-                                    "`{}` spreads it over {kind}s and `{}` declares none{because}",
-                                    policy.name.value, env.name
-                                ),
-                            });
-                        } else if count < 2 && size.replicas >= 2 {
-                            item.rejections[e].push(Rejection {
-                                rule: RuleId::Policy(p),
-                                text: format!(
-                                    "`{}` spreads its {} replicas over {kind}s and `{}` has only one{because}",
-                                    policy.name.value, size.replicas, env.name
-                                ),
-                            });
+                        if count >= 2 || (count == 1 && size.replicas < 2) {
+                            continue;
                         }
+                        if let Some(weight) = weight {
+                            item.penalty[e] += weight;
+                            item.unmet[e].push(p);
+                            continue;
+                        }
+                        let needed = if size.replicas >= 2 { 2 } else { 1 };
+                        let degraded = count >= 1 && declared >= needed;
+                        let text = if declared == 0 {
+                            format!(
+                                "`{}` spreads it over {kind}s and `{}` declares none{because}",
+                                policy.name.value, env.name
+                            )
+                        } else if count == 0 {
+                            format!(
+                                "`{}` spreads it over {kind}s and every {kind} of `{}` is out of service{because}",
+                                policy.name.value, env.name
+                            )
+                        } else if degraded && !block_degraded {
+                            item.degraded[e].push(p);
+                            continue;
+                        } else if degraded {
+                            format!(
+                                "`{}` spreads its {} replicas over {kind}s, blocks while degraded, and `{}` has only one in service{because}",
+                                policy.name.value, size.replicas, env.name
+                            )
+                        } else {
+                            format!(
+                                "`{}` spreads its {} replicas over {kind}s and `{}` has only one{because}",
+                                policy.name.value, size.replicas, env.name
+                            )
+                        };
+                        item.rejections[e].push(Rejection {
+                            rule: RuleId::Policy(p),
+                            text,
+                        });
                     }
                     _ => {}
                 }
@@ -489,7 +653,13 @@ impl<'a> Problem<'a> {
             }
         }
         for (p, policy) in self.model.policies.iter().enumerate() {
-            if let PolicyRule::Spread { services, over } = &policy.rule
+            // A spread with a weight is a preference of each service: no group.
+            if let PolicyRule::Spread {
+                services,
+                over,
+                weight: None,
+                block_degraded,
+            } = &policy.rule
                 && services.len() >= 2
             {
                 let items: Vec<usize> = names
@@ -505,6 +675,7 @@ impl<'a> Problem<'a> {
                     self.groups.push(Group {
                         policy: p,
                         over: over.value,
+                        block_degraded: *block_degraded,
                         items,
                     });
                 }
@@ -575,7 +746,8 @@ impl<'a> Problem<'a> {
             "nears": self.nears.iter().map(|n| json!({ "item": n.item, "target": n.target })).collect::<Vec<_>>(),
             "groups": self.groups.iter().map(|g| json!({
                 "items": g.items,
-                "domains": self.envs.iter().map(|e| e.domains.get(&g.over).map_or(0, Vec::len)).collect::<Vec<_>>(),
+                // Two domains when the group may share the environment, else none.
+                "domains": self.envs.iter().map(|e| if e.spread_fails(g.over, g.block_degraded) { 0 } else { 2 }).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
     }

@@ -194,7 +194,7 @@ impl<'p> Search<'p> {
             .iter()
             .filter(|&&(g, count)| {
                 let group = &self.p.groups[g];
-                env.domains.get(&group.over).map_or(0, Vec::len) < 2
+                env.spread_fails(group.over, group.block_degraded)
                     && self.group_count[g][e] + count > 1
             })
             .count()
@@ -1068,7 +1068,7 @@ pub fn violations(p: &Problem, disabled: &BTreeSet<RuleId>, env_of: &[usize]) ->
         }
         for (e, env) in p.envs.iter().enumerate() {
             let count = group.items.iter().filter(|&&i| env_of[i] == e).count();
-            if count > 1 && env.domains.get(&group.over).map_or(0, Vec::len) < 2 {
+            if count > 1 && env.spread_fails(group.over, group.block_degraded) {
                 out.insert(RuleId::Policy(group.policy));
             }
         }
