@@ -75,6 +75,9 @@ pub struct AssignmentOutput {
 pub struct ExplanationOutput {
     pub instance: String,
     pub verdicts: Vec<VerdictOutput>,
+    /// Why its replicas got their failure domains in the chosen environment: the
+    /// spread rules and how far each is met, the tree, the domains out of service.
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -571,6 +574,7 @@ fn landscape_output(
             ExplanationOutput {
                 instance: p.items[i].name.clone(),
                 verdicts,
+                domains: place::domain_reasons(p, &solution.env_of, placement, i),
             }
         })
         .into_iter()
@@ -705,6 +709,12 @@ fn print_landscape(l: &LandscapeOutput) {
                     "    {:width$}  {} ({}:{})",
                     "", rule.rule, rule.file, rule.line
                 );
+            }
+        }
+        if !e.domains.is_empty() {
+            println!("  its failure domains:");
+            for reason in &e.domains {
+                println!("    - {reason}");
             }
         }
     }

@@ -133,6 +133,87 @@ pub fn place_landscape(problem: Problem<'_>, options: Options) -> Placed<'_> {
     }
 }
 
+/// Why item `i`'s replicas got the failure domains they have in the environment
+/// placement chose, one sentence each: the spread rules and how far each is met, the
+/// tree the paths follow, and the domains out of service (`place --explain`).
+pub fn domain_reasons(
+    p: &Problem,
+    env_of: &[usize],
+    placement: &Placement,
+    i: usize,
+) -> Vec<String> {
+    let e = env_of[i];
+    let env = &p.envs[e];
+    let item = &p.items[i];
+    let replicas = &placement.assignments[i].replicas;
+    let mut out = Vec::new();
+    if env.domains.is_empty() {
+        return out;
+    }
+    for &(kind, q) in &item.spreads[e] {
+        let policy = &p.model.policies[q];
+        let used: BTreeSet<&str> = replicas
+            .iter()
+            .filter_map(|r| r.get(kind.as_str()).map(String::as_str))
+            .collect();
+        let available = env.domains.get(&kind).map_or(0, Vec::len);
+        let because = policy
+            .because
+            .as_ref()
+            .map(|b| format!(" ({})", b.value))
+            .unwrap_or_default();
+        let soft = matches!(
+            policy.rule,
+            PolicyRule::Spread {
+                weight: Some(_),
+                ..
+            }
+        );
+        let state = if item.degraded[e].contains(&q) {
+            "degraded: too few are in service"
+        } else if used.len() >= replicas.len().min(available) {
+            "met"
+        } else if soft {
+            "preferred, not met"
+        } else {
+            "as far as the domains allow"
+        };
+        out.push(format!(
+            "`{}` spreads it over {}s{because}: {} of {available} in service used, {state}",
+            policy.name.value,
+            kind.as_str(),
+            used.len()
+        ));
+    }
+    if item.spreads[e].is_empty() && replicas.len() > 1 {
+        out.push(
+            "no spread rule applies: its own replicas still go to the domains with the fewest of them, largest kind first, then the least loaded".to_string(),
+        );
+    }
+    for &kind in env.parents.keys() {
+        if let Some(parent) = env.env.parent_kind(kind) {
+            out.push(format!(
+                "{}s stand in {}s: each replica's path follows the tree",
+                kind.as_str(),
+                parent.as_str()
+            ));
+        }
+    }
+    if !env.env.out_of_service.is_empty() {
+        let lost: Vec<String> = env
+            .env
+            .out_of_service
+            .iter()
+            .map(|d| format!("`{}`", d.value))
+            .collect();
+        out.push(format!(
+            "out of service, so never chosen: {}, and what they hold",
+            lost.join(", ")
+        ));
+    }
+    out
+}
+
 /// A warning for every spread rule that holds no longer because failure domains are
 /// out of service, with the risk it leaves: the domain whose loss now stops the
 /// service, if its replicas share one.
@@ -771,7 +852,7 @@ impl Explainer<'_> {
             if !broken.is_empty() {
                 let text = broken
                     .iter()
-                    .map(|r| blocked_text(p, env_of, i, e, *r))
+                    .map(|r| blocked_text(p, env_of, &together, i, e, *r))
                     .collect::<Vec<_>>()
                     .join("; ");
                 return Verdict {
@@ -839,41 +920,57 @@ impl Explainer<'_> {
     }
 }
 
-fn blocked_text(p: &Problem, env_of: &[usize], i: usize, e: usize, rule: RuleId) -> String {
+/// Why moving `i` with the items it must stay with (`moving`) to `e` breaks `rule`,
+/// naming the ends of the rule itself: a budget between two other services of the
+/// block is theirs, not `i`'s.
+fn blocked_text(
+    p: &Problem,
+    env_of: &[usize],
+    moving: &[usize],
+    i: usize,
+    e: usize,
+    rule: RuleId,
+) -> String {
     let name = &p.envs[e].name;
-    let item = &p.items[i].name;
     let env_name = |x: usize| &p.envs[x].name;
+    let inside = |k: usize| k == i || moving.contains(&k);
     match rule {
         RuleId::Near(n) => {
             let near = &p.nears[n];
-            let other = if near.item == i {
-                near.target
+            // The end that would move, and the one that stays.
+            let (mine, other) = if inside(near.item) {
+                (near.item, near.target)
             } else {
-                near.item
+                (near.target, near.item)
             };
-            if near.item == i {
+            if near.item == mine {
                 format!(
-                    "kept near `{}` (in `{}`): `near` keeps it with its data, not in `{name}`",
+                    "`{}` is kept near `{}` (in `{}`): `near` keeps it with its data, not in `{name}`",
+                    p.items[mine].name,
                     p.items[other].name,
                     env_name(env_of[other])
                 )
             } else {
                 format!(
-                    "`{}` (in `{}`) is declared near it, so it stays there, not in `{name}`",
+                    "`{}` (in `{}`) is declared near `{}`, so it stays there, not in `{name}`",
                     p.items[other].name,
-                    env_name(env_of[other])
+                    env_name(env_of[other]),
+                    p.items[mine].name
                 )
             }
         }
         RuleId::Latency(x) | RuleId::Reach(x) => {
             let edge = &p.edges[x];
-            let other = if edge.from == i { edge.to } else { edge.from };
-            let f = env_of[other];
-            let arrow = if edge.from == i {
-                format!("`{item}` → `{}`", p.items[other].name)
+            let other = if inside(edge.from) {
+                edge.to
             } else {
-                format!("`{}` → `{item}`", p.items[other].name)
+                edge.from
             };
+            let f = env_of[other];
+            let arrow = format!(
+                "`{}` → `{}`",
+                p.items[edge.from].name, p.items[edge.to].name
+            );
             match (rule, p.latency(e, f)) {
                 (RuleId::Reach(_), _) | (_, None) => format!(
                     "{arrow} would cross from `{name}` to `{}`, and no link joins them to carry its {}",
@@ -909,7 +1006,7 @@ fn blocked_text(p: &Problem, env_of: &[usize], i: usize, e: usize, rule: RuleId)
                 _ => "failure domain",
             }
         ),
-        RuleId::Resolution => format!("`{item}` does not resolve in `{name}`"),
+        RuleId::Resolution => format!("`{}` does not resolve in `{name}`", p.items[i].name),
         RuleId::OutOfService(_) => format!("`{name}` is out of service"),
     }
 }
@@ -1128,6 +1225,36 @@ pub fn conflicts(p: &Problem, options: Options) -> Vec<Diagnostic> {
     for rule in &kept {
         if let Some((span, text)) = rule_label(p, *rule) {
             d = d.label(span, text);
+        }
+        // A link's bandwidth binds only through the requirements that would cross
+        // it: name each one that needs more than the link carries on its own.
+        if let RuleId::Bandwidth(l) = rule {
+            let link = &p.links[*l];
+            // Those that alone need more than it carries; else every one with a
+            // bandwidth, as they need more together.
+            let alone = |needed: u64| link.bandwidth.is_some_and(|carried| needed > carried);
+            let any_alone = p.edges.iter().any(|e| e.bandwidth.is_some_and(alone));
+            for edge in &p.edges {
+                let Some(needed) = edge.bandwidth else {
+                    continue;
+                };
+                if alone(needed) || !any_alone {
+                    d = d.label(
+                        edge.span,
+                        format!(
+                            "`{}` → `{}` needs {} across `{}` and `{}`",
+                            p.items[edge.from].name,
+                            p.items[edge.to].name,
+                            svcmodel_model::quantity::format(
+                                svcmodel_model::QuantityKind::Bandwidth,
+                                needed
+                            ),
+                            p.envs[link.a].name,
+                            p.envs[link.b].name
+                        ),
+                    );
+                }
+            }
         }
     }
     let help = if let [RuleId::Capacity(_)] = kept.as_slice() {

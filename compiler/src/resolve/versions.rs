@@ -508,7 +508,12 @@ fn explain_conflict(
         format!("the model holds `{subject}` {}", available.join(", "))
     };
     let used: BTreeSet<&str> = on_subject.iter().map(|i| i.consumer.as_str()).collect();
-    let help = if used.len() >= 2 {
+    let help = if let [rule] = rules.as_slice() {
+        format!(
+            "{held}; relax the requirement, or policy `{}`'s `use` rule (`{subject}` {} here)",
+            rule.policy, rule.requirement
+        )
+    } else if used.len() >= 2 {
         format!("{held}; change one requirement so that a single version satisfies all")
     } else {
         format!("{held}; relax the requirement, or add a version of `{subject}` that satisfies it")
