@@ -135,10 +135,13 @@ pub enum Feature {
     SecretFiles,
     #[serde(rename = "node_selector")]
     NodeSelector,
+    /// Bandwidth declared on a `requires`, enforced by the engine.
+    #[serde(rename = "bandwidth")]
+    Bandwidth,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 21] = [
+    pub const ALL: [Feature; 22] = [
         Feature::Replicas,
         Feature::HealthTcp,
         Feature::HealthHttp,
@@ -160,6 +163,7 @@ impl Feature {
         Feature::Variants,
         Feature::SecretFiles,
         Feature::NodeSelector,
+        Feature::Bandwidth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -185,6 +189,7 @@ impl Feature {
             Feature::Variants => "variants",
             Feature::SecretFiles => "secret_files",
             Feature::NodeSelector => "node_selector",
+            Feature::Bandwidth => "bandwidth",
         }
     }
 
@@ -211,6 +216,7 @@ impl Feature {
             Feature::Variants => "variants of a service side by side (`variant`)",
             Feature::SecretFiles => "a secret written to a file (`file \"PATH\" = param.NAME`)",
             Feature::NodeSelector => "node labels to run on (`node_label`)",
+            Feature::Bandwidth => "a bandwidth a requirement reserves",
         }
     }
 }

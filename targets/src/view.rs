@@ -158,6 +158,13 @@ pub struct ServiceView {
     pub near: Vec<NearView>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// What its consumers' requirements reserve, as a Kubernetes quantity of bits per
+    /// second (`500M`), on targets that enforce bandwidth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bandwidth_ingress: Option<String>,
+    /// What its own requirements reserve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bandwidth_egress: Option<String>,
     /// The node labels a node must carry to run it.
     pub node_selector: BTreeMap<String, String>,
     /// The workload identity it runs as: the model's `identity`, else its name.
@@ -1385,6 +1392,7 @@ impl<'a> Builder<'a> {
             .consumers(instance)
             .into_iter()
             .partition(|c| elsewhere(&c.name));
+        let (bandwidth_ingress, bandwidth_egress) = self.bandwidth(instance, problems);
         let replicas = def.total_replicas();
         if replicas > 1 {
             self.require(
@@ -1592,6 +1600,8 @@ impl<'a> Builder<'a> {
             near,
             labels,
             annotations: def.annotations.clone(),
+            bandwidth_ingress,
+            bandwidth_egress,
             scratch: scratch(&def.scratch),
             security: security(def.security()),
             standard_labels: BTreeMap::new(),
@@ -2168,6 +2178,84 @@ impl<'a> Builder<'a> {
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.port_name.cmp(&b.port_name)));
         out.dedup_by(|a, b| a.name == b.name && a.port_name == b.port_name);
         out
+    }
+
+    /// What the requirements from and to the instance reserve, summed, as Kubernetes
+    /// quantities (bits per second) where the target enforces bandwidth; elsewhere a
+    /// warning per requirement of the instance that declares one.
+    fn bandwidth(
+        &self,
+        instance: &Instance,
+        problems: &mut Vec<Problem>,
+    ) -> (Option<String>, Option<String>) {
+        let reserved = |consumer: &Instance, dependency: &svcmodel_model::system::Dependency| {
+            self.definition(consumer)
+                .requires
+                .get(dependency.requirement)
+                .and_then(|r| r.bandwidth_bps.as_ref())
+                .map(|b| (b.value, b.span))
+        };
+        let mut egress = 0;
+        for dependency in &instance.dependencies {
+            let Some((bps, span)) = reserved(instance, dependency) else {
+                continue;
+            };
+            egress += bps;
+            if !self.target.supports(Feature::Bandwidth) {
+                let to = &self.input.system.instance(dependency.instance).name;
+                problems.push(
+                    Problem::new(
+                        ProblemKind::Unsupported,
+                        format!(
+                            "target `{}`{} cannot enforce the {} that `{}` reserves to `{to}`: placement counts it, the engine will not hold to it",
+                            self.target.name,
+                            self.input
+                                .system
+                                .environment
+                                .as_deref()
+                                .map(|e| format!(" (environment `{e}`)"))
+                                .unwrap_or_default(),
+                            svcmodel_model::quantity::format(QuantityKind::Bandwidth, bps),
+                            instance.name
+                        ),
+                    )
+                    .warning()
+                    .label(span, "this bandwidth")
+                    .help("render this environment for a target that enforces bandwidth (`kubernetes`), or shape the traffic outside svcmodel"),
+                );
+            }
+        }
+        if !self.target.supports(Feature::Bandwidth) {
+            return (None, None);
+        }
+        let mut ingress = 0;
+        for (consumer_id, _) in self.input.system.graph.dependents_of(instance.id) {
+            let consumer = self.input.system.instance(consumer_id);
+            for dependency in consumer
+                .dependencies
+                .iter()
+                .filter(|d| d.instance == instance.id)
+            {
+                ingress += reserved(consumer, dependency).map_or(0, |(bps, _)| bps);
+            }
+        }
+        let quantity = |bps: u64| {
+            (bps > 0).then(|| {
+                [
+                    (1_000_000_000_000, "T"),
+                    (1_000_000_000, "G"),
+                    (1_000_000, "M"),
+                    (1_000, "k"),
+                ]
+                .iter()
+                .find(|(factor, _)| bps.is_multiple_of(*factor))
+                .map_or_else(
+                    || bps.to_string(),
+                    |(factor, unit)| format!("{}{unit}", bps / factor),
+                )
+            })
+        };
+        (quantity(ingress), quantity(egress))
     }
 
     /// The instances named by `near`: the dependency of that name (its own instance
