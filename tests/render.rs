@@ -47,9 +47,19 @@ const TARGETS: [&str; 6] = [
     "local",
 ];
 
+/// The examples every target renders and every parser reads.
+const EXAMPLES: [&str; 6] = [
+    "shop",
+    "bank",
+    "insurer",
+    "bookinfo",
+    "teastore",
+    "bank-of-anthos",
+];
+
 #[test]
 fn every_built_in_target_renders_every_example() {
-    for example in ["shop", "bank", "bookinfo", "teastore", "bank-of-anthos"] {
+    for example in EXAMPLES {
         for target in TARGETS {
             let output = examples(&["render", "--target", target, example]);
             snapshot(&format!("{example}-{target}"), &output.transcript());
@@ -100,7 +110,7 @@ fn each_environment_renders_with_its_own_target() {
 #[test]
 fn every_rendered_file_of_the_examples_parses() {
     let mut parsed = 0;
-    for example in ["shop", "bank", "bookinfo", "teastore", "bank-of-anthos"] {
+    for example in EXAMPLES {
         for target in TARGETS {
             let output = examples(&["render", "--target", target, "--format", "json", example]);
             if output.code != 0 {
