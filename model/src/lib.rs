@@ -224,6 +224,10 @@ pub struct CostRates {
     pub cpu_hour: Option<f64>,
     /// Currency units per GiB of memory per hour.
     pub memory_gib_hour: Option<f64>,
+    /// Currency units per GiB of a service's `data` per month (of 730 hours), per
+    /// replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_gib_month: Option<f64>,
     pub span: Option<Span>,
 }
 

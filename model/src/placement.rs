@@ -53,6 +53,8 @@ pub struct EnvironmentLoad {
     pub capacity_millicpu: Option<u64>,
     pub capacity_memory_bytes: Option<u64>,
     pub cost_per_hour: f64,
+    /// The part of `cost_per_hour` that pays for data (`storage_gib_month`).
+    pub storage_per_hour: f64,
 }
 
 impl Placement {

@@ -56,6 +56,10 @@ pub struct LoadOutput {
     pub capacity_millicpu: Option<u64>,
     pub capacity_memory_bytes: Option<u64>,
     pub cost_per_hour: f64,
+    /// The part that pays for data (`storage_gib_month`).
+    pub storage_per_hour: f64,
+    /// `cost_per_hour` over a month of 730 hours.
+    pub cost_per_month: f64,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -597,6 +601,8 @@ fn landscape_output(
                 capacity_millicpu: l.capacity_millicpu,
                 capacity_memory_bytes: l.capacity_memory_bytes,
                 cost_per_hour: round(l.cost_per_hour),
+                storage_per_hour: round(l.storage_per_hour),
+                cost_per_month: round(l.cost_per_hour * place::problem::HOURS_PER_MONTH),
             })
             .collect(),
         assignments: placement
@@ -656,8 +662,13 @@ fn print_landscape(l: &LandscapeOutput) {
             Some(c) => format!("{used} of {c}"),
             None => used,
         };
+        let storage = if load.storage_per_hour > 0.0 {
+            format!(" (storage {:.3}/h)", load.storage_per_hour)
+        } else {
+            String::new()
+        };
         println!(
-            "  {:width$}  cpu {}, memory {}, {:.3}/h",
+            "  {:width$}  cpu {}, memory {}, {:.3}/h{storage}, {:.2}/month",
             load.environment,
             cap(
                 place::problem::cpu_text(load.millicpu),
@@ -667,7 +678,8 @@ fn print_landscape(l: &LandscapeOutput) {
                 place::problem::memory_text(load.memory_bytes),
                 load.capacity_memory_bytes.map(place::problem::memory_text)
             ),
-            load.cost_per_hour
+            load.cost_per_hour,
+            load.cost_per_month
         );
     }
     println!();

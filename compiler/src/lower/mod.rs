@@ -29,7 +29,11 @@ use fields::{
 
 /// Schemas of small blocks and maps.
 const CPU_MEMORY: &[Field] = &[attr("cpu"), attr("memory")];
-const COST: &[Field] = &[attr("cpu_hour"), attr("memory_gib_hour")];
+const COST: &[Field] = &[
+    attr("cpu_hour"),
+    attr("memory_gib_hour"),
+    attr("storage_gib_month"),
+];
 const LINK: &[Field] = &[attr("latency"), attr("bandwidth")];
 
 /// The built-in deployment targets an environment may name.
@@ -474,6 +478,7 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
         Some(CostRates {
             cpu_hour: rate("cpu_hour", d),
             memory_gib_hour: rate("memory_gib_hour", d),
+            storage_gib_month: rate("storage_gib_month", d),
             span: Some(body.span),
         })
     });

@@ -323,6 +323,7 @@ fn placement(p: &Problem, solution: &Solution, explain: bool) -> Placement {
                 capacity_millicpu: env.cpu_cap,
                 capacity_memory_bytes: env.memory_cap,
                 cost_per_hour: 0.0,
+                storage_per_hour: 0.0,
             };
             for (i, item) in p.items.iter().enumerate() {
                 if solution.env_of[i] == e
@@ -331,6 +332,7 @@ fn placement(p: &Problem, solution: &Solution, explain: bool) -> Placement {
                     load.millicpu += size.total_cpu();
                     load.memory_bytes += size.total_memory();
                     load.cost_per_hour += item.cost[e];
+                    load.storage_per_hour += item.storage_cost[e];
                 }
             }
             load
@@ -864,6 +866,15 @@ impl Explainer<'_> {
             }
             let cost_here = sum(here, &|x, f| x.cost[f]);
             let cost_there = sum(e, &|x, f| x.cost[f]);
+            // A cost with the part that pays for data, when there is one.
+            let priced = |cost: f64, f: usize| {
+                let storage = sum(f, &|x, g| x.storage_cost[g]);
+                if storage > 0.0 {
+                    format!("{} (storage {})", money(cost), money(storage))
+                } else {
+                    money(cost)
+                }
+            };
             let gained: Vec<String> = together
                 .iter()
                 .flat_map(|&j| {
@@ -894,8 +905,8 @@ impl Explainer<'_> {
                 format!(
                     "it would leave {} unmet; {} there against {} in `{chosen}`{with}",
                     gained.join(", "),
-                    money(cost_there),
-                    money(cost_here)
+                    priced(cost_there, e),
+                    priced(cost_here, here)
                 )
             } else if (cost_there - cost_here).abs() < 1e-9 {
                 format!(
@@ -905,8 +916,8 @@ impl Explainer<'_> {
             } else {
                 format!(
                     "{} there against {} in `{chosen}`{with}",
-                    money(cost_there),
-                    money(cost_here)
+                    priced(cost_there, e),
+                    priced(cost_here, here)
                 )
             };
             Verdict {

@@ -72,6 +72,7 @@ pub struct Env<'a> {
     pub memory_cap: Option<u64>,
     pub cpu_hour: f64,
     pub memory_gib_hour: f64,
+    pub storage_gib_month: f64,
     pub domains: BTreeMap<FailureDomainKind, Vec<String>>,
     /// For a kind declared nested: each domain's parent, a domain of the kind before
     /// it in `domains`.
@@ -151,6 +152,9 @@ fn in_service(env: &Environment) -> BTreeMap<FailureDomainKind, Vec<String>> {
     kept
 }
 
+/// A month of cost, as cloud providers bill it: 730 hours.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
 /// Why nothing can be placed in `env`, if nothing can: it is lost as a whole, or
 /// every domain of a kind it declares is out of service.
 fn out_of_service(env: &Env) -> Option<String> {
@@ -195,8 +199,10 @@ pub struct Item {
     /// Per environment: the size there, `None` when the environment's resolution does
     /// not hold the instance.
     pub size: Vec<Option<Size>>,
-    /// Per environment: cost per hour.
+    /// Per environment: cost per hour, storage included.
     pub cost: Vec<f64>,
+    /// Per environment: the part of `cost` that pays for its data.
+    pub storage_cost: Vec<f64>,
     /// Per environment: the weights of unmet `prefer` rules, and which.
     pub penalty: Vec<f64>,
     pub unmet: Vec<Vec<usize>>,
@@ -340,6 +346,11 @@ impl<'a> Problem<'a> {
                         .as_ref()
                         .and_then(|c| c.memory_gib_hour)
                         .unwrap_or(0.0),
+                    storage_gib_month: env
+                        .cost
+                        .as_ref()
+                        .and_then(|c| c.storage_gib_month)
+                        .unwrap_or(0.0),
                     domains,
                     parents: env.domain_parents.clone(),
                     declared,
@@ -399,6 +410,7 @@ impl<'a> Problem<'a> {
             service: String::new(),
             size: vec![None; n],
             cost: vec![0.0; n],
+            storage_cost: vec![0.0; n],
             penalty: vec![0.0; n],
             unmet: vec![Vec::new(); n],
             rejections: vec![Vec::new(); n],
@@ -444,9 +456,17 @@ impl<'a> Problem<'a> {
                     .map_or(0, |m| m.value),
             };
             item.size[e] = Some(size);
+            let data_gib = def
+                .data
+                .as_ref()
+                .and_then(|d| d.size_bytes.as_ref())
+                .map_or(0.0, |b| b.value as f64 / GIB);
+            item.storage_cost[e] =
+                f64::from(size.replicas) * data_gib * env.storage_gib_month / HOURS_PER_MONTH;
             item.cost[e] = f64::from(size.replicas)
                 * (size.millicpu as f64 / 1000.0 * env.cpu_hour
-                    + size.memory as f64 / GIB * env.memory_gib_hour);
+                    + size.memory as f64 / GIB * env.memory_gib_hour)
+                + item.storage_cost[e];
             let context = Context {
                 service: Some(def),
                 environment: Some(env.env),
