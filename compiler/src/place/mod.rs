@@ -200,18 +200,22 @@ pub fn domain_reasons(
         }
     }
     if !env.env.out_of_service.is_empty() {
-        let lost: Vec<String> = env
-            .env
-            .out_of_service
-            .iter()
-            .map(|d| format!("`{}`", d.value))
-            .collect();
         out.push(format!(
             "out of service, so never chosen: {}, and what they hold",
-            lost.join(", ")
+            out_of_service_list(env)
         ));
     }
     out
+}
+
+/// The domains out of service in `env`, as a message names them: `` `a`, `b` ``.
+fn out_of_service_list(env: &problem::Env) -> String {
+    env.env
+        .out_of_service
+        .iter()
+        .map(|d| format!("`{}`", d.value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A warning for every spread rule that holds no longer because failure domains are
@@ -245,12 +249,7 @@ fn degraded_spreads(
                 ),
                 _ => format!("its replicas share fewer {kind}s than the rule asks"),
             };
-            let lost: Vec<String> = env
-                .env
-                .out_of_service
-                .iter()
-                .map(|d| format!("`{}`", d.value))
-                .collect();
+            let lost = &env.env.out_of_service;
             let mut d = Diagnostic::error(
                 Code::DegradedSpread,
                 format!(
@@ -258,7 +257,7 @@ fn degraded_spreads(
                     policy.name.value,
                     item.name,
                     env.name,
-                    lost.join(", "),
+                    out_of_service_list(env),
                     if lost.len() == 1 { "is" } else { "are" }
                 ),
             )
