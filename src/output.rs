@@ -103,6 +103,12 @@ pub fn set_mode(format: crate::cli::Format, color: Color) {
     let _ = MODE.set((format, color));
 }
 
+/// Whether this run prints JSON (`--format json`), as `set_mode` was told.
+pub fn json_mode() -> bool {
+    MODE.get()
+        .is_some_and(|(format, _)| *format == crate::cli::Format::Json)
+}
+
 /// Prints a failure that is not the model's (the engine, the state, the machine) as a
 /// coded diagnostic: on standard error as a compiler would, or under `--format json`
 /// as the JSON diagnostics report on standard output.

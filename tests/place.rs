@@ -665,3 +665,60 @@ fn what_if_flags_take_domains_environments_and_policies_away_for_one_run() {
         versions.stderr
     );
 }
+
+/// A spread degraded by a domain out of service warns in every command that places,
+/// for a person on standard error and for a pipeline in the JSON output.
+#[test]
+fn a_degraded_spread_is_a_warning_in_the_json_of_render_and_plan() {
+    let project = Project::new();
+    project.file("svcmodel.toml", "").file(
+        "main.svc",
+        r#"
+environment "dev" {
+  target          = "compose"
+  failure_domains = { hypervisor = ["h1", "h2"] }
+  out_of_service  = ["h2"]
+}
+
+policy "api-across-hosts" {
+  services = ["api"]
+  spread   = "hypervisor"
+}
+
+service "api" {
+  version  = "1.0.0"
+  image    = "api:1.0.0"
+  replicas = 2
+}
+"#,
+    );
+    let warned = |json: &serde_json::Value| -> Vec<String> {
+        json["warnings"]
+            .as_array()
+            .map(|w| {
+                w.iter()
+                    .map(|d| d["code"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let render = project.run(&["render", "--format", "json", "main.svc"]);
+    assert_eq!(render.code, 0, "{}", render.transcript());
+    let render: serde_json::Value = serde_json::from_str(&render.stdout).unwrap();
+    validate("render", &render);
+    assert!(warned(&render).contains(&"E0904".to_string()), "{render}");
+
+    let plan = project.run(&["plan", "--format", "json", "main.svc"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert!(plan.stderr.is_empty(), "{}", plan.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    validate("plan", &plan);
+    assert_eq!(warned(&plan), ["E0904"], "{plan}");
+
+    let human = project.run(&["plan", "main.svc"]);
+    assert!(
+        human.stderr_flat().contains("warning[E0904]: `api-across-hosts` cannot spread `api` over hypervisors in `dev` while `h2` is out of service"),
+        "{}",
+        human.stderr
+    );
+}

@@ -50,6 +50,8 @@ struct Environment {
     secret_key: Vec<u8>,
     /// Services recorded here that placement moved to another environment, with why.
     moved: BTreeMap<String, String>,
+    /// What placement warns of here (E0904), for a JSON output; printed for a person.
+    warnings: Vec<Diagnostic>,
 }
 
 fn lookup(variable: &str) -> Option<String> {
@@ -235,11 +237,7 @@ fn prepare(
     let no_templates = BTreeMap::new();
     let root_dir = root.to_string_lossy().into_owned();
     let placed = match placements.for_environment(&compilation.model, &system, &name) {
-        Ok(placed) => {
-            // Degraded spreads: the deploy goes ahead, and says what is at risk.
-            output::print_human(&placements.warnings(&name), &compilation.sources, color);
-            placed
-        }
+        Ok(placed) => placed,
         Err(found) => {
             output::print_human(&found, &compilation.sources, color);
             eprintln!("error: environment `{name}` cannot be placed");
@@ -353,6 +351,12 @@ fn prepare(
         .map(|state| state.services.keys().cloned().collect())
         .unwrap_or_default();
     let moved = placements.moved_from(&name, &deployed);
+    // Degraded spreads: the run goes ahead, and says what is at risk: on standard
+    // error for a person, in the JSON output for a pipeline.
+    let warnings = placements.warnings(&name);
+    if !output::json_mode() {
+        output::print_human(&warnings, &compilation.sources, color);
+    }
     Ok(Environment {
         system,
         name,
@@ -362,6 +366,7 @@ fn prepare(
         context,
         secret_key,
         moved,
+        warnings,
     })
 }
 
@@ -543,6 +548,7 @@ pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
         Format::Json => output::print_json(&PlanOutput {
             format: 2,
             environments: &plans,
+            warnings: selection_warnings(&selection),
         }),
         Format::Human => plans.iter().for_each(|plan| print!("{}", plan_text(plan))),
     }
@@ -562,6 +568,19 @@ pub struct PlanOutput<'a> {
     /// Waves count across them: a service waits for what it requires in another
     /// environment.
     environments: &'a [Plan],
+    /// Placement's warnings (E0904).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<JsonDiagnostic>,
+}
+
+/// Placement's warnings for every environment of a run, as JSON.
+fn selection_warnings(selection: &Selection) -> Vec<JsonDiagnostic> {
+    selection
+        .envs
+        .iter()
+        .flat_map(|env| &env.warnings)
+        .map(|d| JsonDiagnostic::new(d, &selection.compilation.sources))
+        .collect()
 }
 
 fn plan_text(plan: &Plan) -> String {
@@ -636,6 +655,9 @@ pub struct DeployOutput {
     failed_wave: Option<usize>,
     /// One per environment of the run, in the model's order.
     environments: Vec<deploy::Report>,
+    /// Placement's warnings (E0904): the run went ahead with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<JsonDiagnostic>,
 }
 
 pub fn deploy(args: &DeployArgs) -> Exit {
@@ -805,6 +827,7 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
             ok,
             failed_wave,
             environments: reports,
+            warnings: selection_warnings(selection),
         });
     } else if ok {
         for (report, state) in reports.iter().zip(&states) {

@@ -42,6 +42,10 @@ pub struct RenderOutput {
     /// The version of this shape.
     format: u32,
     environments: Vec<EnvironmentOutput>,
+    /// What rendered but deserves a look: a feature the target may not honour, a
+    /// spread degraded by domains out of service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<svcmodel_compiler::diagnostic::JsonDiagnostic>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -314,6 +318,12 @@ fn report(
             output::print_json(&RenderOutput {
                 format: 1,
                 environments: outputs,
+                warnings: diagnostics
+                    .iter()
+                    .map(|d| {
+                        svcmodel_compiler::diagnostic::JsonDiagnostic::new(d, &compilation.sources)
+                    })
+                    .collect(),
             });
             return Exit::Success;
         }
