@@ -107,9 +107,9 @@ pub struct RuleOutput {
 type PlacedThen<'a> = dyn Fn(&SourceMap, &[Placed], Vec<JsonDiagnostic>) -> Exit + 'a;
 
 /// Resolves and places the model (every environment: `-e` picks the landscapes that
-/// hold it), with the domains and environments of `lose` taken out of service; prints
-/// placement errors, or the warnings, and hands the placed landscapes to `then` with
-/// the warnings for a JSON output.
+/// hold it), with what `what_if` assumes (domains or environments lost, policies
+/// dropped); prints placement errors, or the warnings, and hands the placed
+/// landscapes to `then` with the warnings for a JSON output.
 fn with_placement(
     args: &SystemArgs,
     what_if: &WhatIf,
