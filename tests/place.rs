@@ -619,6 +619,20 @@ fn what_if_flags_take_domains_environments_and_policies_away_for_one_run() {
     for a in prod["assignments"].as_array().unwrap() {
         assert_eq!(a["environment"], "aws-eu-central", "{a}");
     }
+    // What moved, against the placement of the model as it is, and why.
+    let accounts = moved["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["instance"] == "accounts")
+        .unwrap();
+    assert_eq!(accounts["from_environment"], "dc-frankfurt", "{accounts}");
+    assert_eq!(accounts["to_environment"], "aws-eu-central", "{accounts}");
+    assert_eq!(
+        accounts["cause"], "`dc-frankfurt` is out of service (`--lose`)",
+        "{accounts}"
+    );
+    validate("place", &moved);
 
     let degraded = examples(&[
         "place",

@@ -25,6 +25,24 @@ pub struct PlaceOutput {
     /// from holding (E0904).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<JsonDiagnostic>,
+    /// With `--lose` or `--without`: every instance that would move, against the
+    /// placement of the model as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<MoveOutput>,
+}
+
+/// An instance that a what-if (`--lose`, `--without`) would move: to another
+/// environment, or to other failure domains in its own.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MoveOutput {
+    pub instance: String,
+    pub from_environment: String,
+    pub to_environment: String,
+    /// Per replica, its failure domains from the largest kind down (`room-a/a-r01`).
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// The rule that rules the old environment out, or the domain lost.
+    pub cause: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -104,7 +122,8 @@ pub struct RuleOutput {
 
 /// What a command does with the placed landscapes: the source map, the landscapes, and
 /// the warnings for a JSON output (already printed for a human one).
-type PlacedThen<'a> = dyn Fn(&SourceMap, &[Placed], Vec<JsonDiagnostic>) -> Exit + 'a;
+type PlacedThen<'a> =
+    dyn Fn(&SourceMap, &[Placed], Vec<JsonDiagnostic>, Vec<MoveOutput>) -> Exit + 'a;
 
 /// Resolves and places the model (every environment: `-e` picks the landscapes that
 /// hold it), with what `what_if` assumes (domains or environments lost, policies
@@ -132,6 +151,8 @@ fn with_placement(
         eprintln!("error: there is no environment `{env}` in the model");
         return Exit::Usage;
     }
+    // The model as it is, to say what the what-if moves.
+    let as_it_is = what_if.asks().then(|| compilation.model.clone());
     if let Err(message) = what_if.apply(&mut compilation.model) {
         eprintln!("error: {message}");
         return Exit::Usage;
@@ -175,7 +196,15 @@ fn with_placement(
             Vec::new()
         }
     };
-    then(&compilation.sources, &placed, warnings)
+    let moves = as_it_is.map_or_else(Vec::new, |model| {
+        let before = place::place(
+            &model,
+            &resolution.systems,
+            place::Options::without_reasons(),
+        );
+        what_if.moves(&before, &placed)
+    });
+    then(&compilation.sources, &placed, warnings, moves)
 }
 
 /// What `place`, `risk` and `slo` are asked to assume for one run.
@@ -187,6 +216,68 @@ pub struct WhatIf {
 }
 
 impl WhatIf {
+    /// Whether it assumes anything.
+    fn asks(&self) -> bool {
+        !self.lose.is_empty() || !self.without.is_empty()
+    }
+
+    /// Every instance placed otherwise than `before` placed it, with the cause.
+    fn moves(&self, before: &[Placed], after: &[Placed]) -> Vec<MoveOutput> {
+        let mut out = Vec::new();
+        for placed in after {
+            let p = &placed.problem;
+            let (Some(now), Some(then)) = (
+                placed.placement.as_ref(),
+                before
+                    .iter()
+                    .find(|b| b.problem.landscape == p.landscape)
+                    .and_then(|b| b.placement.as_ref()),
+            ) else {
+                continue;
+            };
+            for (i, a) in now.assignments.iter().enumerate() {
+                let Some(old) = then.assignment(&a.instance) else {
+                    continue;
+                };
+                if old.environment == a.environment && old.replicas == a.replicas {
+                    continue;
+                }
+                let cause = if old.environment != a.environment {
+                    p.envs
+                        .iter()
+                        .position(|e| e.name == old.environment)
+                        .and_then(|e| p.items[i].rejections[e].first())
+                        .map_or_else(
+                            || "it costs less there, or meets more preferences".to_string(),
+                            |r| r.text.clone(),
+                        )
+                } else {
+                    let lost: std::collections::BTreeSet<&String> = old
+                        .replicas
+                        .iter()
+                        .flat_map(|r| r.values())
+                        .filter(|d| self.lose.contains(d))
+                        .collect();
+                    let names: Vec<String> = lost.iter().map(|d| format!("`{d}`")).collect();
+                    match names.len() {
+                        0 => "its domains were chosen again around what moved or was lost (placement does not yet keep replicas where they were)".to_string(),
+                        1 => format!("{} is out of service (`--lose`)", names[0]),
+                        _ => format!("{} are out of service (`--lose`)", names.join(", ")),
+                    }
+                };
+                out.push(MoveOutput {
+                    instance: a.instance.clone(),
+                    from_environment: old.environment.clone(),
+                    to_environment: a.environment.clone(),
+                    from: old.replicas.iter().map(domain_text).collect(),
+                    to: a.replicas.iter().map(domain_text).collect(),
+                    cause,
+                });
+            }
+        }
+        out
+    }
+
     fn apply(&self, model: &mut svcmodel_model::Model) -> Result<(), String> {
         for name in &self.lose {
             take_out_of_service(model, name)?;
@@ -306,7 +397,7 @@ pub fn risk(args: &SystemArgs, what_if: &WhatIf, format: Format, color: Color) -
         place::Options::without_reasons(),
         format,
         color,
-        &|_, placed, warnings| {
+        &|_, placed, warnings, _| {
             let reports = assess(placed, place::risk::risk);
             match format {
                 Format::Json => output::print_json(&RiskOutput {
@@ -329,7 +420,7 @@ pub fn slo(args: &SystemArgs, what_if: &WhatIf, format: Format, color: Color) ->
         place::Options::without_reasons(),
         format,
         color,
-        &|_, placed, warnings| {
+        &|_, placed, warnings, _| {
             let reports = assess(placed, place::slo::slo);
             let missed = reports
                 .iter()
@@ -509,7 +600,7 @@ pub fn run(
         options,
         format,
         color,
-        &|sources, placed, warnings| {
+        &|sources, placed, warnings, moves| {
             if let Some(name) = explain
                 && !placed
                     .iter()
@@ -533,8 +624,12 @@ pub fn run(
                     format: 1,
                     landscapes,
                     warnings,
+                    moves,
                 }),
-                Format::Human => landscapes.iter().for_each(print_landscape),
+                Format::Human => {
+                    landscapes.iter().for_each(print_landscape);
+                    print_moves(what_if, &moves);
+                }
             }
             Exit::Success
         },
@@ -729,6 +824,37 @@ fn print_landscape(l: &LandscapeOutput) {
                 println!("    - {reason}");
             }
         }
+    }
+    println!();
+}
+
+/// What a what-if moves, one line per instance.
+fn print_moves(what_if: &WhatIf, moves: &[MoveOutput]) {
+    if !what_if.asks() {
+        return;
+    }
+    let assumed: Vec<String> = what_if
+        .lose
+        .iter()
+        .map(|d| format!("`{d}` lost"))
+        .chain(what_if.without.iter().map(|p| format!("without `{p}`")))
+        .collect();
+    if moves.is_empty() {
+        println!("nothing moves with {}", assumed.join(", "));
+        return;
+    }
+    println!("what moves with {}:", assumed.join(", "));
+    let width = moves.iter().map(|m| m.instance.len()).max().unwrap_or(0);
+    for m in moves {
+        println!(
+            "  {:width$}  {} [{}] → {} [{}]: {}",
+            m.instance,
+            m.from_environment,
+            m.from.join(", "),
+            m.to_environment,
+            m.to.join(", "),
+            m.cause
+        );
     }
     println!();
 }
