@@ -736,3 +736,62 @@ service "api" {
         human.stderr
     );
 }
+
+/// `svcmodel lock` records where every replica runs; with a host removed from the
+/// model, `place` then moves only the replicas that were on it.
+#[test]
+fn the_lock_keeps_replicas_where_they_were() {
+    let model =
+        std::fs::read_to_string(repo().join("tests/cases/failure-domain-tree/main.svc")).unwrap();
+    let project = Project::new();
+    project.file("svcmodel.toml", "").file("main.svc", &model);
+    let paths = |output: &support::Output| -> Vec<(String, Vec<String>)> {
+        assert_eq!(output.code, 0, "{}", output.transcript());
+        let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+        json["landscapes"][0]["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let replicas = a["replicas"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        KINDS
+                            .iter()
+                            .map(|k| r[*k].as_str().unwrap())
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    })
+                    .collect();
+                (a["instance"].as_str().unwrap().to_string(), replicas)
+            })
+            .collect()
+    };
+    let before = paths(&project.run(&["place", "--format", "json", "main.svc"]));
+    let lock = project.run(&["lock", "main.svc"]);
+    assert_eq!(lock.code, 0, "{}", lock.transcript());
+    let text = project.read("svcmodel.lock");
+    assert!(
+        text.contains("[placement.dc]\nclaims = [\"room-a/cl-a/a-r01/a-hv01\", "),
+        "{text}"
+    );
+    project.file(
+        "main.svc",
+        model.replace(r#"a-r01 = ["a-hv01", "a-hv02"]"#, r#"a-r01 = ["a-hv02"]"#),
+    );
+    let after = paths(&project.run(&["place", "--format", "json", "main.svc"]));
+    for ((name, old), (_, new)) in before.iter().zip(&after) {
+        for (o, n) in old.iter().zip(new) {
+            if o.ends_with("/a-hv01") {
+                assert_ne!(o, n, "{name}");
+            } else {
+                assert_eq!(o, n, "{name}: {old:?} → {new:?}");
+            }
+        }
+    }
+    // The placement never makes the lock stale.
+    let locked = project.run(&["compile", "--locked", "main.svc"]);
+    assert_eq!(locked.code, 0, "{}", locked.transcript());
+}

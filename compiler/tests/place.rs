@@ -729,3 +729,147 @@ proptest! {
         }
     }
 }
+
+/// A data centre as a tree (two rooms, a cluster each, two racks per cluster, two
+/// hosts per rack) and a spare environment beside it, with services whose loads make
+/// the greedy assignment sensitive to everything else placed there.
+const STABLE: &str = r#"
+environment "dc" {
+  target = "kubernetes"
+  tier   = "prod"
+  cost   = { cpu_hour = 0.01 }
+  failure_domains = {
+    zone       = ["room-a", "room-b"]
+    cluster    = { room-a = ["cl-a"], room-b = ["cl-b"] }
+    rack       = { cl-a = ["a-r01", "a-r02"], cl-b = ["b-r01", "b-r02"] }
+    hypervisor = {
+      a-r01 = ["a-hv01", "a-hv02"], a-r02 = ["a-hv03", "a-hv04"]
+      b-r01 = ["b-hv01", "b-hv02"], b-r02 = ["b-hv03", "b-hv04"]
+    }
+  }
+}
+
+environment "spare" {
+  target          = "kubernetes"
+  tier            = "prod"
+  cost            = { cpu_hour = 0.05 }
+  failure_domains = { zone = ["s1", "s2"] }
+}
+
+policy "critical-across-rooms" {
+  when   = service.criticality == "critical"
+  spread = "zone"
+}
+"#;
+
+fn stable_model(extra: &str) -> String {
+    let mut text = format!("{STABLE}{extra}");
+    for (i, (cpu, replicas)) in [(4, 3), (3, 2), (2, 4), (1, 2), (2, 3), (1, 1)]
+        .iter()
+        .enumerate()
+    {
+        let critical = if i % 2 == 0 { "critical" } else { "medium" };
+        writeln!(
+            text,
+            "service \"s{i}\" {{\n  version = \"1.0.0\"\n  image = \"s{i}:1\"\n  criticality = \"{critical}\"\n  replicas = {replicas}\n  resources {{\n    cpu = {cpu}\n  }}\n}}"
+        )
+        .unwrap();
+    }
+    text
+}
+
+/// Where every replica runs: environment and path, by instance.
+fn placement_of(
+    text: &str,
+    previous: &place::Previous,
+) -> (place::Previous, Vec<(String, String, Vec<String>)>) {
+    let compilation = compile_system_str("main.svc", text);
+    assert!(
+        !compilation.has_errors(),
+        "{text}\n{:?}",
+        compilation.diagnostics
+    );
+    let systems = &compilation.resolution.as_ref().unwrap().systems;
+    let mut recorded = place::Previous::new();
+    let mut rows = Vec::new();
+    for p in place::place_from(&compilation.model, systems, Default::default(), previous) {
+        for a in &p.placement.unwrap().assignments {
+            let paths: Vec<String> = a.replicas.iter().map(place::replica_path).collect();
+            recorded
+                .entry(a.environment.clone())
+                .or_default()
+                .insert(a.instance.clone(), paths.clone());
+            rows.push((a.instance.clone(), a.environment.clone(), paths));
+        }
+    }
+    (recorded, rows)
+}
+
+/// Removing one host re-pins only the replicas that were on it, when placement starts
+/// from where they were; from scratch, others move too (what the lock prevents).
+#[test]
+fn removing_a_host_repins_only_the_replicas_that_were_on_it() {
+    let before_text = stable_model("");
+    let (previous, before) = placement_of(&before_text, &place::Previous::new());
+    let after_text =
+        before_text.replace(r#"a-r01 = ["a-hv01", "a-hv02"]"#, r#"a-r01 = ["a-hv02"]"#);
+    let (_, after) = placement_of(&after_text, &previous);
+    let mut moved_elsewhere = 0;
+    for ((name, env, old), (_, env_now, new)) in before.iter().zip(&after) {
+        assert_eq!(env, env_now, "{name} changed environment");
+        for (k, (o, n)) in old.iter().zip(new).enumerate() {
+            if o.ends_with("/a-hv01") {
+                assert_ne!(o, n, "{name} replica {k} is still on the removed host");
+            } else {
+                assert_eq!(
+                    o, n,
+                    "{name} replica {k} moved though its host stays: {old:?} → {new:?}"
+                );
+            }
+        }
+    }
+    // Without the previous placement the greedy assignment moves others too.
+    let (_, fresh) = placement_of(&after_text, &place::Previous::new());
+    for ((_, _, old), (_, _, new)) in before.iter().zip(&fresh) {
+        moved_elsewhere += old
+            .iter()
+            .zip(new)
+            .filter(|(o, n)| !o.ends_with("/a-hv01") && o != n)
+            .count();
+    }
+    assert!(
+        moved_elsewhere > 0,
+        "the model does not show the churn it guards against"
+    );
+}
+
+/// A policy that must move two services moves only those two: every other replica
+/// keeps its environment and its failure domains.
+#[test]
+fn a_policy_that_moves_two_services_moves_only_those_two() {
+    let before_text = stable_model("");
+    let (previous, before) = placement_of(&before_text, &place::Previous::new());
+    let policies = r#"
+policy "s0-out-of-dc" {
+  when   = service.name == "s0"
+  forbid = environment.name == "dc"
+}
+
+policy "s3-out-of-dc" {
+  when   = service.name == "s3"
+  forbid = environment.name == "dc"
+}
+"#;
+    let (_, after) = placement_of(&stable_model(policies), &previous);
+    for ((name, env, old), (_, env_now, new)) in before.iter().zip(&after) {
+        if name == "s0" || name == "s3" {
+            assert_eq!(env_now, "spare", "{name}");
+        } else {
+            assert_eq!(
+                (env, old),
+                (env_now, new),
+                "{name} moved though no rule asks it to"
+            );
+        }
+    }
+}

@@ -160,14 +160,20 @@ fn with_placement(
     let Some(resolution) = compilation.resolution.as_ref() else {
         return Exit::ModelErrors;
     };
-    let placed: Vec<Placed> = place::place(&compilation.model, &resolution.systems, options)
-        .into_iter()
-        .filter(|p| {
-            args.environment
-                .as_ref()
-                .is_none_or(|env| p.problem.envs.iter().any(|e| &e.name == env))
-        })
-        .collect();
+    let previous = resolution
+        .previous_lock
+        .as_ref()
+        .map(|lock| lock.placement.clone())
+        .unwrap_or_default();
+    let placed: Vec<Placed> =
+        place::place_from(&compilation.model, &resolution.systems, options, &previous)
+            .into_iter()
+            .filter(|p| {
+                args.environment
+                    .as_ref()
+                    .is_none_or(|env| p.problem.envs.iter().any(|e| &e.name == env))
+            })
+            .collect();
     let diagnostics: Vec<_> = placed.iter().flat_map(|p| p.diagnostics.clone()).collect();
     let errors = diagnostics.len();
     if errors > 0 {
@@ -861,11 +867,7 @@ fn print_moves(what_if: &WhatIf, moves: &[MoveOutput]) {
 
 /// A replica's failure domains, coarsest first: `eu-central-1a`, `fra-r01/fra-hv02`.
 fn domain_text(replica: &BTreeMap<String, String>) -> String {
-    svcmodel_model::FailureDomainKind::ALL
-        .iter()
-        .filter_map(|k| replica.get(k.as_str()).cloned())
-        .collect::<Vec<_>>()
-        .join("/")
+    place::replica_path(replica)
 }
 
 /// The placements of the landscapes with more than one environment: what rendering
@@ -894,6 +896,7 @@ impl Placements {
         args: &SystemArgs,
         model: &svcmodel_model::Model,
         systems: &[ResolvedSystem],
+        previous: &place::Previous,
     ) -> Placements {
         let resolved = |e: &usize| {
             let name = &model.environments[*e].name.value;
@@ -907,7 +910,7 @@ impl Placements {
             .filter(|(_, envs)| envs.iter().any(resolved))
             .collect();
         if touched.iter().all(|(_, envs)| envs.iter().all(resolved)) {
-            return Placements::new(model, systems, touched);
+            return Placements::new(model, systems, touched, previous);
         }
         match super::system::resolve_every_environment(args) {
             Some(all) => {
@@ -916,7 +919,7 @@ impl Placements {
                     .as_ref()
                     .map(|r| r.systems.clone())
                     .unwrap_or_default();
-                Placements::new(&all.model, &systems, touched)
+                Placements::new(&all.model, &systems, touched, previous)
             }
             None => Placements {
                 landscapes: Vec::new(),
@@ -928,6 +931,7 @@ impl Placements {
         model: &svcmodel_model::Model,
         systems: &[ResolvedSystem],
         landscapes: Vec<(String, Vec<usize>)>,
+        previous: &place::Previous,
     ) -> Placements {
         let landscapes = landscapes
             .into_iter()
@@ -936,7 +940,8 @@ impl Placements {
                     .iter()
                     .map(|&e| model.environments[e].name.value.clone())
                     .collect();
-                let problem = place::Problem::build(model, systems, &name, &envs);
+                let mut problem = place::Problem::build(model, systems, &name, &envs);
+                problem.previous = previous.clone();
                 // Rendering and deploying never print why: no reasons to work out.
                 let placed = place::place_landscape(problem, place::Options::without_reasons());
                 let mut rejections = Rejections::new();

@@ -84,10 +84,16 @@ pub fn run(args: &RenderArgs) -> Exit {
         };
     // Taken, not cloned: at 100,000 services the resolution is tens of megabytes, and
     // only the source map is needed again (for diagnostics).
-    let systems: Vec<ResolvedSystem> = compilation
+    let (systems, previous): (Vec<ResolvedSystem>, _) = compilation
         .resolution
         .take()
-        .map(|r| r.systems)
+        .map(|r| {
+            let previous = r
+                .previous_lock
+                .map(|lock| lock.placement)
+                .unwrap_or_default();
+            (r.systems, previous)
+        })
         .unwrap_or_default();
     let cwd = super::current_dir();
     let entries = super::entries(&args.system.paths, &cwd);
@@ -131,7 +137,7 @@ pub fn run(args: &RenderArgs) -> Exit {
     };
     let mut written = Written::new(out_dir.as_deref());
     let placements =
-        super::place::Placements::for_command(args.system, &compilation.model, &systems);
+        super::place::Placements::for_command(args.system, &compilation.model, &systems, &previous);
     for system in &systems {
         // In a landscape of several environments, only what placement put here.
         let placed = match &system.environment {

@@ -628,6 +628,43 @@ pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) 
                 .entry(environment.clone())
                 .or_insert_with(|| pins.clone());
         }
+        lock.placement = previous.placement.clone();
+    }
+    // Where every replica runs, from where the lock had it: what placement starts
+    // from next time. Only with every environment resolved: a landscape is placed
+    // whole.
+    if args.environment.is_none() && !compilation.model.environments.is_empty() {
+        let previous = resolution
+            .previous_lock
+            .as_ref()
+            .map(|l| l.placement.clone())
+            .unwrap_or_default();
+        let placed = svcmodel_compiler::place::place_from(
+            &compilation.model,
+            &resolution.systems,
+            svcmodel_compiler::place::Options::without_reasons(),
+            &previous,
+        );
+        for placement in placed.iter().filter_map(|p| p.placement.as_ref()) {
+            // Only where the environment declares failure domains: there is nothing to
+            // keep elsewhere.
+            for a in placement
+                .assignments
+                .iter()
+                .filter(|a| a.replicas.iter().any(|r| !r.is_empty()))
+            {
+                lock.placement
+                    .entry(a.environment.clone())
+                    .or_default()
+                    .insert(
+                        a.instance.clone(),
+                        a.replicas
+                            .iter()
+                            .map(svcmodel_compiler::place::replica_path)
+                            .collect(),
+                    );
+            }
+        }
     }
     let text = lock.render();
     let unchanged = std::fs::read_to_string(&compilation.lock_path).is_ok_and(|old| old == text);

@@ -70,9 +70,28 @@ pub fn place<'a>(
     systems: &'a [ResolvedSystem],
     options: Options,
 ) -> Vec<Placed<'a>> {
+    place_from(model, systems, options, &Previous::new())
+}
+
+/// Where replicas were (`svcmodel.lock`'s `[placement]`): by environment, by instance,
+/// each replica's failure-domain path.
+pub type Previous = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+/// Places every landscape of the model, keeping replicas on the failure domains of
+/// `previous` while that spreads them as well.
+pub fn place_from<'a>(
+    model: &'a Model,
+    systems: &'a [ResolvedSystem],
+    options: Options,
+    previous: &Previous,
+) -> Vec<Placed<'a>> {
     landscapes(model)
         .into_iter()
-        .map(|(name, envs)| place_landscape(Problem::build(model, systems, &name, &envs), options))
+        .map(|(name, envs)| {
+            let mut problem = Problem::build(model, systems, &name, &envs);
+            problem.previous = previous.clone();
+            place_landscape(problem, options)
+        })
         .collect()
 }
 
@@ -443,6 +462,18 @@ impl<'p> DomainChain<'p> {
             .collect()
     }
 
+    /// The leaf a recorded path (`room-a/a-r01/a-hv01`) ends in, if every domain of
+    /// this chain on the way is in the path and the leaf is still in service.
+    fn leaf_of(&self, path: &str) -> Option<usize> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.paths.iter().position(|levels| {
+            levels
+                .iter()
+                .enumerate()
+                .all(|(level, &d)| parts.contains(&self.names[level][d].as_str()))
+        })
+    }
+
     fn assign(
         &self,
         p: &Problem,
@@ -475,7 +506,14 @@ impl<'p> DomainChain<'p> {
             let mut order: Vec<usize> = (0..levels).collect();
             order.sort_by_key(|&level| rules[level].is_empty());
             let mut own: Vec<Vec<u32>> = self.names.iter().map(|n| vec![0; n.len()]).collect();
-            for replica in out[i].iter_mut() {
+            // Where each replica was, as leaves of this chain still in service.
+            let was: Vec<Option<usize>> = p
+                .previous
+                .get(&p.envs[e].name)
+                .and_then(|instances| instances.get(&item.name))
+                .map(|paths| paths.iter().map(|path| self.leaf_of(path)).collect())
+                .unwrap_or_default();
+            for (k, replica) in out[i].iter_mut().enumerate() {
                 let crowding = |path: &Vec<usize>, level: usize| {
                     let d = path[level];
                     let ruled: u32 = rules[level]
@@ -484,7 +522,7 @@ impl<'p> DomainChain<'p> {
                         .sum();
                     ruled + own[level][d]
                 };
-                let Some(leaf) = (0..self.paths.len()).min_by(|&a, &b| {
+                let Some(best) = (0..self.paths.len()).min_by(|&a, &b| {
                     let (pa, pb) = (&self.paths[a], &self.paths[b]);
                     order
                         .iter()
@@ -495,6 +533,17 @@ impl<'p> DomainChain<'p> {
                         .then(a.cmp(&b))
                 }) else {
                     continue;
+                };
+                // Stay where it was while that spreads it as well as the best choice
+                // does, kind by kind: a lost host moves only its own replicas.
+                let stays = |leaf: usize| {
+                    order
+                        .iter()
+                        .all(|&l| crowding(&self.paths[leaf], l) == crowding(&self.paths[best], l))
+                };
+                let leaf = match was.get(k).copied().flatten() {
+                    Some(leaf) if stays(leaf) => leaf,
+                    _ => best,
                 };
                 let path = &self.paths[leaf];
                 for level in 0..levels {
@@ -514,6 +563,16 @@ impl<'p> DomainChain<'p> {
             }
         }
     }
+}
+
+/// A replica's failure domains as one path, from the largest kind down:
+/// `room-a/cl-a/a-r01/a-hv01`, `eu-central-1a` (as `svcmodel.lock` records it).
+pub fn replica_path(replica: &BTreeMap<String, String>) -> String {
+    FailureDomainKind::ALL
+        .iter()
+        .filter_map(|k| replica.get(k.as_str()).map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// What explaining a placement needs, computed once: the blocks of items that must

@@ -278,6 +278,9 @@ pub struct Problem<'a> {
     pub groups: Vec<Group>,
     /// `link_of[e][f]`: the link between two environments.
     pub link_of: Vec<Vec<Option<usize>>>,
+    /// Where the replicas were (`svcmodel.lock`'s `[placement]`): by environment, by
+    /// instance, each replica's failure-domain path. Empty: start afresh.
+    pub previous: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 /// The landscapes of a model: environments that share a `tier` are placed together;
@@ -392,6 +395,7 @@ impl<'a> Problem<'a> {
             links: Vec::new(),
             groups: Vec::new(),
             link_of: vec![vec![None; envs.len()]; envs.len()],
+            previous: BTreeMap::new(),
             envs,
         };
         for name in &names {

@@ -11,6 +11,11 @@
 //! ```
 //!
 //! A model without environments is locked under `[services]`.
+//!
+//! `[placement.ENV]` records where `svcmodel lock` found each instance's replicas
+//! (`accounts = ["fra-r01/fra-hv01", ...]`, each a path of failure domains from the
+//! largest kind down). Placement starts from it, keeping replicas where they were
+//! while that spreads them as well; it never makes the lockfile stale.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +33,8 @@ pub const FILE_NAME: &str = "svcmodel.lock";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lockfile {
     pub pins: BTreeMap<Option<String>, BTreeMap<String, Pin>>,
+    /// By environment, by instance: its replicas' failure-domain paths.
+    pub placement: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +83,13 @@ impl Lockfile {
                     pin.version,
                     pin.hash
                 ));
+            }
+        }
+        for (environment, instances) in &self.placement {
+            out.push_str(&format!("\n[placement.{}]\n", key(environment)));
+            for (instance, paths) in instances {
+                let paths: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
+                out.push_str(&format!("{} = [{}]\n", key(instance), paths.join(", ")));
             }
         }
         out
@@ -159,6 +173,38 @@ impl Lockfile {
                     for (name, pins) in environments.iter() {
                         lock.pins
                             .insert(Some(name.get_ref().to_string()), read_pins(pins)?);
+                    }
+                }
+                "placement" => {
+                    let DeValue::Table(environments) = v.get_ref() else {
+                        return Err(invalid(span(v.span()), "expected a table of environments"));
+                    };
+                    for (environment, instances) in environments.iter() {
+                        let DeValue::Table(instances) = instances.get_ref() else {
+                            return Err(invalid(
+                                span(instances.span()),
+                                "expected a table of instances",
+                            ));
+                        };
+                        let mut placed = BTreeMap::new();
+                        for (instance, paths) in instances.iter() {
+                            let DeValue::Array(paths) = paths.get_ref() else {
+                                return Err(invalid(
+                                    span(paths.span()),
+                                    "expected a list of failure-domain paths",
+                                ));
+                            };
+                            let paths = paths
+                                .iter()
+                                .map(|path| match path.get_ref() {
+                                    DeValue::String(text) => Ok(text.to_string()),
+                                    _ => Err(invalid(span(path.span()), "expected a path")),
+                                })
+                                .collect::<Result<Vec<_>, _>>()?;
+                            placed.insert(instance.get_ref().to_string(), paths);
+                        }
+                        lock.placement
+                            .insert(environment.get_ref().to_string(), placed);
                     }
                 }
                 _ => return Err(invalid(span(k.span()), "unknown key")),

@@ -272,6 +272,7 @@ pub fn resolve(
                 .filter(|(e, _)| in_scope(e))
                 .map(|(e, p)| (e.clone(), p.clone()))
                 .collect(),
+            placement: std::collections::BTreeMap::new(),
         };
         let differences = scoped(previous).differences(&scoped(&lock));
         if !differences.is_empty() && !d.has_errors() {
