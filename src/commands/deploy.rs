@@ -131,12 +131,7 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
         return Err(Exit::Usage);
     }
     // Placed once for every environment of the command.
-    let previous = compilation
-        .resolution
-        .as_ref()
-        .and_then(|r| r.previous_lock.as_ref())
-        .map(|lock| lock.placement.clone())
-        .unwrap_or_default();
+    let fresh = svcmodel_compiler::place::Previous::new();
     let placements = super::place::Placements::for_command(
         args,
         &compilation.model,
@@ -144,7 +139,12 @@ fn select(args: &SystemArgs, format: Format, color: Color) -> Result<Selection, 
             .resolution
             .as_ref()
             .map_or(&[][..], |r| r.systems.as_slice()),
-        &previous,
+        compilation
+            .resolution
+            .as_ref()
+            .and_then(|r| r.previous_lock.as_ref())
+            .map_or(&fresh, |lock| &lock.placement),
+        true,
     );
     let mut envs = Vec::new();
     for (name, target) in names.into_iter().zip(targets) {

@@ -160,13 +160,13 @@ fn with_placement(
     let Some(resolution) = compilation.resolution.as_ref() else {
         return Exit::ModelErrors;
     };
+    let fresh = place::Previous::new();
     let previous = resolution
         .previous_lock
         .as_ref()
-        .map(|lock| lock.placement.clone())
-        .unwrap_or_default();
+        .map_or(&fresh, |lock| &lock.placement);
     let placed: Vec<Placed> =
-        place::place_from(&compilation.model, &resolution.systems, options, &previous)
+        place::place_from(&compilation.model, &resolution.systems, options, previous)
             .into_iter()
             .filter(|p| {
                 args.environment
@@ -890,13 +890,17 @@ type LandscapePlacement = (
 type Rejections = BTreeMap<(String, String), String>;
 
 impl Placements {
-    /// Places the landscapes that `systems` (the environments resolved so far) touch;
-    /// when `-e` left some of their environments out, resolves them all again.
+    /// Places the landscapes that `systems` (the environments resolved so far) touch,
+    /// starting from where `previous` had the replicas; when `-e` left some of their
+    /// environments out, resolves them all again. `keep_causes` keeps what rules each
+    /// instance out of each environment, for `moved_from` (deploy, plan, reconcile;
+    /// rendering needs none of it).
     pub(super) fn for_command(
         args: &SystemArgs,
         model: &svcmodel_model::Model,
         systems: &[ResolvedSystem],
         previous: &place::Previous,
+        keep_causes: bool,
     ) -> Placements {
         let resolved = |e: &usize| {
             let name = &model.environments[*e].name.value;
@@ -910,7 +914,7 @@ impl Placements {
             .filter(|(_, envs)| envs.iter().any(resolved))
             .collect();
         if touched.iter().all(|(_, envs)| envs.iter().all(resolved)) {
-            return Placements::new(model, systems, touched, previous);
+            return Placements::new(model, systems, touched, previous, keep_causes);
         }
         match super::system::resolve_every_environment(args) {
             Some(all) => {
@@ -919,7 +923,7 @@ impl Placements {
                     .as_ref()
                     .map(|r| r.systems.clone())
                     .unwrap_or_default();
-                Placements::new(&all.model, &systems, touched, previous)
+                Placements::new(&all.model, &systems, touched, previous, keep_causes)
             }
             None => Placements {
                 landscapes: Vec::new(),
@@ -932,6 +936,7 @@ impl Placements {
         systems: &[ResolvedSystem],
         landscapes: Vec<(String, Vec<usize>)>,
         previous: &place::Previous,
+        keep_causes: bool,
     ) -> Placements {
         let landscapes = landscapes
             .into_iter()
@@ -941,15 +946,17 @@ impl Placements {
                     .map(|&e| model.environments[e].name.value.clone())
                     .collect();
                 let mut problem = place::Problem::build(model, systems, &name, &envs);
-                problem.previous = previous.clone();
+                problem.previous = Some(previous);
                 // Rendering and deploying never print why: no reasons to work out.
                 let placed = place::place_landscape(problem, place::Options::without_reasons());
                 let mut rejections = Rejections::new();
-                for item in &placed.problem.items {
-                    for (e, env) in placed.problem.envs.iter().enumerate() {
-                        if let Some(r) = item.rejections[e].first() {
-                            rejections
-                                .insert((item.name.clone(), env.name.clone()), r.text.clone());
+                if keep_causes {
+                    for item in &placed.problem.items {
+                        for (e, env) in placed.problem.envs.iter().enumerate() {
+                            if let Some(r) = item.rejections[e].first() {
+                                rejections
+                                    .insert((item.name.clone(), env.name.clone()), r.text.clone());
+                            }
                         }
                     }
                 }

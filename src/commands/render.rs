@@ -136,8 +136,13 @@ pub fn run(args: &RenderArgs) -> Exit {
         _ => None,
     };
     let mut written = Written::new(out_dir.as_deref());
-    let placements =
-        super::place::Placements::for_command(args.system, &compilation.model, &systems, &previous);
+    let placements = super::place::Placements::for_command(
+        args.system,
+        &compilation.model,
+        &systems,
+        &previous,
+        false,
+    );
     for system in &systems {
         // In a landscape of several environments, only what placement put here.
         let placed = match &system.environment {

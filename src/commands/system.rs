@@ -634,16 +634,15 @@ pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) 
     // from next time. Only with every environment resolved: a landscape is placed
     // whole.
     if args.environment.is_none() && !compilation.model.environments.is_empty() {
-        let previous = resolution
-            .previous_lock
-            .as_ref()
-            .map(|l| l.placement.clone())
-            .unwrap_or_default();
+        let fresh = svcmodel_compiler::place::Previous::new();
         let placed = svcmodel_compiler::place::place_from(
             &compilation.model,
             &resolution.systems,
             svcmodel_compiler::place::Options::without_reasons(),
-            &previous,
+            resolution
+                .previous_lock
+                .as_ref()
+                .map_or(&fresh, |lock| &lock.placement),
         );
         for placement in placed.iter().filter_map(|p| p.placement.as_ref()) {
             // Only where the environment declares failure domains: there is nothing to

@@ -68,6 +68,21 @@ struct EnvironmentContext<'a> {
     target: &'a str,
 }
 
+impl<'a> EnvironmentContext<'a> {
+    /// The environment-wide context of a whole view, with `services` (empty for
+    /// targets whose templates never name them).
+    fn of(view: &'a SystemView, services: &'a [ServiceView]) -> EnvironmentContext<'a> {
+        EnvironmentContext {
+            services,
+            secrets: &view.secrets,
+            files: &view.files,
+            volumes: &view.volumes,
+            environment: &view.environment,
+            target: &view.target,
+        }
+    }
+}
+
 /// Where files go as they are rendered: called from every rendering thread at once,
 /// in no particular order.
 pub type Sink<'a> = dyn Fn(RenderedFile) -> std::io::Result<()> + Sync + 'a;
@@ -144,14 +159,7 @@ fn render_whole(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<
                 } else {
                     &[]
                 };
-                let context = EnvironmentContext {
-                    services,
-                    secrets: &view.secrets,
-                    files: &view.files,
-                    volumes: &view.volumes,
-                    environment: &view.environment,
-                    target: &view.target,
-                };
+                let context = EnvironmentContext::of(&view, services);
                 emit(
                     render_one(registry, &registries.paths, spec, &context),
                     &mut paths,
@@ -176,14 +184,7 @@ fn render_whole(input: &Input, target: &Target, sink: &Sink) -> std::io::Result<
                         }
                     }
                 }
-                let context = EnvironmentContext {
-                    services: &[],
-                    secrets: &view.secrets,
-                    files: &view.files,
-                    volumes: &view.volumes,
-                    environment: &view.environment,
-                    target: &view.target,
-                };
+                let context = EnvironmentContext::of(&view, &[]);
                 emit(
                     joined_file(&registries.paths, spec, texts, &context),
                     &mut paths,

@@ -20,6 +20,8 @@ use svcmodel_model::placement::{Assignment, EnvironmentLoad, Placement};
 use svcmodel_model::system::ResolvedSystem;
 use svcmodel_model::{FailureDomainKind, Model, PolicyRule, Span};
 
+pub use problem::Previous;
+
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 pub use problem::{Problem, RuleId, landscapes};
@@ -70,12 +72,11 @@ pub fn place<'a>(
     systems: &'a [ResolvedSystem],
     options: Options,
 ) -> Vec<Placed<'a>> {
-    place_from(model, systems, options, &Previous::new())
+    landscapes(model)
+        .into_iter()
+        .map(|(name, envs)| place_landscape(Problem::build(model, systems, &name, &envs), options))
+        .collect()
 }
-
-/// Where replicas were (`svcmodel.lock`'s `[placement]`): by environment, by instance,
-/// each replica's failure-domain path.
-pub type Previous = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// Places every landscape of the model, keeping replicas on the failure domains of
 /// `previous` while that spreads them as well.
@@ -83,13 +84,13 @@ pub fn place_from<'a>(
     model: &'a Model,
     systems: &'a [ResolvedSystem],
     options: Options,
-    previous: &Previous,
+    previous: &'a Previous,
 ) -> Vec<Placed<'a>> {
     landscapes(model)
         .into_iter()
         .map(|(name, envs)| {
             let mut problem = Problem::build(model, systems, &name, &envs);
-            problem.previous = previous.clone();
+            problem.previous = Some(previous);
             place_landscape(problem, options)
         })
         .collect()
@@ -509,7 +510,7 @@ impl<'p> DomainChain<'p> {
             // Where each replica was, as leaves of this chain still in service.
             let was: Vec<Option<usize>> = p
                 .previous
-                .get(&p.envs[e].name)
+                .and_then(|previous| previous.get(&p.envs[e].name))
                 .and_then(|instances| instances.get(&item.name))
                 .map(|paths| paths.iter().map(|path| self.leaf_of(path)).collect())
                 .unwrap_or_default();

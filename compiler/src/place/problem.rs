@@ -278,10 +278,13 @@ pub struct Problem<'a> {
     pub groups: Vec<Group>,
     /// `link_of[e][f]`: the link between two environments.
     pub link_of: Vec<Vec<Option<usize>>>,
-    /// Where the replicas were (`svcmodel.lock`'s `[placement]`): by environment, by
-    /// instance, each replica's failure-domain path. Empty: start afresh.
-    pub previous: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Where the replicas were (`svcmodel.lock`'s `[placement]`); `None`: start afresh.
+    pub previous: Option<&'a Previous>,
 }
+
+/// Where replicas were (`svcmodel.lock`'s `[placement]`): by environment, by instance,
+/// each replica's failure-domain path.
+pub type Previous = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// The landscapes of a model: environments that share a `tier` are placed together;
 /// an environment without a tier is a landscape of its own. In the order of the first
@@ -395,7 +398,7 @@ impl<'a> Problem<'a> {
             links: Vec::new(),
             groups: Vec::new(),
             link_of: vec![vec![None; envs.len()]; envs.len()],
-            previous: BTreeMap::new(),
+            previous: None,
             envs,
         };
         for name in &names {
