@@ -278,11 +278,17 @@ are references, never values. Nothing is written when any diagnostic is an error
     #[command(after_help = "Examples:
   svcmodel plan -e local examples/shop
   svcmodel plan -e local -f values/local.toml --format json examples/shop
+  svcmodel plan -e local --operations examples/shop     each engine operation, wave by wave
 
 Exit codes: 0 no changes, 5 changes (for pipelines), 1 model errors.")]
     Plan {
         #[command(flatten)]
         system: SystemArgs,
+        /// Also list the exact operations the engine will perform (start this
+        /// process, create this container from this image, apply this object, delete
+        /// that one), in order, wave by wave; asks the engine what runs.
+        #[arg(long)]
+        operations: bool,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -348,6 +354,32 @@ Exit codes: 0 no drift (or all fixed), 5 drift, 6 --fix failed.")]
         lock_timeout: u64,
         #[arg(long, value_enum, default_value_t = DriftFormat::Human)]
         format: DriftFormat,
+    },
+    /// Every operation deploy, destroy and reconcile --fix performed on an engine, from
+    /// the audit log in .svcmodel/.
+    #[command(after_help = "Examples:
+  svcmodel audit examples/shop                  every run, oldest first
+  svcmodel audit -e local --last examples/shop  the last run on `local`
+  svcmodel audit --format json examples/shop
+
+Each entry: when, which run and command, the engine call (start, stop, prune,
+release), the operations it stood for, the engine id, the result and the service's
+model hash. The log is .svcmodel/audit.jsonl, one JSON object per line.")]
+    Audit {
+        /// Model files or folders: the project whose log to read (default: the
+        /// current folder).
+        paths: Vec<PathBuf>,
+        /// The project root (default: found from the first path).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Only this environment's entries.
+        #[arg(short = 'e', long, value_name = "ENV")]
+        environment: Option<String>,
+        /// Only the last run (of the environment, with -e).
+        #[arg(long)]
+        last: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Stop and forget every service of one environment (-e) or of all.
     #[command(after_help = "Examples:
@@ -524,6 +556,8 @@ pub enum SchemaName {
     StateAdopt,
     /// The output of `svcmodel explain --format json` (one code, or `--list`).
     Explain,
+    /// The output of `svcmodel audit --format json`.
+    Audit,
 }
 
 #[derive(Debug, clap::Args)]

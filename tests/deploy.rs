@@ -1987,3 +1987,177 @@ fn a_service_placement_moved_is_planned_and_reconciled_as_moved_with_its_cause()
         "moved it to `west`: `ledger-out-of-east` forbids `east`: the ledger's data stays on the west coast"
     );
 }
+
+/// The audit log's entries of the last run on `local`.
+fn last_run(shop: &Shop) -> Vec<serde_json::Value> {
+    let audit = shop.run(&["audit", "-e", "local", "--last", "--format", "json", "shop"]);
+    assert_eq!(audit.code, 0, "{}", audit.transcript());
+    let json: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    validate("audit", &json);
+    json["entries"].as_array().unwrap().clone()
+}
+
+/// The (call, service, engine id) of each entry, in order.
+fn calls(entries: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    entries
+        .iter()
+        .map(|e| {
+            assert_eq!(e["ok"], true, "{e}");
+            (
+                e["call"].as_str().unwrap().to_string(),
+                e["service"].as_str().unwrap_or_default().to_string(),
+                e["engine_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pid_of_id(engine_id: &str) -> u32 {
+    engine_id.split(':').nth(1).unwrap().parse().unwrap()
+}
+
+/// `plan --operations` lists what the engine will do; the audit log then lists what
+/// it did, call by call, and each call is checked against the processes themselves:
+/// what a start names ran with the state's mark, what a stop names is gone, through a
+/// deploy, a rolled-back deploy and a destroy.
+#[test]
+fn the_audit_log_lists_every_engine_operation_of_deploy_rollback_and_destroy() {
+    let shop = Shop::new();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        &regex_escape(&shop.path().display().to_string()),
+        "[project]",
+    );
+    for (example, port) in &shop.ports {
+        settings.add_filter(&format!(r"\b{port}\b"), example.to_string());
+    }
+    let plan = shop.run(&["plan", "-e", "local", "--operations", "shop"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    settings.bind(|| insta::assert_snapshot!("plan-operations-local", plan.stdout));
+    let planned = shop.run(&[
+        "plan",
+        "-e",
+        "local",
+        "--operations",
+        "--format",
+        "json",
+        "shop",
+    ]);
+    let planned: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+    validate("plan", &planned);
+
+    // Deploy: one start per service, each the group the state records, each carrying
+    // the state's mark, each with the operations the plan listed.
+    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    let deployed = last_run(&shop);
+    let state = shop.state();
+    let mut started: Vec<(String, String)> = calls(&deployed)
+        .into_iter()
+        .map(|(call, service, id)| {
+            assert_eq!(call, "start");
+            (service, id)
+        })
+        .collect();
+    started.sort();
+    let recorded: Vec<(String, String)> = state["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, r)| (name.clone(), r["engine_id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(started, recorded);
+    let mut groups: Vec<u32> = started.iter().map(|(_, id)| pid_of_id(id)).collect();
+    groups.sort_unstable();
+    assert_eq!(
+        marked_groups(&shop),
+        groups,
+        "the started groups are what runs"
+    );
+    for entry in &deployed {
+        let step = planned["environments"][0]["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == entry["service"])
+            .unwrap();
+        assert_eq!(step["operations"], entry["operations"], "as planned");
+        assert_eq!(
+            entry["model_hash"],
+            state["services"][entry["service"].as_str().unwrap()]["model_hash"]
+        );
+    }
+
+    // A deploy whose health check fails is rolled back: the old products stopped, the
+    // new one started, stopped again, and the old revision started anew.
+    let old = state["services"]["products"]["engine_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let products = shop.path().join("shop/products.svc");
+    let text = std::fs::read_to_string(&products).unwrap();
+    std::fs::write(
+        &products,
+        text.replace("path = \"/healthz\"", "path = \"/missing\""),
+    )
+    .unwrap();
+    let failed = shop.run(&["deploy", "-e", "local", "--timeout", "3", "shop"]);
+    assert_eq!(failed.code, 6, "{}", failed.transcript());
+    let rolled_back = calls(&last_run(&shop));
+    let now = shop.state()["services"]["products"]["engine_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(rolled_back.len(), 4, "{rolled_back:?}");
+    let new = rolled_back[1].2.clone();
+    assert_eq!(
+        rolled_back,
+        [
+            ("stop".to_string(), "products".to_string(), old.clone()),
+            ("start".to_string(), "products".to_string(), new.clone()),
+            ("stop".to_string(), "products".to_string(), new.clone()),
+            ("start".to_string(), "products".to_string(), now.clone()),
+        ]
+    );
+    assert!(process_gone(pid_of_id(&old)) && process_gone(pid_of_id(&new)));
+    assert!(
+        !process_gone(pid_of_id(&now)),
+        "the old revision runs again"
+    );
+    std::fs::write(&products, text).unwrap();
+
+    // Destroy: one stop per recorded service, and nothing of the shop runs after.
+    let before = shop.state();
+    assert_eq!(
+        shop.run(&["destroy", "-e", "local", "--yes", "shop"]).code,
+        0
+    );
+    let mut stopped: Vec<(String, String)> = calls(&last_run(&shop))
+        .into_iter()
+        .map(|(call, service, id)| {
+            assert_eq!(call, "stop");
+            (service, id)
+        })
+        .collect();
+    stopped.sort();
+    let recorded: Vec<(String, String)> = before["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, r)| (name.clone(), r["engine_id"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(stopped, recorded);
+    assert!(stopped.iter().all(|(_, id)| process_gone(pid_of_id(id))));
+    assert_eq!(marked_groups(&shop), Vec::<u32>::new());
+    let human = shop.run(&["audit", "shop"]);
+    assert_eq!(human.code, 0);
+    assert_eq!(human.stdout.matches("run ").count(), 3, "{}", human.stdout);
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}

@@ -1161,3 +1161,95 @@ fn bookinfo_deploys_from_its_compose_environment() {
     );
     assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
 }
+
+/// The container ids of the engine ids in the audit entries of `call`.
+fn audited_containers(entries: &[serde_json::Value], call: &str) -> Vec<String> {
+    let mut ids: Vec<String> = entries
+        .iter()
+        .filter(|e| e["call"] == call)
+        .flat_map(|e| {
+            assert_eq!(e["ok"], true, "{e}");
+            let id = e["engine_id"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("docker:")
+                .unwrap();
+            id.split(',').map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `plan --operations` on a Docker environment, then a deploy, a deploy rolled back
+/// and a destroy: the containers the audit log says were created and removed are
+/// exactly those the Docker Engine's own event stream reports.
+#[test]
+fn the_audit_log_of_a_docker_environment_matches_the_engines_events() {
+    let dock = Dock::new(&unique("dockaudit"));
+    let environment = dock.environment.clone();
+    let plan = dock.run(&["plan", "--operations"]);
+    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&environment, "[env]");
+    settings.bind(|| insta::assert_snapshot!("plan-operations-docker", plan.stdout));
+    let since = docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+
+    assert_eq!(dock.run(&["deploy"]).code, 0);
+    // web listens where its health check does not look: the wave is rolled back.
+    let text = model(&environment).replace(
+        r#"args          = ["--name=${self.name}", "--port=${self.http.port}"]"#,
+        r#"args          = ["--name=${self.name}", "--port=9"]"#,
+    );
+    assert_ne!(text, model(&environment));
+    dock.project.file("main.svc", text);
+    let failed = dock.run(&["deploy", "--timeout", "5"]);
+    assert_eq!(failed.code, 6, "{}", failed.transcript());
+    assert_eq!(dock.run(&["destroy", "--yes"]).code, 0);
+    let until = docker(&["system", "info", "--format", "{{.SystemTime}}"]);
+
+    let audit = dock.run(&["audit", "--format", "json"]);
+    let audit: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    support::validate("audit", &audit);
+    let entries = audit["entries"].as_array().unwrap();
+    let events = docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=container",
+        "--filter",
+        &format!("label=svcmodel.io/environment={environment}"),
+        "--format",
+        "{{.Action}} {{.Actor.ID}}",
+    ]);
+    let engine_did = |action: &str| {
+        let mut ids: Vec<String> = events
+            .lines()
+            .filter_map(|line| line.strip_prefix(&format!("{action} ")))
+            .map(str::to_string)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let created = audited_containers(entries, "start");
+    // api and web, web again (failed), web's previous revision again.
+    assert_eq!(created.len(), 4, "{entries:#?}");
+    assert_eq!(created, engine_did("create"), "{events}");
+    assert_eq!(created, engine_did("start"), "{events}");
+    assert_eq!(
+        audited_containers(entries, "stop"),
+        engine_did("destroy"),
+        "{events}"
+    );
+    assert_eq!(
+        engine_did("create"),
+        engine_did("destroy"),
+        "nothing is left"
+    );
+    let released = entries.iter().filter(|e| e["call"] == "release").count();
+    assert_eq!(released, 1, "{entries:#?}");
+    assert!(networks_named(&format!("svcmodel-{environment}")).is_empty());
+}

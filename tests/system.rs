@@ -98,6 +98,7 @@ fn published_schemas_are_current() {
         "destroy",
         "state-unlock",
         "state-adopt",
+        "audit",
         "explain",
     ] {
         let generated = svcmodel(&repo(), &["schema", name]);

@@ -217,6 +217,9 @@ pub struct Plan {
     pub items: Vec<PlanItem>,
     /// Work an earlier run left unfinished.
     pub pending: Vec<Pending>,
+    /// With `plan --operations`: every operation the engine will perform, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<Vec<Step>>,
 }
 
 impl Plan {
@@ -285,6 +288,7 @@ pub fn plan(
         environment: environment.to_string(),
         items,
         pending: state.map(|s| s.pending.clone()).unwrap_or_default(),
+        operations: None,
     }
 }
 
@@ -533,10 +537,46 @@ impl std::fmt::Display for EngineError {
     }
 }
 
+/// One call an engine makes on what it drives, as `plan --operations` lists it and
+/// the audit log records it: `create container` `svcmodel-dev-api (image shop/api:1.0)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
+pub struct Operation {
+    /// What the engine is asked to do: `start process group`, `stop process group`,
+    /// `create network`, `create container`, `start container`, `remove container`,
+    /// `create service`, `remove service`, `remove network`, `apply` or `delete`.
+    pub operation: String,
+    /// What it acts on: a command line, a container's, service's or network's name, a
+    /// Kubernetes object as `Kind namespace/name`. Secrets appear as
+    /// `${secret:NAME}`, never as their values.
+    pub object: String,
+}
+
+impl Operation {
+    pub fn new(operation: &str, object: impl Into<String>) -> Operation {
+        Operation {
+            operation: operation.to_string(),
+            object: object.into(),
+        }
+    }
+}
+
 /// An engine svcmodel deploys to.
 pub trait Engine: Sync {
     /// Starts a service, marked with `mark`; returns its engine id.
     fn start(&self, desired: &Desired, mark: &Mark) -> Result<String, EngineError>;
+    /// What `start` asks of the engine for `desired`, in order, without doing it. It
+    /// may look at the engine (a network that exists is not created again).
+    fn start_operations(&self, desired: &Desired) -> Vec<Operation> {
+        vec![Operation::new("start", desired.name.clone())]
+    }
+    /// What `stop` asks of the engine for `engine_id`, in order, without doing it.
+    fn stop_operations(&self, engine_id: &str) -> Vec<Operation> {
+        vec![Operation::new("stop", engine_id)]
+    }
+    /// What `release` asks of the engine.
+    fn release_operations(&self) -> Vec<Operation> {
+        Vec::new()
+    }
     /// Stops it (and removes it, for engines that keep stopped things). An error
     /// means it may still run: the caller keeps its record.
     fn stop(&self, engine_id: &str) -> Result<(), EngineError>;
@@ -816,26 +856,13 @@ pub fn deploy_sites(
     for (at, (site, plan)) in sites.iter_mut().zip(&plans).enumerate() {
         let by_name: BTreeMap<&str, &Desired> =
             site.desired.iter().map(|d| (d.name.as_str(), d)).collect();
-        for item in &plan.items {
-            let Some(d) = by_name.get(item.name.as_str()) else {
-                continue;
-            };
-            let action = match item.action {
-                Action::Create => "create",
-                Action::Update => "update",
-                Action::Unchanged => {
-                    let broken = site.state.services.get(&item.name).is_none_or(|r| {
-                        !site.engine.alive(&r.engine_id)
-                            || (options.repair_unhealthy
-                                && site.engine.check(&r.engine_id, &r.spec).is_err())
-                    });
-                    if !broken {
-                        continue;
-                    }
-                    "repair"
-                }
-                Action::Delete => continue,
-            };
+        for (d, action) in work_of(
+            site.state,
+            site.desired,
+            plan,
+            site.engine,
+            options.repair_unhealthy,
+        ) {
             work.entry(d.wave).or_default().push((at, d, action));
         }
         // Unchanged for the engine, but the model moved on: record its new hash.
@@ -913,6 +940,159 @@ pub fn deploy_sites(
         site.store.save(site.state)?;
     }
     Ok(reports)
+}
+
+/// What a run starts in one environment, in the plan's order: created and changed
+/// services, and recorded ones whose process is gone (or, with `repair_unhealthy`,
+/// fails its health check), each with its action.
+fn work_of<'d>(
+    state: &State,
+    desired: &'d [Desired],
+    plan: &Plan,
+    engine: &dyn Engine,
+    repair_unhealthy: bool,
+) -> Vec<(&'d Desired, &'static str)> {
+    let by_name: BTreeMap<&str, &Desired> = desired.iter().map(|d| (d.name.as_str(), d)).collect();
+    let mut work = Vec::new();
+    for item in &plan.items {
+        let Some(d) = by_name.get(item.name.as_str()) else {
+            continue;
+        };
+        let action = match item.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Unchanged => {
+                let broken = state.services.get(&item.name).is_none_or(|r| {
+                    !engine.alive(&r.engine_id)
+                        || (repair_unhealthy && engine.check(&r.engine_id, &r.spec).is_err())
+                });
+                if !broken {
+                    continue;
+                }
+                "repair"
+            }
+            Action::Delete => continue,
+        };
+        work.push((*d, action));
+    }
+    work
+}
+
+/// One service's part in a deploy, as `plan --operations` lists it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Step {
+    pub service: String,
+    /// `converge` (stop what an interrupted run started and left unrecorded),
+    /// `create`, `update`, `repair` (recorded, but not running) or `delete`.
+    pub action: String,
+    /// The deploy wave, counted from 0 across the environments of the run; `null`
+    /// for `converge`, which comes before every wave, and `delete`, after them.
+    pub wave: Option<usize>,
+    /// The engine's operations, in the order it performs them.
+    pub operations: Vec<Operation>,
+}
+
+/// Every operation a deploy would ask of `engine` in one environment, in order:
+/// stopping what an interrupted run left, then wave by wave what starts (in a wave,
+/// services start at once), then what is deleted. Like deploy, it asks the engine
+/// what runs; unlike deploy, it changes nothing.
+pub fn operations(
+    store: &Store,
+    state: Option<&State>,
+    plan: &Plan,
+    desired: &[Desired],
+    engine: &dyn Engine,
+    repair_unhealthy: bool,
+) -> Vec<Step> {
+    let fresh;
+    let state = match state {
+        Some(state) => state,
+        None => {
+            fresh = State::new(&plan.environment, "");
+            &fresh
+        }
+    };
+    let recorded = |id: &str| {
+        state
+            .services
+            .values()
+            .any(|r| engine.same_instance(&r.engine_id, id))
+    };
+    let mut steps = Vec::new();
+    let mut converging: Vec<&str> = Vec::new();
+    for pending in &state.pending {
+        if let Some(id) = pending.engine_id.as_deref().filter(|id| !recorded(id)) {
+            converging.push(id);
+            steps.push(Step {
+                service: pending.service.clone(),
+                action: "converge".to_string(),
+                wave: None,
+                operations: engine.stop_operations(id),
+            });
+        }
+    }
+    for marked in engine.find_marked(&store.project_id(), &plan.environment) {
+        let known = recorded(&marked.engine_id)
+            || converging
+                .iter()
+                .any(|id| engine.same_instance(id, &marked.engine_id));
+        // Another lineage's: deploy refuses to start rather than stop it.
+        if !known && marked.mark.lineage == state.lineage {
+            steps.push(Step {
+                service: marked.mark.service.clone(),
+                action: "converge".to_string(),
+                wave: None,
+                operations: engine.stop_operations(&marked.engine_id),
+            });
+        }
+    }
+    let mut work = work_of(state, desired, plan, engine, repair_unhealthy);
+    work.sort_by_key(|(d, _)| d.wave);
+    // What the environment shares (a network) is created by the first start only.
+    let mut shared: BTreeSet<String> = BTreeSet::new();
+    for (d, action) in work {
+        let start: Vec<Operation> = engine
+            .start_operations(d)
+            .into_iter()
+            .filter(|op| op.operation != "create network" || shared.insert(op.object.clone()))
+            .collect();
+        let old = state.services.get(&d.name).map(|r| r.engine_id.as_str());
+        let operations = match old {
+            Some(old) if engine.in_place() => {
+                // Applied over the old revision; what only the old one held goes
+                // once the new one is healthy.
+                let pruned: Vec<Operation> = engine
+                    .stop_operations(old)
+                    .into_iter()
+                    .filter(|op| !start.iter().any(|s| s.object == op.object))
+                    .collect();
+                start.into_iter().chain(pruned).collect()
+            }
+            Some(old) => engine
+                .stop_operations(old)
+                .into_iter()
+                .chain(start)
+                .collect(),
+            None => start,
+        };
+        steps.push(Step {
+            service: d.name.clone(),
+            action: action.to_string(),
+            wave: Some(d.wave),
+            operations,
+        });
+    }
+    for item in plan.items.iter().filter(|i| i.action == Action::Delete) {
+        if let Some(record) = state.services.get(&item.name) {
+            steps.push(Step {
+                service: item.name.clone(),
+                action: "delete".to_string(),
+                wave: None,
+                operations: engine.stop_operations(&record.engine_id),
+            });
+        }
+    }
+    steps
 }
 
 /// The event with its message's secrets masked.

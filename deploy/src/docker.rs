@@ -192,7 +192,7 @@ pub(crate) fn ensure_network(
 
 /// The ids of the networks named exactly `name` (the Engine's filter matches parts of
 /// names).
-fn networks_named(
+pub(crate) fn networks_named(
     docker: &Docker,
     runtime: &tokio::runtime::Runtime,
     name: &str,
@@ -694,6 +694,77 @@ impl crate::deploy::Engine for DockerEngine<'_> {
             }
         }
         Ok(format!("docker:{}", ids.join(",")))
+    }
+
+    fn start_operations(&self, desired: &Desired) -> Vec<crate::deploy::Operation> {
+        use crate::deploy::Operation;
+        let Ok(spec) = crate::spec::read::<crate::spec::ContainerSpec>(&desired.spec) else {
+            return vec![Operation::new("create container", desired.name.clone())];
+        };
+        let mut operations = Vec::new();
+        let known = self
+            .networks
+            .lock()
+            .is_ok_and(|ensured| ensured.contains(&spec.network));
+        if !known
+            && networks_named(&self.docker, &self.runtime, &spec.network)
+                .is_ok_and(|n| n.is_empty())
+        {
+            operations.push(Operation::new(
+                "create network",
+                format!("{} (bridge)", spec.network),
+            ));
+        }
+        let image = spec.image.as_deref().unwrap_or("(none)");
+        for replica in 1..=spec.replicas.max(1) {
+            let name = self.replica_name(&desired.name, replica);
+            let left = self
+                .call(|| {
+                    self.docker
+                        .inspect_container(&name, None::<InspectContainerOptions>)
+                })
+                .is_ok();
+            if left {
+                operations.push(Operation::new("remove container", name.clone()));
+            }
+            operations.push(Operation::new(
+                "create container",
+                format!("{name} (image {image}, network {})", spec.network),
+            ));
+            operations.push(Operation::new("start container", name));
+        }
+        operations
+    }
+
+    fn stop_operations(&self, engine_id: &str) -> Vec<crate::deploy::Operation> {
+        let Some(ids) = Self::container_ids(engine_id) else {
+            return vec![crate::deploy::Operation::new("remove container", engine_id)];
+        };
+        ids.into_iter()
+            .flat_map(|id| {
+                // By name where Docker still knows it: an id means little to a reader.
+                let name = self
+                    .call(|| {
+                        self.docker
+                            .inspect_container(id, None::<InspectContainerOptions>)
+                    })
+                    .ok()
+                    .and_then(|info| info.name)
+                    .map(|name| name.trim_start_matches('/').to_string())
+                    .unwrap_or_else(|| id.chars().take(12).collect());
+                [
+                    crate::deploy::Operation::new("stop container", format!("{name} (5 s grace)")),
+                    crate::deploy::Operation::new("remove container", name),
+                ]
+            })
+            .collect()
+    }
+
+    fn release_operations(&self) -> Vec<crate::deploy::Operation> {
+        vec![crate::deploy::Operation::new(
+            "remove network",
+            format!("svcmodel-{} (once nothing is attached)", self.environment),
+        )]
     }
 
     fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {

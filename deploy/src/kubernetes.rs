@@ -193,6 +193,13 @@ fn json_of(yaml: &yaml_rust2::Yaml) -> serde_json::Value {
 }
 
 /// The identity of an object to apply.
+impl ObjectRef {
+    /// `Kind namespace/name`, as `plan --operations` and the audit log name it.
+    fn shown(&self, namespace: &str) -> String {
+        format!("{} {namespace}/{}", self.kind, self.name)
+    }
+}
+
 fn object_ref(object: &serde_json::Value) -> Result<ObjectRef, String> {
     let field = |value: &serde_json::Value, what: &str| {
         value
@@ -509,6 +516,37 @@ impl crate::deploy::Engine for KubernetesEngine<'_> {
             inventory.objects.push(self.apply(namespace, object)?);
         }
         Ok(inventory.encode())
+    }
+
+    fn start_operations(&self, desired: &Desired) -> Vec<crate::deploy::Operation> {
+        use crate::deploy::Operation;
+        let spec = &desired.spec;
+        let namespace = spec["namespace"].as_str().unwrap_or_default();
+        let mut operations = vec![Operation::new("apply", format!("Namespace {namespace}"))];
+        if let Some(name) = spec["secret"]["name"].as_str() {
+            operations.push(Operation::new(
+                "apply",
+                format!("Secret {namespace}/{name}"),
+            ));
+        }
+        for object in spec["objects"].as_array().into_iter().flatten() {
+            if let Ok(id) = object_ref(object) {
+                operations.push(Operation::new("apply", id.shown(namespace)));
+            }
+        }
+        operations
+    }
+
+    fn stop_operations(&self, engine_id: &str) -> Vec<crate::deploy::Operation> {
+        let Some(inventory) = Inventory::decode(engine_id) else {
+            return vec![crate::deploy::Operation::new("delete", engine_id)];
+        };
+        inventory
+            .objects
+            .iter()
+            .rev()
+            .map(|o| crate::deploy::Operation::new("delete", o.shown(&inventory.namespace)))
+            .collect()
     }
 
     fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {

@@ -8,6 +8,7 @@
 //!
 //! - `state`: the state store under `.svcmodel/` (atomic snapshots, backups, locks,
 //!   the key of the secret fingerprints).
+//! - `audit`: the audit log of every engine call, and the engine wrapper that writes it.
 //! - `deploy`: plan, waves across environments, rollback, destroy, the `Engine` trait
 //!   and the `Mark` everything started carries.
 //! - `local`, `docker`, `swarm`, `kubernetes`: one engine each.
@@ -18,6 +19,7 @@
 //! Architecture invariant: only the engines and the state store touch the outside
 //! world; this crate never sees source text or the AST.
 
+pub mod audit;
 pub mod deploy;
 pub mod docker;
 pub mod kubernetes;

@@ -671,6 +671,34 @@ impl crate::deploy::Engine for LocalEngine<'_> {
         Ok(id.encode())
     }
 
+    fn start_operations(&self, desired: &crate::deploy::Desired) -> Vec<crate::deploy::Operation> {
+        let Ok(spec) = crate::spec::read::<crate::spec::LocalSpec>(&desired.spec) else {
+            return vec![crate::deploy::Operation::new(
+                "start process group",
+                desired.name.clone(),
+            )];
+        };
+        let mut object = crate::spec::command_line(&spec.command);
+        if let Some(dir) = &spec.workdir {
+            object.push_str(&format!(" (in {})", dir.shown()));
+        }
+        if self.supervisor.is_some() {
+            object.push_str(&format!(
+                ", under `svcmodel supervise` (restart {})",
+                spec.restart
+            ));
+        }
+        vec![crate::deploy::Operation::new("start process group", object)]
+    }
+
+    fn stop_operations(&self, engine_id: &str) -> Vec<crate::deploy::Operation> {
+        let object = match ProcessId::decode(engine_id) {
+            Some(id) => format!("{} (SIGTERM, SIGKILL after 5 s)", id.pid),
+            None => engine_id.to_string(),
+        };
+        vec![crate::deploy::Operation::new("stop process group", object)]
+    }
+
     fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {
         match ProcessId::decode(engine_id) {
             Some(id) => stop(id, Duration::from_secs(5)).map_err(Into::into),

@@ -60,6 +60,23 @@ impl SpecValue {
         }
     }
 
+    /// The value as a person reads it, never a secret's value: secrets as
+    /// `${secret:NAME}`, run-time addresses as `${address:SERVICE.FIELD}`.
+    pub fn shown(&self) -> String {
+        let parts = match self {
+            SpecValue::Text(text) => return text.clone(),
+            SpecValue::Parts { parts } => parts,
+        };
+        parts
+            .iter()
+            .map(|part| match part {
+                SpecPart::Text { text } => text.clone(),
+                SpecPart::Secret { secret, .. } => format!("${{secret:{secret}}}"),
+                SpecPart::Address { address, field } => format!("${{address:{address}.{field}}}"),
+            })
+            .collect()
+    }
+
     /// The value with its secrets filled in from `lookup`.
     pub fn resolve(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
         let parts = match self {
@@ -345,9 +362,53 @@ pub fn value<T: Serialize>(spec: &T) -> serde_json::Value {
     serde_json::to_value(spec).unwrap_or_default()
 }
 
+/// A command line as a shell would read it back: words that need it in single quotes.
+pub fn command_line(words: &[SpecValue]) -> String {
+    words
+        .iter()
+        .map(|word| {
+            let word = word.shown();
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-${}".contains(c));
+            if plain {
+                word
+            } else {
+                format!("'{}'", word.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_line_quotes_what_a_shell_would_split_and_never_shows_a_secret() {
+        let words = [
+            SpecValue::Text("demo".to_string()),
+            SpecValue::Text("--greeting=hello world".to_string()),
+            SpecValue::Text("it's".to_string()),
+            SpecValue::Parts {
+                parts: vec![
+                    SpecPart::Text {
+                        text: "--key=".to_string(),
+                    },
+                    SpecPart::Secret {
+                        secret: "api_key".to_string(),
+                        from: "SVCMODEL_SECRET_DEMO_API_KEY".to_string(),
+                    },
+                ],
+            },
+        ];
+        assert_eq!(
+            command_line(&words),
+            r"demo '--greeting=hello world' 'it'\''s' --key=${secret:api_key}"
+        );
+    }
 
     /// A spec as the state recorded it before these types existed: engines still read
     /// it, and a secret resolves from the deploying machine's variable.

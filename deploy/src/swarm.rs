@@ -369,6 +369,68 @@ impl crate::deploy::Engine for SwarmEngine<'_> {
         Ok(format!("swarm:{id}"))
     }
 
+    fn start_operations(&self, desired: &Desired) -> Vec<crate::deploy::Operation> {
+        use crate::deploy::Operation;
+        let Ok(spec) = crate::spec::read::<crate::spec::ContainerSpec>(&desired.spec) else {
+            return vec![Operation::new("create service", desired.name.clone())];
+        };
+        let mut operations = Vec::new();
+        let known = self
+            .networks
+            .lock()
+            .is_ok_and(|ensured| ensured.contains(&spec.network));
+        let missing = crate::docker::networks_named(&self.docker, &self.runtime, &spec.network)
+            .is_ok_and(|n| n.is_empty());
+        if !known && missing {
+            operations.push(Operation::new(
+                "create network",
+                format!("{} (overlay)", spec.network),
+            ));
+        }
+        let name = self.service_name(&desired.name);
+        let left = self
+            .runtime
+            .block_on(self.docker.inspect_service(
+                &name,
+                None::<bollard::query_parameters::InspectServiceOptions>,
+            ))
+            .is_ok();
+        if left {
+            operations.push(Operation::new("remove service", name.clone()));
+        }
+        operations.push(Operation::new(
+            "create service",
+            format!(
+                "{name} (image {}, {} replicas, network {})",
+                spec.image.as_deref().unwrap_or("(none)"),
+                spec.replicas,
+                spec.network
+            ),
+        ));
+        operations
+    }
+
+    fn stop_operations(&self, engine_id: &str) -> Vec<crate::deploy::Operation> {
+        let id = Self::service_id(engine_id).unwrap_or(engine_id);
+        let name = self
+            .runtime
+            .block_on(
+                self.docker
+                    .inspect_service(id, None::<bollard::query_parameters::InspectServiceOptions>),
+            )
+            .ok()
+            .and_then(|service| service.spec.and_then(|s| s.name))
+            .unwrap_or_else(|| id.chars().take(12).collect());
+        vec![crate::deploy::Operation::new("remove service", name)]
+    }
+
+    fn release_operations(&self) -> Vec<crate::deploy::Operation> {
+        vec![crate::deploy::Operation::new(
+            "remove network",
+            format!("svcmodel-{} (once nothing is attached)", self.environment),
+        )]
+    }
+
     fn stop(&self, engine_id: &str) -> Result<(), crate::deploy::EngineError> {
         match Self::service_id(engine_id) {
             Some(id) => self.remove(id).map_err(Into::into),

@@ -14,6 +14,7 @@ use serde::Serialize;
 use svcmodel_compiler::SystemCompilation;
 use svcmodel_compiler::codes::Code;
 use svcmodel_compiler::diagnostic::{Diagnostic, JsonDiagnostic, Severity};
+use svcmodel_deploy::audit::{AuditLog, Audited};
 use svcmodel_deploy::deploy::{self, Action, Desired, Engine, Event, Plan};
 use svcmodel_deploy::local::LocalEngine;
 use svcmodel_deploy::reconcile::Advice;
@@ -536,7 +537,7 @@ fn hashes(env: &Environment) -> BTreeMap<String, BTreeMap<String, String>> {
 
 // ---------------------------------------------------------------- plan
 
-pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
+pub fn plan(args: &SystemArgs, operations: bool, format: Format, color: Color) -> Exit {
     let selection = match select(args, format, color) {
         Ok(selection) => selection,
         Err(exit) => return exit,
@@ -549,6 +550,20 @@ pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
         };
         let mut plan = deploy::plan(&env.name, state.as_ref(), &env.desired, &hashes(env));
         plan.mark_moved(&env.moved);
+        if operations {
+            let engine = match engine(env) {
+                Ok(engine) => engine,
+                Err(exit) => return exit,
+            };
+            plan.operations = Some(deploy::operations(
+                &env.store,
+                state.as_ref(),
+                &plan,
+                &env.desired,
+                engine.as_ref(),
+                false,
+            ));
+        }
         plans.push(plan);
     }
     match format {
@@ -557,7 +572,12 @@ pub fn plan(args: &SystemArgs, format: Format, color: Color) -> Exit {
             environments: &plans,
             warnings: selection_warnings(&selection),
         }),
-        Format::Human => plans.iter().for_each(|plan| print!("{}", plan_text(plan))),
+        Format::Human => plans.iter().for_each(|plan| {
+            print!("{}", plan_text(plan));
+            if let Some(steps) = &plan.operations {
+                print!("{}", operations_text(steps));
+            }
+        }),
     }
     if plans.iter().any(Plan::has_changes) {
         Exit::Changes
@@ -637,9 +657,76 @@ fn plan_text(plan: &Plan) -> String {
     out
 }
 
+/// The engine's operations in the order a deploy performs them.
+fn operations_text(steps: &[deploy::Step]) -> String {
+    if steps.is_empty() {
+        return "no engine operations\n".to_string();
+    }
+    let mut out = String::from("engine operations, in order (a wave's services start at once):\n");
+    let mut heading = None;
+    for step in steps {
+        let this = match (step.wave, step.action.as_str()) {
+            (Some(wave), _) => format!("wave {}", wave + 1),
+            (None, "converge") => "before the waves".to_string(),
+            (None, _) => "after the waves".to_string(),
+        };
+        if heading.as_ref() != Some(&this) {
+            out.push_str(&format!("  {this}:\n"));
+            heading = Some(this);
+        }
+        out.push_str(&format!("    {} ({}):\n", step.service, step.action));
+        for operation in &step.operations {
+            out.push_str(&format!(
+                "      {} {}\n",
+                operation.operation, operation.object
+            ));
+        }
+    }
+    out
+}
+
+/// Each environment's engine, wrapped so that every call that changes something is
+/// appended to the project's audit log under one run id; the logs the wrappers write.
+fn audit_logs(envs: &[Environment], command: &str) -> Result<Vec<AuditLog>, Exit> {
+    let run = svcmodel_deploy::state::new_id();
+    envs.iter()
+        .map(|env| {
+            AuditLog::open(env.store.dir(), command, &run).map_err(|e| {
+                state_error(&StateError::Io(
+                    env.store.dir().join(svcmodel_deploy::audit::FILE),
+                    e,
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `engine`, with its calls recorded in `log`; `state` names what it already runs.
+fn audited<'a>(
+    env: &Environment,
+    engine: &'a dyn Engine,
+    log: &'a AuditLog,
+    redactor: &'a svcmodel_deploy::secrets::Redactor,
+    state: Option<&State>,
+) -> Audited<'a> {
+    let known = state
+        .into_iter()
+        .flat_map(|s| &s.services)
+        .map(|(name, record)| {
+            (
+                record.engine_id.clone(),
+                name.clone(),
+                record.model_hash.clone(),
+            )
+        });
+    Audited::new(engine, log, &env.name, redactor, known)
+}
+
 // ---------------------------------------------------------------- deploy
 
 pub struct DeployArgs<'a> {
+    /// The command, as the audit log names the run: `deploy` or `reconcile`.
+    pub command: &'static str,
     pub system: &'a SystemArgs,
     pub yes: bool,
     pub repair_unhealthy: bool,
@@ -794,6 +881,19 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
             &lookup,
         )),
     };
+    let logs = match audit_logs(envs, args.command) {
+        Ok(logs) => logs,
+        Err(exit) => return exit,
+    };
+    let engines: Vec<Audited> = envs
+        .iter()
+        .zip(&engines)
+        .zip(&logs)
+        .zip(&states)
+        .map(|(((env, engine), log), state)| {
+            audited(env, engine.as_ref(), log, &options.redactor, Some(state))
+        })
+        .collect();
     let quiet = args.format == Format::Json;
     let bars = (!quiet && std::io::stderr().is_terminal()).then(Bars::new);
     let progress = |environment: &str, event: Event| {
@@ -818,7 +918,7 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
             state,
             desired: &env.desired,
             hashes,
-            engine: engine.as_ref(),
+            engine,
         })
         .collect();
     let reports = match deploy::deploy_sites(&mut sites, &options, &progress) {
@@ -1373,6 +1473,7 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
     let exit = deploy_selection(
         &selection,
         &DeployArgs {
+            command: "reconcile",
             system: args.system,
             yes: args.yes,
             repair_unhealthy: true,
@@ -1712,11 +1813,32 @@ pub fn destroy(
         }
     }
     let no_hashes = BTreeMap::new();
+    let logs = match audit_logs(envs, "destroy") {
+        Ok(logs) => logs,
+        Err(exit) => return exit,
+    };
+    // Destroy stops only what the state records: no secret value is in play.
+    let no_secrets = svcmodel_deploy::secrets::Redactor::new(Vec::new());
+    let audited_engines: Vec<Option<Audited>> = envs
+        .iter()
+        .zip(&engines)
+        .zip(&logs)
+        .zip(&states)
+        .map(|(((env, engine), log), state)| {
+            engine
+                .as_ref()
+                .map(|engine| audited(env, engine.as_ref(), log, &no_secrets, state.as_ref()))
+        })
+        .collect();
     // The environments with something deployed, as sites: consumers go first across
     // all of them.
     let mut held: Vec<usize> = Vec::new();
     let mut sites: Vec<deploy::Site> = Vec::new();
-    for (at, ((env, state), engine)) in envs.iter().zip(states.iter_mut()).zip(&engines).enumerate()
+    for (at, ((env, state), engine)) in envs
+        .iter()
+        .zip(states.iter_mut())
+        .zip(&audited_engines)
+        .enumerate()
     {
         if let (Some(state), Some(engine)) = (state.as_mut(), engine) {
             held.push(at);
@@ -1725,7 +1847,7 @@ pub fn destroy(
                 state,
                 desired: &env.desired,
                 hashes: &no_hashes,
-                engine: engine.as_ref(),
+                engine,
             });
         }
     }

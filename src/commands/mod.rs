@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod audit;
 mod check;
 mod deploy;
 mod explain;
@@ -75,7 +76,24 @@ pub fn run(cli: Cli) -> Exit {
             format,
         } => system::lock(&system, &update, format, cli.color),
         Command::Schema { name } => system::schema(name),
-        Command::Plan { system, format } => deploy::plan(&system, format, cli.color),
+        Command::Plan {
+            system,
+            operations,
+            format,
+        } => deploy::plan(&system, operations, format, cli.color),
+        Command::Audit {
+            paths,
+            root,
+            environment,
+            last,
+            format,
+        } => audit::run(&audit::AuditArgs {
+            paths: &paths,
+            root: root.as_deref(),
+            environment: environment.as_deref(),
+            last,
+            format,
+        }),
         Command::Deploy {
             system,
             yes,
@@ -84,6 +102,7 @@ pub fn run(cli: Cli) -> Exit {
             lock_timeout,
             format,
         } => deploy::deploy(&deploy::DeployArgs {
+            command: "deploy",
             system: &system,
             yes,
             repair_unhealthy: false,

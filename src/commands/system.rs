@@ -723,6 +723,7 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::StateUnlock => schemars::schema_for!(super::deploy::UnlockOutput),
         SchemaName::StateAdopt => schemars::schema_for!(super::deploy::AdoptOutput),
         SchemaName::Explain => schemars::schema_for!(super::explain::ExplainOutput),
+        SchemaName::Audit => schemars::schema_for!(super::audit::AuditOutput),
     };
     output::print_json(&schema);
     Exit::Success
