@@ -143,6 +143,11 @@ objective is cost per hour plus the weights of unmet prefer rules.")]
         /// What if this policy were dropped: place and assess without it; repeatable.
         #[arg(long, value_name = "POLICY")]
         without: Vec<String>,
+        /// List every move against the placement `svcmodel.lock` records (another
+        /// environment, other failure domains), each with the rule, capacity or cost
+        /// change that caused it.
+        #[arg(long)]
+        diff: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,

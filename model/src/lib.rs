@@ -228,6 +228,14 @@ pub struct CostRates {
     /// replica.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_gib_month: Option<f64>,
+    /// Currency units per GiB leaving the environment: what moving a service's
+    /// `data` out of it costs, once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_gib: Option<f64>,
+    /// Currency units, once, per replica of a service that moves into the environment
+    /// from another: the work of a move, which placement weighs against what it saves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub move_replica: Option<f64>,
     pub span: Option<Span>,
 }
 

@@ -21,7 +21,10 @@ pub struct Placement {
     pub cost_per_hour: f64,
     /// The weights of `prefer` rules left unmet.
     pub penalty: f64,
-    /// Cost plus penalty: what placement minimises.
+    /// What moving instances from where `svcmodel.lock` ran them costs, once: the
+    /// objective counts it spread over a month (730 hours).
+    pub moves_once: f64,
+    /// Cost plus penalty plus the moves per hour: what placement minimises.
     pub objective: f64,
     /// Whether the search proved no placement has a lower objective.
     pub optimal: bool,

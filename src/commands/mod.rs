@@ -39,12 +39,17 @@ pub fn run(cli: Cli) -> Exit {
             max_nodes,
             lose,
             without,
+            diff,
             format,
         } => place::run(
             &system,
             explain.as_deref(),
             max_nodes,
-            &place::WhatIf { lose, without },
+            &place::WhatIf {
+                lose,
+                without,
+                diff,
+            },
             format,
             cli.color,
         ),
@@ -53,13 +58,31 @@ pub fn run(cli: Cli) -> Exit {
             lose,
             without,
             format,
-        } => place::risk(&system, &place::WhatIf { lose, without }, format, cli.color),
+        } => place::risk(
+            &system,
+            &place::WhatIf {
+                lose,
+                without,
+                diff: false,
+            },
+            format,
+            cli.color,
+        ),
         Command::Slo {
             system,
             lose,
             without,
             format,
-        } => place::slo(&system, &place::WhatIf { lose, without }, format, cli.color),
+        } => place::slo(
+            &system,
+            &place::WhatIf {
+                lose,
+                without,
+                diff: false,
+            },
+            format,
+            cli.color,
+        ),
         Command::Why {
             service,
             system,

@@ -58,6 +58,10 @@ pub struct LandscapeOutput {
     pub cost_per_hour: f64,
     /// The weights of `prefer` rules left unmet.
     pub penalty: f64,
+    /// What the moves from where `svcmodel.lock` ran each instance cost, once; the
+    /// objective counts it over a month (730 hours).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moves_once: f64,
     /// No placement can have a lower objective than this.
     pub lower_bound: f64,
     pub loads: Vec<LoadOutput>,
@@ -202,15 +206,120 @@ fn with_placement(
             Vec::new()
         }
     };
-    let moves = as_it_is.map_or_else(Vec::new, |model| {
-        let before = place::place(
-            &model,
-            &resolution.systems,
-            place::Options::without_reasons(),
+    let moves = if what_if.diff {
+        lock_moves(&placed, previous, &what_if.lose)
+    } else {
+        as_it_is.map_or_else(Vec::new, |model| {
+            let before = place::place(
+                &model,
+                &resolution.systems,
+                place::Options::without_reasons(),
+            );
+            what_if.moves(&before, &placed)
+        })
+    };
+    if what_if.diff && previous.is_empty() && format == Format::Human {
+        eprintln!(
+            "note: svcmodel.lock records no placement: `svcmodel lock` records where everything runs, for `--diff` to compare with"
         );
-        what_if.moves(&before, &placed)
-    });
+    }
     then(&compilation.sources, &placed, warnings, moves)
+}
+
+/// Every instance placed elsewhere than `svcmodel.lock`'s `[placement]` ran it: in
+/// another environment, or on other failure domains, each with its cause.
+fn lock_moves(placed: &[Placed], previous: &place::Previous, lost: &[String]) -> Vec<MoveOutput> {
+    let mut out = Vec::new();
+    for placed in placed {
+        let p = &placed.problem;
+        let Some(now) = placed.placement.as_ref() else {
+            continue;
+        };
+        for (i, a) in now.assignments.iter().enumerate() {
+            let item = &p.items[i];
+            let Some(was) = item.previous_env else {
+                continue;
+            };
+            let old_env = &p.envs[was].name;
+            let old_paths: Vec<String> = previous
+                .get(old_env)
+                .and_then(|instances| instances.get(&a.instance))
+                .cloned()
+                .unwrap_or_default();
+            let new_paths: Vec<String> = a
+                .replicas
+                .iter()
+                .filter(|r| !r.is_empty())
+                .map(place::replica_path)
+                .collect();
+            if *old_env == a.environment && old_paths == new_paths {
+                continue;
+            }
+            let Some(here) = p.envs.iter().position(|e| e.name == a.environment) else {
+                continue;
+            };
+            let cause = if *old_env != a.environment {
+                env_move_cause(p, i, was, here)
+            } else {
+                domain_move_cause(p, here, &old_paths, lost)
+            };
+            out.push(MoveOutput {
+                instance: a.instance.clone(),
+                from_environment: old_env.clone(),
+                to_environment: a.environment.clone(),
+                from: old_paths,
+                to: new_paths,
+                cause,
+            });
+        }
+    }
+    out
+}
+
+/// Why an instance left the environment it ran in: a rule that now rules it out, or
+/// what it saves against what moving costs once.
+fn env_move_cause(p: &place::Problem, i: usize, was: usize, here: usize) -> String {
+    let item = &p.items[i];
+    if let Some(rejection) = item.rejections[was].first() {
+        return rejection.text.clone();
+    }
+    let running = |e: usize| item.cost[e] + item.penalty[e];
+    let saved = (running(was) - running(here)) * place::HOURS_PER_MONTH;
+    if saved > 0.0 {
+        format!(
+            "{:.3}/h there against {:.3}/h in `{}`: it saves {saved:.2} a month, more than moving costs once ({:.2})",
+            item.cost[here], item.cost[was], p.envs[was].name, item.move_once[here]
+        )
+    } else {
+        format!(
+            "`{}` has no room left for it, or what it must run with moved",
+            p.envs[was].name
+        )
+    }
+}
+
+/// Why an instance's replicas left their failure domains: domains out of service, or
+/// a spread the recorded domains no longer give.
+fn domain_move_cause(
+    p: &place::Problem,
+    e: usize,
+    old_paths: &[String],
+    lost: &[String],
+) -> String {
+    let env = &p.envs[e];
+    let gone: std::collections::BTreeSet<&str> = old_paths
+        .iter()
+        .flat_map(|path| path.split('/'))
+        .filter(|d| {
+            lost.iter().any(|l| l == d) || !env.domains.values().any(|v| v.iter().any(|x| x == d))
+        })
+        .collect();
+    let names: Vec<String> = gone.iter().map(|d| format!("`{d}`")).collect();
+    match names.len() {
+        0 => "its recorded domains no longer spread it as well as another choice (a domain or replica was added, or a rule changed)".to_string(),
+        1 => format!("{} is out of service", names[0]),
+        _ => format!("{} are out of service", names.join(", ")),
+    }
 }
 
 /// What `place`, `risk` and `slo` are asked to assume for one run.
@@ -219,6 +328,9 @@ pub struct WhatIf {
     pub lose: Vec<String>,
     /// `--without`: policies dropped.
     pub without: Vec<String>,
+    /// `place --diff`: list the moves against `svcmodel.lock`'s placement instead of
+    /// against the model as it is.
+    pub diff: bool,
 }
 
 impl WhatIf {
@@ -266,7 +378,8 @@ impl WhatIf {
                         .collect();
                     let names: Vec<String> = lost.iter().map(|d| format!("`{d}`")).collect();
                     match names.len() {
-                        0 => "its domains were chosen again around what moved or was lost (placement does not yet keep replicas where they were)".to_string(),
+                        0 => "its domains were chosen again around what moved or was lost"
+                            .to_string(),
                         1 => format!("{} is out of service (`--lose`)", names[0]),
                         _ => format!("{} are out of service (`--lose`)", names.join(", ")),
                     }
@@ -691,6 +804,7 @@ fn landscape_output(
         objective: round(placement.objective),
         cost_per_hour: round(placement.cost_per_hour),
         penalty: round(placement.penalty),
+        moves_once: round(placement.moves_once),
         lower_bound: round(placement.lower_bound),
         loads: placement
             .loads
@@ -724,6 +838,10 @@ fn landscape_output(
 }
 
 /// Six decimals: enough for any rate, and no float noise in the output.
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
 fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
@@ -739,12 +857,21 @@ fn location(sources: &SourceMap, span: Span) -> (String, usize) {
 
 fn print_landscape(l: &LandscapeOutput) {
     println!(
-        "landscape `{}` ({}): {:.3}/h{}{}",
+        "landscape `{}` ({}): {:.3}/h{}{}{}",
         l.name,
         l.environments.join(", "),
         l.cost_per_hour,
         if l.penalty > 0.0 {
             format!(" + {} for unmet preferences", l.penalty)
+        } else {
+            String::new()
+        },
+        if l.moves_once > 0.0 {
+            format!(
+                " + moves from svcmodel.lock: {:.2} once ({:.3}/h over a month)",
+                l.moves_once,
+                l.moves_once / svcmodel_compiler::place::HOURS_PER_MONTH
+            )
         } else {
             String::new()
         },
@@ -836,7 +963,13 @@ fn print_landscape(l: &LandscapeOutput) {
 
 /// What a what-if moves, one line per instance.
 fn print_moves(what_if: &WhatIf, moves: &[MoveOutput]) {
-    if !what_if.asks() {
+    if what_if.diff {
+        if moves.is_empty() {
+            println!("nothing moves against svcmodel.lock");
+            return;
+        }
+        println!("what moves against svcmodel.lock:");
+    } else if !what_if.asks() {
         return;
     }
     let assumed: Vec<String> = what_if
@@ -845,20 +978,29 @@ fn print_moves(what_if: &WhatIf, moves: &[MoveOutput]) {
         .map(|d| format!("`{d}` lost"))
         .chain(what_if.without.iter().map(|p| format!("without `{p}`")))
         .collect();
-    if moves.is_empty() {
+    if what_if.diff {
+    } else if moves.is_empty() {
         println!("nothing moves with {}", assumed.join(", "));
         return;
+    } else {
+        println!("what moves with {}:", assumed.join(", "));
     }
-    println!("what moves with {}:", assumed.join(", "));
     let width = moves.iter().map(|m| m.instance.len()).max().unwrap_or(0);
+    let domains = |paths: &[String]| {
+        if paths.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", paths.join(", "))
+        }
+    };
     for m in moves {
         println!(
-            "  {:width$}  {} [{}] → {} [{}]: {}",
+            "  {:width$}  {}{} → {}{}: {}",
             m.instance,
             m.from_environment,
-            m.from.join(", "),
+            domains(&m.from),
             m.to_environment,
-            m.to.join(", "),
+            domains(&m.to),
             m.cause
         );
     }
@@ -946,7 +1088,7 @@ impl Placements {
                     .map(|&e| model.environments[e].name.value.clone())
                     .collect();
                 let mut problem = place::Problem::build(model, systems, &name, &envs);
-                problem.previous = Some(previous);
+                problem.start_from(previous);
                 // Rendering and deploying never print why: no reasons to work out.
                 let placed = place::place_landscape(problem, place::Options::without_reasons());
                 let mut rejections = Rejections::new();

@@ -644,13 +644,17 @@ pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) 
                 .as_ref()
                 .map_or(&fresh, |lock| &lock.placement),
         );
-        for placement in placed.iter().filter_map(|p| p.placement.as_ref()) {
-            // Only where the environment declares failure domains: there is nothing to
-            // keep elsewhere.
+        for placed in &placed {
+            let Some(placement) = placed.placement.as_ref() else {
+                continue;
+            };
+            // Where there is a choice to keep: an environment among several, or
+            // failure domains.
+            let several = placed.problem.envs.len() > 1;
             for a in placement
                 .assignments
                 .iter()
-                .filter(|a| a.replicas.iter().any(|r| !r.is_empty()))
+                .filter(|a| several || a.replicas.iter().any(|r| !r.is_empty()))
             {
                 lock.placement
                     .entry(a.environment.clone())
@@ -659,6 +663,7 @@ pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) 
                         a.instance.clone(),
                         a.replicas
                             .iter()
+                            .filter(|r| !r.is_empty())
                             .map(svcmodel_compiler::place::replica_path)
                             .collect(),
                     );

@@ -33,6 +33,8 @@ const COST: &[Field] = &[
     attr("cpu_hour"),
     attr("memory_gib_hour"),
     attr("storage_gib_month"),
+    attr("egress_gib"),
+    attr("move_replica"),
 ];
 const LINK: &[Field] = &[attr("latency"), attr("bandwidth")];
 
@@ -479,6 +481,8 @@ fn environment(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Optio
             cpu_hour: rate("cpu_hour", d),
             memory_gib_hour: rate("memory_gib_hour", d),
             storage_gib_month: rate("storage_gib_month", d),
+            egress_gib: rate("egress_gib", d),
+            move_replica: rate("move_replica", d),
             span: Some(body.span),
         })
     });

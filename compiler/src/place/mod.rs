@@ -20,7 +20,7 @@ use svcmodel_model::placement::{Assignment, EnvironmentLoad, Placement};
 use svcmodel_model::system::ResolvedSystem;
 use svcmodel_model::{FailureDomainKind, Model, PolicyRule, Span};
 
-pub use problem::Previous;
+pub use problem::{HOURS_PER_MONTH, Previous};
 
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -90,7 +90,7 @@ pub fn place_from<'a>(
         .into_iter()
         .map(|(name, envs)| {
             let mut problem = Problem::build(model, systems, &name, &envs);
-            problem.previous = Some(previous);
+            problem.start_from(previous);
             place_landscape(problem, options)
         })
         .collect()
@@ -363,12 +363,19 @@ fn placement(p: &Problem, solution: &Solution, explain: bool) -> Placement {
         .enumerate()
         .map(|(i, item)| item.cost[solution.env_of[i]])
         .sum();
+    let moves_once: f64 = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| item.move_once[solution.env_of[i]])
+        .sum();
     Placement {
         landscape: p.landscape.clone(),
         environments: p.envs.iter().map(|e| e.name.clone()).collect(),
         assignments,
         cost_per_hour: cost,
-        penalty: solution.objective - cost,
+        penalty: (solution.objective - cost - moves_once / problem::HOURS_PER_MONTH).max(0.0),
+        moves_once,
         objective: solution.objective,
         optimal: solution.optimal,
         lower_bound: solution.lower_bound,
@@ -854,6 +861,15 @@ impl Explainer<'_> {
         .map(|e| {
             if e == here {
                 let mut text = format!("chosen: {}", money(item.cost[e]));
+                if item.move_once[e] > 0.0 {
+                    text.push_str(&format!(
+                        ", moved from `{}` for {:.2} once",
+                        item.previous_env.map_or("", |w| p.envs[w].name.as_str()),
+                        item.move_once[e]
+                    ));
+                } else if item.previous_env == Some(e) {
+                    text.push_str(", where it ran (svcmodel.lock)");
+                }
                 if !item.unmet[e].is_empty() {
                     text.push_str(&format!(
                         ", leaving {} unmet",
@@ -960,7 +976,20 @@ impl Explainer<'_> {
                 })
                 .collect();
             let chosen = &p.envs[here].name;
-            let text = if !gained.is_empty() {
+            // A move's one-off cost, where the lock's placement ran it elsewhere.
+            let moving = sum(e, &|x, f| x.move_once[f]);
+            let running = |f: usize| sum(f, &|x, g| x.cost[g] + x.penalty[g]);
+            let text = if moving > sum(here, &|x, f| x.move_once[f])
+                && running(e) + 1e-9 < running(here)
+            {
+                format!(
+                    "{} there against {} in `{chosen}`, where it ran (svcmodel.lock): moving costs {:.2} once, more than it would save in a month ({:.2}){with}",
+                    priced(cost_there, e),
+                    priced(cost_here, here),
+                    moving,
+                    (running(here) - running(e)) * problem::HOURS_PER_MONTH
+                )
+            } else if !gained.is_empty() {
                 format!(
                     "it would leave {} unmet; {} there against {} in `{chosen}`{with}",
                     gained.join(", "),

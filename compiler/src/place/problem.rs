@@ -73,6 +73,8 @@ pub struct Env<'a> {
     pub cpu_hour: f64,
     pub memory_gib_hour: f64,
     pub storage_gib_month: f64,
+    pub egress_gib: f64,
+    pub move_replica: f64,
     pub domains: BTreeMap<FailureDomainKind, Vec<String>>,
     /// For a kind declared nested: each domain's parent, a domain of the kind before
     /// it in `domains`.
@@ -203,6 +205,14 @@ pub struct Item {
     pub cost: Vec<f64>,
     /// Per environment: the part of `cost` that pays for its data.
     pub storage_cost: Vec<f64>,
+    /// The size of its data, in GiB, per replica.
+    pub data_gib: f64,
+    /// Where the previous placement (`svcmodel.lock`) ran it, in this landscape.
+    pub previous_env: Option<usize>,
+    /// Per environment: what moving there from `previous_env` costs once (its
+    /// replicas at the new environment's `move_replica`, its data at the old one's
+    /// `egress_gib`); zero where it ran, and without a previous placement.
+    pub move_once: Vec<f64>,
     /// Per environment: the weights of unmet `prefer` rules, and which.
     pub penalty: Vec<f64>,
     pub unmet: Vec<Vec<usize>>,
@@ -220,9 +230,10 @@ pub struct Item {
 }
 
 impl Item {
-    /// Cost plus penalty in environment `e`.
+    /// Cost plus penalty in environment `e`, plus a move's one-off cost spread over
+    /// a month: a move is made when it saves more in a month than it costs once.
     pub fn objective(&self, e: usize) -> f64 {
-        self.cost[e] + self.penalty[e]
+        self.cost[e] + self.penalty[e] + self.move_once[e] / HOURS_PER_MONTH
     }
 }
 
@@ -357,6 +368,12 @@ impl<'a> Problem<'a> {
                         .as_ref()
                         .and_then(|c| c.storage_gib_month)
                         .unwrap_or(0.0),
+                    egress_gib: env.cost.as_ref().and_then(|c| c.egress_gib).unwrap_or(0.0),
+                    move_replica: env
+                        .cost
+                        .as_ref()
+                        .and_then(|c| c.move_replica)
+                        .unwrap_or(0.0),
                     domains,
                     parents: env.domain_parents.clone(),
                     declared,
@@ -418,6 +435,9 @@ impl<'a> Problem<'a> {
             size: vec![None; n],
             cost: vec![0.0; n],
             storage_cost: vec![0.0; n],
+            data_gib: 0.0,
+            previous_env: None,
+            move_once: vec![0.0; n],
             penalty: vec![0.0; n],
             unmet: vec![Vec::new(); n],
             rejections: vec![Vec::new(); n],
@@ -468,6 +488,7 @@ impl<'a> Problem<'a> {
                 .as_ref()
                 .and_then(|d| d.size_bytes.as_ref())
                 .map_or(0.0, |b| b.value as f64 / GIB);
+            item.data_gib = data_gib;
             item.storage_cost[e] =
                 f64::from(size.replicas) * data_gib * env.storage_gib_month / HOURS_PER_MONTH;
             item.cost[e] = f64::from(size.replicas)
@@ -740,6 +761,29 @@ impl<'a> Problem<'a> {
                             span: link.span,
                         });
                     }
+                }
+            }
+        }
+    }
+
+    /// Starts from `previous` (`svcmodel.lock`'s `[placement]`): replicas keep their
+    /// failure domains where they can, and an instance it records in another
+    /// environment of the landscape pays a move's one-off cost wherever it would move.
+    pub fn start_from(&mut self, previous: &'a Previous) {
+        self.previous = Some(previous);
+        for item in &mut self.items {
+            let Some(was) = self.envs.iter().position(|env| {
+                previous
+                    .get(&env.name)
+                    .is_some_and(|instances| instances.contains_key(&item.name))
+            }) else {
+                continue;
+            };
+            item.previous_env = Some(was);
+            for (e, env) in self.envs.iter().enumerate() {
+                if let (true, Some(size)) = (e != was, item.size[e]) {
+                    item.move_once[e] = f64::from(size.replicas) * env.move_replica
+                        + item.data_gib * self.envs[was].egress_gib;
                 }
             }
         }
