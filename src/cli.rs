@@ -425,6 +425,26 @@ model hash. The log is .svcmodel/audit.jsonl, one JSON object per line.")]
         #[arg(value_enum)]
         name: SchemaName,
     },
+    /// Print the completion script of a shell.
+    #[command(after_help = "Examples:
+  svcmodel completions bash > /etc/bash_completion.d/svcmodel
+  svcmodel completions zsh > \"${fpath[1]}/_svcmodel\"
+  svcmodel completions fish > ~/.config/fish/completions/svcmodel.fish
+  svcmodel completions powershell >> $PROFILE")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages: svcmodel(1) and one per command (svcmodel-deploy(1), ...).
+    #[command(after_help = "Examples:
+  svcmodel man --out /usr/local/share/man/man1
+  svcmodel man | man -l -                  read the main page at once")]
+    Man {
+        /// The folder to write `svcmodel.1` and `svcmodel-COMMAND.1` into; without it,
+        /// the main page goes to standard output.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Explain a diagnostic code, with a wrong and a right example.
     #[command(after_help = "Examples:
   svcmodel explain E0301                  the long explanation of one code

@@ -43,6 +43,7 @@ codes! {
     ImportOutsideRoot = "E0202": "an import that leaves the project",
     ImportCycle = "E0203": "files that import each other in a cycle",
     NotUtf8 = "E0204": "a model file that is not UTF-8 text",
+    CannotWrite = "E0205": "an output file or folder that cannot be written",
     UnknownKey = "E0301": "a key or block the enclosing block does not have",
     DuplicateKey = "E0302": "a key given twice in one block",
     DuplicateDeclaration = "E0303": "two declarations with the same name",

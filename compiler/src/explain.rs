@@ -340,6 +340,26 @@ service "orders" {
         right: "",
     },
     Explanation {
+        code: Code::CannotWrite,
+        text: r#"
+svcmodel could not write what a command makes: the folder of `render -o`, the lockfile,
+a values file from `reconcile --write-values`, the man pages of `svcmodel man --out`,
+or standard output. The folder does not exist and cannot be made, permission is
+denied, the disk is full, or (for `render -o`) the folder holds files svcmodel did not
+write, which it never replaces. Nothing is left half written: `render -o` keeps the
+previous output, the lockfile is replaced as a whole.
+
+Choose a folder you can write, free space, or move the foreign files away, and run the
+command again.
+"#,
+        wrong: r#"service "orders" {
+  version = "2.3.1"
+  image   = "shop/orders:2.3.1"
+}
+"#,
+        right: "",
+    },
+    Explanation {
         code: Code::UnknownKey,
         text: r#"
 A block holds a key it does not have. Each block has a fixed set of keys, and svcmodel

@@ -8,6 +8,7 @@ mod fmt;
 mod graph;
 mod place;
 mod render;
+mod shell;
 mod supervise;
 mod system;
 
@@ -31,6 +32,8 @@ pub fn run(cli: Cli) -> Exit {
             format,
         } => fmt::run(&paths, check, stdin, format, cli.color),
         Command::Explain { code, list, format } => explain::run(code.as_deref(), list, format),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { out } => shell::man(out.as_deref()),
         Command::Compile { system, format } => system::compile(&system, format, cli.color),
         Command::Graph { system, format } => graph::run(&system, format, cli.color),
         Command::Place {
