@@ -299,8 +299,9 @@ fn every_code_has_a_snapshot_showing_it() {
             !shown.contains(&format!("[{code}]")) && !shown.contains(&format!("\"{code}\""))
         })
         .collect();
-    // E0109 needs a file over 16 MiB: `a_file_over_the_size_limit_is_a_clean_error` covers it.
-    assert_eq!(missing, ["E0109"], "codes without a UI snapshot");
+    // E0109 needs a file over 16 MiB: `a_file_over_the_size_limit_is_a_clean_error` covers
+    // it. E0207 is a bug svcmodel finds in itself: no input reaches it on purpose.
+    assert_eq!(missing, ["E0109", "E0207"], "codes without a UI snapshot");
 }
 
 #[cfg(unix)]
@@ -335,4 +336,80 @@ fn a_closed_output_pipe_is_not_a_panic() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(141), "{stderr}");
+}
+
+/// Failures that are not the model's (a name the command line gets wrong, a folder
+/// that cannot be written, a code that does not exist) are coded diagnostics with
+/// help: the JSON report under `--format json`, never a bare `error:` line.
+#[test]
+fn every_failure_outside_the_model_is_a_coded_diagnostic_also_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("not-a-folder");
+    std::fs::write(&blocked, "a file where a folder should be").unwrap();
+    let blocked = blocked.to_str().unwrap();
+    let cases: [(&[&str], &str, i32); 8] = [
+        (&["explain", "E030"], "E0206", 2),
+        (
+            &["place", "--lose", "room-z", "examples/insurer"],
+            "E0506",
+            2,
+        ),
+        (
+            &["place", "--without", "nope", "examples/insurer"],
+            "E0512",
+            2,
+        ),
+        (
+            &["place", "-e", "dc-frankfrut", "examples/bank"],
+            "E0506",
+            2,
+        ),
+        (
+            &["place", "--explain", "postgre", "examples/bank"],
+            "E0501",
+            2,
+        ),
+        (
+            &["render", "--service", "postgre", "examples/bank"],
+            "E0501",
+            2,
+        ),
+        (&["render", "-o", blocked, "examples/shop"], "E0205", 4),
+        (&["fmt", "examples/absent.svc"], "E0201", 4),
+    ];
+    for (args, code, exit) in cases {
+        let human = svcmodel(&repo(), args);
+        assert_eq!(human.code, exit, "{args:?}: {}", human.transcript());
+        assert!(
+            human.stderr.contains(&format!("error[{code}]")) && human.stderr.contains("help:"),
+            "{args:?}: {}",
+            human.stderr
+        );
+        assert!(
+            !human.stderr.contains("\nerror: "),
+            "{args:?}: {}",
+            human.stderr
+        );
+        let mut json_args = args.to_vec();
+        json_args.extend(["--format", "json"]);
+        let json = svcmodel(&repo(), &json_args);
+        assert_eq!(json.code, exit, "{json_args:?}: {}", json.transcript());
+        let report: serde_json::Value = serde_json::from_str(&json.stdout)
+            .unwrap_or_else(|e| panic!("{json_args:?}: {e}: {}", json.transcript()));
+        let first = report["diagnostics"]
+            .as_array()
+            .and_then(|d| d.first())
+            .or_else(|| {
+                // `fmt` reports per file.
+                report["files"][0]["diagnostics"].as_array()?.first()
+            });
+        let found = first.map(|d| d["code"].clone());
+        assert_eq!(
+            found,
+            Some(serde_json::json!(code)),
+            "{json_args:?}: {}",
+            json.stdout
+        );
+        assert!(json.stderr.is_empty(), "{json_args:?}: {}", json.stderr);
+    }
 }

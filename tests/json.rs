@@ -168,13 +168,20 @@ fn why_and_impact_json_match_their_schemas() {
         "impact",
     );
 
-    // A name that is not part of the system is still a usage error, not JSON.
+    // A name that is not part of the system is a usage error (exit 2), reported as
+    // the coded JSON report.
     let unknown = svcmodel(
         &examples(),
         &["why", "--format", "json", "postgress", "bank"],
     );
     assert_eq!(unknown.code, 2, "{}", unknown.transcript());
-    assert!(unknown.stdout.is_empty());
+    let report: serde_json::Value = serde_json::from_str(&unknown.stdout).unwrap();
+    assert_eq!(
+        report["diagnostics"][0]["code"], "E0501",
+        "{}",
+        unknown.stdout
+    );
+    assert_eq!(report["diagnostics"][0]["help"], "did you mean `postgres`?");
 }
 
 #[test]

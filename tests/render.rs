@@ -237,8 +237,10 @@ fn output_folders_are_replaced_as_a_whole_and_keep_file_modes() {
     assert_eq!(refused.code, 4, "{}", refused.transcript());
     assert!(
         refused
-            .stderr
-            .contains("was not written by svcmodel render")
+            .stderr_flat()
+            .contains("was not written by svcmodel render"),
+        "{}",
+        refused.stderr
     );
     assert_eq!(project.read("foreign/local/notes.txt"), "mine");
 }
@@ -818,7 +820,7 @@ fn a_write_that_fails_halfway_keeps_the_previous_output() {
     let output = project.run(&["render", "-o", "out", "main.svc"]);
     assert_eq!(output.code, 4, "{}", output.transcript());
     assert!(
-        output.stderr.contains("error: cannot write `"),
+        output.stderr.contains("error[E0205]: cannot write `"),
         "{}",
         output.transcript()
     );

@@ -360,6 +360,30 @@ command again.
         right: "",
     },
     Explanation {
+        code: Code::UnknownCode,
+        text: r#"
+`svcmodel explain` was given something that is not one of svcmodel's diagnostic codes.
+Codes are an `E` and four digits (`E0301`); the help names the closest one.
+
+Run `svcmodel explain --list` to see every code with its one-line summary.
+"#,
+        wrong: "",
+        right: "",
+    },
+    Explanation {
+        code: Code::InternalError,
+        text: r#"
+svcmodel checks its own work where a mistake would cost a user data or a wrong result:
+the formatter formats its own output again and compares, the built-in targets must all
+be there. One of these checks failed. Nothing was written: the file or folder is as it
+was.
+
+This is a bug in svcmodel. Report it with the command and the file that caused it.
+"#,
+        wrong: "",
+        right: "",
+    },
+    Explanation {
         code: Code::UnknownKey,
         text: r#"
 A block holds a key it does not have. Each block has a fixed set of keys, and svcmodel
@@ -1141,6 +1165,20 @@ write the kind as a plain list if its domains stand apart from the others.
   }
 }
 "#,
+    },
+    Explanation {
+        code: Code::UnknownPolicy,
+        text: r#"
+`--without POLICY` on `place`, `risk` or `slo` names a policy the model does not
+declare, or a `use` policy: those pick versions as each environment resolves, not
+placement, so dropping one for a what-if would change the system itself. The help names
+the closest policy.
+
+Name a placement policy (`require`, `forbid`, `prefer` or `spread`) the model declares;
+to try without a `use` rule, edit the model.
+"#,
+        wrong: "",
+        right: "",
     },
     Explanation {
         code: Code::VersionConflict,

@@ -239,7 +239,13 @@ fn prepare(
         })
         .collect();
     let Some(local) = svcmodel_targets::builtin::built_in(&target) else {
-        eprintln!("error: the built-in target `{target}` is missing: this is a bug in svcmodel");
+        output::failure(
+            Diagnostic::error(
+                Code::InternalError,
+                format!("the built-in target `{target}` is missing"),
+            )
+            .help("this is a bug in svcmodel: report it"),
+        );
         return Err(Exit::Failure);
     };
     let no_templates = BTreeMap::new();
@@ -247,8 +253,10 @@ fn prepare(
     let placed = match placements.for_environment(&compilation.model, &system, &name) {
         Ok(placed) => placed,
         Err(found) => {
-            output::print_human(&found, &compilation.sources, color);
-            eprintln!("error: environment `{name}` cannot be placed");
+            print_model_errors(&found, &compilation.sources, color);
+            if !output::json_mode() {
+                eprintln!("error: environment `{name}` cannot be placed");
+            }
             return Err(Exit::ModelErrors);
         }
     };
@@ -279,8 +287,10 @@ fn prepare(
         .map(|p| super::render::diagnostic(p, &folder, &mut compilation.sources))
         .collect();
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
-        output::print_human(&diagnostics, &compilation.sources, color);
-        eprintln!("error: environment `{name}` cannot run on `{target}`");
+        print_model_errors(&diagnostics, &compilation.sources, color);
+        if !output::json_mode() {
+            eprintln!("error: environment `{name}` cannot run on `{target}`");
+        }
         return Err(Exit::ModelErrors);
     }
     // What the Docker and Swarm engines do not apply yet: refused before anything
@@ -391,7 +401,7 @@ fn kubernetes_files(
     let folder = root.join("templates").join("kubernetes");
     let target = super::render::load_target(root, "kubernetes").map_err(|problem| {
         let d = super::render::diagnostic(&problem, &folder, &mut compilation.sources);
-        output::print_human(&[d], &compilation.sources, color);
+        print_model_errors(&[d], &compilation.sources, color);
         Exit::ModelErrors
     })?;
     let cwd = super::current_dir();
@@ -418,10 +428,24 @@ fn kubernetes_files(
         ));
     }
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
-        output::print_human(&diagnostics, &compilation.sources, color);
+        print_model_errors(&diagnostics, &compilation.sources, color);
         return Err(Exit::ModelErrors);
     }
     Ok(rendered.files)
+}
+
+/// Diagnostics that stop a command before it changes anything: the JSON report under
+/// `--format json`, as a compiler prints them otherwise.
+fn print_model_errors(
+    diagnostics: &[Diagnostic],
+    sources: &svcmodel_compiler::source::SourceMap,
+    color: Color,
+) {
+    if output::json_mode() {
+        output::print_json_diagnostics(diagnostics, sources, &serde_json::json!({}));
+    } else {
+        output::print_human(diagnostics, sources, color);
+    }
 }
 
 /// The engine of the environment's target, connected through its `context`.
@@ -1452,7 +1476,10 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
                 path.display()
             ),
             Err(message) => {
-                eprintln!("error: {message}");
+                output::failure(
+                    Diagnostic::error(Code::CannotWrite, message)
+                        .help("choose a file in a folder you can write with --write-values"),
+                );
                 return Exit::Failure;
             }
         }

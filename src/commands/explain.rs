@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use svcmodel_compiler::codes::Code;
+use svcmodel_compiler::diagnostic::Diagnostic;
 use svcmodel_compiler::explain;
 
 use crate::cli::Format;
@@ -55,6 +56,7 @@ fn example(text: &str) -> Option<String> {
 }
 
 pub fn run(code: Option<&str>, list: bool, format: Format) -> Exit {
+    output::set_mode(format, crate::cli::Color::Auto);
     if list {
         match format {
             Format::Json => output::print_json(&ExplainOutput::List(CodeList {
@@ -77,8 +79,21 @@ pub fn run(code: Option<&str>, list: bool, format: Format) -> Exit {
     }
     let text = code.unwrap_or_default();
     let Some(code) = Code::parse(text) else {
-        eprintln!("error: `{text}` is not a svcmodel diagnostic code");
-        eprintln!("help: run `svcmodel explain --list` to see every code");
+        let hint = svcmodel_compiler::suggest::did_you_mean(
+            &text.to_uppercase(),
+            Code::ALL.iter().map(|c| c.as_str()),
+        );
+        output::failure(
+            Diagnostic::error(
+                Code::UnknownCode,
+                format!("`{text}` is not a svcmodel diagnostic code"),
+            )
+            .help(
+                hint.unwrap_or_else(|| {
+                    "run `svcmodel explain --list` to see every code".to_string()
+                }),
+            ),
+        );
         return Exit::Usage;
     };
     match format {

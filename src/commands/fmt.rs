@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use svcmodel_compiler::codes::Code;
 use svcmodel_compiler::diagnostic::{Diagnostic, Diagnostics, JsonDiagnostic};
 use svcmodel_compiler::source::{SourceFile, SourceMap};
 use svcmodel_compiler::{fmt, syntax};
@@ -35,7 +36,8 @@ struct FileOutput {
     unformatted: bool,
     /// svcmodel rewrote the file; never with `--check`.
     changed: bool,
-    /// The syntax errors that kept the file untouched, in the shape `check` uses.
+    /// The syntax errors that kept the file untouched, or why it could not be read or
+    /// written (E0201, E0205), in the shape `check` uses.
     diagnostics: Vec<JsonDiagnostic>,
     /// Why the file could not be read, written or formatted; `null` if nothing went
     /// wrong.
@@ -63,10 +65,10 @@ impl Problem {
             Problem::Syntax(diagnostics, sources) => {
                 output::print_human(diagnostics, sources, color);
             }
-            Problem::Unstable(message) => {
-                eprintln!("error: {message}");
-                eprintln!("help: this is a bug in svcmodel; please report it with the file");
-            }
+            Problem::Unstable(message) => output::failure(
+                Diagnostic::error(Code::InternalError, message.clone())
+                    .help("this is a bug in svcmodel: report it with the file; the file was left as it was"),
+            ),
         }
     }
 }
@@ -92,10 +94,17 @@ fn format_text(name: &str, text: &str) -> Result<String, Problem> {
 }
 
 pub fn run(paths: &[PathBuf], check: bool, stdin: bool, format: Format, color: Color) -> Exit {
+    output::set_mode(format, color);
     if stdin {
         let mut text = String::new();
         if let Err(error) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("error: cannot read standard input: {error}");
+            output::failure(
+                Diagnostic::error(
+                    Code::CannotRead,
+                    format!("cannot read standard input: {error}"),
+                )
+                .help("pipe a model file into `svcmodel fmt --stdin`"),
+            );
             return Exit::Failure;
         }
         return match format_text("<stdin>", &text) {
@@ -136,9 +145,14 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, format: Format, color: C
             diagnostics: Vec::new(),
             error: None,
         };
-        let mut fail = |file: &mut FileOutput, message: String| {
-            if !json {
-                eprintln!("error: {message}");
+        let mut fail = |file: &mut FileOutput, code: Code, message: String| {
+            let diagnostic = Diagnostic::error(code, message.clone())
+                .help("check that the file exists and that you may read and write it");
+            if json {
+                file.diagnostics
+                    .push(JsonDiagnostic::new(&diagnostic, &SourceMap::new()));
+            } else {
+                output::failure(diagnostic);
             }
             file.error = Some(message);
             worst = Exit::Failure;
@@ -146,7 +160,11 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, format: Format, color: C
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
-                fail(&mut file, format!("cannot read `{name}`: {error}"));
+                fail(
+                    &mut file,
+                    Code::CannotRead,
+                    format!("cannot read `{name}`: {error}"),
+                );
                 outputs.push(file);
                 continue;
             }
@@ -161,7 +179,11 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, format: Format, color: C
                         println!("{name}");
                     }
                 } else if let Err(error) = super::write_atomically(path, &formatted) {
-                    fail(&mut file, format!("cannot write `{name}`: {error}"));
+                    fail(
+                        &mut file,
+                        Code::CannotWrite,
+                        format!("cannot write `{name}`: {error}"),
+                    );
                 } else {
                     file.changed = true;
                     if !json {

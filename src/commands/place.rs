@@ -152,13 +152,27 @@ fn with_placement(
     if let Some(env) = &args.environment
         && compilation.model.environment(env).is_none()
     {
-        eprintln!("error: there is no environment `{env}` in the model");
+        let hint = svcmodel_compiler::suggest::did_you_mean(
+            env,
+            compilation
+                .model
+                .environments
+                .iter()
+                .map(|e| e.name.value.as_str()),
+        );
+        output::failure(
+            Diagnostic::error(
+                Code::UnknownEnvironment,
+                format!("there is no environment `{env}` in the model"),
+            )
+            .help(hint.unwrap_or_else(|| "name an environment the model declares".to_string())),
+        );
         return Exit::Usage;
     }
     // The model as it is, to say what the what-if moves.
     let as_it_is = what_if.asks().then(|| compilation.model.clone());
-    if let Err(message) = what_if.apply(&mut compilation.model) {
-        eprintln!("error: {message}");
+    if let Err((code, message, help)) = what_if.apply(&mut compilation.model) {
+        output::failure(Diagnostic::error(code, message).help(help));
         return Exit::Usage;
     }
     let Some(resolution) = compilation.resolution.as_ref() else {
@@ -397,7 +411,9 @@ impl WhatIf {
         out
     }
 
-    fn apply(&self, model: &mut svcmodel_model::Model) -> Result<(), String> {
+    /// Edits the model as the what-if says: what cannot be applied is a code, a
+    /// message and help.
+    fn apply(&self, model: &mut svcmodel_model::Model) -> Result<(), (Code, String, String)> {
         for name in &self.lose {
             take_out_of_service(model, name)?;
         }
@@ -406,17 +422,23 @@ impl WhatIf {
                 let hint = svcmodel_compiler::suggest::did_you_mean(
                     name,
                     model.policies.iter().map(|p| p.name.value.as_str()),
-                )
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-                return Err(format!("`--without {name}`: no policy has this name{hint}"));
+                );
+                return Err((
+                    Code::UnknownPolicy,
+                    format!("`--without {name}`: no policy has this name"),
+                    hint.unwrap_or_else(|| "name a policy the model declares".to_string()),
+                ));
             };
             if matches!(
                 model.policies[at].rule,
                 svcmodel_model::PolicyRule::Use { .. }
             ) {
-                return Err(format!(
-                    "`--without {name}`: a `use` rule picks versions as the system resolves, not placement; edit the model to try without it"
+                return Err((
+                    Code::UnknownPolicy,
+                    format!(
+                        "`--without {name}`: a `use` rule picks versions as the system resolves, not placement"
+                    ),
+                    "edit the model to try without it".to_string(),
                 ));
             }
             model.policies.remove(at);
@@ -427,7 +449,10 @@ impl WhatIf {
 
 /// `--lose NAME`: the environment of that name as a whole, or every failure domain
 /// of that name, out of service.
-fn take_out_of_service(model: &mut svcmodel_model::Model, name: &str) -> Result<(), String> {
+fn take_out_of_service(
+    model: &mut svcmodel_model::Model,
+    name: &str,
+) -> Result<(), (Code, String, String)> {
     if let Some(env) = model.environments.iter_mut().find(|e| e.name.value == name) {
         env.lost = true;
         return Ok(());
@@ -463,11 +488,13 @@ fn take_out_of_service(model: &mut svcmodel_model::Model, name: &str) -> Result<
             )
         })
         .collect();
-    let hint = svcmodel_compiler::suggest::did_you_mean(name, known.iter().copied())
-        .map(|h| format!("; {h}"))
-        .unwrap_or_default();
-    Err(format!(
-        "`--lose {name}`: no environment or failure domain has this name{hint}"
+    let hint = svcmodel_compiler::suggest::did_you_mean(name, known.iter().copied());
+    Err((
+        Code::UnknownEnvironment,
+        format!("`--lose {name}`: no environment or failure domain has this name"),
+        hint.unwrap_or_else(|| {
+            "name an environment or a failure domain the model declares".to_string()
+        }),
     ))
 }
 
@@ -728,10 +755,16 @@ pub fn run(
                 let known = placed
                     .iter()
                     .flat_map(|p| p.problem.items.iter().map(|i| i.name.as_str()));
-                let hint = svcmodel_compiler::suggest::did_you_mean(name, known)
-                    .map(|h| format!("; {h}"))
-                    .unwrap_or_default();
-                eprintln!("error: there is no service `{name}` in the system{hint}");
+                let hint = svcmodel_compiler::suggest::did_you_mean(name, known);
+                output::failure(
+                    Diagnostic::error(
+                        Code::UnknownService,
+                        format!("there is no service `{name}` in the system"),
+                    )
+                    .help(hint.unwrap_or_else(|| {
+                        "run `svcmodel compile` to see the instances".to_string()
+                    })),
+                );
                 return Exit::Usage;
             }
             let landscapes: Vec<LandscapeOutput> = placed

@@ -119,10 +119,18 @@ pub fn run(args: &RenderArgs) -> Exit {
                 .iter()
                 .flat_map(|s| s.instances.iter().map(|i| i.name.as_str()))
                 .collect();
-            let hint = svcmodel_compiler::suggest::did_you_mean(name, known.iter().copied())
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            eprintln!("error: there is no service `{name}` in the system{hint}");
+            let hint = svcmodel_compiler::suggest::did_you_mean(name, known.iter().copied());
+            output::failure(
+                Diagnostic::error(
+                    Code::UnknownService,
+                    format!("there is no service `{name}` in the system"),
+                )
+                .help(
+                    hint.unwrap_or_else(|| {
+                        "run `svcmodel compile` to see the instances".to_string()
+                    }),
+                ),
+            );
             return Exit::Usage;
         }
     }
@@ -356,7 +364,7 @@ fn report(
     };
     if let Some(message) = written.failure.take() {
         written.abandon();
-        eprintln!("error: {message}");
+        output::failure(Diagnostic::error(Code::CannotWrite, message).help(WRITE_HELP));
         return Exit::Failure;
     }
     let environments = written.stagings.len();
@@ -367,7 +375,7 @@ fn report(
             Ok(count) => files += count,
             Err(message) => {
                 stagings.for_each(Staging::abandon);
-                eprintln!("error: {message}");
+                output::failure(Diagnostic::error(Code::CannotWrite, message).help(WRITE_HELP));
                 return Exit::Failure;
             }
         }
@@ -382,6 +390,19 @@ fn report(
     }
     Exit::Success
 }
+
+/// A path as the user gave it: relative to the current folder where it lies below it.
+fn shown(path: &Path) -> String {
+    let cwd = super::current_dir();
+    match path.strip_prefix(&cwd) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// What to do when `render -o` cannot write its folder.
+const WRITE_HELP: &str =
+    "choose a folder you can write with -o, free space, or move away files svcmodel did not write";
 
 /// Each file after a header line naming it, as `tail` does.
 fn print_files(outputs: &[EnvironmentOutput]) -> Exit {
@@ -410,7 +431,13 @@ fn print_files(outputs: &[EnvironmentOutput]) -> Exit {
         // A reader that stopped reading (`| head`): the quiet end of `main`'s hook.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
         Err(error) => {
-            eprintln!("error: cannot write to standard output: {error}");
+            output::failure(
+                Diagnostic::error(
+                    Code::CannotWrite,
+                    format!("cannot write to standard output: {error}"),
+                )
+                .help("write the files into a folder with -o DIR instead"),
+            );
             Exit::Failure
         }
     }
@@ -444,7 +471,7 @@ impl Staging {
             if !ours && !empty {
                 return Err(format!(
                     "`{}` exists and was not written by svcmodel render; choose another folder with -o or remove it",
-                    dir.display()
+                    shown(&dir)
                 ));
             }
         }
@@ -493,7 +520,7 @@ impl Staging {
 
     /// The message for `error`, once the staging folder is gone.
     fn failed(self, error: &std::io::Error) -> String {
-        let message = format!("cannot write `{}`: {error}", self.dir.display());
+        let message = format!("cannot write `{}`: {error}", shown(&self.dir));
         self.abandon();
         message
     }

@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use svcmodel_compiler::codes::Code;
+use svcmodel_compiler::diagnostic::Diagnostic;
 use svcmodel_compiler::{SystemCompilation, SystemRequest};
 use svcmodel_model::system::ResolvedSystem;
 
@@ -56,6 +58,7 @@ pub fn resolve(
     format: Format,
     color: Color,
 ) -> Result<SystemCompilation, Exit> {
+    output::set_mode(format, color);
     let request = request(args, args.environment.clone(), update, write_lock);
     let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
     let (errors, warnings) = output::count(&compilation.diagnostics);
@@ -164,11 +167,16 @@ fn not_found(name: &str, systems: &[ResolvedSystem]) -> Exit {
         .iter()
         .flat_map(|s| s.instances.iter().map(|i| i.name.as_str()))
         .collect();
-    eprintln!("error: no service or instance `{name}` is part of the system");
-    match svcmodel_compiler::suggest::did_you_mean(name, names.iter().copied()) {
-        Some(help) => eprintln!("help: {help}"),
-        None => eprintln!("help: run `svcmodel compile` to see the instances"),
-    }
+    output::failure(
+        Diagnostic::error(
+            Code::UnknownService,
+            format!("no service or instance `{name}` is part of the system"),
+        )
+        .help(
+            svcmodel_compiler::suggest::did_you_mean(name, names.iter().copied())
+                .unwrap_or_else(|| "run `svcmodel compile` to see the instances".to_string()),
+        ),
+    );
     Exit::Usage
 }
 
@@ -610,11 +618,16 @@ pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) 
         .collect();
     for name in update {
         if !names.contains(&name.as_str()) {
-            eprintln!("error: `--update {name}`: the model has no service `{name}`");
-            match svcmodel_compiler::suggest::did_you_mean(name, names.iter().copied()) {
-                Some(help) => eprintln!("help: {help}"),
-                None => eprintln!("help: name a service the model declares"),
-            }
+            output::failure(
+                Diagnostic::error(
+                    Code::UnknownService,
+                    format!("`--update {name}`: the model has no service `{name}`"),
+                )
+                .help(
+                    svcmodel_compiler::suggest::did_you_mean(name, names.iter().copied())
+                        .unwrap_or_else(|| "name a service the model declares".to_string()),
+                ),
+            );
             return Exit::Usage;
         }
     }
@@ -679,7 +692,13 @@ pub fn lock(args: &SystemArgs, update: &[String], format: Format, color: Color) 
         .display()
         .to_string();
     if !unchanged && let Err(error) = super::write_atomically(&compilation.lock_path, &text) {
-        eprintln!("error: cannot write `{shown}`: {error}");
+        output::failure(
+            Diagnostic::error(
+                Code::CannotWrite,
+                format!("cannot write `{shown}`: {error}"),
+            )
+            .help("make the project folder writable, then run `svcmodel lock` again"),
+        );
         return Exit::Failure;
     }
     let pins: Vec<LockPin> = lock
