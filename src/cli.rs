@@ -425,6 +425,25 @@ model hash. The log is .svcmodel/audit.jsonl, one JSON object per line.")]
         #[arg(value_enum)]
         name: SchemaName,
     },
+    /// Start a project: svcmodel.toml and a first model (one service, one environment)
+    /// that checks, and deploys on `local` as it is.
+    #[command(after_help = "Examples:
+  svcmodel init shop && svcmodel deploy -e local shop
+  svcmodel init --target kubernetes platform
+
+Never overwrites: a folder that already holds svcmodel.toml or a .svc file is refused.")]
+    Init {
+        /// The project folder, made if missing (default: the current folder).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The environment's target: local, kubernetes, compose, swarm, nomad or
+        /// systemd.
+        #[arg(long, default_value = "local")]
+        target: String,
+        /// The port the first service listens on.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
     /// Print the completion script of a shell.
     #[command(after_help = "Examples:
   svcmodel completions bash > /etc/bash_completion.d/svcmodel

@@ -6,6 +6,7 @@ mod deploy;
 mod explain;
 mod fmt;
 mod graph;
+mod init;
 mod place;
 mod render;
 mod shell;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Exit {
         } => fmt::run(&paths, check, stdin, format, cli.color),
         Command::Explain { code, list, format } => explain::run(code.as_deref(), list, format),
         Command::Completions { shell } => shell::completions(shell),
+        Command::Init { dir, target, port } => init::run(&dir, &target, port),
         Command::Man { out } => shell::man(out.as_deref()),
         Command::Compile { system, format } => system::compile(&system, format, cli.color),
         Command::Graph { system, format } => graph::run(&system, format, cli.color),
