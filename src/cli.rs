@@ -195,6 +195,21 @@ failure domains; services without `availability` count as always up (and are lis
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// A service's parameters: type, range, default, doc, and the value each has with
+    /// where it comes from (default, values file, --set).
+    #[command(after_help = "Examples:
+  svcmodel describe products examples/shop
+  svcmodel describe products -e local -f examples/shop/values/local.toml examples/shop
+  svcmodel describe --format json products examples/shop")]
+    Describe {
+        /// A service or instance name.
+        service: String,
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Show the chains of requirements that bring a service into the system.
     #[command(after_help = "Examples:
   svcmodel why postgres examples/bank
@@ -602,6 +617,8 @@ pub enum SchemaName {
     Explain,
     /// The output of `svcmodel audit --format json`.
     Audit,
+    /// The output of `svcmodel describe --format json`.
+    Describe,
 }
 
 #[derive(Debug, clap::Args)]

@@ -32,6 +32,22 @@ fn examples_compile_graph_why_and_impact() {
         ("impact-shop-products", &["impact", "products", "shop"]),
         ("why-unknown", &["why", "postgress", "bank"]),
         (
+            "describe-shop-products",
+            &[
+                "describe",
+                "products",
+                "-e",
+                "local",
+                "-f",
+                "shop/values/local.toml",
+                "--set",
+                "products.vat_rate=0.07",
+                "shop",
+            ],
+        ),
+        ("describe-shop-payments", &["describe", "payments", "shop"]),
+        ("describe-unknown", &["describe", "product", "shop"]),
+        (
             "compile-unknown-environment",
             &["compile", "-e", "dc-frankfrut", "bank"],
         ),
@@ -99,6 +115,7 @@ fn published_schemas_are_current() {
         "state-unlock",
         "state-adopt",
         "audit",
+        "describe",
         "explain",
     ] {
         let generated = svcmodel(&repo(), &["schema", name]);
@@ -412,4 +429,50 @@ fn the_examples_values_files_apply() {
         "shop",
     ]);
     assert_eq!(shop.code, 0, "{}", shop.transcript());
+}
+
+#[test]
+fn describe_json_says_where_each_value_comes_from() {
+    let output = examples(&[
+        "describe",
+        "--format",
+        "json",
+        "products",
+        "-e",
+        "local",
+        "-f",
+        "shop/values/local.toml",
+        "--set",
+        "products.vat_rate=0.07",
+        "shop",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.transcript());
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    support::validate("describe", &json);
+    let parameters = &json["systems"][0]["instances"][0]["parameters"];
+    let by_name = |name: &str| {
+        parameters
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let ttl = by_name("cache_ttl");
+    assert_eq!(ttl["type"], "duration");
+    assert_eq!(ttl["range"], serde_json::json!(["0s", "1h"]));
+    assert_eq!(ttl["default"], "1m");
+    assert_eq!(ttl["value"], "0s");
+    assert_eq!(ttl["source"], "values_file");
+    assert_eq!(ttl["given_at"]["file"], "shop/values/local.toml");
+    assert_eq!(
+        ttl["doc"],
+        "How long a product page may be served from memory"
+    );
+    let vat = by_name("vat_rate");
+    assert_eq!(
+        (vat["value"].clone(), vat["source"].clone()),
+        ("0.07".into(), "set".into())
+    );
 }

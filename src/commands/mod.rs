@@ -93,6 +93,11 @@ pub fn run(cli: Cli) -> Exit {
             system,
             format,
         } => system::why(&service, &system, format, cli.color),
+        Command::Describe {
+            service,
+            system,
+            format,
+        } => system::describe(&service, &system, format, cli.color),
         Command::Impact {
             service,
             system,

@@ -191,6 +191,197 @@ fn matching<'a>(
         .filter(move |i| i.name == name || i.service == name)
 }
 
+/// What `svcmodel describe --format json` prints: the parameters of the instances a
+/// name stands for, per environment.
+#[derive(Serialize, JsonSchema)]
+pub struct DescribeOutput {
+    /// The version of this shape.
+    format: u32,
+    name: String,
+    systems: Vec<DescribeSystem>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct DescribeSystem {
+    environment: Option<String>,
+    instances: Vec<DescribedInstance>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct DescribedInstance {
+    name: String,
+    service: String,
+    version: String,
+    description: Option<String>,
+    declared_at: crate::view::Location,
+    parameters: Vec<DescribedParameter>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct DescribedParameter {
+    name: String,
+    /// `int`, `duration`, `enum(a, b)`, `list(string)`, ...
+    #[serde(rename = "type")]
+    ty: String,
+    /// Inclusive bounds, as the model writes them (`0s`, `1h`).
+    range: Option<[String; 2]>,
+    pattern: Option<String>,
+    /// The declared default, as text; `null` when the parameter has none.
+    default: Option<String>,
+    doc: Option<String>,
+    /// The value the system uses, as text; `null` for a secret, whose value never
+    /// reaches svcmodel's output.
+    value: Option<String>,
+    /// `default`, `values_file`, `set`, `secret` or `missing`.
+    source: String,
+    /// Where the value was given: the default, the values file's line, the flag.
+    given_at: Option<crate::view::Location>,
+    declared_at: crate::view::Location,
+}
+
+pub fn describe(service: &str, args: &SystemArgs, format: Format, color: Color) -> Exit {
+    let compilation = match resolve(args, &[], false, format, color) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let systems = systems(&compilation);
+    let output = DescribeOutput {
+        format: 1,
+        name: service.to_string(),
+        systems: systems
+            .iter()
+            .map(|system| DescribeSystem {
+                environment: system.environment.clone(),
+                instances: matching(system, service)
+                    .map(|instance| described(&compilation, instance))
+                    .collect(),
+            })
+            .collect(),
+    };
+    if output.systems.iter().all(|s| s.instances.is_empty()) {
+        return not_found(service, systems);
+    }
+    match format {
+        Format::Json => output::print_json(&output),
+        Format::Human => print_grouped(systems, &output.systems, |system| {
+            system.instances.iter().map(describe_text).collect()
+        }),
+    }
+    Exit::Success
+}
+
+fn described(
+    compilation: &SystemCompilation,
+    instance: &svcmodel_model::system::Instance,
+) -> DescribedInstance {
+    use svcmodel_model::system::ValueSource;
+    let sources = &compilation.sources;
+    let definition = &compilation.model.services[instance.definition];
+    let at = |span| crate::view::Location::of(span, sources);
+    DescribedInstance {
+        name: instance.name.clone(),
+        service: instance.service.clone(),
+        version: instance.version.to_string(),
+        description: definition.description.as_ref().cloned(),
+        declared_at: at(definition.name.span),
+        parameters: definition
+            .params
+            .iter()
+            .zip(&instance.values)
+            .map(|(param, value)| {
+                let (source, given_at) = match &value.source {
+                    ValueSource::Default { span } => ("default", Some(*span)),
+                    ValueSource::ValuesFile { span } => ("values_file", Some(*span)),
+                    ValueSource::Set { span } => ("set", Some(*span)),
+                    ValueSource::Secret => ("secret", None),
+                    ValueSource::Missing => ("missing", None),
+                };
+                DescribedParameter {
+                    name: param.name.value.clone(),
+                    ty: param.ty.value.to_string(),
+                    range: param.range.as_ref().map(|r| {
+                        let (low, high) = r.value;
+                        [bound(&param.ty.value, low), bound(&param.ty.value, high)]
+                    }),
+                    pattern: param.pattern.as_ref().map(|p| p.value.clone()),
+                    default: param.default.as_ref().map(|d| d.value.to_text()),
+                    doc: param.doc.clone(),
+                    value: value.value.as_ref().map(|v| v.to_text()),
+                    source: source.to_string(),
+                    given_at: given_at.map(at),
+                    declared_at: at(param.name.span),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A range's bound as the model writes it: in the type's unit.
+fn bound(ty: &svcmodel_model::ParamType, x: f64) -> String {
+    use svcmodel_model::{ParamType, Value};
+    let whole = x.max(0.0).round() as u64;
+    match ty {
+        ParamType::Duration => Value::Duration(whole).to_text(),
+        ParamType::Size => Value::Size(whole).to_text(),
+        ParamType::Bandwidth => Value::Bandwidth(whole).to_text(),
+        ParamType::Cpu => Value::Cpu(whole).to_text(),
+        ParamType::Percent => format!("{x}%"),
+        _ => x.to_string(),
+    }
+}
+
+fn describe_text(instance: &DescribedInstance) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "`{}` {} ({}:{}){}",
+        instance.name,
+        instance.version,
+        instance.declared_at.file,
+        instance.declared_at.line,
+        instance
+            .description
+            .as_ref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default()
+    );
+    if instance.parameters.is_empty() {
+        let _ = writeln!(out, "  no parameters");
+    }
+    for p in &instance.parameters {
+        let mut facts = vec![p.ty.clone()];
+        if let Some([low, high]) = &p.range {
+            facts.push(format!("{low}..{high}"));
+        }
+        if let Some(pattern) = &p.pattern {
+            facts.push(format!("matching `{pattern}`"));
+        }
+        if let Some(default) = &p.default {
+            facts.push(format!("default {default}"));
+        }
+        let _ = writeln!(out, "  {} ({})", p.name, facts.join(", "));
+        if let Some(doc) = &p.doc {
+            let _ = writeln!(out, "      {doc}");
+        }
+        let from = match (p.source.as_str(), &p.given_at) {
+            ("default", Some(at)) => format!("the default ({}:{})", at.file, at.line),
+            ("values_file", Some(at)) => format!("a values file ({}:{})", at.file, at.line),
+            ("set", _) => "--set".to_string(),
+            ("secret", _) => "a secret, read when deploying".to_string(),
+            _ => "nowhere: it has no value".to_string(),
+        };
+        match &p.value {
+            Some(value) => {
+                let _ = writeln!(out, "      = {value}, from {from}");
+            }
+            None => {
+                let _ = writeln!(out, "      = (not shown), from {from}");
+            }
+        }
+    }
+    out
+}
+
 /// What `svcmodel why --format json` prints: why the instances a name stands for
 /// are part of the system, and why at their version.
 #[derive(Serialize, JsonSchema)]
@@ -748,6 +939,7 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::StateAdopt => schemars::schema_for!(super::deploy::AdoptOutput),
         SchemaName::Explain => schemars::schema_for!(super::explain::ExplainOutput),
         SchemaName::Audit => schemars::schema_for!(super::audit::AuditOutput),
+        SchemaName::Describe => schemars::schema_for!(DescribeOutput),
     };
     output::print_json(&schema);
     Exit::Success
