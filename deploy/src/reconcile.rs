@@ -270,7 +270,7 @@ pub fn drifts(input: &Input, state: Option<&State>, engine: &dyn Engine) -> Vec<
                                 (
                                     change_span(c, instance).unwrap_or(def.name.span),
                                     format!(
-                                        "{}: now {}",
+                                        "{}: the model wants {}",
                                         c.field,
                                         c.to.as_deref().unwrap_or("(none)")
                                     ),
@@ -280,17 +280,18 @@ pub fn drifts(input: &Input, state: Option<&State>, engine: &dyn Engine) -> Vec<
                         drift(
                             DriftKind::ConfigChanged,
                             format!(
-                                "`{}` runs with another configuration: {}",
+                                "`{}` runs another configuration than the model: {}",
                                 item.name,
                                 others
                                     .iter()
                                     .map(|c| format!(
-                                        "{} was {}",
+                                        "{} is {} where it runs, the model wants {}",
                                         c.field,
-                                        c.from.as_deref().unwrap_or("(none)")
+                                        c.from.as_deref().unwrap_or("(none)"),
+                                        c.to.as_deref().unwrap_or("(none)")
                                     ))
                                     .collect::<Vec<_>>()
-                                    .join(", ")
+                                    .join("; ")
                             ),
                             labels,
                             "run `svcmodel plan` to see every change, then `svcmodel deploy`",

@@ -224,7 +224,9 @@ fn a_changed_value_and_version_point_at_their_declarations() {
     assert_eq!(kinds, [DriftKind::VersionChanged, DriftKind::ConfigChanged]);
     assert_eq!(at(found[0].labels[0].0), "\"2.0.0\"");
     assert!(
-        found[1].message.contains("env.WORKERS was 2"),
+        found[1]
+            .message
+            .contains("env.WORKERS is 2 where it runs, the model wants 4"),
         "{}",
         found[1].message
     );

@@ -57,6 +57,9 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
         let what = || format!("service `{}` requires", service.name.value);
         // A service requires a handful of others: a short list beats a hash set.
         let mut required: Vec<&str> = Vec::with_capacity(service.requires.len());
+        // Services a misspelt requirement most likely meant: a reference to one is the
+        // same mistake, not a second one (the E0501 on the requirement says it).
+        let mut meant: Vec<&str> = Vec::new();
         for requirement in &service.requires {
             let name = requirement.service.value.as_str();
             if name == service.name.value {
@@ -89,6 +92,9 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
             }
             required.push(name);
             if unknown_service(name, requirement.service.span, &what, d) {
+                if let Some(closest) = suggest::closest(name, service_names.iter().copied()) {
+                    meant.push(closest);
+                }
                 continue;
             }
             if let Some(via) = &requirement.via {
@@ -143,6 +149,8 @@ pub fn check(model: &Model, d: &mut Diagnostics) {
                     &|| format!("service `{}` refers to", service.name.value),
                     d,
                 );
+            } else if meant.contains(&target.as_str()) {
+                // `requires "dbb"` with `${db.pg.host}`: one mistake, reported once.
             } else if !required.contains(&target.as_str()) {
                 d.push(
                     Diagnostic::error(

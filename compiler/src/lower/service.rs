@@ -89,6 +89,9 @@ const SCHEMA: &[Field] = &[
 pub(super) struct Scope<'a> {
     pub params: &'a [Param],
     pub ports: &'a [Port],
+    /// Parameters declared with an error of their own (a type in quotes): a reference
+    /// to one is not a second error.
+    pub broken_params: &'a [String],
 }
 
 pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<Service> {
@@ -102,10 +105,16 @@ pub fn lower(item: &Item, name: Spanned<String>, d: &mut Diagnostics) -> Option<
         }
     };
     let params: Vec<Param> = f.all("param").filter_map(|p| param(p, d)).collect();
+    let broken_params: Vec<String> = f
+        .all("param")
+        .filter_map(|p| p.labels.first().map(label_text))
+        .filter(|name| !params.iter().any(|p| &p.name.value == name))
+        .collect();
     let provides: Vec<Port> = f.all("provides").filter_map(|p| port(p, d)).collect();
     let scope = Scope {
         params: &params,
         ports: &provides,
+        broken_params: &broken_params,
     };
     let image = f
         .attr("image")
@@ -1097,6 +1106,10 @@ pub(super) fn reference(
                     name: name.to_string(),
                     span,
                 });
+            }
+            if scope.broken_params.iter().any(|p| p == name) {
+                // Its declaration's own error says what to fix.
+                return None;
             }
             let help =
                 suggest::did_you_mean(name, scope.params.iter().map(|p| p.name.value.as_str()))
