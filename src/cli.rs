@@ -24,6 +24,14 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 
+    /// Print only errors: no progress lines, notes or warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more: how long each stage took, and each engine operation as it runs.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -299,11 +307,17 @@ are references, never values. Nothing is written when any diagnostic is an error
   svcmodel plan -e local examples/shop
   svcmodel plan -e local -f values/local.toml --format json examples/shop
   svcmodel plan -e local --operations examples/shop     each engine operation, wave by wave
+  svcmodel plan --detailed-exitcode examples/shop       in a pipeline: 2 when there are changes
 
-Exit codes: 0 no changes, 5 changes (for pipelines), 1 model errors.")]
+Exit codes: 0 the plan ran (changes or not), 1 model errors. With --detailed-exitcode,
+as terraform: 0 no changes, 1 an error, 2 changes.")]
     Plan {
         #[command(flatten)]
         system: SystemArgs,
+        /// Exit 0 without changes, 2 with changes and 1 on any error, as `terraform
+        /// plan -detailed-exitcode`.
+        #[arg(long)]
+        detailed_exitcode: bool,
         /// Also list the exact operations the engine will perform (start this
         /// process, create this container from this image, apply this object, delete
         /// that one), in order, wave by wave; asks the engine what runs.
@@ -501,7 +515,7 @@ Never overwrites: a folder that already holds svcmodel.toml or a .svc file is re
 pub struct SystemArgs {
     /// Model files or folders (default: the current folder).
     pub paths: Vec<PathBuf>,
-    /// The project root: no model or values file may lie outside it.
+    /// The project root: no model file or import may lie outside it (values files may).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Resolve for this environment only (default: every environment).

@@ -18,4 +18,16 @@ pub enum Exit {
     DeployFailed = 6,
     /// Another run holds the environment's lock (past `--lock-timeout`).
     Locked = 7,
+    /// `plan --detailed-exitcode`: there are changes (exit 2, terraform's convention).
+    DetailedChanges = 8,
+}
+
+impl Exit {
+    /// The process's exit status.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::DetailedChanges => 2,
+            other => other as i32,
+        }
+    }
 }

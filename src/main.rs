@@ -19,7 +19,7 @@ fn main() {
     quiet_on_closed_pipe();
     let cli = cli::Cli::parse();
     let code = commands::run(cli);
-    std::process::exit(code as i32);
+    std::process::exit(code.code());
 }
 
 /// `svcmodel schema check | head` closes standard output early: `println!` then panics

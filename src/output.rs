@@ -22,10 +22,67 @@ pub fn render_options(color: Color) -> RenderOptions {
 }
 
 pub fn print_human(diagnostics: &[Diagnostic], sources: &SourceMap, color: Color) {
+    // `--quiet`: errors only.
+    let shown: Vec<Diagnostic>;
+    let diagnostics = if quiet() {
+        shown = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect();
+        &shown[..]
+    } else {
+        diagnostics
+    };
     eprint!(
         "{}",
         diagnostic::render_all(diagnostics, sources, render_options(color))
     );
+}
+
+/// How much a run says on standard error beyond its errors: `-q` or `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+static VERBOSITY: std::sync::OnceLock<Verbosity> = std::sync::OnceLock::new();
+
+pub fn set_verbosity(verbosity: Verbosity) {
+    let _ = VERBOSITY.set(verbosity);
+}
+
+/// `-q`: errors only; no progress, notes or warnings.
+pub fn quiet() -> bool {
+    VERBOSITY.get() == Some(&Verbosity::Quiet)
+}
+
+/// `-v`: also how long each stage took, and each engine operation as it runs.
+pub fn verbose() -> bool {
+    VERBOSITY.get() == Some(&Verbosity::Verbose)
+}
+
+/// A line for a person on standard error (progress, a note, what was written), unless
+/// `-q`.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !$crate::output::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
+/// A line only `-v` prints, with how long `since` ago the stage began.
+pub fn timing(stage: &str, since: std::time::Instant) {
+    if verbose() {
+        eprintln!(
+            "{stage} in {:.1} ms",
+            since.elapsed().as_secs_f64() * 1000.0
+        );
+    }
 }
 
 pub fn count(diagnostics: &[Diagnostic]) -> (usize, usize) {

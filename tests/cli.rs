@@ -413,3 +413,94 @@ fn every_failure_outside_the_model_is_a_coded_diagnostic_also_in_json() {
         assert!(json.stderr.is_empty(), "{json_args:?}: {}", json.stderr);
     }
 }
+
+/// `-q` leaves only errors on standard error (results on standard output stay);
+/// `-v` adds how long each stage took; both at once is a usage error.
+#[test]
+fn quiet_and_verbose_apply_to_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("svcmodel.toml"), "").unwrap();
+    std::fs::write(
+        dir.path().join("main.svc"),
+        "environment \"dev\" {\n  target = \"kubernetes\"\n}\n\nservice \"api\" {\n  version = \"1.0.0\"\n  image   = \"api:1.0.0\"\n  resources { cpu = 64, memory = 1Gi }\n}\n",
+    )
+    .unwrap();
+    let normal = svcmodel(dir.path(), &["render", "-o", "out", "main.svc"]);
+    assert_eq!(normal.code, 0, "{}", normal.transcript());
+    assert!(
+        normal.stderr.contains("rendered 2 files"),
+        "{}",
+        normal.stderr
+    );
+    let quiet = svcmodel(dir.path(), &["-q", "render", "-o", "out", "main.svc"]);
+    assert_eq!(quiet.code, 0, "{}", quiet.transcript());
+    assert_eq!(quiet.stderr, "");
+    let failing = svcmodel(dir.path(), &["-q", "explain", "E9999"]);
+    assert!(
+        failing.stderr.contains("error[E0206]"),
+        "errors stay: {}",
+        failing.stderr
+    );
+    let verbose = svcmodel(dir.path(), &["--verbose", "place", "main.svc"]);
+    assert_eq!(verbose.code, 0, "{}", verbose.transcript());
+    assert!(
+        verbose
+            .stderr
+            .contains("read, checked and resolved 1 model file"),
+        "{}",
+        verbose.stderr
+    );
+    assert!(
+        verbose.stderr.contains("placed 1 landscape in "),
+        "{}",
+        verbose.stderr
+    );
+    let both = svcmodel(dir.path(), &["-q", "-v", "check", "main.svc"]);
+    assert_eq!(both.code, 2, "{}", both.transcript());
+}
+
+/// Values files may live anywhere, as Helm's do; the model's own files and imports stay
+/// inside the project root.
+#[test]
+fn a_values_file_outside_the_project_is_read() {
+    let project = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("svcmodel.toml"), "").unwrap();
+    std::fs::write(
+        project.path().join("main.svc"),
+        "service \"api\" {\n  version = \"1.0.0\"\n  image   = \"api:1.0.0\"\n  param \"workers\" {\n    type    = int\n    default = 4\n  }\n}\n",
+    )
+    .unwrap();
+    let values = elsewhere.path().join("prod.toml");
+    std::fs::write(&values, "[api]\nworkers = 16\n").unwrap();
+    let described = svcmodel(
+        project.path(),
+        &[
+            "describe",
+            "--format",
+            "json",
+            "api",
+            "-f",
+            values.to_str().unwrap(),
+            "main.svc",
+        ],
+    );
+    assert_eq!(described.code, 0, "{}", described.transcript());
+    let json: serde_json::Value = serde_json::from_str(&described.stdout).unwrap();
+    let workers = &json["systems"][0]["instances"][0]["parameters"][0];
+    assert_eq!(workers["value"], "16");
+    assert_eq!(workers["source"], "values_file");
+    // An import that leaves the project is still refused.
+    std::fs::write(elsewhere.path().join("other.svc"), "").unwrap();
+    std::fs::write(
+        project.path().join("main.svc"),
+        format!(
+            "import \"{}\"\n",
+            elsewhere.path().join("other.svc").display()
+        ),
+    )
+    .unwrap();
+    let import = svcmodel(project.path(), &["check", "main.svc"]);
+    assert_eq!(import.code, 1, "{}", import.transcript());
+    assert!(import.stderr.contains("E0202"), "{}", import.stderr);
+}

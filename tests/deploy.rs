@@ -206,8 +206,12 @@ fn process_gone(pid: u32) -> bool {
 fn deploy_reconcile_repair_the_shop_on_real_processes() {
     let shop = Shop::new();
     let plan = shop.run(&["plan", "-e", "local", "shop"]);
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "the plan ran: {}", plan.transcript());
     assert!(plan.stdout.contains("5 to create"), "{}", plan.stdout);
+    let detailed = shop.run(&["plan", "-e", "local", "--detailed-exitcode", "shop"]);
+    assert_eq!(detailed.code, 2, "changes: {}", detailed.transcript());
+    let broken = shop.run(&["plan", "-e", "nowhere", "--detailed-exitcode", "shop"]);
+    assert_eq!(broken.code, 1, "an error: {}", broken.transcript());
 
     let deploy = shop.run(&["deploy", "-e", "local", "shop"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
@@ -371,7 +375,7 @@ fn a_changed_parameter_is_planned_and_deployed_alone() {
     )
     .unwrap();
     let plan = shop.run(&["plan", "-e", "local", "-f", "values.toml", "shop"]);
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
     let changes: Vec<&str> = plan
         .stdout
         .lines()
@@ -593,13 +597,13 @@ fn canary_secrets_never_reach_output_logs_or_state() {
     }
     // A changed secret is planned as changed, never shown.
     let changed = shop.run_with(
-        &["plan", "-e", "local", "shop"],
+        &["plan", "-e", "local", "--detailed-exitcode", "shop"],
         &[(
             "SVCMODEL_SECRET_PAYMENTS_PROVIDER_API_KEY",
             "canary-3f1e-rotated",
         )],
     );
-    assert_eq!(changed.code, 5, "{}", changed.transcript());
+    assert_eq!(changed.code, 2, "{}", changed.transcript());
     assert!(
         changed
             .stdout
@@ -788,7 +792,7 @@ fn a_kubernetes_environment_without_a_reachable_cluster_fails_cleanly() {
     let kubeconfig = kubeconfig.to_string_lossy().into_owned();
 
     let plan = shop.run(&["plan", "-e", "cluster", "shop"]);
-    assert_eq!(plan.code, 5, "{plan:?}");
+    assert_eq!(plan.code, 0, "{plan:?}");
     assert!(
         plan.stdout.contains("+ orders 1.5.1 (create)"),
         "{}",
@@ -897,7 +901,7 @@ fn json_outputs_match_their_schemas_while_the_shop_runs() {
         "json",
     ];
     let plan = shop.run(&[&["plan"][..], &changed, &["shop"]].concat());
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
     let plan = json(&plan);
     validate("plan", &plan);
     let orders = plan["environments"][0]["items"]
@@ -989,7 +993,7 @@ fn a_landscape_of_two_environments_deploys_in_waves_across_them() {
     };
 
     let plan = shop.run(&["plan", "--format", "json", "shop"]);
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
     let plan = json(&plan, "plan");
     let waves: Vec<(String, String, u64)> = plan["environments"]
         .as_array()
@@ -1435,10 +1439,10 @@ fn a_lost_state_refuses_deploy_until_its_services_are_adopted() {
         "the marks' lineage"
     );
 
-    let plan = shop.run(&["plan", "-e", "local", "shop"]);
+    let plan = shop.run(&["plan", "-e", "local", "--detailed-exitcode", "shop"]);
     assert_eq!(
         plan.code,
-        5,
+        2,
         "adopted services are replaced: {}",
         plan.transcript()
     );
@@ -1974,7 +1978,7 @@ fn a_service_placement_moved_is_planned_and_reconciled_as_moved_with_its_cause()
     project.file("main.svc", format!("{MOVED_MODEL}{MOVED_POLICY}"));
     let plan = project.run(&["plan", "-e", "east", "main.svc"]);
     let reconcile = project.run(&["reconcile", "-e", "east", "main.svc"]);
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
     assert_eq!(reconcile.code, 5, "{}", reconcile.transcript());
     assert!(!reconcile.stderr.contains("E0804"), "{}", reconcile.stderr);
     insta::assert_snapshot!("plan-moved", plan.stdout);
@@ -2032,7 +2036,7 @@ fn the_audit_log_lists_every_engine_operation_of_deploy_rollback_and_destroy() {
         settings.add_filter(&format!(r"\b{port}\b"), example.to_string());
     }
     let plan = shop.run(&["plan", "-e", "local", "--operations", "shop"]);
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
     settings.bind(|| insta::assert_snapshot!("plan-operations-local", plan.stdout));
     let planned = shop.run(&[
         "plan",

@@ -1189,7 +1189,7 @@ fn the_audit_log_of_a_docker_environment_matches_the_engines_events() {
     let dock = Dock::new(&unique("dockaudit"));
     let environment = dock.environment.clone();
     let plan = dock.run(&["plan", "--operations"]);
-    assert_eq!(plan.code, 5, "{}", plan.transcript());
+    assert_eq!(plan.code, 0, "{}", plan.transcript());
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&environment, "[env]");
     settings.bind(|| insta::assert_snapshot!("plan-operations-docker", plan.stdout));

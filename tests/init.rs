@@ -53,16 +53,36 @@ fn init_then_deploy_runs_a_first_service_on_a_fresh_folder() {
     }
 
     let _deployed = Deployed(dir.path());
-    let deploy = svcmodel(dir.path(), &["deploy", "-e", "local", "project"]);
+    // -v: each engine operation as it runs.
+    let deploy = svcmodel(dir.path(), &["-v", "deploy", "-e", "local", "project"]);
     assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    assert!(
+        deploy.stderr.contains(
+            "engine: start process group python3 -m http.server --bind 127.0.0.1 --directory public"
+        ),
+        "{}",
+        deploy.stderr
+    );
+    assert!(
+        deploy
+            .stderr
+            .contains("read, checked and resolved 1 model file"),
+        "{}",
+        deploy.stderr
+    );
     let port: u16 = port.parse().unwrap();
     assert!(get(port, "/").contains("hello from svcmodel"));
     // It serves its own folder, never the project's state and key.
     assert!(get(port, "/.svcmodel/key").starts_with("HTTP/1.0 404"));
     let status = svcmodel(dir.path(), &["reconcile", "-e", "local", "project"]);
     assert_eq!(status.code, 0, "{}", status.transcript());
-    let destroy = svcmodel(dir.path(), &["destroy", "-e", "local", "--yes", "project"]);
+    // -q: nothing but errors on standard error.
+    let destroy = svcmodel(
+        dir.path(),
+        &["-q", "destroy", "-e", "local", "--yes", "project"],
+    );
     assert_eq!(destroy.code, 0, "{}", destroy.transcript());
+    assert_eq!(destroy.stderr, "", "quiet");
 
     // A second init never overwrites.
     let again = svcmodel(dir.path(), &["init", "project"]);

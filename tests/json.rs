@@ -281,7 +281,7 @@ fn plan_status_reconcile_destroy_and_unlock_json_without_anything_running() {
     let plan = run(
         &examples(),
         &["plan", "-e", "aws-test", "--format", "json", "bank"],
-        5,
+        0,
         "plan",
     );
     assert!(

@@ -95,6 +95,9 @@ fn every_shell_gets_every_command() {
     assert_eq!(unknown.code, 2);
 }
 
+/// The flags every command takes, documented once on the main page.
+const GLOBAL: [&str; 3] = ["--color", "--quiet", "--verbose"];
+
 /// `man -l PAGE`, as a reader sees it, and what `man` warned about.
 fn read_page(page: &std::path::Path) -> (String, String) {
     let output = Command::new("man")
@@ -125,8 +128,10 @@ fn man_pages_cover_every_command_and_flag() {
         main.contains("svcmodel - Model a system of services"),
         "{main}"
     );
-    // The global flag is on the main page; each command's page has its own flags.
-    assert!(main.contains("--color"), "{main}");
+    // The global flags are on the main page; each command's page has its own flags.
+    for global in GLOBAL {
+        assert!(main.contains(global), "{global}: {main}");
+    }
     for command in commands() {
         let page = out.join(format!("svcmodel-{command}.1"));
         assert!(page.is_file(), "no page for `{command}`");
@@ -140,7 +145,8 @@ fn man_pages_cover_every_command_and_flag() {
         let flags: Vec<&str> = help
             .stdout
             .split_whitespace()
-            .filter(|w| w.starts_with("--") && w.len() > 2 && !w.starts_with("--color"))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .filter(|w| !GLOBAL.iter().any(|g| w.starts_with(g)))
             .map(|w| w.trim_end_matches([',', '.', ')', '`']))
             .collect();
         for flag in flags {

@@ -183,7 +183,7 @@ pub fn compile_system(
         if let Some(id) = load::read_extra(
             loader,
             path,
-            &request.root,
+            None,
             &request.display_base,
             &mut sources,
             &mut diagnostics,
@@ -205,7 +205,7 @@ pub fn compile_system(
         options.lockfile = load::read_extra(
             loader,
             &lock_path,
-            &request.root,
+            Some(&request.root),
             &request.display_base,
             &mut sources,
             &mut diagnostics,

@@ -619,18 +619,22 @@ fn io_reason(error: &io::Error) -> &'static str {
 }
 
 /// Reads a file that is not a model file (a values file, the lockfile) into `sources`,
-/// with the same limits: inside the root, at most [`MAX_FILE_SIZE`], UTF-8.
+/// with the same limits: at most [`MAX_FILE_SIZE`], UTF-8, and inside `root` when one
+/// is given. Values files may live anywhere, as Helm's do (`-f /etc/shop/prod.toml`):
+/// they hold values, not model text, and the user named each one.
 pub fn read_extra(
     loader: &dyn Loader,
     path: &Path,
-    root: &Path,
+    root: Option<&Path>,
     display_base: &Path,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> Option<svcmodel_model::FileId> {
-    let root = loader
-        .canonicalize(root)
-        .unwrap_or_else(|_| normalize(root));
+    let root = root.map(|root| {
+        loader
+            .canonicalize(root)
+            .unwrap_or_else(|_| normalize(root))
+    });
     let base = loader
         .canonicalize(display_base)
         .unwrap_or_else(|_| normalize(display_base));
@@ -648,10 +652,12 @@ pub fn read_extra(
             return None;
         }
     };
-    if !canonical.starts_with(&root) {
+    if let Some(root) = &root
+        && !canonical.starts_with(root)
+    {
         diagnostics.push(
             Diagnostic::error(Code::ImportOutsideRoot, format!("`{shown}` is outside the project root"))
-                .help("keep values files inside the project, or pass `--root` with a folder that holds them"),
+                .help("keep the lockfile inside the project, or pass `--root` with a folder that holds it"),
         );
         return None;
     }

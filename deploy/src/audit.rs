@@ -59,6 +59,8 @@ pub struct AuditLog {
     file: Mutex<std::fs::File>,
     run: String,
     command: String,
+    /// Also print each entry on standard error as it is appended (`-v`).
+    echo: bool,
 }
 
 impl AuditLog {
@@ -76,7 +78,14 @@ impl AuditLog {
             file: Mutex::new(file),
             run: run.to_string(),
             command: command.to_string(),
+            echo: false,
         })
+    }
+
+    /// Prints each entry on standard error as well, as it is appended.
+    pub fn echo(mut self, echo: bool) -> AuditLog {
+        self.echo = echo;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -91,6 +100,16 @@ impl AuditLog {
     /// Appends one entry, flushed to disk before the call's result goes on: a log
     /// that cannot be written fails the call that could not be recorded.
     fn append(&self, entry: &Entry) -> std::io::Result<()> {
+        if self.echo {
+            let result = if entry.ok { "ok" } else { "failed" };
+            let who = entry.service.as_deref().unwrap_or(&entry.environment);
+            for operation in &entry.operations {
+                eprintln!(
+                    "  engine: {} {} ({who}): {result}",
+                    operation.operation, operation.object
+                );
+            }
+        }
         let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
         line.push('\n');
         let file = self

@@ -65,7 +65,7 @@ pub fn run(args: &AuditArgs) -> Exit {
             entries,
         }),
         Format::Human if entries.is_empty() => {
-            eprintln!(
+            crate::say!(
                 "no engine operations recorded in `{}`{}",
                 path.display(),
                 args.environment

@@ -715,12 +715,14 @@ fn audit_logs(envs: &[Environment], command: &str) -> Result<Vec<AuditLog>, Exit
     let run = svcmodel_deploy::state::new_id();
     envs.iter()
         .map(|env| {
-            AuditLog::open(env.store.dir(), command, &run).map_err(|e| {
-                state_error(&StateError::Io(
-                    env.store.dir().join(svcmodel_deploy::audit::FILE),
-                    e,
-                ))
-            })
+            AuditLog::open(env.store.dir(), command, &run)
+                .map(|log| log.echo(output::verbose()))
+                .map_err(|e| {
+                    state_error(&StateError::Io(
+                        env.store.dir().join(svcmodel_deploy::audit::FILE),
+                        e,
+                    ))
+                })
         })
         .collect()
 }
@@ -854,7 +856,7 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
         let mut plan = deploy::plan(&env.name, Some(state), &env.desired, hashes);
         plan.mark_moved(&env.moved);
         for pending in &plan.pending {
-            eprintln!(
+            crate::say!(
                 "note: `{}` was left pending ({}) by an interrupted run; converging it",
                 qualified(several, &env.name, &pending.service),
                 pending.action
@@ -928,7 +930,7 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
         };
         match &bars {
             Some(bars) => bars.show(&event),
-            None if !quiet => eprintln!("{}", event_line(&event)),
+            None if !quiet => crate::say!("{}", event_line(&event)),
             None => {}
         }
     };
@@ -964,9 +966,9 @@ fn deploy_selection(selection: &Selection, args: &DeployArgs) -> Exit {
         for (report, state) in reports.iter().zip(&states) {
             let changed = report.outcomes.len();
             if changed == 0 {
-                eprintln!("environment `{}`: no changes", report.environment);
+                crate::say!("environment `{}`: no changes", report.environment);
             } else {
-                eprintln!(
+                crate::say!(
                     "environment `{}`: {} deployed (state serial {})",
                     report.environment,
                     output::plural(changed, "change"),
@@ -1470,7 +1472,7 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
             .map(|(env, advice)| (env, advice.as_slice()))
             .collect();
         match write_values(&advice, &super::current_dir().join(path)) {
-            Ok(()) => eprintln!(
+            Ok(()) => crate::say!(
                 "wrote {} to `{}`",
                 output::plural(tuning.iter().map(Vec::len).sum(), "advised value"),
                 path.display()
@@ -1495,7 +1497,7 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
             Exit::Changes
         };
     }
-    eprintln!("fixing {}:", output::plural(count, "drift"));
+    crate::say!("fixing {}:", output::plural(count, "drift"));
     // The model as reconcile resolved and placed it: not a second time.
     let exit = deploy_selection(
         &selection,
@@ -1527,7 +1529,7 @@ pub fn reconcile(args: &ReconcileArgs) -> Exit {
         print_drifts(&selection, &left, args.format, args.color);
     } else {
         for env in &selection.envs {
-            eprintln!("environment `{}` runs as modelled", env.name);
+            crate::say!("environment `{}` runs as modelled", env.name);
         }
     }
     if exit != Exit::Success {
@@ -1605,9 +1607,9 @@ fn print_drifts(selection: &Selection, drifts: &[Vec<Drift>], format: DriftForma
                     drifts.iter().map(|d| d.diagnostic.clone()).collect();
                 output::print_human(&diagnostics, sources, color);
                 if drifts.is_empty() {
-                    eprintln!("environment `{}` runs as modelled", env.name);
+                    crate::say!("environment `{}` runs as modelled", env.name);
                 } else {
-                    eprintln!(
+                    crate::say!(
                         "environment `{}`: {}",
                         env.name,
                         output::plural(drifts.len(), "drift")
@@ -1885,7 +1887,7 @@ pub fn destroy(
             } else {
                 event
             };
-            eprintln!("{}", event_line(&event));
+            crate::say!("{}", event_line(&event));
         }
     };
     let mut removals = match deploy::destroy_sites(&mut sites, &progress) {
@@ -1914,10 +1916,10 @@ pub fn destroy(
                     found,
                 });
             } else if format == Format::Human {
-                eprintln!("environment `{}` has nothing deployed", env.name);
+                crate::say!("environment `{}` has nothing deployed", env.name);
             }
         } else if format == Format::Human {
-            eprintln!(
+            crate::say!(
                 "environment `{}`: {} removed{}",
                 env.name,
                 output::plural(removal.removed.len(), "service"),
@@ -2084,18 +2086,21 @@ pub fn adopt(args: &SystemArgs, lock_timeout: u64, format: Format, color: Color)
         }
         if format == Format::Human {
             for a in &report.adopted {
-                eprintln!(
+                crate::say!(
                     "  {}: adopted {} (lineage {})",
-                    a.name, a.engine_id, a.lineage
+                    a.name,
+                    a.engine_id,
+                    a.lineage
                 );
             }
             for p in &report.pending {
-                eprintln!(
+                crate::say!(
                     "  {}: {} is a second copy; the next deploy stops it",
-                    p.name, p.engine_id
+                    p.name,
+                    p.engine_id
                 );
             }
-            eprintln!(
+            crate::say!(
                 "environment `{}`: {} adopted",
                 env.name,
                 output::plural(report.adopted.len() + report.pending.len(), "service")
@@ -2147,12 +2152,16 @@ pub fn unlock(root: Option<&Path>, which: Unlock, format: Format) -> Exit {
                     released: lock,
                 }),
                 Format::Human => match (&lock, &which) {
-                    (Some(lock), _) => eprintln!(
+                    (Some(lock), _) => crate::say!(
                         "released lock {} of environment `{}` ({} by pid {} on {})",
-                        lock.id, lock.environment, lock.operation, lock.pid, lock.host
+                        lock.id,
+                        lock.environment,
+                        lock.operation,
+                        lock.pid,
+                        lock.host
                     ),
                     (None, Unlock::Force(environment)) | (None, Unlock::Id(environment)) => {
-                        eprintln!("released the lock of environment `{environment}`")
+                        crate::say!("released the lock of environment `{environment}`")
                     }
                 },
             }

@@ -69,16 +69,16 @@ pub fn run(dir: &Path, target: &str, port: u16) -> Exit {
     }
     let shown = dir.display();
     let environment = environment_name(target);
-    eprintln!(
+    crate::say!(
         "wrote svcmodel.toml, main.svc and public/index.html into `{shown}`: one service, one environment"
     );
-    eprintln!("next:");
-    eprintln!("  svcmodel check {shown}");
+    crate::say!("next:");
+    crate::say!("  svcmodel check {shown}");
     if target == "local" {
-        eprintln!("  svcmodel deploy -e {environment} {shown}");
-        eprintln!("  svcmodel status -e {environment} {shown}");
+        crate::say!("  svcmodel deploy -e {environment} {shown}");
+        crate::say!("  svcmodel status -e {environment} {shown}");
     } else {
-        eprintln!("  svcmodel render -e {environment} -o rendered {shown}");
+        crate::say!("  svcmodel render -e {environment} -o rendered {shown}");
     }
     Exit::Success
 }

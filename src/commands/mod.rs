@@ -20,6 +20,11 @@ use crate::cli::{Cli, Command, StateCommand};
 use crate::exit::Exit;
 
 pub fn run(cli: Cli) -> Exit {
+    crate::output::set_verbosity(match (cli.quiet, cli.verbose) {
+        (true, _) => crate::output::Verbosity::Quiet,
+        (_, true) => crate::output::Verbosity::Verbose,
+        _ => crate::output::Verbosity::Normal,
+    });
     match cli.command {
         Command::Check {
             paths,
@@ -112,8 +117,18 @@ pub fn run(cli: Cli) -> Exit {
         Command::Plan {
             system,
             operations,
+            detailed_exitcode,
             format,
-        } => deploy::plan(&system, operations, format, cli.color),
+        } => {
+            let exit = deploy::plan(&system, operations, format, cli.color);
+            match (detailed_exitcode, exit) {
+                (true, Exit::Changes) => Exit::DetailedChanges,
+                (true, Exit::Success) => Exit::Success,
+                (true, _) => Exit::ModelErrors,
+                (false, Exit::Changes) => Exit::Success,
+                (false, other) => other,
+            }
+        }
         Command::Audit {
             paths,
             root,

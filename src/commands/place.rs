@@ -183,6 +183,7 @@ fn with_placement(
         .previous_lock
         .as_ref()
         .map_or(&fresh, |lock| &lock.placement);
+    let started = std::time::Instant::now();
     let placed: Vec<Placed> =
         place::place_from(&compilation.model, &resolution.systems, options, previous)
             .into_iter()
@@ -192,6 +193,10 @@ fn with_placement(
                     .is_none_or(|env| p.problem.envs.iter().any(|e| &e.name == env))
             })
             .collect();
+    output::timing(
+        &format!("placed {}", output::plural(placed.len(), "landscape")),
+        started,
+    );
     let diagnostics: Vec<_> = placed.iter().flat_map(|p| p.diagnostics.clone()).collect();
     let errors = diagnostics.len();
     if errors > 0 {
@@ -233,7 +238,7 @@ fn with_placement(
         })
     };
     if what_if.diff && previous.is_empty() && format == Format::Human {
-        eprintln!(
+        crate::say!(
             "note: svcmodel.lock records no placement: `svcmodel lock` records where everything runs, for `--diff` to compare with"
         );
     }

@@ -381,7 +381,7 @@ fn report(
         }
     }
     if args.format == Format::Human {
-        eprintln!(
+        crate::say!(
             "rendered {} for {} into {}",
             output::plural(files, "file"),
             output::plural(environments, "environment"),

@@ -59,8 +59,18 @@ pub fn resolve(
     color: Color,
 ) -> Result<SystemCompilation, Exit> {
     output::set_mode(format, color);
+    let started = std::time::Instant::now();
     let request = request(args, args.environment.clone(), update, write_lock);
     let compilation = svcmodel_compiler::compile_system(&FsLoader, &request);
+    output::timing(
+        &format!(
+            "read, checked and resolved {} ({} services, {} environments)",
+            output::plural(compilation.model_files, "model file"),
+            compilation.model.services.len(),
+            compilation.model.environments.len()
+        ),
+        started,
+    );
     let (errors, warnings) = output::count(&compilation.diagnostics);
     if format == Format::Json && errors > 0 {
         output::print_json_diagnostics(
@@ -76,7 +86,7 @@ pub fn resolve(
         return Err(Exit::ModelErrors);
     }
     if warnings > 0 && format == Format::Human {
-        eprintln!();
+        crate::say!();
     }
     Ok(compilation)
 }
