@@ -274,6 +274,10 @@ const NODE_HEIGHT: f64 = 40.0;
 const ROW_GAP: f64 = 70.0;
 const COLUMN_GAP: f64 = 30.0;
 const MARGIN: f64 = 20.0;
+/// How far a routed edge keeps from the boxes it passes.
+const PASS: f64 = 8.0;
+/// How far above and below a row an edge turns to pass through it.
+const CLEARANCE: f64 = 10.0;
 
 /// A layered drawing: one row per deploy wave, what others require at the bottom;
 /// inside a row, nodes ordered by the mean position of their consumers (one
@@ -328,27 +332,127 @@ pub fn svg(graphs: &[GraphView]) -> String {
             }
             width = width.max(x);
         }
+        let top = |r: usize| y_offset + r as f64 * (NODE_HEIGHT + ROW_GAP);
+        // Each row's boxes, left to right: the gaps between them are where an edge
+        // that skips the row passes, so no edge runs behind a box.
+        let mut boxes: Vec<Vec<(f64, f64)>> = vec![Vec::new(); rows.len()];
+        let mut row_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (r, row) in rows.iter().enumerate() {
+            for name in row.iter() {
+                if let Some(&(x, _, w)) = position.get(name.as_str()) {
+                    boxes[r].push((x, w));
+                    row_of.insert(name.as_str(), r);
+                }
+            }
+            boxes[r].sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        // Where in the gaps of row `r` a line aiming at `x` passes: the nearest point
+        // at least PASS from every box.
+        let pass_at = |r: usize, x: f64| -> f64 {
+            let mut best = (f64::MAX, x);
+            let mut left = f64::NEG_INFINITY;
+            for &(bx, bw) in boxes[r]
+                .iter()
+                .chain(std::iter::once(&(f64::INFINITY, 0.0)))
+            {
+                let (lo, hi) = (left + PASS, bx - PASS);
+                if lo <= hi {
+                    let at = x.clamp(lo, hi);
+                    if (at - x).abs() < best.0 {
+                        best = ((at - x).abs(), at);
+                    }
+                }
+                left = bx + bw;
+            }
+            best.1
+        };
+        // Edges leave a box spread along its bottom (or top) and arrive spread along
+        // the other box's top (or bottom), so their labels do not sit on each other.
+        let spread = |name: &str, outgoing: bool, edge: &EdgeView| -> f64 {
+            let Some(&(x, _, w)) = position.get(name) else {
+                return 0.0;
+            };
+            let ends: Vec<&EdgeView> = graph
+                .edges
+                .iter()
+                .filter(|e| {
+                    if outgoing {
+                        e.from == name
+                    } else {
+                        e.to == name
+                    }
+                })
+                .collect();
+            let k = ends
+                .iter()
+                .position(|e| std::ptr::eq(*e, edge))
+                .unwrap_or(0);
+            x + w * (k as f64 + 1.0) / (ends.len() as f64 + 1.0)
+        };
         for edge in &graph.edges {
-            let (Some(&(fx, fy, fw)), Some(&(tx, ty, tw))) = (
-                position.get(edge.from.as_str()),
-                position.get(edge.to.as_str()),
-            ) else {
+            let (Some(&from_row), Some(&to_row)) =
+                (row_of.get(edge.from.as_str()), row_of.get(edge.to.as_str()))
+            else {
                 continue;
             };
+            let (sx, ex) = (
+                spread(&edge.from, true, edge),
+                spread(&edge.to, false, edge),
+            );
+            let mut points: Vec<(f64, f64)> = Vec::new();
+            if to_row > from_row {
+                points.push((sx, top(from_row) + NODE_HEIGHT));
+                for k in from_row + 1..to_row {
+                    let aim = sx + (ex - sx) * (k - from_row) as f64 / (to_row - from_row) as f64;
+                    let gx = pass_at(k, aim);
+                    points.push((gx, top(k) - CLEARANCE));
+                    points.push((gx, top(k) + NODE_HEIGHT + CLEARANCE));
+                }
+                points.push((ex, top(to_row)));
+            } else if to_row < from_row {
+                points.push((sx, top(from_row)));
+                for k in (to_row + 1..from_row).rev() {
+                    let aim = sx + (ex - sx) * (from_row - k) as f64 / (from_row - to_row) as f64;
+                    let gx = pass_at(k, aim);
+                    points.push((gx, top(k) + NODE_HEIGHT + CLEARANCE));
+                    points.push((gx, top(k) - CLEARANCE));
+                }
+                points.push((ex, top(to_row) + NODE_HEIGHT));
+            } else {
+                // Within one row: under it, through the band below.
+                let below = top(from_row) + NODE_HEIGHT + ROW_GAP / 3.0;
+                points.push((sx, top(from_row) + NODE_HEIGHT));
+                points.push((sx, below));
+                points.push((ex, below));
+                points.push((ex, top(to_row) + NODE_HEIGHT));
+            }
             let dash = if edge.ordering {
                 ""
             } else {
                 " stroke-dasharray=\"5,4\""
             };
+            let path: Vec<String> = points
+                .iter()
+                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .collect();
             let _ = writeln!(
                 body,
-                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" class=\"edge\" marker-end=\"url(#arrow)\"{dash}><title>{} requires {} {}</title></line>",
-                fx + fw / 2.0,
-                fy + NODE_HEIGHT,
-                tx + tw / 2.0,
-                ty,
+                "<polyline points=\"{}\" class=\"edge\" data-from=\"{}\" data-to=\"{}\" marker-end=\"url(#arrow)\"{dash}><title>{} requires {} {}</title></polyline>",
+                path.join(" "),
                 xml(&edge.from),
                 xml(&edge.to),
+                xml(&edge.from),
+                xml(&edge.to),
+                xml(&edge.requirement)
+            );
+            // The requirement, readable without hovering: halfway along the edge's first
+            // stretch, where edges leaving one box have drawn apart.
+            let ((ax, ay), (bx, by)) = (points[0], points[1]);
+            let _ = writeln!(
+                body,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"label\">{}</text>",
+                (ax + bx) / 2.0,
+                (ay + by) / 2.0 + 3.0,
                 xml(&edge.requirement)
             );
         }
@@ -374,7 +478,8 @@ pub fn svg(graphs: &[GraphView]) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\">\n\
 <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n\
-<style>.node rect{{fill:#eef3fb;stroke:#3b5b8c;stroke-width:1.2}}.node text{{font:13px sans-serif;text-anchor:middle;fill:#1b2a41}}.node .version{{font-size:11px;fill:#5a6b82}}.edge{{stroke:#555;stroke-width:1.2}}.title{{font:bold 14px sans-serif;fill:#1b2a41}}</style>\n\
+<style>.node rect{{fill:#eef3fb;stroke:#3b5b8c;stroke-width:1.2}}.node text{{font:13px sans-serif;text-anchor:middle;fill:#1b2a41}}.node .version{{font-size:11px;fill:#5a6b82}}.edge{{stroke:#555;stroke-width:1.2;fill:none}}.label{{font:10px sans-serif;text-anchor:middle;fill:#3d4a5c;paint-order:stroke;stroke:#fff;stroke-width:3px}}.title{{font:bold 14px sans-serif;fill:#1b2a41}}</style>\n\
+<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n\
 {body}</svg>\n"
     )
 }
