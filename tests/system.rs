@@ -486,8 +486,11 @@ fn describe_json_says_where_each_value_comes_from() {
 /// A box of the drawing: its name and its rectangle (x, y, width, height).
 type DrawnBox = (String, [f64; 4]);
 
-/// The boxes and the edges (from, to, points) of `graph --format svg`.
-fn drawing(svg: &str) -> (Vec<DrawnBox>, Vec<(String, String, Vec<(f64, f64)>)>) {
+/// An edge of the drawing: from, to, and its points.
+type DrawnEdge = (String, String, Vec<(f64, f64)>);
+
+/// The boxes and the edges of `graph --format svg`.
+fn drawing(svg: &str) -> (Vec<DrawnBox>, Vec<DrawnEdge>) {
     let attr = |tag: &str, name: &str| -> String {
         let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
         tag[at..at + tag[at..].find('"').unwrap()].to_string()
