@@ -473,6 +473,22 @@ Never overwrites: a folder that already holds svcmodel.toml or a .svc file is re
         #[arg(long, default_value_t = 8080)]
         port: u16,
     },
+    /// One self-contained HTML page about the model and what runs: the graph coloured
+    /// by placement, the landscape, risk, service levels, cost, every placement's
+    /// reason, and the plan and drift of what was deployed.
+    #[command(after_help = "Examples:
+  svcmodel report examples/bank > /tmp/bank.html
+  svcmodel report --format json examples/shop
+
+The page loads nothing (no script, font or image from elsewhere) and follows the
+reader's light or dark colour scheme.")]
+    Report {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// `human` is the HTML page; `json` the same data.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Print the completion script of a shell.
     #[command(after_help = "Examples:
   svcmodel completions bash > /etc/bash_completion.d/svcmodel
@@ -633,6 +649,8 @@ pub enum SchemaName {
     Audit,
     /// The output of `svcmodel describe --format json`.
     Describe,
+    /// The output of `svcmodel report --format json`.
+    Report,
 }
 
 #[derive(Debug, clap::Args)]

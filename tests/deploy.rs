@@ -259,6 +259,22 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
         "{}",
         drift.stderr
     );
+    // The report of the deployed shop shows the drift, pointing at the model, as a
+    // reader sees it in a browser.
+    let report = shop.run(&["report", "shop"]);
+    assert_eq!(report.code, 0, "{}", report.transcript());
+    let page = shop.path().join("report.html");
+    std::fs::write(&page, &report.stdout).unwrap();
+    let (dom, log) = support::chromium_dom(&page);
+    assert!(!log.contains("CONSOLE"), "{log}");
+    for seen in [
+        "Environment <code>local</code>",
+        "E0802",
+        "`orders` is deployed but not running",
+        "shop/orders.svc:3",
+    ] {
+        assert!(dom.contains(seen), "the report does not show `{seen}`");
+    }
     let junit = shop.run(&["reconcile", "-e", "local", "--format", "junit", "shop"]);
     assert!(
         junit.stdout.contains(r#"<failure type="E0802""#),

@@ -122,6 +122,7 @@ fn published_schemas_are_current() {
         "state-adopt",
         "audit",
         "describe",
+        "report",
         "explain",
     ] {
         let generated = svcmodel(&repo(), &["schema", name]);

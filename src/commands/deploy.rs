@@ -2170,3 +2170,70 @@ pub fn unlock(root: Option<&Path>, which: Unlock, format: Format) -> Exit {
         Err(e) => state_error(&e),
     }
 }
+
+// ---------------------------------------------------------------- report
+
+/// What `svcmodel report` shows of an environment that has been deployed: what
+/// `plan` would change and the drift `reconcile` finds.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct DeployedReport {
+    pub environment: String,
+    /// The state's serial: how many times it was written.
+    pub serial: u64,
+    pub plan: Vec<deploy::PlanItem>,
+    /// Each drift as the diagnostic `reconcile` reports, pointing at the model.
+    pub drift: Vec<JsonDiagnostic>,
+}
+
+/// Plan and drift of every environment of the model that has a state. An environment
+/// whose engine cannot be reached is left out, with its reason on standard error.
+pub(super) fn deployed_reports(args: &SystemArgs, color: Color) -> Vec<DeployedReport> {
+    let Ok(compilation) = super::system::resolve(args, &[], false, Format::Human, color) else {
+        return Vec::new();
+    };
+    let cwd = super::current_dir();
+    let entries = super::entries(&args.paths, &cwd);
+    let store =
+        Store::new(super::state_root(args.root.as_deref(), &entries, &cwd).join(".svcmodel"));
+    let names: Vec<String> = compilation
+        .model
+        .environments
+        .iter()
+        .map(|e| e.name.value.clone())
+        .filter(|name| args.environment.as_ref().is_none_or(|e| e == name))
+        .filter(|name| store.state_path(name).is_file())
+        .collect();
+    let mut reports = Vec::new();
+    for name in names {
+        let one = SystemArgs {
+            environment: Some(name.clone()),
+            ..args.clone()
+        };
+        let Ok((selection, opened)) = observe_selection(&one, Format::Human, color) else {
+            continue;
+        };
+        for (env, (state, engine)) in selection.envs.iter().zip(&opened) {
+            let Some(state) = state else {
+                continue;
+            };
+            let mut plan = deploy::plan(&env.name, Some(state), &env.desired, &hashes(env));
+            plan.mark_moved(&env.moved);
+            let drift = drifts(
+                &selection.compilation.model,
+                env,
+                Some(state),
+                engine.as_ref(),
+            )
+            .iter()
+            .map(|d| JsonDiagnostic::new(&d.diagnostic, &selection.compilation.sources))
+            .collect();
+            reports.push(DeployedReport {
+                environment: env.name.clone(),
+                serial: state.serial,
+                plan: plan.items,
+                drift,
+            });
+        }
+    }
+    reports
+}

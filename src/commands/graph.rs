@@ -50,7 +50,7 @@ pub struct EdgeView {
     pub requirement: String,
 }
 
-fn graph_view(system: &ResolvedSystem, model: &svcmodel_model::Model) -> GraphView {
+pub(super) fn graph_view(system: &ResolvedSystem, model: &svcmodel_model::Model) -> GraphView {
     let waves = system.graph.waves().unwrap_or_default();
     let mut wave_of = vec![0; system.instances.len()];
     for (w, wave) in waves.iter().enumerate() {
@@ -253,7 +253,7 @@ pub fn mermaid(graphs: &[GraphView]) -> String {
     out
 }
 
-fn xml(text: &str) -> String {
+pub(super) fn xml(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         match c {
@@ -283,6 +283,12 @@ const CLEARANCE: f64 = 10.0;
 /// inside a row, nodes ordered by the mean position of their consumers (one
 /// barycentre pass from the top), to keep edges from crossing.
 pub fn svg(graphs: &[GraphView]) -> String {
+    svg_with(graphs, &|_| None)
+}
+
+/// The drawing, each box filled with the colour `fill` gives its instance (the report
+/// colours them by the environment placement chose).
+pub(super) fn svg_with(graphs: &[GraphView], fill: &dyn Fn(&str) -> Option<String>) -> String {
     let mut body = String::new();
     let mut y_offset = MARGIN;
     let mut width: f64 = 0.0;
@@ -460,9 +466,12 @@ pub fn svg(graphs: &[GraphView]) -> String {
             let Some(&(x, y, w)) = position.get(node.name.as_str()) else {
                 continue;
             };
+            let style = fill(&node.name)
+                .map(|colour| format!(" style=\"fill:{colour}\""))
+                .unwrap_or_default();
             let _ = writeln!(
                 body,
-                "<g class=\"node\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{NODE_HEIGHT}\" rx=\"6\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" class=\"version\">{}</text></g>",
+                "<g class=\"node\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{NODE_HEIGHT}\" rx=\"6\"{style}/><text x=\"{:.1}\" y=\"{:.1}\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" class=\"version\">{}</text></g>",
                 x + w / 2.0,
                 y + 17.0,
                 xml(&node.name),

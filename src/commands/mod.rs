@@ -9,6 +9,7 @@ mod graph;
 mod init;
 mod place;
 mod render;
+mod report;
 mod shell;
 mod supervise;
 mod system;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Exit {
         } => fmt::run(&paths, check, stdin, format, cli.color),
         Command::Explain { code, list, format } => explain::run(code.as_deref(), list, format),
         Command::Completions { shell } => shell::completions(shell),
+        Command::Report { system, format } => report::run(&system, format, cli.color),
         Command::Init { dir, target, port } => init::run(&dir, &target, port),
         Command::Man { out } => shell::man(out.as_deref()),
         Command::Compile { system, format } => system::compile(&system, format, cli.color),

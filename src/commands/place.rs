@@ -133,7 +133,7 @@ type PlacedThen<'a> =
 /// hold it), with what `what_if` assumes (domains or environments lost, policies
 /// dropped); prints placement errors, or the warnings, and hands the placed
 /// landscapes to `then` with the warnings for a JSON output.
-fn with_placement(
+pub(super) fn with_placement(
     args: &SystemArgs,
     what_if: &WhatIf,
     options: place::Options,
@@ -524,7 +524,7 @@ pub struct SloOutput {
 }
 
 /// An assessment (`risk`, `slo`) of every placed landscape.
-fn assess<T>(
+pub(super) fn assess<T>(
     placed: &[Placed],
     assessment: fn(&place::Problem, &svcmodel_model::placement::Placement, &[usize]) -> T,
 ) -> Vec<T> {
@@ -793,7 +793,7 @@ pub fn run(
     )
 }
 
-fn landscape_output(
+pub(super) fn landscape_output(
     placed: &Placed,
     explain: Option<&str>,
     sources: &SourceMap,

@@ -950,6 +950,7 @@ pub fn schema(name: SchemaName) -> Exit {
         SchemaName::Explain => schemars::schema_for!(super::explain::ExplainOutput),
         SchemaName::Audit => schemars::schema_for!(super::audit::AuditOutput),
         SchemaName::Describe => schemars::schema_for!(DescribeOutput),
+        SchemaName::Report => schemars::schema_for!(super::report::ReportOutput),
     };
     output::print_json(&schema);
     Exit::Success

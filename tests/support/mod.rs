@@ -253,3 +253,80 @@ service "s{i}" {{
     }
     model
 }
+
+/// Headless Chromium (Debian's `chromium`, which `.ci/run` installs): the page's DOM
+/// after it loaded, and what the browser logged. The test fails, never skips, when
+/// Chromium is missing.
+pub fn chromium_dom(page: &Path) -> (String, String) {
+    let output = chromium(&[
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        &format!("file://{}", page.display()),
+    ]);
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A screenshot of `page` at 1200 × `height` pixels, light or dark, decoded to RGBA.
+pub fn chromium_screenshot(
+    page: &Path,
+    height: u32,
+    dark: bool,
+    png: &Path,
+) -> (u32, u32, Vec<u8>) {
+    let scheme = if dark { "0" } else { "1" };
+    chromium(&[
+        &format!("--window-size=1200,{height}"),
+        &format!("--blink-settings=preferredColorScheme={scheme}"),
+        &format!("--screenshot={}", png.display()),
+        &format!("file://{}", page.display()),
+    ]);
+    decode_png(png)
+}
+
+/// A PNG's width, height and RGBA pixels.
+pub fn decode_png(png: &Path) -> (u32, u32, Vec<u8>) {
+    let file = std::fs::File::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
+    let decoder = ::png::Decoder::new(std::io::BufReader::new(file));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut pixels).expect("a frame");
+    pixels.truncate(info.buffer_size());
+    let rgba = match info.color_type {
+        ::png::ColorType::Rgba => pixels,
+        ::png::ColorType::Rgb => pixels
+            .chunks(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        other => panic!("unexpected screenshot colours {other:?}"),
+    };
+    (info.width, info.height, rgba)
+}
+
+fn chromium(args: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().expect("a profile folder");
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--force-device-scale-factor=1",
+            "--font-render-hinting=none",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("headless Chromium runs: apt-get install chromium (.ci/run does)");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
