@@ -333,8 +333,10 @@ as terraform: 0 no changes, 1 an error, 2 changes.")]
   svcmodel deploy --yes landscape/                                 every environment, in waves
 
 Secrets come from SVCMODEL_SECRET_<SERVICE>_<PARAM> on this machine. The state is
-in .svcmodel/ at the project root. Exit codes: 0 deployed (or nothing to do),
-6 a wave failed (rolled back unless --no-rollback), 7 the environment is locked.")]
+in .svcmodel/ at the project root. Exit codes: 0 deployed (or nothing to do), 1 model
+errors, 2 deletes need --yes off a terminal, 4 the state or an engine cannot be used,
+6 a wave failed (rolled back unless --no-rollback) or the run was refused before it
+started, 7 the environment is locked.")]
     Deploy {
         #[command(flatten)]
         system: SystemArgs,
