@@ -167,6 +167,18 @@ fn config(value: &ConfigValue) -> ConfigView {
     }
 }
 
+/// Where a parameter's value comes from, as the JSON outputs name it, and the span it
+/// was given at.
+pub fn source_of(source: &ValueSource) -> (&'static str, Option<svcmodel_model::Span>) {
+    match source {
+        ValueSource::Default { span } => ("default", Some(*span)),
+        ValueSource::ValuesFile { span } => ("values_file", Some(*span)),
+        ValueSource::Set { span } => ("set", Some(*span)),
+        ValueSource::Secret => ("secret", None),
+        ValueSource::Missing => ("missing", None),
+    }
+}
+
 pub fn system(system: &ResolvedSystem, model: &Model, sources: &SourceMap) -> SystemView {
     let name = |id: svcmodel_model::system::InstanceId| system.instance(id).name.clone();
     let waves = system
@@ -189,13 +201,7 @@ pub fn system(system: &ResolvedSystem, model: &Model, sources: &SourceMap) -> Sy
                 .iter()
                 .zip(&instance.values)
                 .map(|(p, value)| {
-                    let (source, given_at) = match &value.source {
-                        ValueSource::Default { span } => ("default", Some(*span)),
-                        ValueSource::ValuesFile { span } => ("values_file", Some(*span)),
-                        ValueSource::Set { span } => ("set", Some(*span)),
-                        ValueSource::Secret => ("secret", None),
-                        ValueSource::Missing => ("missing", None),
-                    };
+                    let (source, given_at) = source_of(&value.source);
                     (
                         p.name.value.clone(),
                         ParameterView {

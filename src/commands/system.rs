@@ -284,7 +284,6 @@ fn described(
     compilation: &SystemCompilation,
     instance: &svcmodel_model::system::Instance,
 ) -> DescribedInstance {
-    use svcmodel_model::system::ValueSource;
     let sources = &compilation.sources;
     let definition = &compilation.model.services[instance.definition];
     let at = |span| crate::view::Location::of(span, sources);
@@ -299,13 +298,7 @@ fn described(
             .iter()
             .zip(&instance.values)
             .map(|(param, value)| {
-                let (source, given_at) = match &value.source {
-                    ValueSource::Default { span } => ("default", Some(*span)),
-                    ValueSource::ValuesFile { span } => ("values_file", Some(*span)),
-                    ValueSource::Set { span } => ("set", Some(*span)),
-                    ValueSource::Secret => ("secret", None),
-                    ValueSource::Missing => ("missing", None),
-                };
+                let (source, given_at) = crate::view::source_of(&value.source);
                 DescribedParameter {
                     name: param.name.value.clone(),
                     ty: param.ty.value.to_string(),
