@@ -480,7 +480,8 @@ pub(super) fn svg_with(graphs: &[GraphView], fill: &dyn Fn(&str) -> Option<Strin
                 xml(&node.version)
             );
         }
-        y_offset += rows.len() as f64 * (NODE_HEIGHT + ROW_GAP);
+        // The last row needs no gap below it, only room before the next title.
+        y_offset += rows.len() as f64 * (NODE_HEIGHT + ROW_GAP) - ROW_GAP / 2.0;
     }
     let height = y_offset + MARGIN;
     let width = width + MARGIN;
