@@ -40,6 +40,14 @@ pub fn print_human(diagnostics: &[Diagnostic], sources: &SourceMap, color: Color
     );
 }
 
+/// Ends the run quietly with 141, as SIGPIPE would, when `error` is a reader that
+/// stopped reading (`| head`): the same end as `main`'s panic hook gives.
+pub fn exit_if_closed_pipe(error: &std::io::Error) {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(141);
+    }
+}
+
 /// How much a run says on standard error beyond its errors: `-q` or `-v`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {

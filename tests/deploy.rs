@@ -105,6 +105,12 @@ impl Shop {
         command
     }
 
+    /// Deploys `local`; fails the test with the run's transcript if it did not.
+    fn deploy_ok(&self) {
+        let deploy = self.run(&["deploy", "-e", "local", "shop"]);
+        assert_eq!(deploy.code, 0, "{}", deploy.transcript());
+    }
+
     /// The test's port for one the example shop declares.
     fn port(&self, example: u16) -> u16 {
         self.ports[&example]
@@ -374,7 +380,7 @@ fn deploy_reconcile_repair_the_shop_on_real_processes() {
 #[test]
 fn a_changed_parameter_is_planned_and_deployed_alone() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let before: Vec<(String, u32)> = [
         "admin-console",
         "orders",
@@ -432,7 +438,7 @@ fn a_changed_parameter_is_planned_and_deployed_alone() {
 #[test]
 fn a_failing_health_check_rolls_the_wave_back_and_keeps_the_state() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let state_before = shop.state();
     let pid = pid_of(&shop, "products");
     // products now checks a path the demo service does not serve: 404.
@@ -691,7 +697,7 @@ fn every_kind_of_drift_points_at_the_model() {
     let missing = shop.run(&["reconcile", "-e", "local", "shop"]);
     assert_eq!(missing.code, 5);
     snapshot("drift-missing", &missing);
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
 
     // Unhealthy: the demo service can be told to fail its health check.
     assert!(http_get(shop.port(18110), "/break").is_some());
@@ -754,7 +760,7 @@ fn a_lock_from_another_machine_waits_for_state_unlock() {
     assert_eq!(unlock.code, 0, "{}", unlock.transcript());
     let unknown = shop.run(&["state", "unlock", "0123456789ab"]);
     assert_eq!(unknown.code, 2, "{}", unknown.transcript());
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
 }
 
 /// Local services run under `svcmodel supervise`, which honours the model's restart
@@ -762,7 +768,7 @@ fn a_lock_from_another_machine_waits_for_state_unlock() {
 #[test]
 fn a_crashed_local_service_is_restarted_by_its_policy() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let supervisor = pid_of(&shop, "products");
     let child = || -> Option<u32> {
         std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
@@ -1314,7 +1320,7 @@ fn a_foreign_listener_is_refused_and_never_counts_as_healthy() {
     // Deployed; then products' service dies, and before its supervisor restarts it a
     // stranger takes the port: the restarted service cannot listen, and status and
     // reconcile say so instead of "healthy".
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let supervisor = pid_of(&shop, "products");
     let child: u32 = service_of(supervisor);
     kill(child, "-KILL");
@@ -1366,7 +1372,7 @@ fn a_foreign_listener_is_refused_and_never_counts_as_healthy() {
 #[test]
 fn a_started_but_unrecorded_process_is_found_by_its_mark_and_stopped() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let lost = pid_of(&shop, "products");
     // What the killed run's state would say: nothing of products.
     let path = shop.path().join(".svcmodel/state/local.json");
@@ -1402,7 +1408,7 @@ fn a_started_but_unrecorded_process_is_found_by_its_mark_and_stopped() {
 #[test]
 fn a_lost_state_refuses_deploy_until_its_services_are_adopted() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let before: Vec<u32> = [
         "products",
         "orders",
@@ -1489,7 +1495,7 @@ fn a_lost_state_refuses_deploy_until_its_services_are_adopted() {
 #[test]
 fn destroy_stops_what_an_interrupted_run_left_pending() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let pending = pid_of(&shop, "storefront");
     let path = shop.path().join(".svcmodel/state/local.json");
     let mut state = shop.state();
@@ -1517,7 +1523,7 @@ fn destroy_stops_what_an_interrupted_run_left_pending() {
 #[test]
 fn a_failed_rollback_records_what_it_restarted() {
     let shop = Shop::new();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let first = pid_of(&shop, "products");
     // The recorded revision, once restarted, fails its health check.
     let path = shop.path().join(".svcmodel/state/local.json");
@@ -1587,7 +1593,7 @@ fn an_unreadable_lock_is_taken_over_or_forced() {
 fn the_state_lives_with_the_model_not_the_current_folder() {
     let shop = Shop::new();
     std::fs::remove_file(shop.path().join("svcmodel.toml")).unwrap();
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     assert!(shop.path().join("shop/.svcmodel/state/local.json").exists());
     let inside = shop
         .command(&["status", "-e", "local", "--format", "json", "."])
@@ -1871,7 +1877,7 @@ fn the_local_engine_runs_what_process_json_says() {
     let out = shop.path().join("rendered");
     let render = shop.run(&["render", "-e", "local", "-o", out.to_str().unwrap(), "shop"]);
     assert_eq!(render.code, 0, "{}", render.transcript());
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let mut checked = 0;
     for entry in std::fs::read_dir(out.join("local")).unwrap().flatten() {
         let file = entry.path().join("process.json");
@@ -2032,6 +2038,16 @@ fn calls(entries: &[serde_json::Value]) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The (service, engine id) pairs a state records, by service.
+fn recorded(state: &serde_json::Value) -> Vec<(String, String)> {
+    state["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, r)| (name.clone(), r["engine_id"].as_str().unwrap().to_string()))
+        .collect()
+}
+
 fn pid_of_id(engine_id: &str) -> u32 {
     engine_id.split(':').nth(1).unwrap().parse().unwrap()
 }
@@ -2068,7 +2084,7 @@ fn the_audit_log_lists_every_engine_operation_of_deploy_rollback_and_destroy() {
 
     // Deploy: one start per service, each the group the state records, each carrying
     // the state's mark, each with the operations the plan listed.
-    assert_eq!(shop.run(&["deploy", "-e", "local", "shop"]).code, 0);
+    shop.deploy_ok();
     let deployed = last_run(&shop);
     let state = shop.state();
     let mut started: Vec<(String, String)> = calls(&deployed)
@@ -2079,13 +2095,7 @@ fn the_audit_log_lists_every_engine_operation_of_deploy_rollback_and_destroy() {
         })
         .collect();
     started.sort();
-    let recorded: Vec<(String, String)> = state["services"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(name, r)| (name.clone(), r["engine_id"].as_str().unwrap().to_string()))
-        .collect();
-    assert_eq!(started, recorded);
+    assert_eq!(started, recorded(&state));
     let mut groups: Vec<u32> = started.iter().map(|(_, id)| pid_of_id(id)).collect();
     groups.sort_unstable();
     assert_eq!(
@@ -2159,13 +2169,7 @@ fn the_audit_log_lists_every_engine_operation_of_deploy_rollback_and_destroy() {
         })
         .collect();
     stopped.sort();
-    let recorded: Vec<(String, String)> = before["services"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(name, r)| (name.clone(), r["engine_id"].as_str().unwrap().to_string()))
-        .collect();
-    assert_eq!(stopped, recorded);
+    assert_eq!(stopped, recorded(&before));
     assert!(stopped.iter().all(|(_, id)| process_gone(pid_of_id(id))));
     assert_eq!(marked_groups(&shop), Vec::<u32>::new());
     let human = shop.run(&["audit", "shop"]);

@@ -72,11 +72,7 @@ pub fn run(cli: Cli) -> Exit {
             format,
         } => place::risk(
             &system,
-            &place::WhatIf {
-                lose,
-                without,
-                diff: false,
-            },
+            &place::WhatIf::assuming(lose, without),
             format,
             cli.color,
         ),
@@ -87,11 +83,7 @@ pub fn run(cli: Cli) -> Exit {
             format,
         } => place::slo(
             &system,
-            &place::WhatIf {
-                lose,
-                without,
-                diff: false,
-            },
+            &place::WhatIf::assuming(lose, without),
             format,
             cli.color,
         ),

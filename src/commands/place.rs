@@ -353,6 +353,15 @@ pub struct WhatIf {
 }
 
 impl WhatIf {
+    /// What `risk` and `slo` assume: lost domains and dropped policies, no `--diff`.
+    pub fn assuming(lose: Vec<String>, without: Vec<String>) -> WhatIf {
+        WhatIf {
+            lose,
+            without,
+            diff: false,
+        }
+    }
+
     /// Whether it assumes anything.
     fn asks(&self) -> bool {
         !self.lose.is_empty() || !self.without.is_empty()

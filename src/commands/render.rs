@@ -428,9 +428,8 @@ fn print_files(outputs: &[EnvironmentOutput]) -> Exit {
     })();
     match result {
         Ok(()) => Exit::Success,
-        // A reader that stopped reading (`| head`): the quiet end of `main`'s hook.
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
         Err(error) => {
+            output::exit_if_closed_pipe(&error);
             output::failure(
                 Diagnostic::error(
                     Code::CannotWrite,

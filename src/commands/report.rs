@@ -37,17 +37,14 @@ pub struct ReportOutput {
 }
 
 pub fn run(args: &SystemArgs, format: Format, color: Color) -> Exit {
-    let none = WhatIf {
-        lose: Vec::new(),
-        without: Vec::new(),
-        diff: false,
-    };
+    let none = WhatIf::assuming(Vec::new(), Vec::new());
     let options = place::Options {
         nodes: 2_000_000,
         explain: true,
     };
-    // The graph needs the resolution, the rest the placement: both from one run.
-    let mut made: Option<ReportOutput> = None;
+    // The graph needs the resolution, the rest the placement: both from one run, and
+    // the report leaves `with_placement`'s closure through this cell.
+    let made: std::cell::RefCell<Option<ReportOutput>> = std::cell::RefCell::new(None);
     let exit = super::place::with_placement(
         args,
         &none,
@@ -86,16 +83,14 @@ pub fn run(args: &SystemArgs, format: Format, color: Color) -> Exit {
                 slo: super::place::assess(placed, place::slo::slo),
                 deployed: Vec::new(),
             };
-            // `with_placement` takes a `Fn`: the report leaves through a cell.
-            REPORT.with(|cell| *cell.borrow_mut() = Some(report));
+            *made.borrow_mut() = Some(report);
             Exit::Success
         },
     );
     if exit != Exit::Success {
         return exit;
     }
-    REPORT.with(|cell| made = cell.borrow_mut().take());
-    let Some(mut report) = made else {
+    let Some(mut report) = made.into_inner() else {
         return Exit::Failure;
     };
     report.deployed = super::deploy::deployed_reports(args, color);
@@ -104,10 +99,6 @@ pub fn run(args: &SystemArgs, format: Format, color: Color) -> Exit {
         Format::Human => print!("{}", page(&report)),
     }
     Exit::Success
-}
-
-thread_local! {
-    static REPORT: std::cell::RefCell<Option<ReportOutput>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Colours for environments, in the model's order: distinct in light and dark.
@@ -490,18 +481,17 @@ fn page(r: &ReportOutput) -> String {
         } else {
             out.push_str("<table><tr><th>drift</th><th>what</th><th>in the model</th></tr>\n");
             for drift in &d.drift {
-                let json = serde_json::to_value(drift).unwrap_or_default();
-                let at = json["labels"]
-                    .as_array()
-                    .and_then(|labels| labels.first())
-                    .map(|l| format!("{}:{}", l["file"].as_str().unwrap_or(""), l["line"]))
+                let at = drift
+                    .labels
+                    .first()
+                    .map(|l| format!("{}:{}", l.file, l.line))
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "<tr><td class=\"bad\">{}</td><td>{}<br><span class=\"muted\">{}</span></td><td><code>{}</code></td></tr>",
-                    xml(json["code"].as_str().unwrap_or("")),
-                    xml(json["message"].as_str().unwrap_or("")),
-                    xml(json["help"].as_str().unwrap_or("")),
+                    xml(&drift.code),
+                    xml(&drift.message),
+                    xml(drift.help.as_deref().unwrap_or("")),
                     xml(&at)
                 );
             }

@@ -26,9 +26,8 @@ pub fn man(out: Option<&Path>) -> Exit {
     };
     match written {
         Ok(()) => Exit::Success,
-        // A reader that stopped reading (`| head`): the quiet end of `main`'s hook.
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
         Err(error) => {
+            output::exit_if_closed_pipe(&error);
             output::failure(
                 Diagnostic::error(
                     Code::CannotWrite,
